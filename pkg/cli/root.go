@@ -7,7 +7,20 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// Exit codes of kubectl-asmfed, documented in docs/exit-codes.md.
+const (
+	// ExitOK means the command did what was asked (plan: no changes with --detailed-exitcode).
+	ExitOK = 0
+	// ExitFailure means the command failed: invalid input, an API error, a refused plan.
+	ExitFailure = 1
+	// ExitChanges means plan --detailed-exitcode found changes.
+	ExitChanges = 2
+	// ExitChecksFailed means verify ran and at least one check failed.
+	ExitChecksFailed = 3
 )
 
 // Run builds the root command and executes it with args.
@@ -20,21 +33,51 @@ func Run(ctx context.Context, streams genericiooptions.IOStreams, args []string)
 // NewRootCommand returns the kubectl-asmfed command tree.
 func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "kubectl-asmfed",
-		Short:         "Federate private GKE clusters into one service mesh",
+		Use:   "kubectl-asmfed",
+		Short: "Federate private GKE clusters into one service mesh",
+		Long: `kubectl asmfed federates private GKE clusters that share one VPC (or one Shared VPC across
+projects) into a single Istio / Cloud Service Mesh.
+
+One file, federation.yaml, says what the federation is. The tool derives everything that follows
+from it (firewall rules, master authorized networks, remote secrets, IstioOperator overlays), shows
+it as a plan against live state, applies it through the Google Cloud and Kubernetes APIs, and
+verifies that the mesh works.`,
+		Example: `  # Check a federation file offline and show what it implies
+  kubectl asmfed validate -f samples/two-cluster-private/federation.yaml
+  kubectl asmfed render -f samples/two-cluster-private/federation.yaml --derived`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Help and completion name the command as users type it through kubectl.
+		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl asmfed"},
 	}
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
+
+	kube := genericclioptions.NewConfigFlags(true)
+	kube.AddFlags(root.PersistentFlags())
+	g := &globalOptions{streams: streams, kube: kube}
+	root.PersistentFlags().BoolVar(&g.noColor, "no-color", false, "Never colour output (colour is used only when stdout is a terminal)")
+
+	root.AddCommand(
+		newValidateCommand(g),
+		newRenderCommand(g),
+		newVersionCommand(g),
+	)
 	return root
+}
+
+// globalOptions are shared by every command.
+type globalOptions struct {
+	streams genericiooptions.IOStreams
+	kube    *genericclioptions.ConfigFlags
+	noColor bool
 }
 
 // ExitCode prints err to w and returns the process exit code for it.
 func ExitCode(w io.Writer, err error) int {
 	if err == nil {
-		return 0
+		return ExitOK
 	}
 	var ee *ExitError
 	if errors.As(err, &ee) {
@@ -44,10 +87,11 @@ func ExitCode(w io.Writer, err error) int {
 		return ee.Code
 	}
 	fmt.Fprintln(w, "error:", err)
-	return 1
+	return ExitFailure
 }
 
-// ExitError carries a specific exit code.
+// ExitError carries a specific exit code. A nil Err means the command has already reported
+// the problem.
 type ExitError struct {
 	Code int
 	Err  error

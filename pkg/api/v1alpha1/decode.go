@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"regexp"
 	"sort"
@@ -14,19 +13,6 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 )
-
-// Load reads and strictly parses a federation file. It does not apply defaults or validate.
-func Load(path string) (*Federation, *SourceMap, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read federation file: %w", err)
-	}
-	f, sm, errs := Parse(path, data)
-	if len(errs) > 0 {
-		return f, sm, errs
-	}
-	return f, sm, nil
-}
 
 // Parse strictly decodes a federation file: unknown fields, duplicate fields and values of the
 // wrong type are all reported at once, each with its line and column. The returned SourceMap maps
