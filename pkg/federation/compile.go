@@ -1,0 +1,842 @@
+package federation
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+)
+
+// Limits of Google Cloud the compiler respects or warns about.
+const (
+	// MaxTargetTags is the most target tags one firewall rule may have; longer lists are split.
+	MaxTargetTags = 70
+	// MaxAuthorizedNetworks is the most master authorized networks GKE accepts on a cluster with
+	// a public endpoint; clusters with only a private endpoint accept MaxAuthorizedNetworksPrivate.
+	MaxAuthorizedNetworks        = 50
+	MaxAuthorizedNetworksPrivate = 100
+	// FirewallPriority is the priority of every derived rule: the Compute default, above the
+	// implied deny-all and below anything an administrator adds to override it.
+	FirewallPriority = 1000
+)
+
+// Compile derives the desired resource set of a defaulted, validated federation. It does no I/O:
+// what it cannot know (project numbers missing from facts) becomes a placeholder listed in
+// Desired.Unresolved. It returns an error only for input that validation should have rejected,
+// naming the field.
+func Compile(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
+	if f == nil {
+		return nil, fmt.Errorf("compile federation: nil federation")
+	}
+	c := &compiler{
+		f:          f,
+		spec:       &f.Spec,
+		fed:        f.Metadata.Name,
+		facts:      facts,
+		unresolved: map[string]bool{},
+	}
+	if c.fed == "" {
+		return nil, fmt.Errorf("metadata.name: empty federation name (run validate first)")
+	}
+	if err := c.index(); err != nil {
+		return nil, err
+	}
+	d := &Desired{Federation: c.fed}
+	var err error
+	if d.Mesh, err = c.mesh(); err != nil {
+		return nil, err
+	}
+	if d.Clusters, err = c.clusterDesired(d.Mesh); err != nil {
+		return nil, err
+	}
+	if d.FirewallRules, err = c.firewallRules(); err != nil {
+		return nil, err
+	}
+	if d.NATs, err = c.nats(); err != nil {
+		return nil, err
+	}
+	d.RemoteSecrets = c.remoteSecrets()
+	d.APIs = c.apis()
+	d.SharedVPC = c.sharedVPC()
+	d.IAMBindings = c.iamBindings()
+	d.FleetMemberships = c.fleetMemberships()
+	if len(c.unresolved) > 0 {
+		d.Unresolved = sortedKeys(c.unresolved)
+	}
+	d.Warnings = c.warnings
+	d.emptyNotNull()
+	if err := checkNames(d); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// emptyNotNull makes absent lists [] rather than null in JSON, so consumers need no null checks.
+func (d *Desired) emptyNotNull() {
+	if d.NATs == nil {
+		d.NATs = []NAT{}
+	}
+	if d.RemoteSecrets == nil {
+		d.RemoteSecrets = []RemoteSecret{}
+	}
+	if d.FirewallRules == nil {
+		d.FirewallRules = []FirewallRule{}
+	}
+	if d.IAMBindings == nil {
+		d.IAMBindings = []IAMBinding{}
+	}
+}
+
+// Resolved reports whether every placeholder has been replaced by a live value.
+func (d *Desired) Resolved() bool { return len(d.Unresolved) == 0 }
+
+type compiler struct {
+	f          *v1alpha1.Federation
+	spec       *v1alpha1.FederationSpec
+	fed        string
+	facts      Facts
+	unresolved map[string]bool
+	warnings   []string
+
+	subnets  map[string]*v1alpha1.Subnet
+	clusters []*clusterInfo // sorted by name
+	regions  map[string]bool
+}
+
+type clusterInfo struct {
+	spec   *v1alpha1.Cluster
+	field  string // e.g. spec.clusters[2]
+	region string
+	subnet *v1alpha1.Subnet
+	tags   []string
+}
+
+func (c *compiler) index() error {
+	c.subnets = map[string]*v1alpha1.Subnet{}
+	for i := range c.spec.Network.Subnets {
+		s := &c.spec.Network.Subnets[i]
+		c.subnets[s.Name] = s
+	}
+	if len(c.spec.Clusters) == 0 {
+		return fmt.Errorf("spec.clusters: no clusters (a federation needs at least one)")
+	}
+	c.regions = map[string]bool{}
+	seen := map[string]bool{}
+	for i := range c.spec.Clusters {
+		cl := &c.spec.Clusters[i]
+		field := fmt.Sprintf("spec.clusters[%d]", i)
+		if seen[cl.Name] {
+			return fmt.Errorf("%s.name: duplicate cluster name %q", field, cl.Name)
+		}
+		seen[cl.Name] = true
+		sub := c.subnets[cl.Subnet]
+		if sub == nil {
+			return fmt.Errorf("%s.subnet: subnet %q is not in spec.network.subnets", field, cl.Subnet)
+		}
+		if sub.PodRange == nil || sub.ServiceRange == nil {
+			return fmt.Errorf("%s.subnet: subnet %q has no podRange or serviceRange, which a cluster needs", field, cl.Subnet)
+		}
+		if cl.Project == "" {
+			return fmt.Errorf("%s.project: empty (apply defaults before compiling)", field)
+		}
+		info := &clusterInfo{spec: cl, field: field, region: v1alpha1.RegionOf(cl.Location), subnet: sub}
+		tags := map[string]bool{}
+		for _, np := range cl.NodePools {
+			for _, t := range np.Tags {
+				tags[t] = true
+			}
+		}
+		if len(tags) == 0 {
+			return fmt.Errorf("%s.nodePools: no network tags (apply defaults before compiling)", field)
+		}
+		info.tags = sortedKeys(tags)
+		c.regions[info.region] = true
+		c.clusters = append(c.clusters, info)
+	}
+	sort.Slice(c.clusters, func(i, j int) bool { return c.clusters[i].spec.Name < c.clusters[j].spec.Name })
+
+	owner := map[string]string{}
+	for _, ci := range c.clusters {
+		for _, t := range ci.tags {
+			if o, ok := owner[t]; ok {
+				c.warnings = append(c.warnings, fmt.Sprintf(
+					"network tag %q is on nodes of clusters %s and %s: firewall rules cannot tell them apart, so mesh rules open more than the peers' nodes", t, o, ci.spec.Name))
+				continue
+			}
+			owner[t] = ci.spec.Name
+		}
+	}
+	return nil
+}
+
+// number returns the project number as text, or a placeholder recorded as unresolved.
+func (c *compiler) number(project string) (string, bool) {
+	if project == c.spec.FleetProject && c.spec.FleetProjectNumber > 0 {
+		return strconv.FormatInt(c.spec.FleetProjectNumber, 10), true
+	}
+	if n, ok := c.facts.ProjectNumbers[project]; ok && n > 0 {
+		return strconv.FormatInt(n, 10), true
+	}
+	c.unresolved[project] = true
+	return Placeholder(project), false
+}
+
+func (c *compiler) mesh() (MeshIdentity, error) {
+	m := c.spec.Mesh
+	fleet := c.spec.FleetProject
+	if n, ok := c.facts.ProjectNumbers[fleet]; ok && c.spec.FleetProjectNumber > 0 && n != c.spec.FleetProjectNumber {
+		return MeshIdentity{}, fmt.Errorf("spec.fleetProjectNumber: %d, but project %q has number %d (fix the number or remove it to read it at plan time)",
+			c.spec.FleetProjectNumber, fleet, n)
+	}
+	id := MeshIdentity{
+		MeshID:             m.MeshID,
+		TrustDomain:        m.TrustDomain,
+		TrustDomainAliases: sortedUnique(m.TrustDomainAliases),
+		Network:            m.Network,
+		ControlPlane:       m.ControlPlane,
+		CA:                 m.CA.Mode,
+		Revision:           m.Revision,
+		Hub:                m.Hub,
+		Tag:                m.Tag,
+	}
+	var why []string
+	switch {
+	case m.MeshID == "":
+		num, ok := c.number(fleet)
+		id.MeshID = "proj-" + num
+		id.MeshIDUnresolved = !ok
+		why = append(why, fmt.Sprintf("mesh ID proj-<number> of fleet project %s, the convention Cloud Service Mesh uses to group the fleet's clusters", fleet))
+	case c.spec.FleetProjectNumber > 0 && m.MeshID == fmt.Sprintf("proj-%d", c.spec.FleetProjectNumber):
+		why = append(why, fmt.Sprintf("mesh ID proj-<number> of fleet project %s, the convention Cloud Service Mesh uses to group the fleet's clusters", fleet))
+	default:
+		why = append(why, "mesh ID set in the file")
+	}
+	why = append(why,
+		"one trust domain (the fleet's workload pool unless set) so every cluster accepts the others' workload certificates",
+		fmt.Sprintf("one Istio network %q because every cluster is on VPC %s and pods reach each other directly", id.Network, c.spec.Network.Name))
+	id.Reason = strings.Join(why, "; ")
+	if id.TrustDomain == "" {
+		return MeshIdentity{}, fmt.Errorf("spec.mesh.trustDomain: empty (apply defaults before compiling)")
+	}
+	return id, nil
+}
+
+func (c *compiler) vpc() string {
+	return fmt.Sprintf("projects/%s/global/networks/%s", c.spec.Network.Project, c.spec.Network.Name)
+}
+
+func (c *compiler) subnetwork(region, name string) string {
+	return fmt.Sprintf("projects/%s/regions/%s/subnetworks/%s", c.spec.Network.Project, region, name)
+}
+
+func (c *compiler) clusterDesired(mesh MeshIdentity) ([]ClusterDesired, error) {
+	bastionRegion := ""
+	if b := c.spec.Admin.Bastion; b != nil {
+		bastionRegion = v1alpha1.RegionOf(b.Zone)
+	}
+	var out []ClusterDesired
+	for _, ci := range c.clusters {
+		cl := ci.spec
+		d := ClusterDesired{
+			Address:           fmt.Sprintf("gke:projects/%s/locations/%s/clusters/%s", cl.Project, cl.Location, cl.Name),
+			Name:              cl.Name,
+			IstioClusterName:  cl.Name,
+			Project:           cl.Project,
+			Location:          cl.Location,
+			Region:            ci.region,
+			Network:           mesh.Network,
+			VPC:               c.vpc(),
+			Subnetwork:        c.subnetwork(ci.subnet.Region, ci.subnet.Name),
+			PodRange:          ci.subnet.PodRange.CIDR,
+			ServiceRange:      ci.subnet.ServiceRange.CIDR,
+			ControlPlaneRange: cl.ControlPlaneRange,
+			NodeTags:          ci.tags,
+			PrivateEndpoint:   v1alpha1.Bool(cl.PrivateEndpoint),
+		}
+		if v1alpha1.Bool(cl.WorkloadIdentity) {
+			d.WorkloadPool = cl.Project + ".svc.id.goog"
+		}
+		man, err := c.authorizedNetworks(ci)
+		if err != nil {
+			return nil, err
+		}
+		d.MasterAuthorizedNetworks = man
+		limit := MaxAuthorizedNetworks
+		if d.PrivateEndpoint {
+			limit = MaxAuthorizedNetworksPrivate
+		}
+		if len(man) > limit {
+			c.warnings = append(c.warnings, fmt.Sprintf("cluster %s: %d master authorized networks, more than the %d GKE accepts; use fewer, wider admin ranges or pod ranges that aggregate",
+				cl.Name, len(man), limit))
+		}
+		d.MasterGlobalAccess, d.MasterGlobalAccessReason = c.globalAccess(ci, bastionRegion)
+
+		d.Labels = map[string]string{}
+		for k, v := range cl.Labels {
+			d.Labels[k] = v
+		}
+		d.Labels[LabelMeshID] = mesh.MeshID
+		d.LabelsUnresolved = mesh.MeshIDUnresolved
+		d.Labels[LabelManagedBy] = ManagedByValue
+		d.Labels[LabelFederation] = c.fed
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func (c *compiler) globalAccess(ci *clusterInfo, bastionRegion string) (bool, string) {
+	var far []string
+	for _, p := range c.clusters {
+		if p.region != ci.region {
+			far = append(far, fmt.Sprintf("%s (%s)", p.spec.Name, p.region))
+		}
+	}
+	var why []string
+	if len(far) > 0 {
+		why = append(why, fmt.Sprintf("istiod of peers in other regions, %s, reaches this private endpoint from %s", strings.Join(far, ", "), ci.region))
+	}
+	if bastionRegion != "" && bastionRegion != ci.region {
+		why = append(why, fmt.Sprintf("the bastion %s in %s runs kubectl against it", c.spec.Admin.Bastion.Name, bastionRegion))
+	}
+	if len(why) == 0 {
+		return false, fmt.Sprintf("every peer is in %s, so the private endpoint needs no access from other regions", ci.region)
+	}
+	return true, "the private endpoint only accepts clients of its own region unless global access is on: " + strings.Join(why, "; ")
+}
+
+func (c *compiler) authorizedNetworks(ci *clusterInfo) ([]AuthorizedNetwork, error) {
+	byCIDR := map[string]*AuthorizedNetwork{}
+	add := func(field, name, cidr, reason string) error {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not a CIDR: %w", field, cidr, err)
+		}
+		key := p.Masked().String()
+		if e := byCIDR[key]; e != nil {
+			e.Reason += "; " + reason
+			return nil
+		}
+		byCIDR[key] = &AuthorizedNetwork{DisplayName: name, CIDR: key, Reason: reason}
+		return nil
+	}
+	for i, n := range c.spec.Admin.AuthorizedNetworks {
+		if err := add(fmt.Sprintf("spec.admin.authorizedNetworks[%d].cidr", i), n.Name, n.CIDR,
+			"admin network: administrators and automation run kubectl from it"); err != nil {
+			return nil, err
+		}
+	}
+	for i, n := range ci.spec.AuthorizedNetworks {
+		if err := add(fmt.Sprintf("%s.authorizedNetworks[%d].cidr", ci.field, i), n.Name, n.CIDR,
+			"listed in the cluster's authorizedNetworks"); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range c.clusters {
+		if p == ci {
+			continue
+		}
+		if err := add(fmt.Sprintf("spec.network.subnets[%s].podRange.cidr", p.subnet.Name), p.spec.Name+"-pods", p.subnet.PodRange.CIDR,
+			fmt.Sprintf("pod range of peer %s: its istiod reads this API server through the remote secret, from pod IPs", p.spec.Name)); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]AuthorizedNetwork, 0, len(byCIDR))
+	for _, e := range byCIDR {
+		out = append(out, *e)
+	}
+	sort.Slice(out, func(i, j int) bool { return prefixLess(out[i].CIDR, out[j].CIDR) })
+	return out, nil
+}
+
+func (c *compiler) firewallRules() ([]FirewallRule, error) {
+	var out []FirewallRule
+	allTags := map[string]bool{}
+	var cpRanges []string
+	for _, ci := range c.clusters {
+		for _, t := range ci.tags {
+			allTags[t] = true
+		}
+		cpRanges = append(cpRanges, ci.spec.ControlPlaneRange)
+	}
+	tags := sortedKeys(allTags)
+
+	cp, err := normalizeCIDRs("spec.clusters[].controlPlaneRange", cpRanges)
+	if err != nil {
+		return nil, err
+	}
+	ports := sortedPorts(c.spec.Mesh.WebhookPorts)
+	out = append(out, c.rules("webhooks", cp, tags, []Allowed{{IPProtocol: "tcp", Ports: ports}},
+		fmt.Sprintf("the private control planes call admission webhooks on the nodes on tcp %s (istiod's sidecar injection and validation on 15017); GKE only opens 443 and 10250 from the control plane",
+			strings.Join(ports, ",")))...)
+
+	crossAllowed, err := allowedFrom(c.spec.Mesh.CrossClusterPorts)
+	if err != nil {
+		return nil, err
+	}
+	for _, ci := range c.clusters {
+		peerTags := map[string]bool{}
+		var peers []string
+		for _, p := range c.clusters {
+			if p == ci {
+				continue
+			}
+			peers = append(peers, p.spec.Name)
+			for _, t := range p.tags {
+				peerTags[t] = true
+			}
+		}
+		if len(peers) == 0 {
+			continue
+		}
+		src, err := normalizeCIDRs(fmt.Sprintf("spec.network.subnets[%s].podRange.cidr", ci.subnet.Name), []string{ci.subnet.PodRange.CIDR})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c.rules("mesh-from-"+ci.spec.Name, src, sortedKeys(peerTags), crossAllowed,
+			fmt.Sprintf("pods of %s (%s) reach workloads of %s directly: one VPC, one Istio network, and pod IPs are alias IPs of the peers' nodes",
+				ci.spec.Name, src[0], strings.Join(peers, ", ")))...)
+	}
+
+	if admin := c.spec.Admin.AuthorizedNetworks; len(admin) > 0 {
+		var cidrs, names []string
+		for _, n := range admin {
+			cidrs = append(cidrs, n.CIDR)
+			names = append(names, n.Name)
+		}
+		src, err := normalizeCIDRs("spec.admin.authorizedNetworks[].cidr", cidrs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c.rules("admin", src, tags, []Allowed{{IPProtocol: "tcp"}},
+			fmt.Sprintf("admin networks %s reach every node (kubectl exec, port-forward and debugging through the private endpoint)", strings.Join(names, ", ")))...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// rules builds one rule, or several when the target tags exceed what a rule may hold.
+func (c *compiler) rules(kind string, src, tags []string, allowed []Allowed, reason string) []FirewallRule {
+	chunks := [][]string{tags}
+	if len(tags) > MaxTargetTags {
+		chunks = nil
+		for i := 0; i < len(tags); i += MaxTargetTags {
+			chunks = append(chunks, tags[i:min(i+MaxTargetTags, len(tags))])
+		}
+	}
+	var out []FirewallRule
+	for i, chunk := range chunks {
+		name := FirewallName(c.fed, kind)
+		if len(chunks) > 1 {
+			name = FirewallName(c.fed, fmt.Sprintf("%s-%d", kind, i+1))
+		}
+		out = append(out, FirewallRule{
+			Address:      fmt.Sprintf("gcp:projects/%s/global/firewalls/%s", c.spec.Network.Project, name),
+			Name:         name,
+			Project:      c.spec.Network.Project,
+			Network:      c.spec.Network.Name,
+			Direction:    "INGRESS",
+			Priority:     FirewallPriority,
+			SourceRanges: src,
+			TargetTags:   chunk,
+			Allowed:      allowed,
+			Description:  DescriptionMarker(c.fed) + ": " + reason,
+			Reason:       reason,
+		})
+	}
+	return out
+}
+
+// DescriptionMarker is the ownership mark at the start of the description of resources without
+// labels; only resources that carry it are ever updated or deleted.
+func DescriptionMarker(federation string) string {
+	return fmt.Sprintf("%s=%s federation=%s", LabelManagedBy, ManagedByValue, federation)
+}
+
+func allowedFrom(rules []v1alpha1.PortRule) ([]Allowed, error) {
+	var out []Allowed
+	for i, r := range rules {
+		proto := strings.ToLower(r.Protocol)
+		switch proto {
+		case "tcp", "udp", "sctp", "icmp", "all":
+		default:
+			return nil, fmt.Errorf("spec.mesh.crossClusterPorts[%d].protocol: %q is not tcp, udp, icmp, sctp or all", i, r.Protocol)
+		}
+		ports := append([]string(nil), r.Ports...)
+		sort.SliceStable(ports, func(a, b int) bool { return portStart(ports[a]) < portStart(ports[b]) })
+		out = append(out, Allowed{IPProtocol: proto, Ports: ports})
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].IPProtocol < out[b].IPProtocol })
+	return out, nil
+}
+
+func portStart(p string) int {
+	head, _, _ := strings.Cut(p, "-")
+	n, _ := strconv.Atoi(head)
+	return n
+}
+
+func sortedPorts(ports []int32) []string {
+	seen := map[int32]bool{}
+	var ns []int
+	for _, p := range ports {
+		if !seen[p] {
+			seen[p] = true
+			ns = append(ns, int(p))
+		}
+	}
+	sort.Ints(ns)
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = strconv.Itoa(n)
+	}
+	return out
+}
+
+func (c *compiler) nats() ([]NAT, error) {
+	nat := c.spec.Network.CloudNAT
+	if !v1alpha1.Bool(nat.Enabled) {
+		return nil, nil
+	}
+	byRegion := map[string][]string{}
+	for i, name := range nat.Subnets {
+		s := c.subnets[name]
+		if s == nil {
+			return nil, fmt.Errorf("spec.network.cloudNAT.subnets[%d]: subnet %q is not in spec.network.subnets", i, name)
+		}
+		byRegion[s.Region] = append(byRegion[s.Region], name)
+	}
+	var out []NAT
+	for _, region := range sortedUnique(nat.Regions) {
+		names := sortedUnique(byRegion[region])
+		if len(names) == 0 {
+			return nil, fmt.Errorf("spec.network.cloudNAT.regions: region %q has none of spec.network.cloudNAT.subnets (add a subnet of %s or remove the region)", region, region)
+		}
+		n := NAT{
+			Project: c.spec.Network.Project,
+			Region:  region,
+			Network: c.spec.Network.Name,
+			Router:  RouterName(c.fed, region),
+			Name:    NATName(c.fed, region),
+			Reason: fmt.Sprintf("private nodes in %s have no external IPs; Cloud NAT lets them pull images (%s) and reach allowed external hosts. Private Google Access covers Google APIs only",
+				region, c.spec.Mesh.Hub),
+		}
+		n.Address = fmt.Sprintf("gcp:projects/%s/regions/%s/routers/%s", n.Project, region, n.Router)
+		for _, s := range names {
+			n.Subnets = append(n.Subnets, NATSubnet{Name: s, Ranges: []string{"PRIMARY_IP_RANGE"}})
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func (c *compiler) remoteSecrets() []RemoteSecret {
+	var out []RemoteSecret
+	for _, holder := range c.clusters {
+		for _, target := range c.clusters {
+			if holder == target {
+				continue
+			}
+			h, t := holder.spec.Name, target.spec.Name
+			s := RemoteSecret{
+				Holder:         h,
+				Target:         t,
+				Namespace:      IstioNamespace,
+				Name:           RemoteSecretName(t),
+				DataKey:        t,
+				Server:         target.spec.PeerAPIServer,
+				ServiceAccount: IstioNamespace + "/" + ReaderServiceAccount,
+				Labels: map[string]string{
+					LabelMultiCluster:   "true",
+					KubeLabelManagedBy:  ManagedByValue,
+					KubeLabelFederation: c.fed,
+				},
+				Annotations: map[string]string{AnnotationCluster: t},
+			}
+			how := "the address set in peerAPIServer"
+			if s.Server == "" {
+				s.Server = EndpointMarker(t)
+				s.ServerFromEndpoint = true
+				how = "its private endpoint"
+			}
+			s.Address = fmt.Sprintf("k8s:%s/%s/Secret/%s", h, s.Namespace, s.Name)
+			s.Reason = fmt.Sprintf("istiod in %s discovers the services and endpoints of %s by watching its API server at %s with the token of %s; %s's pod range %s is in %s's master authorized networks",
+				h, t, how, ReaderServiceAccount, h, holder.subnet.PodRange.CIDR, t)
+			if holder.region != target.region {
+				s.Reason += fmt.Sprintf(" and %s has master global access (%s → %s)", t, holder.region, target.region)
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (c *compiler) apis() []APIService {
+	need := map[string]map[string][]string{}
+	add := func(project, service, reason string) {
+		if need[project] == nil {
+			need[project] = map[string][]string{}
+		}
+		for _, r := range need[project][service] {
+			if r == reason {
+				return
+			}
+		}
+		need[project][service] = append(need[project][service], reason)
+	}
+	fleet := c.spec.FleetProject
+	host := c.spec.Network.Project
+	m := c.spec.Mesh
+
+	add(fleet, "gkehub.googleapis.com", "the clusters' fleet memberships live in the fleet project")
+	add(fleet, "cloudresourcemanager.googleapis.com", "project numbers (default mesh ID, service agents) are read from Resource Manager")
+	add(fleet, "serviceusage.googleapis.com", "APIs are checked and enabled through Service Usage")
+	if m.ControlPlane == v1alpha1.ControlPlaneManaged {
+		add(fleet, "mesh.googleapis.com", "Cloud Service Mesh: the fleet servicemesh feature runs the managed control plane")
+	}
+	if m.CA.Mode == v1alpha1.CAManaged {
+		add(fleet, "mesh.googleapis.com", "Cloud Service Mesh: the managed CA issues the workload certificates of the fleet's trust domain")
+	}
+
+	add(host, "compute.googleapis.com", fmt.Sprintf("VPC %s, its subnets, firewall rules and Cloud NAT", c.spec.Network.Name))
+
+	byProject := map[string][]string{}
+	wi := map[string]bool{}
+	for _, ci := range c.clusters {
+		byProject[ci.spec.Project] = append(byProject[ci.spec.Project], ci.spec.Name)
+		if v1alpha1.Bool(ci.spec.WorkloadIdentity) {
+			wi[ci.spec.Project] = true
+		}
+	}
+	shared := false
+	for _, p := range sortedKeys(byProject) {
+		names := strings.Join(byProject[p], ", ")
+		add(p, "container.googleapis.com", "GKE clusters "+names)
+		add(p, "compute.googleapis.com", "nodes of "+names+" are Compute Engine VMs")
+		add(p, "logging.googleapis.com", "GKE system and workload logs of "+names+" (Cloud Logging is on by default)")
+		add(p, "monitoring.googleapis.com", "GKE system metrics and Istio telemetry of "+names)
+		if wi[p] {
+			add(p, "iamcredentials.googleapis.com", "Workload Identity: pods of "+names+" exchange Kubernetes tokens for Google access tokens")
+		}
+		if p != fleet {
+			add(p, "gkehub.googleapis.com", fmt.Sprintf("clusters %s are registered to fleet project %s from another project", names, fleet))
+		}
+		if p != host {
+			shared = true
+		}
+	}
+	if shared {
+		add(host, "container.googleapis.com", "Shared VPC host of GKE clusters: the host's GKE service agent must exist for the service projects' agents to use its subnets")
+	}
+
+	var out []APIService
+	for _, p := range sortedKeys(need) {
+		for _, s := range sortedKeys(need[p]) {
+			out = append(out, APIService{
+				Address: fmt.Sprintf("gcp:projects/%s/services/%s", p, s),
+				Project: p,
+				Service: s,
+				Reason:  strings.Join(need[p][s], "; "),
+			})
+		}
+	}
+	return out
+}
+
+func (c *compiler) sharedVPC() *SharedVPC {
+	host := c.spec.Network.Project
+	subnetsOf := map[string]map[string]*v1alpha1.Subnet{}
+	clustersOf := map[string][]string{}
+	for _, ci := range c.clusters {
+		p := ci.spec.Project
+		if p == host {
+			continue
+		}
+		if subnetsOf[p] == nil {
+			subnetsOf[p] = map[string]*v1alpha1.Subnet{}
+		}
+		subnetsOf[p][ci.subnet.Name] = ci.subnet
+		clustersOf[p] = append(clustersOf[p], ci.spec.Name)
+	}
+	if len(subnetsOf) == 0 {
+		return nil
+	}
+	s := &SharedVPC{
+		HostProject: host,
+		HostReason:  fmt.Sprintf("VPC %s is in %s and clusters in other projects attach to it", c.spec.Network.Name, host),
+	}
+	for _, p := range sortedKeys(subnetsOf) {
+		names := strings.Join(clustersOf[p], ", ")
+		s.ServiceProjects = append(s.ServiceProjects, ServiceProject{
+			Address: fmt.Sprintf("gcp:projects/%s/xpnResources/%s", host, p),
+			Project: p,
+			Reason:  fmt.Sprintf("clusters %s in %s use subnets of %s's VPC", names, p, host),
+		})
+		num, ok := c.number(p)
+		gke := fmt.Sprintf("serviceAccount:service-%s@container-engine-robot.iam.gserviceaccount.com", num)
+		apis := fmt.Sprintf("serviceAccount:%s@cloudservices.gserviceaccount.com", num)
+		for _, sn := range sortedKeys(subnetsOf[p]) {
+			sub := subnetsOf[p][sn]
+			res := c.subnetwork(sub.Region, sub.Name)
+			s.Bindings = append(s.Bindings,
+				binding(res, "roles/compute.networkUser", gke, !ok,
+					fmt.Sprintf("the GKE service agent of %s creates the nodes, alias ranges and load balancers of %s in subnet %s", p, names, sn)),
+				binding(res, "roles/compute.networkUser", apis, !ok,
+					fmt.Sprintf("the Google APIs service agent of %s creates the node VMs (managed instance groups) of %s in subnet %s", p, names, sn)))
+		}
+		s.Bindings = append(s.Bindings, binding("projects/"+host, "roles/container.hostServiceAgentUser", gke, !ok,
+			fmt.Sprintf("the GKE service agent of %s manages network resources (firewall rules, routes) of %s in host project %s", p, names, host)))
+	}
+	sortBindings(s.Bindings)
+	return s
+}
+
+func (c *compiler) iamBindings() []IAMBinding {
+	fleet := c.spec.FleetProject
+	projects := map[string][]string{}
+	for _, ci := range c.clusters {
+		if ci.spec.Project != fleet {
+			projects[ci.spec.Project] = append(projects[ci.spec.Project], ci.spec.Name)
+		}
+	}
+	out := []IAMBinding{}
+	if len(projects) == 0 {
+		return out
+	}
+	num, ok := c.number(fleet)
+	hub := fmt.Sprintf("serviceAccount:service-%s@gcp-sa-gkehub.iam.gserviceaccount.com", num)
+	mesh := fmt.Sprintf("serviceAccount:service-%s@gcp-sa-servicemesh.iam.gserviceaccount.com", num)
+	for _, p := range sortedKeys(projects) {
+		names := strings.Join(projects[p], ", ")
+		out = append(out, binding("projects/"+p, "roles/gkehub.crossProjectServiceAgent", hub, !ok,
+			fmt.Sprintf("the fleet's GKE Hub service agent (fleet project %s) manages the memberships of %s in project %s", fleet, names, p)))
+		if c.spec.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
+			out = append(out, binding("projects/"+p, "roles/anthosservicemesh.serviceAgent", mesh, !ok,
+				fmt.Sprintf("the fleet's service mesh agent (fleet project %s) provisions the managed control plane of %s in project %s", fleet, names, p)))
+		}
+	}
+	sortBindings(out)
+	return out
+}
+
+func binding(resource, role, member string, unresolved bool, reason string) IAMBinding {
+	return IAMBinding{
+		Address:    fmt.Sprintf("gcp:%s/iam/%s/%s", resource, role, member),
+		Resource:   resource,
+		Role:       role,
+		Member:     member,
+		Unresolved: unresolved,
+		Reason:     reason,
+	}
+}
+
+func sortBindings(b []IAMBinding) {
+	sort.Slice(b, func(i, j int) bool {
+		if b[i].Resource != b[j].Resource {
+			return b[i].Resource < b[j].Resource
+		}
+		if b[i].Role != b[j].Role {
+			return b[i].Role < b[j].Role
+		}
+		return b[i].Member < b[j].Member
+	})
+}
+
+func (c *compiler) fleetMemberships() []FleetMembership {
+	fleet := c.spec.FleetProject
+	var out []FleetMembership
+	for _, ci := range c.clusters {
+		cl := ci.spec
+		out = append(out, FleetMembership{
+			Address:  fmt.Sprintf("gcp:projects/%s/locations/global/memberships/%s", fleet, cl.Name),
+			Project:  fleet,
+			Location: "global",
+			Name:     cl.Name,
+			Cluster:  fmt.Sprintf("//container.googleapis.com/projects/%s/locations/%s/clusters/%s", cl.Project, cl.Location, cl.Name),
+			Reason: fmt.Sprintf("fleet Workload Identity and the mesh's fleet features (mesh ID, managed CA, Cloud Service Mesh dashboards) know %s through its membership in %s",
+				cl.Name, fleet),
+		})
+	}
+	return out
+}
+
+// checkNames makes sure every name the compiler made is valid and unique, so that a surprising
+// input fails here and not in the middle of apply.
+func checkNames(d *Desired) error {
+	seen := map[string]string{}
+	check := func(kind, name string) error {
+		if !ValidName(name) {
+			return fmt.Errorf("%s name %q is not a valid Compute Engine name (1-63 of a-z, 0-9 and -, starting with a letter): check metadata.name and the cluster names", kind, name)
+		}
+		key := kind + "/" + name
+		if _, dup := seen[key]; dup {
+			return fmt.Errorf("%s name %q is derived twice: rename a cluster or region so the names differ", kind, name)
+		}
+		seen[key] = name
+		return nil
+	}
+	for _, r := range d.FirewallRules {
+		if err := check("firewall", r.Name); err != nil {
+			return err
+		}
+	}
+	for _, n := range d.NATs {
+		if err := check("router", n.Router); err != nil {
+			return err
+		}
+		if err := check("nat", n.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func normalizeCIDRs(field string, cidrs []string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range cidrs {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not a CIDR: %w", field, s, err)
+		}
+		k := p.Masked().String()
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return prefixLess(out[i], out[j]) })
+	return out, nil
+}
+
+// prefixLess orders CIDRs by address, then by prefix length; both are valid prefixes.
+func prefixLess(a, b string) bool {
+	pa, _ := netip.ParsePrefix(a)
+	pb, _ := netip.ParsePrefix(b)
+	if c := pa.Addr().Compare(pb.Addr()); c != 0 {
+		return c < 0
+	}
+	return pa.Bits() < pb.Bits()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedUnique(in []string) []string {
+	if len(in) == 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, s := range in {
+		seen[s] = true
+	}
+	return sortedKeys(seen)
+}

@@ -1,0 +1,65 @@
+package federation
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// MaxNameLength is the longest name Compute Engine accepts (RFC 1035 label).
+const MaxNameLength = 63
+
+var gceNamePattern = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+
+// ValidName reports whether s is a valid Compute Engine resource name. The compiler checks every
+// name it makes, so a bad input fails at plan time rather than half way through apply.
+func ValidName(s string) bool {
+	return len(s) <= MaxNameLength && gceNamePattern.MatchString(s)
+}
+
+// ResourceName joins asmfed-, the federation name and parts with dashes. When the result is longer
+// than 63 characters it is cut and ends with a dash and 8 hex digits of the SHA-256 of the full
+// name, so that it stays unique, stable across runs and recognisable by its prefix.
+func ResourceName(federation string, parts ...string) string {
+	full := NamePrefix + strings.Join(append([]string{federation}, parts...), "-")
+	return shorten(full)
+}
+
+func shorten(full string) string {
+	if len(full) <= MaxNameLength {
+		return full
+	}
+	sum := sha256.Sum256([]byte(full))
+	suffix := "-" + hex.EncodeToString(sum[:])[:8]
+	head := strings.TrimRight(full[:MaxNameLength-len(suffix)], "-")
+	return head + suffix
+}
+
+// FirewallName is the name of one of the federation's firewall rules, e.g. asmfed-prod-webhooks.
+// The kinds are "webhooks", "admin" and "mesh-from-<cluster>".
+func FirewallName(federation, kind string) string { return ResourceName(federation, kind) }
+
+// RouterName is the Cloud Router of a region, asmfed-<fed>-router-<region>.
+func RouterName(federation, region string) string {
+	return ResourceName(federation, "router", region)
+}
+
+// NATName is the Cloud NAT inside the router of a region, asmfed-<fed>-nat-<region>.
+func NATName(federation, region string) string { return ResourceName(federation, "nat", region) }
+
+// RemoteSecretName is the name of the Secret a cluster holds for target, as istioctl names it.
+func RemoteSecretName(target string) string { return RemoteSecretPrefix + target }
+
+// Placeholder stands for the number of project until it is read at plan time. It cannot be a valid
+// number or label value, so it can never be applied by mistake.
+func Placeholder(project string) string {
+	return fmt.Sprintf("<number of %s, read at plan time>", project)
+}
+
+// EndpointMarker stands for the private endpoint of cluster in a remote secret until it is read
+// at plan time.
+func EndpointMarker(cluster string) string {
+	return fmt.Sprintf("<private endpoint of %s>", cluster)
+}

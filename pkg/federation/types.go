@@ -1,0 +1,266 @@
+package federation
+
+// Facts are the live values the compiler cannot know from the file. The caller reads them (the
+// Resource Manager API at plan time) and passes them in, so that the compiler stays pure and the
+// offline commands (validate, render) can run with no facts at all.
+type Facts struct {
+	// ProjectNumbers maps project IDs to project numbers. A missing project leaves a placeholder
+	// (see Placeholder) wherever its number is needed: the default mesh ID and the service agents
+	// of Shared VPC service projects.
+	ProjectNumbers map[string]int64 `json:"projectNumbers,omitempty"`
+}
+
+// Ownership marks on Google Cloud resources. Resources with labels carry LabelManagedBy and
+// LabelFederation; resources without labels (firewall rules, routers) carry DescriptionMarker's
+// text in their description and a name starting with NamePrefix. Nothing without the mark is ever
+// updated destructively or deleted.
+const (
+	LabelManagedBy  = "managed-by"
+	ManagedByValue  = "asmfed"
+	LabelFederation = "asmfed-federation"
+	NamePrefix      = "asmfed-"
+)
+
+// Ownership labels on Kubernetes objects, the same on every cluster so pruning can find them.
+const (
+	KubeLabelManagedBy  = "app.kubernetes.io/managed-by"
+	KubeLabelFederation = "asmfed.io/federation"
+)
+
+// Names Istio itself reads; changing them breaks multi-cluster discovery.
+const (
+	// LabelMeshID is the GKE resource label Cloud Service Mesh groups clusters by.
+	LabelMeshID = "mesh_id"
+	// IstioNamespace is where istiod looks for remote secrets.
+	IstioNamespace = "istio-system"
+	// RemoteSecretPrefix starts every remote secret's name, as istioctl create-remote-secret does.
+	RemoteSecretPrefix = "istio-remote-secret-"
+	// ReaderServiceAccount is the account in the target cluster whose token a remote secret holds.
+	ReaderServiceAccount = "istio-reader-service-account"
+	// LabelMultiCluster marks a Secret as a remote secret; istiod ignores secrets without it.
+	LabelMultiCluster = "istio/multiCluster"
+	// AnnotationCluster names the cluster a remote secret points at.
+	AnnotationCluster = "networking.istio.io/cluster"
+)
+
+// Desired is everything the federation file implies, before any live state is read. Every derived
+// item carries the Reason it exists, so that a plan can explain itself. All lists are sorted, so
+// the same file always gives byte-identical JSON.
+type Desired struct {
+	// Federation is the federation's name, the value of the ownership marks.
+	Federation string `json:"federation"`
+	// Mesh is the identity every cluster's control plane is configured with.
+	Mesh MeshIdentity `json:"mesh"`
+	// Clusters are the per-cluster derivations, sorted by name.
+	Clusters []ClusterDesired `json:"clusters"`
+	// FirewallRules are the ingress rules in the network project, sorted by name.
+	FirewallRules []FirewallRule `json:"firewallRules"`
+	// NATs are the Cloud Routers with their Cloud NAT, one per region, sorted by region.
+	NATs []NAT `json:"nats"`
+	// RemoteSecrets are the istiod remote secrets, one per ordered pair of clusters, sorted by
+	// holder then target.
+	RemoteSecrets []RemoteSecret `json:"remoteSecrets"`
+	// APIs are the services to enable, sorted by project then service.
+	APIs []APIService `json:"apis"`
+	// SharedVPC is the host/service wiring; nil when every cluster is in the network's project.
+	SharedVPC *SharedVPC `json:"sharedVPC,omitempty"`
+	// IAMBindings are project-level grants beside the Shared VPC ones (cross-project fleet and mesh
+	// service agents), sorted by resource, role, member.
+	IAMBindings []IAMBinding `json:"iamBindings"`
+	// FleetMemberships register every cluster in the fleet project, sorted by name.
+	FleetMemberships []FleetMembership `json:"fleetMemberships"`
+	// Unresolved lists the projects whose numbers were not in Facts; placeholders stand for them.
+	// Empty means the Desired is final.
+	Unresolved []string `json:"unresolved,omitempty"`
+	// Warnings are not errors but deserve a look (e.g. a limit of Google Cloud is close).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// MeshIdentity is the mesh-wide identity. Every cluster must agree on it, or cross-cluster
+// mTLS and service discovery fail in ways that are hard to see.
+type MeshIdentity struct {
+	// MeshID is values.global.meshID and the GKE mesh_id label.
+	MeshID string `json:"meshID"`
+	// MeshIDUnresolved is true when MeshID is a placeholder waiting for the fleet project's number.
+	MeshIDUnresolved bool `json:"meshIDUnresolved,omitempty"`
+	// TrustDomain of the workload certificates.
+	TrustDomain string `json:"trustDomain"`
+	// TrustDomainAliases are accepted beside TrustDomain, sorted.
+	TrustDomainAliases []string `json:"trustDomainAliases,omitempty"`
+	// Network is the one Istio network every cluster is on.
+	Network string `json:"network"`
+	// ControlPlane is inCluster or managed.
+	ControlPlane string `json:"controlPlane"`
+	// CA is managed or plugin.
+	CA string `json:"ca"`
+	// Revision, Hub and Tag pin the Istio release.
+	Revision string `json:"revision"`
+	Hub      string `json:"hub"`
+	Tag      string `json:"tag"`
+	// Reason explains where the identity comes from.
+	Reason string `json:"reason"`
+}
+
+// ClusterDesired is what the federation derives for one cluster.
+type ClusterDesired struct {
+	// Address is the cluster's plan address, gke:projects/P/locations/L/clusters/N.
+	Address string `json:"address"`
+	// Name is the GKE cluster name and also the Istio cluster name.
+	Name string `json:"name"`
+	// IstioClusterName is values.global.multiCluster.clusterName; equal to Name so that remote
+	// secrets, their data keys and the cluster's own view of itself agree.
+	IstioClusterName string `json:"istioClusterName"`
+	Project          string `json:"project"`
+	Location         string `json:"location"`
+	Region           string `json:"region"`
+	// Network is the Istio network (values.global.network) and the topology.istio.io/network label.
+	Network string `json:"network"`
+	// VPC and Subnetwork are resource names in the network project.
+	VPC        string `json:"vpc"`
+	Subnetwork string `json:"subnetwork"`
+	// PodRange, ServiceRange and ControlPlaneRange are the cluster's CIDRs.
+	PodRange          string `json:"podRange"`
+	ServiceRange      string `json:"serviceRange"`
+	ControlPlaneRange string `json:"controlPlaneRange"`
+	// NodeTags are the union of the node pools' network tags, sorted; firewall rules target them.
+	NodeTags []string `json:"nodeTags"`
+	// WorkloadPool is <project>.svc.id.goog when Workload Identity is on.
+	WorkloadPool string `json:"workloadPool,omitempty"`
+	// PrivateEndpoint disables the public endpoint.
+	PrivateEndpoint bool `json:"privateEndpoint"`
+	// MasterAuthorizedNetworks are sorted by address and deduplicated.
+	MasterAuthorizedNetworks []AuthorizedNetwork `json:"masterAuthorizedNetworks"`
+	// MasterGlobalAccess lets clients in other regions reach the private endpoint.
+	MasterGlobalAccess       bool   `json:"masterGlobalAccess"`
+	MasterGlobalAccessReason string `json:"masterGlobalAccessReason"`
+	// Labels are the GKE resource labels: the user's plus mesh_id and the ownership labels.
+	Labels map[string]string `json:"labels"`
+	// LabelsUnresolved is true when the mesh_id label is a placeholder.
+	LabelsUnresolved bool `json:"labelsUnresolved,omitempty"`
+}
+
+// AuthorizedNetwork is one entry of a cluster's master authorized networks.
+type AuthorizedNetwork struct {
+	DisplayName string `json:"displayName"`
+	CIDR        string `json:"cidr"`
+	Reason      string `json:"reason"`
+}
+
+// FirewallRule is a VPC ingress allow rule. Firewall rules have no labels, so ownership is the
+// name prefix and the description marker.
+type FirewallRule struct {
+	// Address is gcp:projects/P/global/firewalls/NAME.
+	Address      string    `json:"address"`
+	Name         string    `json:"name"`
+	Project      string    `json:"project"`
+	Network      string    `json:"network"`
+	Direction    string    `json:"direction"`
+	Priority     int32     `json:"priority"`
+	SourceRanges []string  `json:"sourceRanges"`
+	TargetTags   []string  `json:"targetTags"`
+	Allowed      []Allowed `json:"allowed"`
+	// Description is what is written to the rule: the ownership marker then the reason.
+	Description string `json:"description"`
+	Reason      string `json:"reason"`
+}
+
+// Allowed is a protocol and optional ports of a firewall rule, as the Compute API spells them.
+type Allowed struct {
+	IPProtocol string   `json:"ipProtocol"`
+	Ports      []string `json:"ports,omitempty"`
+}
+
+// NAT is a Cloud Router and its Cloud NAT in one region: private nodes have no external IPs and
+// need it to pull images and reach the internet.
+type NAT struct {
+	// Address is gcp:projects/P/regions/R/routers/ROUTER.
+	Address string `json:"address"`
+	Project string `json:"project"`
+	Region  string `json:"region"`
+	Network string `json:"network"`
+	Router  string `json:"router"`
+	Name    string `json:"name"`
+	// Subnets are the NATed subnets of this region, sorted, each with its primary range only.
+	Subnets []NATSubnet `json:"subnets"`
+	Reason  string      `json:"reason"`
+}
+
+// NATSubnet is a subnet a NAT serves and which of its ranges.
+type NATSubnet struct {
+	Name   string   `json:"name"`
+	Ranges []string `json:"ranges"`
+}
+
+// RemoteSecret lets the holder's istiod watch the target's API server.
+type RemoteSecret struct {
+	// Address is k8s:HOLDER/istio-system/Secret/NAME.
+	Address   string `json:"address"`
+	Holder    string `json:"holder"`
+	Target    string `json:"target"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// DataKey is the target's cluster name: istiod uses the key as the remote cluster's ID.
+	DataKey string `json:"dataKey"`
+	// Server is the target's API server as the holder's pods reach it; ServerFromEndpoint says it
+	// is a marker to be replaced with the target's private endpoint read at plan time.
+	Server             string `json:"server"`
+	ServerFromEndpoint bool   `json:"serverFromEndpoint,omitempty"`
+	// ServiceAccount is the target's account whose token the secret carries, namespace/name.
+	ServiceAccount string            `json:"serviceAccount"`
+	Labels         map[string]string `json:"labels"`
+	Annotations    map[string]string `json:"annotations"`
+	Reason         string            `json:"reason"`
+}
+
+// APIService is one Google API to enable in one project.
+type APIService struct {
+	// Address is gcp:projects/P/services/S.
+	Address string `json:"address"`
+	Project string `json:"project"`
+	Service string `json:"service"`
+	Reason  string `json:"reason"`
+}
+
+// SharedVPC is the host and service project wiring of a Shared VPC.
+type SharedVPC struct {
+	HostProject     string           `json:"hostProject"`
+	HostReason      string           `json:"hostReason"`
+	ServiceProjects []ServiceProject `json:"serviceProjects"`
+	// Bindings are the grants GKE needs on the host's subnets and project, sorted.
+	Bindings []IAMBinding `json:"bindings"`
+}
+
+// ServiceProject is a project attached to the Shared VPC host.
+type ServiceProject struct {
+	// Address is gcp:projects/HOST/xpnResources/P.
+	Address string `json:"address"`
+	Project string `json:"project"`
+	Reason  string `json:"reason"`
+}
+
+// IAMBinding is one non-authoritative grant (a member added to a role): other members of the
+// role are left alone.
+type IAMBinding struct {
+	// Address is gcp:RESOURCE/iam/ROLE/MEMBER.
+	Address string `json:"address"`
+	// Resource is projects/P or projects/P/regions/R/subnetworks/S.
+	Resource string `json:"resource"`
+	Role     string `json:"role"`
+	Member   string `json:"member"`
+	// Unresolved is true when Member holds a project-number placeholder.
+	Unresolved bool   `json:"unresolved,omitempty"`
+	Reason     string `json:"reason"`
+}
+
+// FleetMembership registers a cluster in the fleet project.
+type FleetMembership struct {
+	// Address is gcp:projects/FLEET/locations/global/memberships/NAME.
+	Address  string `json:"address"`
+	Project  string `json:"project"`
+	Location string `json:"location"`
+	Name     string `json:"name"`
+	// Cluster is the full resource name of the GKE cluster,
+	// //container.googleapis.com/projects/P/locations/L/clusters/N.
+	Cluster string `json:"cluster"`
+	Reason  string `json:"reason"`
+}
