@@ -48,7 +48,11 @@ func renderReference(objs []object) []byte {
 				req = "**required**"
 			}
 			def := "—"
-			if f.Default != "" {
+			switch {
+			case f.Default == "":
+			case !strings.ContainsAny(f.Default, " `"):
+				def = "`" + f.Default + "`" // a literal value or a field name
+			default:
 				def = escape(f.Default)
 			}
 			p("| `%s` | %s | %s | %s | %s |\n", f.Path, typeName(f), req, def, escape(f.Doc))
