@@ -388,9 +388,12 @@ func addresses(d *federation.Desired) []string {
 
 func mustJSON(t *testing.T, v any) string {
 	t.Helper()
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep placeholders such as <number of P, ...> readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		t.Fatalf("marshal: %v", err)
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }
