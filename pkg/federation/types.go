@@ -150,15 +150,24 @@ type AuthorizedNetwork struct {
 // name prefix and the description marker.
 type FirewallRule struct {
 	// Address is gcp:projects/P/global/firewalls/NAME.
-	Address      string    `json:"address"`
-	Name         string    `json:"name"`
-	Project      string    `json:"project"`
-	Network      string    `json:"network"`
-	Direction    string    `json:"direction"`
-	Priority     int32     `json:"priority"`
-	SourceRanges []string  `json:"sourceRanges"`
-	TargetTags   []string  `json:"targetTags"`
-	Allowed      []Allowed `json:"allowed"`
+	Address string `json:"address"`
+	// Name starts with asmfed-<federation>- (see FirewallName).
+	Name string `json:"name"`
+	// Project is the network project: firewall rules belong to the VPC, even in a Shared VPC.
+	Project string `json:"project"`
+	// Network is the VPC name.
+	Network string `json:"network"`
+	// Direction is always INGRESS; egress stays open at the VPC level and is controlled by the
+	// mesh's REGISTRY_ONLY policy.
+	Direction string `json:"direction"`
+	// Priority is FirewallPriority.
+	Priority int32 `json:"priority"`
+	// SourceRanges are sorted by address and deduplicated.
+	SourceRanges []string `json:"sourceRanges"`
+	// TargetTags are node network tags, sorted, at most MaxTargetTags.
+	TargetTags []string `json:"targetTags"`
+	// Allowed are sorted by protocol, each protocol's ports by first port.
+	Allowed []Allowed `json:"allowed"`
 	// Description is what is written to the rule: the ownership marker then the reason.
 	Description string `json:"description"`
 	Reason      string `json:"reason"`
@@ -166,8 +175,10 @@ type FirewallRule struct {
 
 // Allowed is a protocol and optional ports of a firewall rule, as the Compute API spells them.
 type Allowed struct {
-	IPProtocol string   `json:"ipProtocol"`
-	Ports      []string `json:"ports,omitempty"`
+	// IPProtocol is tcp, udp, icmp, sctp or all.
+	IPProtocol string `json:"ipProtocol"`
+	// Ports are numbers or ranges (8080-8090); empty means every port of the protocol.
+	Ports []string `json:"ports,omitempty"`
 }
 
 // NAT is a Cloud Router and its Cloud NAT in one region: private nodes have no external IPs and
@@ -178,8 +189,9 @@ type NAT struct {
 	Project string `json:"project"`
 	Region  string `json:"region"`
 	Network string `json:"network"`
-	Router  string `json:"router"`
-	Name    string `json:"name"`
+	// Router is the Cloud Router's name (see RouterName) and Name the NAT's inside it (NATName).
+	Router string `json:"router"`
+	Name   string `json:"name"`
 	// Subnets are the NATed subnets of this region, sorted, each with its primary range only.
 	Subnets []NATSubnet `json:"subnets"`
 	Reason  string      `json:"reason"`
@@ -194,7 +206,8 @@ type NATSubnet struct {
 // RemoteSecret lets the holder's istiod watch the target's API server.
 type RemoteSecret struct {
 	// Address is k8s:HOLDER/istio-system/Secret/NAME.
-	Address   string `json:"address"`
+	Address string `json:"address"`
+	// Holder is the cluster the Secret is written to; Target the cluster it gives access to.
 	Holder    string `json:"holder"`
 	Target    string `json:"target"`
 	Namespace string `json:"namespace"`
@@ -223,8 +236,10 @@ type APIService struct {
 
 // SharedVPC is the host and service project wiring of a Shared VPC.
 type SharedVPC struct {
-	HostProject     string           `json:"hostProject"`
-	HostReason      string           `json:"hostReason"`
+	// HostProject is network.project, enabled as a Shared VPC host.
+	HostProject string `json:"hostProject"`
+	HostReason  string `json:"hostReason"`
+	// ServiceProjects are the cluster projects other than the host, sorted.
 	ServiceProjects []ServiceProject `json:"serviceProjects"`
 	// Bindings are the grants GKE needs on the host's subnets and project, sorted.
 	Bindings []IAMBinding `json:"bindings"`
