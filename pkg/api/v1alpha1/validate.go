@@ -45,6 +45,10 @@ func (v *validator) errorf(path, hint, format string, args ...any) {
 	v.errs = append(v.errs, v.sm.Errorf(path, hint, format, args...))
 }
 
+// written reports whether the user wrote path, as opposed to SetDefaults copying it from another
+// field (network.project from fleetProject, say), in which case the source field carries the error.
+func (v *validator) written(path string) bool { return v.sm == nil || v.sm.Has(path) }
+
 func (v *validator) warnf(path, hint, format string, args ...any) {
 	v.warns = append(v.warns, v.sm.Errorf(path, hint, format, args...))
 }
@@ -172,7 +176,9 @@ func (v *validator) validate() {
 
 func (v *validator) network() {
 	n := &v.f.Spec.Network
-	v.project("spec.network.project", n.Project)
+	if v.written("spec.network.project") {
+		v.project("spec.network.project", n.Project)
+	}
 	v.name("spec.network.name", n.Name, 63, gceRule)
 	if len(n.Subnets) == 0 {
 		v.errorf("spec.network.subnets", "every cluster needs a subnet", "at least one subnet is required")
@@ -314,7 +320,9 @@ func (v *validator) clusters() {
 			v.errorf(p+".name", "cluster names are the mesh's cluster names and must be unique across projects", "duplicate cluster %q (also spec.clusters[%d])", c.Name, j)
 		}
 		names[c.Name] = i
-		v.project(p+".project", c.Project)
+		if v.written(p + ".project") {
+			v.project(p+".project", c.Project)
+		}
 		if c.Location == "" {
 			v.errorf(p+".location", "", "is required")
 		} else if !regionName.MatchString(c.Location) && !IsZone(c.Location) {
@@ -504,11 +512,13 @@ func (v *validator) mesh() {
 		if i > 0 {
 			p = fmt.Sprintf("spec.mesh.trustDomainAliases[%d]", i-1)
 		}
-		if td != "" && !hostName.MatchString(td) {
+		if td != "" && v.written(p) && !hostName.MatchString(td) {
 			v.errorf(p, "a DNS-like name such as my-project.svc.id.goog", "%q is not a valid trust domain", td)
 		}
 	}
-	v.name("spec.mesh.network", m.Network, 63, gceRule)
+	if v.written("spec.mesh.network") {
+		v.name("spec.mesh.network", m.Network, 63, gceRule)
+	}
 	v.ca()
 	v.enum("spec.mesh.mtls", m.MTLS, MTLSStrict, MTLSPermissive)
 	v.egress()
