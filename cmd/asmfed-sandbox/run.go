@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
+)
+
+const usage = `usage:
+  asmfed-sandbox serve [--listen 127.0.0.1:8780] [--state DIR] [--pid-file FILE]
+                       [--latency none|realistic] [--scale 0.01] [--fake-clock]
+  asmfed-sandbox env   [--endpoint http://127.0.0.1:8780]
+
+serve prints the environment to export, then serves until interrupted.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("missing command")
+	}
+	switch args[0] {
+	case "serve":
+		o := &serveOptions{}
+		if err := o.parse(args[1:], stderr); err != nil {
+			return err
+		}
+		if err := o.validate(); err != nil {
+			return err
+		}
+		return o.run(ctx, stdout, stderr)
+	case "env":
+		fs := flag.NewFlagSet("env", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		endpoint := fs.String("endpoint", "http://127.0.0.1:8780", "simulator base URL")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		printEnv(stdout, *endpoint)
+		return nil
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+type serveOptions struct {
+	listen    string
+	stateDir  string
+	pidFile   string
+	latency   string
+	scale     float64
+	fakeClock bool
+}
+
+func (o *serveOptions) parse(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8780", "address to listen on (loopback only)")
+	fs.StringVar(&o.stateDir, "state", "", "directory to persist state in (empty: in memory)")
+	fs.StringVar(&o.pidFile, "pid-file", "", "file to write \"<pid> <base URL>\" to once listening")
+	fs.StringVar(&o.latency, "latency", "realistic", "latency model: none or realistic")
+	fs.Float64Var(&o.scale, "scale", 0.01, "time scale for the realistic model (1 = real time)")
+	fs.BoolVar(&o.fakeClock, "fake-clock", false, "operations complete only when /_fake/clock/advance is called")
+	return fs.Parse(args)
+}
+
+func (o *serveOptions) validate() error {
+	host, _, err := net.SplitHostPort(o.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", o.listen, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--listen %q: the simulator accepts unauthenticated calls, so it only listens on loopback (127.0.0.1)", o.listen)
+	}
+	if o.latency != "none" && o.latency != "realistic" {
+		return fmt.Errorf("--latency %q: must be none or realistic", o.latency)
+	}
+	if o.scale <= 0 {
+		return fmt.Errorf("--scale %v: must be greater than 0", o.scale)
+	}
+	return nil
+}
+
+func (o *serveOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
+	var opts []gcpfake.Option
+	if o.stateDir != "" {
+		opts = append(opts, gcpfake.WithStateDir(o.stateDir))
+	}
+	if o.latency == "realistic" {
+		opts = append(opts, gcpfake.WithLatency(gcpfake.RealisticLatency(o.scale)))
+	}
+	if o.fakeClock {
+		opts = append(opts, gcpfake.WithClock(gcpfake.NewFakeClock(time.Now())))
+	}
+	srv, err := gcpfake.New(opts...)
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(o.listen); err != nil {
+		return err
+	}
+	defer srv.Close()
+	if o.pidFile != "" {
+		if err := os.MkdirAll(filepath.Dir(o.pidFile), 0o755); err != nil {
+			return err
+		}
+		line := fmt.Sprintf("%d %s\n", os.Getpid(), srv.URL())
+		if err := os.WriteFile(o.pidFile, []byte(line), 0o644); err != nil {
+			return err
+		}
+		defer os.Remove(o.pidFile)
+	}
+	printEnv(stdout, srv.URL())
+	fmt.Fprintf(stderr, "asmfed-sandbox: serving Google Cloud APIs on %s (admin: %s/_fake/); Ctrl-C to stop\n", srv.URL(), srv.URL())
+	<-ctx.Done()
+	return nil
+}
+
+func printEnv(w io.Writer, endpoint string) {
+	for _, kv := range gcpfake.Env(endpoint) {
+		name, val, _ := strings.Cut(kv, "=")
+		fmt.Fprintf(w, "export %s=%s\n", name, val)
+	}
+}
