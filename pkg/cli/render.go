@@ -1,7 +1,316 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+)
+
+type renderOptions struct {
+	*globalOptions
+	filename string
+	derived  bool
+	output   string
+	cluster  string
+}
 
 func newRenderCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{Use: "render", Hidden: true}
+	o := &renderOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "render -f FILE --derived",
+		Short: "Show what the tool derives from a federation file, offline",
+		Long: `Render prints, without calling any API, everything the tool derives from a federation file:
+firewall rules, master authorized networks and global access per cluster, Cloud NAT per region,
+remote-secret pairs, APIs to enable, Shared VPC wiring and IAM bindings, fleet memberships and the
+mesh identity. Each derived item says why it exists.
+
+Values that need a live read (a project's number, a cluster's private endpoint) are shown as
+placeholders; plan resolves them.`,
+		Example: `  # The derived resources with their reasons
+  kubectl asmfed render -f samples/two-cluster-private/federation.yaml --derived
+
+  # Only what concerns one cluster, as JSON
+  kubectl asmfed render -f samples/multi-project-shared-vpc/federation.yaml --derived --cluster payments-central -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run()
+		},
+	}
+	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file")
+	cmd.Flags().BoolVar(&o.derived, "derived", false, "Print the derived resources (firewall rules, authorized networks, remote secrets, …)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "Output format: text, yaml or json")
+	cmd.Flags().StringVar(&o.cluster, "cluster", "", "Only show items that concern this cluster")
+	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "yaml", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *renderOptions) Validate() error {
+	if o.filename == "" {
+		return errors.New("no federation file: pass -f FILE")
+	}
+	if !o.derived {
+		return errors.New("nothing to render: pass --derived")
+	}
+	switch o.output {
+	case "text", "yaml", "json":
+		return nil
+	}
+	return fmt.Errorf("unknown output format %q: use text, yaml or json", o.output)
+}
+
+// Run compiles the file and prints the derived set.
+func (o *renderOptions) Run() error {
+	checked, err := loadFederation(o.filename)
+	if err != nil {
+		return err
+	}
+	if err := checked.Err(); err != nil {
+		return fmt.Errorf("%s is not valid (run kubectl asmfed validate -f %s):\n%w", o.filename, o.filename, err)
+	}
+	d, err := federation.Compile(checked.Federation, federation.Facts{})
+	if err != nil {
+		return err
+	}
+	if o.cluster != "" {
+		if d, err = filterCluster(d, o.cluster); err != nil {
+			return err
+		}
+	}
+	switch o.output {
+	case "json":
+		enc := json.NewEncoder(o.streams.Out)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // placeholders such as <private endpoint of c1> stay readable
+		return enc.Encode(d)
+	case "yaml":
+		data, err := marshalYAML(d)
+		if err != nil {
+			return err
+		}
+		_, err = o.streams.Out.Write(data)
+		return err
+	}
+	return writeDerivedText(o.streams.Out, checked.Federation, d)
+}
+
+// filterCluster keeps the items that concern one cluster: its own settings, rules that target or
+// come from it, secrets it holds or that point at it, and its membership.
+func filterCluster(d *federation.Desired, name string) (*federation.Desired, error) {
+	out := *d
+	out.Clusters = nil
+	var c *federation.ClusterDesired
+	for i := range d.Clusters {
+		if d.Clusters[i].Name == name {
+			c = &d.Clusters[i]
+			out.Clusters = []federation.ClusterDesired{*c}
+		}
+	}
+	if c == nil {
+		names := make([]string, len(d.Clusters))
+		for i, c := range d.Clusters {
+			names[i] = c.Name
+		}
+		return nil, fmt.Errorf("no cluster %q in the federation (clusters: %s)", name, strings.Join(names, ", "))
+	}
+	out.FirewallRules = nil
+	for _, r := range d.FirewallRules {
+		if containsString(r.TargetTags, c.NodeTags...) || containsString(r.SourceRanges, c.PodRange, c.ControlPlaneRange) {
+			out.FirewallRules = append(out.FirewallRules, r)
+		}
+	}
+	out.NATs = nil
+	for _, n := range d.NATs {
+		if n.Region == c.Region {
+			out.NATs = append(out.NATs, n)
+		}
+	}
+	out.RemoteSecrets = nil
+	for _, s := range d.RemoteSecrets {
+		if s.Holder == name || s.Target == name {
+			out.RemoteSecrets = append(out.RemoteSecrets, s)
+		}
+	}
+	out.FleetMemberships = nil
+	for _, m := range d.FleetMemberships {
+		if m.Cluster == name {
+			out.FleetMemberships = append(out.FleetMemberships, m)
+		}
+	}
+	return &out, nil
+}
+
+func containsString(list []string, any ...string) bool {
+	for _, s := range list {
+		for _, a := range any {
+			if s == a {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// writeDerivedText prints the derived set for people: grouped by kind, one item per block, each
+// with the reason it exists.
+func writeDerivedText(w io.Writer, f *v1alpha1.Federation, d *federation.Desired) error {
+	p := &textWriter{w: w}
+	m := d.Mesh
+	p.section("Mesh %s", d.Federation)
+	p.kv("mesh ID", m.MeshID)
+	p.kv("trust domain", m.TrustDomain)
+	if len(m.TrustDomainAliases) > 0 {
+		p.kv("aliases", strings.Join(m.TrustDomainAliases, ", "))
+	}
+	p.kv("network", m.Network)
+	p.kv("control plane", m.ControlPlane)
+	p.kv("CA", m.CA)
+	p.kv("revision", m.Revision)
+	p.kv("images", m.Hub+" : "+m.Tag)
+	p.why(m.Reason)
+
+	p.section("Clusters (%d)", len(d.Clusters))
+	for _, c := range d.Clusters {
+		p.item("%s", c.Address)
+		p.kv("project", c.Project)
+		p.kv("location", c.Location)
+		p.kv("subnet", fmt.Sprintf("%s (pods %s, services %s)", c.Subnetwork, c.PodRange, c.ServiceRange))
+		p.kv("control plane", fmt.Sprintf("%s, private endpoint %t", c.ControlPlaneRange, c.PrivateEndpoint))
+		p.kv("node tags", strings.Join(c.NodeTags, ", "))
+		p.kv("global access", fmt.Sprintf("%t: %s", c.MasterGlobalAccess, c.MasterGlobalAccessReason))
+		p.line("    master authorized networks:")
+		for _, an := range c.MasterAuthorizedNetworks {
+			p.line("      %-18s %-22s %s", an.CIDR, an.DisplayName, an.Reason)
+		}
+	}
+
+	p.section("Firewall rules (%d)", len(d.FirewallRules))
+	for _, r := range d.FirewallRules {
+		p.item("%s", r.Address)
+		var allowed []string
+		for _, a := range r.Allowed {
+			if len(a.Ports) == 0 {
+				allowed = append(allowed, a.IPProtocol)
+			} else {
+				allowed = append(allowed, a.IPProtocol+":"+strings.Join(a.Ports, ","))
+			}
+		}
+		p.kv("allow", strings.Join(allowed, " "))
+		p.kv("from", strings.Join(r.SourceRanges, ", "))
+		p.kv("to tags", strings.Join(r.TargetTags, ", "))
+		p.why(r.Reason)
+	}
+
+	p.section("Cloud NAT (%d)", len(d.NATs))
+	for _, n := range d.NATs {
+		p.item("%s", n.Address)
+		p.kv("router", n.Router)
+		var subs []string
+		for _, s := range n.Subnets {
+			subs = append(subs, s.Name)
+		}
+		p.kv("subnets", strings.Join(subs, ", "))
+		p.why(n.Reason)
+	}
+
+	p.section("Remote secrets (%d)", len(d.RemoteSecrets))
+	for _, s := range d.RemoteSecrets {
+		p.item("%s", s.Address)
+		p.kv("lets", fmt.Sprintf("%s's istiod read %s", s.Holder, s.Target))
+		p.kv("server", s.Server)
+		p.why(s.Reason)
+	}
+
+	p.section("APIs (%d)", len(d.APIs))
+	byProject := map[string][]string{}
+	var projects []string
+	for _, a := range d.APIs {
+		if _, ok := byProject[a.Project]; !ok {
+			projects = append(projects, a.Project)
+		}
+		byProject[a.Project] = append(byProject[a.Project], a.Service)
+	}
+	for _, proj := range projects {
+		p.item("project %s", proj)
+		p.line("    %s", strings.Join(byProject[proj], ", "))
+	}
+
+	if s := d.SharedVPC; s != nil {
+		p.section("Shared VPC")
+		p.kv("host", s.HostProject)
+		p.why(s.HostReason)
+		for _, sp := range s.ServiceProjects {
+			p.item("service project %s", sp.Project)
+			p.why(sp.Reason)
+		}
+	}
+
+	p.section("IAM bindings (%d)", len(d.IAMBindings))
+	for _, b := range d.IAMBindings {
+		p.item("%s on %s", b.Role, b.Resource)
+		p.kv("member", b.Member)
+		p.why(b.Reason)
+	}
+
+	p.section("Fleet memberships (%d)", len(d.FleetMemberships))
+	for _, fm := range d.FleetMemberships {
+		p.item("%s", fm.Address)
+		p.why(fm.Reason)
+	}
+
+	if len(d.Unresolved) > 0 {
+		p.section("Resolved at plan time")
+		for _, u := range d.Unresolved {
+			p.line("  - the number of project %s", u)
+		}
+	}
+	if len(d.Warnings) > 0 {
+		p.section("Warnings")
+		for _, wn := range d.Warnings {
+			p.line("  ! %s", wn)
+		}
+	}
+	return p.err
+}
+
+// textWriter keeps the first write error so printing code stays linear.
+type textWriter struct {
+	w       io.Writer
+	err     error
+	started bool
+}
+
+func (p *textWriter) line(format string, args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format+"\n", args...)
+	}
+}
+
+func (p *textWriter) section(format string, args ...any) {
+	if p.started {
+		p.line("")
+	}
+	p.started = true
+	p.line(format, args...)
+}
+
+func (p *textWriter) item(format string, args ...any) { p.line("  "+format, args...) }
+
+func (p *textWriter) kv(k, v string) { p.line("    %-15s %s", k+":", v) }
+
+func (p *textWriter) why(reason string) {
+	if reason != "" {
+		p.line("    %-15s %s", "why:", reason)
+	}
 }

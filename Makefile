@@ -1,0 +1,36 @@
+# kubectl-asmfed. `make demo` runs the main job on the local sandbox; `make test` is what CI runs.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/kubectl-asmfed
+FUZZTIME ?= 20s
+
+.PHONY: all build demo test vet fmt-check unit fuzz generate clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/kubectl-asmfed
+
+demo: build
+	hack/demo.sh
+
+test: fmt-check vet unit fuzz
+
+fmt-check:
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 ./...
+
+# A short run of every fuzz target: no panics, every problem positioned.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./pkg/api/v1alpha1
+
+generate:
+	$(GO) run ./hack/gen
+
+clean:
+	rm -rf bin dist
