@@ -55,6 +55,10 @@ func Parse(filename string, data []byte) (f *Federation, sm *SourceMap, errs Err
 	f = &Federation{}
 	d.decode(root, reflect.ValueOf(f).Elem(), "")
 	d.errs.Sort()
+	if d.exceeded {
+		// What was decoded is partial; checking it would only add noise.
+		return nil, sm, d.errs
+	}
 	return f, sm, d.errs
 }
 
@@ -76,6 +80,25 @@ func yamlSyntaxError(file string, err error) Error {
 type decoder struct {
 	sm   *SourceMap
 	errs ErrorList
+	// visits counts nodes walked. Aliases are followed, so a few lines of YAML can expand into
+	// billions of nodes ("billion laughs"); past maxVisits the file is rejected.
+	visits   int
+	exceeded bool
+}
+
+const maxVisits = 200_000
+
+// visit counts a node and reports whether the walk may go on.
+func (d *decoder) visit(n *yaml.Node) bool {
+	d.visits++
+	if d.visits <= maxVisits {
+		return true
+	}
+	if !d.exceeded {
+		d.exceeded = true
+		d.errorf(n, "", "expand fewer aliases", "the document expands to more than %d nodes", maxVisits)
+	}
+	return false
 }
 
 func (d *decoder) errorf(n *yaml.Node, path, hint, format string, args ...any) {
@@ -121,6 +144,9 @@ var anyType = reflect.TypeOf((*any)(nil)).Elem()
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
+	}
+	if !d.visit(n) {
+		return
 	}
 	d.sm.Set(path, nodePos(n))
 	if isNull(n) {
@@ -196,6 +222,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 func (d *decoder) recordPositions(n *yaml.Node, path string) {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
+	}
+	if !d.visit(n) {
+		return
 	}
 	d.sm.Set(path, nodePos(n))
 	switch n.Kind {
