@@ -34,8 +34,13 @@ type result struct {
 // run drives the real command tree the way main does.
 func run(t *testing.T, args ...string) result {
 	t.Helper()
+	return runWithInput(t, "", args...)
+}
+
+func runWithInput(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
+	streams := genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut}
 	err := Run(context.Background(), streams, args)
 	code := ExitCode(&errOut, err)
 	return result{stdout: out.String(), stderr: errOut.String(), code: code}
@@ -218,11 +223,17 @@ func TestHelpHasExamples(t *testing.T) {
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
 			}
-			args := strings.Fields(strings.TrimPrefix(line, "kubectl asmfed "))
-			for i, a := range args {
-				args[i] = strings.Replace(a, "samples/", "../../samples/", 1)
+			line = strings.ReplaceAll(line, "samples/", "../../samples/")
+			stdin := ""
+			if cat, rest, piped := strings.Cut(line, " | "); piped {
+				data, err := os.ReadFile(strings.TrimPrefix(cat, "cat "))
+				if err != nil {
+					t.Fatalf("example %q: %v", line, err)
+				}
+				stdin, line = string(data), rest
 			}
-			if r := run(t, args...); r.code != 0 {
+			args := strings.Fields(strings.TrimPrefix(line, "kubectl asmfed "))
+			if r := runWithInput(t, stdin, args...); r.code != 0 {
 				t.Errorf("example %q of %q exits %d: %s", line, c.CommandPath(), r.code, r.stderr)
 			}
 		}

@@ -19,6 +19,8 @@ type renderOptions struct {
 	derived  bool
 	output   string
 	cluster  string
+
+	source *fileSource
 }
 
 func newRenderCommand(g *globalOptions) *cobra.Command {
@@ -43,16 +45,25 @@ placeholders; plan resolves them.`,
 			if err := o.Validate(); err != nil {
 				return err
 			}
+			if err := o.Complete(); err != nil {
+				return err
+			}
 			return o.Run()
 		},
 	}
-	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file")
+	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file, or - for standard input")
 	cmd.Flags().BoolVar(&o.derived, "derived", false, "Print the derived resources (firewall rules, authorized networks, remote secrets, …)")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "Output format: text, yaml or json")
 	cmd.Flags().StringVar(&o.cluster, "cluster", "", "Only show items that concern this cluster")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "yaml", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// Complete reads the federation file.
+func (o *renderOptions) Complete() (err error) {
+	o.source, err = completeFile(o.filename, o.streams.In)
+	return err
 }
 
 // Validate checks the flags.
@@ -72,12 +83,9 @@ func (o *renderOptions) Validate() error {
 
 // Run compiles the file and prints the derived set.
 func (o *renderOptions) Run() error {
-	checked, err := loadFederation(o.filename)
-	if err != nil {
-		return err
-	}
+	checked := o.source.check()
 	if err := checked.Err(); err != nil {
-		return fmt.Errorf("%s is not valid (run kubectl asmfed validate -f %s):\n%w", o.filename, o.filename, err)
+		return fmt.Errorf("%s is not valid (run kubectl asmfed validate -f %s):\n%w", o.source.name, o.filename, err)
 	}
 	d, err := federation.Compile(checked.Federation, federation.Facts{})
 	if err != nil {

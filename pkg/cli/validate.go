@@ -15,6 +15,8 @@ type validateOptions struct {
 	filename     string
 	showDefaults bool
 	output       string
+
+	source *fileSource
 }
 
 func newValidateCommand(g *globalOptions) *cobra.Command {
@@ -34,6 +36,9 @@ It needs no credentials and calls no API.`,
   # Print the file with every default filled in
   kubectl asmfed validate -f samples/two-cluster-private/federation.yaml --show-defaults
 
+  # From standard input
+  cat samples/two-cluster-private/federation.yaml | kubectl asmfed validate -f -
+
   # Machine-readable problems for CI annotations
   kubectl asmfed validate -f samples/two-cluster-private/federation.yaml -o json`,
 		Args: cobra.NoArgs,
@@ -41,15 +46,24 @@ It needs no credentials and calls no API.`,
 			if err := o.Validate(); err != nil {
 				return err
 			}
+			if err := o.Complete(); err != nil {
+				return err
+			}
 			return o.Run()
 		},
 	}
-	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file")
+	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file, or - for standard input")
 	cmd.Flags().BoolVar(&o.showDefaults, "show-defaults", false, "Print the file with defaults applied (YAML) after checking it")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "Output format of the problems: text or json")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// Complete reads the federation file.
+func (o *validateOptions) Complete() (err error) {
+	o.source, err = completeFile(o.filename, o.streams.In)
+	return err
 }
 
 // Validate checks the flags.
@@ -76,14 +90,11 @@ type validateReport struct {
 
 // Run validates the file and prints the problems.
 func (o *validateOptions) Run() error {
-	lf, err := loadFederation(o.filename)
-	if err != nil {
-		return err
-	}
+	lf := o.source.check()
 	errs, warnings := lf.Errors, lf.Warnings
 	out, errOut := o.streams.Out, o.streams.ErrOut
 	if o.output == "json" {
-		report := validateReport{File: o.filename, Valid: len(errs) == 0, Errors: nonNil(errs), Warnings: nonNil(warnings)}
+		report := validateReport{File: o.source.name, Valid: len(errs) == 0, Errors: nonNil(errs), Warnings: nonNil(warnings)}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(report); err != nil {
@@ -98,7 +109,7 @@ func (o *validateOptions) Run() error {
 		}
 	}
 	if len(errs) > 0 {
-		fmt.Fprintf(errOut, "%s: %s, %s\n", o.filename, plural(len(errs), "error"), plural(len(warnings), "warning"))
+		fmt.Fprintf(errOut, "%s: %s, %s\n", o.source.name, plural(len(errs), "error"), plural(len(warnings), "warning"))
 		return &ExitError{Code: ExitFailure}
 	}
 	if o.showDefaults {
@@ -110,7 +121,7 @@ func (o *validateOptions) Run() error {
 		return err
 	}
 	if o.output == "text" {
-		fmt.Fprintf(errOut, "%s is valid (%s, %s)\n", o.filename, plural(len(lf.Federation.Spec.Clusters), "cluster"), plural(len(warnings), "warning"))
+		fmt.Fprintf(errOut, "%s is valid (%s, %s)\n", o.source.name, plural(len(lf.Federation.Spec.Clusters), "cluster"), plural(len(warnings), "warning"))
 	}
 	return nil
 }

@@ -1,0 +1,5 @@
+package cli
+
+import "os"
+
+func readFile(name string) ([]byte, error) { return os.ReadFile(name) }
