@@ -254,7 +254,7 @@ func (s *Server) normalizeEndpoints(c *containerpb.Cluster, subnet *computepb.Su
 			PrivateEndpoint:          pcc.PrivateEndpoint,
 		},
 		DnsEndpointConfig: &containerpb.ControlPlaneEndpointsConfig_DNSEndpointConfig{
-			Endpoint: fmt.Sprintf("gke-%s-%d.%s.gke.goog", strings.ReplaceAll(c.Id[:12], "-", ""), projectNumber(strings.Split(canon(c.SelfLink), "/")[1]), c.Location),
+			Endpoint:             fmt.Sprintf("gke-%s-%d.%s.gke.goog", strings.ReplaceAll(c.Id[:12], "-", ""), projectNumber(strings.Split(canon(c.SelfLink), "/")[1]), c.Location),
 			AllowExternalTraffic: proto.Bool(false),
 		},
 	}

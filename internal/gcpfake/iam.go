@@ -20,7 +20,9 @@ type iamAdmin struct {
 
 var accountIDRE = regexp.MustCompile(`^[a-z]([-a-z0-9]{4,28}[a-z0-9])$`)
 
-func saKey(project, email string) string { return "iam/projects/" + project + "/serviceAccounts/" + email }
+func saKey(project, email string) string {
+	return "iam/projects/" + project + "/serviceAccounts/" + email
+}
 
 // findSA resolves projects/{p|-}/serviceAccounts/{email|uniqueId}.
 func (s *Server) findSA(name string) (*adminpb.ServiceAccount, string, error) {

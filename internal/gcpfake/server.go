@@ -1,12 +1,14 @@
 package gcpfake
 
 import (
+	resourcemanagerpb "cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -200,7 +203,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.admin(w, r)
 		return
 	}
+	if r.Method == http.MethodGet && rmV1Project.MatchString(r.URL.Path) {
+		s.projectV1(w, r)
+		return
+	}
 	s.gw.ServeHTTP(w, r)
+}
+
+var rmV1Project = regexp.MustCompile(`^/(cloudresourcemanager/)?v1/projects/[a-z][-a-z0-9]{3,29}$`)
+
+// projectV1 serves Resource Manager v1's project shape, which gcloud
+// projects describe reads and which has no Go proto.
+func (s *Server) projectV1(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+	s.ctl.mu.Lock()
+	s.ctl.counters["Projects/GetProjectV1"]++
+	s.ctl.mu.Unlock()
+	unlock := s.lock(id)
+	p := s.st.get("rm/projects/" + id).(*resourcemanagerpb.Project)
+	body := map[string]any{
+		"projectNumber":  strings.TrimPrefix(p.Name, "projects/"),
+		"projectId":      p.ProjectId,
+		"lifecycleState": "ACTIVE",
+		"name":           p.DisplayName,
+		"createTime":     p.CreateTime.AsTime().Format(time.RFC3339Nano),
+		"parent":         map[string]string{"type": "organization", "id": strings.TrimPrefix(p.Parent, "organizations/")},
+	}
+	unlock()
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	json.NewEncoder(w).Encode(body)
 }
 
 func selfSignedCA() ([]byte, error) {
