@@ -1,0 +1,327 @@
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+)
+
+// FormatVersion is the version of the JSON form of a plan (docs/plan-json.md). The minor number
+// grows when fields are added; the major when a field changes meaning or disappears.
+const FormatVersion = "1.0"
+
+// Action is what apply will do to a resource.
+type Action string
+
+// Actions, in the order a plan lists them.
+const (
+	NoOp    Action = "no-op"
+	Create  Action = "create"
+	Update  Action = "update"
+	Replace Action = "replace"
+	Delete  Action = "delete"
+)
+
+// Symbol is the mark renderers print before an address, as terraform plan does.
+func (a Action) Symbol() string {
+	switch a {
+	case Create:
+		return "+"
+	case Update:
+		return "~"
+	case Replace:
+		return "-/+"
+	case Delete:
+		return "-"
+	}
+	return " "
+}
+
+// Address names a resource uniformly across layers: gcp:projects/p/global/firewalls/x,
+// gke:projects/p/locations/l/clusters/c, k8s:c1/istio-system/Secret/name.
+type Address string
+
+// Layer is the part before the colon: gcp, gke or k8s.
+func (a Address) Layer() string {
+	layer, _, _ := strings.Cut(string(a), ":")
+	return layer
+}
+
+// Resource is one desired or live object reduced to the fields the tool manages, normalised so
+// that equal meaning gives equal values (sorted sets, server defaults filled in, canonical links).
+// Adapters produce Resources; Diff compares them.
+type Resource struct {
+	Address Address `json:"address"`
+	// Kind is a short type name, e.g. firewall, subnetwork, cluster, nodePool, Secret.
+	Kind string `json:"kind"`
+	// Group is the heading a renderer files the resource under, e.g. "project p" or "cluster c".
+	Group string `json:"group"`
+	// Fields are the managed fields, as JSON-compatible values.
+	Fields map[string]any `json:"fields"`
+	// Owned is true when a live resource carries this federation's ownership mark.
+	Owned bool `json:"owned,omitempty"`
+	// Reason says why a desired resource exists.
+	Reason string `json:"reason,omitempty"`
+	// DependsOn are resources that must exist before this one (and be deleted after it).
+	DependsOn []Address `json:"dependsOn,omitempty"`
+	// Immutable are fields that cannot change in place: a change replaces the resource.
+	Immutable []string `json:"immutable,omitempty"`
+	// Sensitive are fields whose values never appear in output; a hash stands in for them.
+	Sensitive []string `json:"sensitive,omitempty"`
+	// Protected resources (clusters, networks) are replaced or deleted only when the caller
+	// allows destruction.
+	Protected bool `json:"protected,omitempty"`
+}
+
+// FieldChange is one managed field that differs between live and desired state.
+type FieldChange struct {
+	Path   string `json:"path"`
+	Before any    `json:"before"`
+	After  any    `json:"after"`
+	// ForcesReplacement is set when the field cannot change in place.
+	ForcesReplacement bool `json:"forcesReplacement,omitempty"`
+	Sensitive         bool `json:"sensitive,omitempty"`
+}
+
+// Change is what apply will do to one resource and why.
+type Change struct {
+	Address Address `json:"address"`
+	Kind    string  `json:"kind"`
+	Group   string  `json:"group"`
+	Action  Action  `json:"action"`
+	// Before is the live managed state (nil for create); After the desired (nil for delete).
+	// Sensitive values are already redacted.
+	Before map[string]any `json:"before"`
+	After  map[string]any `json:"after"`
+	// Fields lists what differs, for update and replace.
+	Fields []FieldChange `json:"fields,omitempty"`
+	// Reason says why the resource exists (from the derivation).
+	Reason string `json:"reason,omitempty"`
+	// ActionReason explains the action: why replace rather than update, why delete.
+	ActionReason string    `json:"actionReason,omitempty"`
+	DependsOn    []Address `json:"dependsOn,omitempty"`
+	Protected    bool      `json:"protected,omitempty"`
+}
+
+// Conflict is a live resource the federation wants but does not own: the tool leaves it alone.
+type Conflict struct {
+	Address Address `json:"address"`
+	Reason  string  `json:"reason"`
+}
+
+// Summary counts changes by action.
+type Summary struct {
+	Add     int `json:"add"`
+	Change  int `json:"change"`
+	Replace int `json:"replace"`
+	Destroy int `json:"destroy"`
+}
+
+// Plan is the full set of changes, in dependency order, with what it was made from.
+type Plan struct {
+	FormatVersion string     `json:"formatVersion"`
+	Federation    string     `json:"federation"`
+	Changes       []Change   `json:"changes"`
+	Conflicts     []Conflict `json:"conflicts"`
+	Warnings      []string   `json:"warnings"`
+	Summary       Summary    `json:"summary"`
+	// Live fingerprints the live state the plan was made from, per resource, so that a saved
+	// plan can be refused when it went stale, naming what moved.
+	Live Fingerprint `json:"liveFingerprint"`
+}
+
+// HasChanges reports whether apply would do anything.
+func (p *Plan) HasChanges() bool {
+	s := p.Summary
+	return s.Add+s.Change+s.Replace+s.Destroy > 0
+}
+
+// DiffOptions tune Diff.
+type DiffOptions struct {
+	// Federation names the plan.
+	Federation string
+}
+
+// Diff compares desired resources with live ones and returns the plan. It is pure: no I/O and no
+// formatting. Live resources not desired are deleted only when owned; desired resources that
+// exist unowned become conflicts, never changes.
+func Diff(desired, live []Resource, opts DiffOptions) (*Plan, error) {
+	liveBy := map[Address]Resource{}
+	for _, r := range live {
+		if _, dup := liveBy[r.Address]; dup {
+			return nil, fmt.Errorf("live state lists %s twice", r.Address)
+		}
+		liveBy[r.Address] = r
+	}
+	p := &Plan{FormatVersion: FormatVersion, Federation: opts.Federation, Changes: []Change{}, Conflicts: []Conflict{}, Warnings: []string{}}
+	seen := map[Address]bool{}
+	for _, d := range desired {
+		if seen[d.Address] {
+			return nil, fmt.Errorf("desired state lists %s twice", d.Address)
+		}
+		seen[d.Address] = true
+		l, exists := liveBy[d.Address]
+		c := Change{Address: d.Address, Kind: d.Kind, Group: d.Group, Reason: d.Reason, DependsOn: d.DependsOn, Protected: d.Protected}
+		switch {
+		case !exists:
+			c.Action = Create
+			c.After = redact(d.Fields, d.Sensitive)
+		default:
+			fields := diffFields(l.Fields, d.Fields, d.Immutable, d.Sensitive)
+			if len(fields) == 0 {
+				c.Action = NoOp
+				c.Before, c.After = redact(l.Fields, d.Sensitive), redact(d.Fields, d.Sensitive)
+				break
+			}
+			if !l.Owned {
+				p.Conflicts = append(p.Conflicts, Conflict{Address: d.Address,
+					Reason: fmt.Sprintf("exists without the ownership mark of federation %q and differs in %s; the tool does not change what it does not own", opts.Federation, fieldNames(fields))})
+				continue
+			}
+			c.Action = Update
+			c.Fields = fields
+			c.Before, c.After = redact(l.Fields, d.Sensitive), redact(d.Fields, d.Sensitive)
+			var forcing []string
+			for _, f := range fields {
+				if f.ForcesReplacement {
+					forcing = append(forcing, f.Path)
+				}
+			}
+			if len(forcing) > 0 {
+				c.Action = Replace
+				c.ActionReason = fmt.Sprintf("%s cannot change in place", strings.Join(forcing, ", "))
+			}
+		}
+		p.Changes = append(p.Changes, c)
+	}
+	for _, l := range live {
+		if seen[l.Address] || !l.Owned {
+			continue
+		}
+		p.Changes = append(p.Changes, Change{Address: l.Address, Kind: l.Kind, Group: l.Group, Action: Delete,
+			Before: redact(l.Fields, l.Sensitive), ActionReason: "owned by the federation and no longer in it",
+			DependsOn: l.DependsOn, Protected: l.Protected})
+	}
+	p.Changes = order(p.Changes)
+	for _, c := range p.Changes {
+		switch c.Action {
+		case Create:
+			p.Summary.Add++
+		case Update:
+			p.Summary.Change++
+		case Replace:
+			p.Summary.Replace++
+		case Delete:
+			p.Summary.Destroy++
+		}
+	}
+	p.Live = FingerprintOf(live)
+	return p, nil
+}
+
+func fieldNames(fields []FieldChange) string {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.Path
+	}
+	return strings.Join(names, ", ")
+}
+
+// diffFields compares the fields desired manages. A field desired leaves out is not managed and
+// never differs; a field live lacks is compared against nil.
+func diffFields(live, desired map[string]any, immutable, sensitive []string) []FieldChange {
+	keys := make([]string, 0, len(desired))
+	for k := range desired {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []FieldChange
+	for _, k := range keys {
+		before, after := canonical(live[k]), canonical(desired[k])
+		if reflect.DeepEqual(before, after) {
+			continue
+		}
+		fc := FieldChange{Path: k, Before: before, After: after, ForcesReplacement: contains(immutable, k)}
+		if contains(sensitive, k) {
+			fc.Sensitive = true
+			fc.Before, fc.After = redactValue(before), redactValue(after)
+		}
+		out = append(out, fc)
+	}
+	return out
+}
+
+// canonical turns any JSON-compatible value into the types encoding/json produces, so that an
+// int32 from a proto and a float64 from a saved plan compare equal.
+func canonical(v any) any {
+	if v == nil {
+		return nil
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%v", v)
+	}
+	var out any
+	if err := json.Unmarshal(data, &out); err != nil {
+		return string(data)
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Redacted is what output shows in place of a sensitive value: never the value, only a short
+// hash, so users can still see that it changed.
+func redactValue(v any) any {
+	if v == nil {
+		return nil
+	}
+	return "(sensitive " + hashOf(v)[:12] + ")"
+}
+
+func redact(fields map[string]any, sensitive []string) map[string]any {
+	if fields == nil {
+		return nil
+	}
+	out := make(map[string]any, len(fields))
+	for k, v := range fields {
+		if contains(sensitive, k) {
+			out[k] = redactValue(canonical(v))
+		} else {
+			out[k] = canonical(v)
+		}
+	}
+	return out
+}
+
+func hashOf(v any) string {
+	data, err := json.Marshal(canonical(v))
+	if err != nil {
+		data = []byte(fmt.Sprintf("%v", v))
+	}
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// order sorts changes by group and address so output is stable and reads by project and cluster.
+// Dependencies are the executor's business: it walks DependsOn, not this order.
+func order(changes []Change) []Change {
+	sort.SliceStable(changes, func(i, j int) bool {
+		if changes[i].Group != changes[j].Group {
+			return changes[i].Group < changes[j].Group
+		}
+		return changes[i].Address < changes[j].Address
+	})
+	return changes
+}

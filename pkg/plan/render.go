@@ -1,0 +1,228 @@
+package plan
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Renderer writes a plan for a reader. Renderers never decide anything: the plan is complete.
+type Renderer interface {
+	Render(w io.Writer, p *Plan) error
+}
+
+// JSONRenderer writes the plan as JSON (docs/plan-json.md).
+type JSONRenderer struct{}
+
+// Render writes p as indented JSON.
+func (JSONRenderer) Render(w io.Writer, p *Plan) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(p)
+}
+
+// TextRenderer writes the plan the way terraform plan does: a mark per resource (+ create,
+// ~ update, -/+ replace, - delete), the reason it exists, field-level before → after, grouped by
+// project and cluster, and a closing count.
+type TextRenderer struct {
+	// Color adds ANSI colours; set it only when writing to a terminal.
+	Color bool
+	// ShowNoOp lists unchanged resources too.
+	ShowNoOp bool
+}
+
+const (
+	ansiReset   = "\x1b[0m"
+	ansiBold    = "\x1b[1m"
+	ansiGreen   = "\x1b[32m"
+	ansiYellow  = "\x1b[33m"
+	ansiRed     = "\x1b[31m"
+	ansiMagenta = "\x1b[35m"
+	ansiDim     = "\x1b[2m"
+)
+
+func (r TextRenderer) paint(code, s string) string {
+	if !r.Color {
+		return s
+	}
+	return code + s + ansiReset
+}
+
+func (r TextRenderer) actionColor(a Action) string {
+	switch a {
+	case Create:
+		return ansiGreen
+	case Update:
+		return ansiYellow
+	case Replace:
+		return ansiMagenta
+	case Delete:
+		return ansiRed
+	}
+	return ansiDim
+}
+
+// Render writes p as text.
+func (r TextRenderer) Render(w io.Writer, p *Plan) error {
+	var b bytes.Buffer
+	if !p.HasChanges() && len(p.Conflicts) == 0 {
+		b.WriteString(r.paint(ansiBold, "No changes.") + " The federation matches the live state.\n")
+		r.warnings(&b, p)
+		_, err := w.Write(b.Bytes())
+		return err
+	}
+	fmt.Fprintf(&b, "kubectl asmfed will perform the following actions (%s):\n", legend(r))
+	group := ""
+	for _, c := range p.Changes {
+		if c.Action == NoOp && !r.ShowNoOp {
+			continue
+		}
+		if c.Group != group {
+			group = c.Group
+			fmt.Fprintf(&b, "\n%s\n", r.paint(ansiBold, "# "+group))
+		}
+		r.change(&b, c)
+	}
+	if len(p.Conflicts) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", r.paint(ansiBold, "# left alone: exist but are not owned by this federation"))
+		for _, c := range p.Conflicts {
+			fmt.Fprintf(&b, "  %s %s\n      %s\n", r.paint(ansiRed, "!"), c.Address, c.Reason)
+		}
+	}
+	r.warnings(&b, p)
+	s := p.Summary
+	fmt.Fprintf(&b, "\n%s %d to add, %d to change, %d to replace, %d to destroy.\n", r.paint(ansiBold, "Plan:"), s.Add, s.Change, s.Replace, s.Destroy)
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func legend(r TextRenderer) string {
+	return strings.Join([]string{
+		r.paint(ansiGreen, "+") + " create",
+		r.paint(ansiYellow, "~") + " update in place",
+		r.paint(ansiMagenta, "-/+") + " replace",
+		r.paint(ansiRed, "-") + " destroy",
+	}, ", ")
+}
+
+func (r TextRenderer) warnings(b *bytes.Buffer, p *Plan) {
+	if len(p.Warnings) == 0 {
+		return
+	}
+	b.WriteString("\n")
+	for _, w := range p.Warnings {
+		fmt.Fprintf(b, "%s %s\n", r.paint(ansiYellow, "warning:"), w)
+	}
+}
+
+func (r TextRenderer) change(b *bytes.Buffer, c Change) {
+	color := r.actionColor(c.Action)
+	header := fmt.Sprintf("  %s %s", r.paint(color, c.Action.Symbol()), c.Address)
+	if c.ActionReason != "" {
+		header += r.paint(ansiDim, " ("+c.ActionReason+")")
+	}
+	b.WriteString(header + "\n")
+	if c.Reason != "" {
+		fmt.Fprintf(b, "      %s %s\n", r.paint(ansiDim, "why:"), c.Reason)
+	}
+	switch c.Action {
+	case Create:
+		r.fields(b, c.After, "+", ansiGreen)
+	case Delete:
+		r.fields(b, c.Before, "-", ansiRed)
+	case Update, Replace:
+		width := 0
+		for _, f := range c.Fields {
+			width = max(width, len(f.Path))
+		}
+		for _, f := range c.Fields {
+			r.fieldChange(b, f, width)
+		}
+	}
+}
+
+func (r TextRenderer) fields(b *bytes.Buffer, fields map[string]any, mark, color string) {
+	keys := make([]string, 0, len(fields))
+	width := 0
+	for k := range fields {
+		keys = append(keys, k)
+		width = max(width, len(k))
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if fields[k] == nil {
+			continue
+		}
+		fmt.Fprintf(b, "      %s %-*s = %s\n", r.paint(color, mark), width, k, formatValue(fields[k]))
+	}
+}
+
+func (r TextRenderer) fieldChange(b *bytes.Buffer, f FieldChange, width int) {
+	note := ""
+	if f.ForcesReplacement {
+		note = r.paint(ansiMagenta, " # forces replacement")
+	}
+	before, bIsList := f.Before.([]any)
+	after, aIsList := f.After.([]any)
+	if bIsList && aIsList && !f.Sensitive {
+		fmt.Fprintf(b, "      %s %s:%s\n", r.paint(ansiYellow, "~"), f.Path, note)
+		removed, added := setDiff(before, after)
+		for _, v := range removed {
+			fmt.Fprintf(b, "          %s %s\n", r.paint(ansiRed, "-"), formatValue(v))
+		}
+		for _, v := range added {
+			fmt.Fprintf(b, "          %s %s\n", r.paint(ansiGreen, "+"), formatValue(v))
+		}
+		if len(removed) == 0 && len(added) == 0 {
+			fmt.Fprintf(b, "          %s → %s\n", formatValue(f.Before), formatValue(f.After))
+		}
+		return
+	}
+	switch {
+	case f.Before == nil:
+		fmt.Fprintf(b, "      %s %-*s = %s%s\n", r.paint(ansiGreen, "+"), width, f.Path, formatValue(f.After), note)
+	case f.After == nil:
+		fmt.Fprintf(b, "      %s %-*s = %s%s\n", r.paint(ansiRed, "-"), width, f.Path, formatValue(f.Before), note)
+	default:
+		fmt.Fprintf(b, "      %s %-*s = %s → %s%s\n", r.paint(ansiYellow, "~"), width, f.Path, formatValue(f.Before), formatValue(f.After), note)
+	}
+}
+
+// setDiff returns the elements only in before and only in after, compared by their JSON form.
+func setDiff(before, after []any) (removed, added []any) {
+	key := func(v any) string { return formatValue(v) }
+	inBefore := map[string]int{}
+	for _, v := range before {
+		inBefore[key(v)]++
+	}
+	inAfter := map[string]int{}
+	for _, v := range after {
+		inAfter[key(v)]++
+	}
+	for _, v := range before {
+		if inAfter[key(v)] == 0 {
+			removed = append(removed, v)
+		}
+	}
+	for _, v := range after {
+		if inBefore[key(v)] == 0 {
+			added = append(added, v)
+		}
+	}
+	return removed, added
+}
+
+// formatValue prints a field value compactly: strings quoted, collections as JSON.
+func formatValue(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprintf("%v", v)
+	}
+	return strings.TrimSpace(b.String())
+}
