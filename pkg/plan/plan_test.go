@@ -186,14 +186,14 @@ func samplePlan(t *testing.T) *Plan {
 			"targetTags": []any{"c1", "c2"}}, why("the private control planes call admission webhooks on the nodes"), dependsOn(net), group("project host")),
 		res("gke:projects/svc/locations/us-west2/clusters/c1", map[string]any{
 			"masterAuthorizedNetworks": []any{map[string]any{"cidr": "10.0.0.0/24", "displayName": "admin"}, map[string]any{"cidr": "10.185.192.0/18", "displayName": "c2-pods"}},
-			"labels": map[string]any{"mesh_id": "proj-1"}}, why("cluster c1 of the federation"), dependsOn(net), group("project svc")),
+			"labels":                   map[string]any{"mesh_id": "proj-1"}}, why("cluster c1 of the federation"), dependsOn(net), group("project svc")),
 		res("gke:projects/svc/locations/us-west2/clusters/c2", map[string]any{"controlPlaneRange": "192.168.4.0/28"}, immutable("controlPlaneRange"), dependsOn(net), group("project svc")),
 	}
 	live := []Resource{
 		res(string(net), map[string]any{"autoCreateSubnetworks": false, "routingMode": "REGIONAL"}, owned, group("project host")),
 		res("gke:projects/svc/locations/us-west2/clusters/c1", map[string]any{
 			"masterAuthorizedNetworks": []any{map[string]any{"cidr": "10.0.0.0/24", "displayName": "admin"}, map[string]any{"cidr": "0.0.0.0/0", "displayName": "all"}},
-			"labels": map[string]any{"mesh_id": "proj-1"}}, owned, group("project svc")),
+			"labels":                   map[string]any{"mesh_id": "proj-1"}}, owned, group("project svc")),
 		res("gke:projects/svc/locations/us-west2/clusters/c2", map[string]any{"controlPlaneRange": "192.168.3.0/28"}, owned, group("project svc")),
 		res("gcp:projects/host/global/firewalls/asmfed-x-old", map[string]any{"sourceRanges": []any{"10.9.0.0/16"}}, owned, group("project host")),
 		res("gcp:projects/host/global/firewalls/allow-ssh", map[string]any{"sourceRanges": []any{"35.235.240.0/20"}}, group("project host")),
