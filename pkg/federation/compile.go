@@ -252,6 +252,8 @@ func (c *compiler) clusterDesired(mesh MeshIdentity) ([]ClusterDesired, error) {
 			Subnetwork:        c.subnetwork(ci.subnet.Region, ci.subnet.Name),
 			PodRange:          ci.subnet.PodRange.CIDR,
 			ServiceRange:      ci.subnet.ServiceRange.CIDR,
+			PodRangeName:      ci.subnet.PodRange.Name,
+			ServiceRangeName:  ci.subnet.ServiceRange.Name,
 			ControlPlaneRange: cl.ControlPlaneRange,
 			NodeTags:          ci.tags,
 			PrivateEndpoint:   v1alpha1.Bool(cl.PrivateEndpoint),

@@ -119,8 +119,12 @@ type ClusterDesired struct {
 	VPC        string `json:"vpc"`
 	Subnetwork string `json:"subnetwork"`
 	// PodRange, ServiceRange and ControlPlaneRange are the cluster's CIDRs.
-	PodRange          string `json:"podRange"`
-	ServiceRange      string `json:"serviceRange"`
+	PodRange     string `json:"podRange"`
+	ServiceRange string `json:"serviceRange"`
+	// PodRangeName and ServiceRangeName name the subnet's secondary ranges, which is how GKE
+	// refers to them.
+	PodRangeName      string `json:"podRangeName"`
+	ServiceRangeName  string `json:"serviceRangeName"`
 	ControlPlaneRange string `json:"controlPlaneRange"`
 	// NodeTags are the union of the node pools' network tags, sorted; firewall rules target them.
 	NodeTags []string `json:"nodeTags"`
