@@ -349,4 +349,3 @@ func TestAdminEndpointAndPersistence(t *testing.T) {
 		t.Errorf("after restart: %v", err)
 	}
 }
-

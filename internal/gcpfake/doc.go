@@ -1,0 +1,15 @@
+// Package gcpfake is a local simulator of the Google Cloud APIs that
+// kubectl-asmfed talks to: Compute Engine networking and Shared VPC, GKE,
+// Service Usage, Resource Manager, IAM service accounts and GKE Hub.
+//
+// It implements the official *pb server interfaces and serves them over
+// gRPC and over REST on one port; REST routes come from the protos'
+// google.api.http annotations at run time, bodies are protojson and
+// errors use Google's JSON envelope. Long-running operations complete
+// lazily on a controllable Clock, and a latency model, fault injection,
+// per-method counters and a request log make it usable for fidelity tests
+// (gcloud drives it unchanged) and for benchmarks.
+//
+// Only tests and the asmfed-sandbox command may import it; the shipped
+// plugin reaches it solely through ASMFED_GCP_ENDPOINT.
+package gcpfake
