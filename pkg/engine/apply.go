@@ -1,0 +1,275 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"cloud.google.com/go/gkehub/apiv1beta1/gkehubpb"
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+func isNotFound(err error) bool { return gcp.IsKind(err, gcp.KindNotFound) }
+func isConflict(err error) bool { return gcp.IsKind(err, gcp.KindConflict) }
+
+// change carries out one change. Every branch is idempotent: a create that finds the resource
+// already there (an earlier apply that was interrupted) counts as done, a delete that finds it
+// gone likewise, so that apply can always be run again.
+func (e *Engine) change(ctx context.Context, c plan.Change, d, l *object, progress gcp.Progress) error {
+	switch c.Action {
+	case plan.Create:
+		return e.create(ctx, d, progress)
+	case plan.Update:
+		return e.update(ctx, c, d, l, progress)
+	case plan.Replace:
+		if err := e.delete(ctx, l, progress); err != nil {
+			return err
+		}
+		return e.create(ctx, d, progress)
+	case plan.Delete:
+		return e.delete(ctx, l, progress)
+	}
+	return nil
+}
+
+func (e *Engine) create(ctx context.Context, d *object, progress gcp.Progress) error {
+	if d == nil {
+		return fmt.Errorf("no desired state")
+	}
+	var err error
+	switch d.res.Kind {
+	case kindAPI:
+		err = e.gcp.EnableServices(ctx, d.project, []string{d.parent}, progress)
+	case kindNetwork:
+		err = e.gcp.InsertNetwork(ctx, d.project, d.msg.(*computepb.Network), progress)
+	case kindSubnetwork:
+		err = e.gcp.InsertSubnetwork(ctx, d.project, d.location, d.msg.(*computepb.Subnetwork), progress)
+	case kindFirewall:
+		err = e.gcp.InsertFirewall(ctx, d.project, d.msg.(*computepb.Firewall), progress)
+	case kindRouter:
+		err = e.gcp.InsertRouter(ctx, d.project, d.location, d.msg.(*computepb.Router), progress)
+	case kindXpnHost:
+		err = e.gcp.EnableXpnHost(ctx, d.project, progress)
+	case kindXpnService:
+		err = e.gcp.AttachXpnServiceProject(ctx, d.project, d.parent, progress)
+	case kindIAM:
+		err = e.addBinding(ctx, d)
+	case kindCluster:
+		err = e.gcp.CreateCluster(ctx, d.project, d.location, d.msg.(*containerpb.Cluster), progress)
+	case kindNodePool:
+		// Node pools are created with their cluster; this creates one added later.
+		err = e.gcp.CreateNodePool(ctx, d.project, d.location, d.parent, d.msg.(*containerpb.NodePool), progress)
+	case kindMembership:
+		err = e.gcp.CreateMembership(ctx, d.project, d.location, d.parent, d.msg.(*gkehubpb.Membership), progress)
+	default:
+		return fmt.Errorf("cannot create a %s", d.res.Kind)
+	}
+	if isConflict(err) {
+		progress("already exists")
+		return nil
+	}
+	return err
+}
+
+func (e *Engine) delete(ctx context.Context, l *object, progress gcp.Progress) error {
+	if l == nil {
+		return nil
+	}
+	var err error
+	switch l.res.Kind {
+	case kindNetwork:
+		err = e.gcp.DeleteNetwork(ctx, l.project, l.msg.(*computepb.Network).GetName(), progress)
+	case kindSubnetwork:
+		err = e.gcp.DeleteSubnetwork(ctx, l.project, l.location, l.msg.(*computepb.Subnetwork).GetName(), progress)
+	case kindFirewall:
+		err = e.gcp.DeleteFirewall(ctx, l.project, l.msg.(*computepb.Firewall).GetName(), progress)
+	case kindRouter:
+		err = e.gcp.DeleteRouter(ctx, l.project, l.location, l.msg.(*computepb.Router).GetName(), progress)
+	case kindCluster:
+		err = e.gcp.DeleteCluster(ctx, l.project, l.location, l.msg.(*containerpb.Cluster).GetName(), progress)
+	case kindNodePool:
+		err = e.gcp.DeleteNodePool(ctx, l.project, l.location, l.parent, l.msg.(*containerpb.NodePool).GetName(), progress)
+	case kindMembership:
+		err = e.gcp.DeleteMembership(ctx, l.project, l.location, l.parent, progress)
+	default:
+		return fmt.Errorf("the tool never deletes a %s", l.res.Kind)
+	}
+	if isNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+func changed(c plan.Change, field string) bool {
+	for _, f := range c.Fields {
+		if f.Path == field {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) update(ctx context.Context, c plan.Change, d, l *object, progress gcp.Progress) error {
+	switch d.res.Kind {
+	case kindFirewall:
+		return e.gcp.UpdateFirewall(ctx, d.project, d.msg.(*computepb.Firewall), progress)
+	case kindRouter:
+		return e.gcp.PatchRouter(ctx, d.project, d.location, d.msg.(*computepb.Router), progress)
+	case kindSubnetwork:
+		want, have := d.msg.(*computepb.Subnetwork), l.msg.(*computepb.Subnetwork)
+		if changed(c, "secondaryIpRanges") || changed(c, "description") {
+			patch := &computepb.Subnetwork{Name: want.Name, SecondaryIpRanges: want.SecondaryIpRanges, Description: want.Description, Fingerprint: have.Fingerprint}
+			if err := e.gcp.PatchSubnetwork(ctx, d.project, d.location, patch, progress); err != nil {
+				return err
+			}
+		}
+		if changed(c, "privateIpGoogleAccess") {
+			return e.gcp.SetPrivateGoogleAccess(ctx, d.project, d.location, want.GetName(), want.GetPrivateIpGoogleAccess(), progress)
+		}
+		return nil
+	case kindCluster:
+		return e.updateCluster(ctx, c, d, l, progress)
+	case kindNodePool:
+		want := d.msg.(*containerpb.NodePool)
+		if changed(c, "autoscaling") {
+			if err := e.gcp.SetNodePoolAutoscaling(ctx, d.project, d.location, d.parent, want.GetName(), want.GetAutoscaling(), progress); err != nil {
+				return err
+			}
+		}
+		if changed(c, "imageType") || changed(c, "tags") {
+			return e.gcp.UpdateNodePool(ctx, d.project, d.location, d.parent, want, progress)
+		}
+		return nil
+	}
+	return fmt.Errorf("%s cannot be updated in place (fields %v)", c.Address, fieldPaths(c))
+}
+
+func fieldPaths(c plan.Change) []string {
+	var out []string
+	for _, f := range c.Fields {
+		out = append(out, f.Path)
+	}
+	return out
+}
+
+// updateCluster applies each changed field with the call GKE has for it, one at a time (GKE
+// refuses concurrent operations on a cluster).
+func (e *Engine) updateCluster(ctx context.Context, c plan.Change, d, l *object, progress gcp.Progress) error {
+	want, have := d.msg.(*containerpb.Cluster), l.msg.(*containerpb.Cluster)
+	name := want.GetName()
+	var updates []*containerpb.ClusterUpdate
+	if changed(c, "masterAuthorizedNetworks") {
+		updates = append(updates, &containerpb.ClusterUpdate{DesiredMasterAuthorizedNetworksConfig: want.GetMasterAuthorizedNetworksConfig()})
+	}
+	if changed(c, "masterGlobalAccess") || changed(c, "privateEndpoint") {
+		updates = append(updates, &containerpb.ClusterUpdate{DesiredPrivateClusterConfig: &containerpb.PrivateClusterConfig{
+			EnablePrivateEndpoint:    want.GetPrivateClusterConfig().GetEnablePrivateEndpoint(),
+			MasterGlobalAccessConfig: want.GetPrivateClusterConfig().GetMasterGlobalAccessConfig()}})
+	}
+	if changed(c, "workloadPool") {
+		wi := want.GetWorkloadIdentityConfig()
+		if wi == nil {
+			wi = &containerpb.WorkloadIdentityConfig{}
+		}
+		updates = append(updates, &containerpb.ClusterUpdate{DesiredWorkloadIdentityConfig: wi})
+	}
+	if changed(c, "shieldedNodes") {
+		updates = append(updates, &containerpb.ClusterUpdate{DesiredShieldedNodes: want.GetShieldedNodes()})
+	}
+	if changed(c, "releaseChannel") {
+		updates = append(updates, &containerpb.ClusterUpdate{DesiredReleaseChannel: want.GetReleaseChannel()})
+	}
+	if changed(c, "networkPolicy") {
+		updates = append(updates, &containerpb.ClusterUpdate{DesiredAddonsConfig: &containerpb.AddonsConfig{NetworkPolicyConfig: want.GetAddonsConfig().GetNetworkPolicyConfig()}})
+	}
+	for _, u := range updates {
+		if err := e.gcp.UpdateCluster(ctx, d.project, d.location, name, u, progress); err != nil {
+			return err
+		}
+	}
+	if changed(c, "networkPolicy") {
+		if err := e.gcp.SetNetworkPolicy(ctx, d.project, d.location, name, want.GetNetworkPolicy().GetEnabled(), progress); err != nil {
+			return err
+		}
+	}
+	if changed(c, "labels") {
+		// Keep labels others set; set every label the federation manages.
+		labels := map[string]string{}
+		for k, v := range have.GetResourceLabels() {
+			labels[k] = v
+		}
+		for k, v := range want.GetResourceLabels() {
+			labels[k] = v
+		}
+		if err := e.gcp.SetClusterLabels(ctx, d.project, d.location, name, labels, have.GetLabelFingerprint(), progress); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addBinding adds a member to a role in an IAM policy, read-modify-write with the policy's etag;
+// a concurrent change makes the write fail, and the binding is retried on the fresh policy.
+func (e *Engine) addBinding(ctx context.Context, d *object) error {
+	role, member := d.res.Fields["role"].(string), d.res.Fields["member"].(string)
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if d.parent != "" {
+			err = e.addSubnetBinding(ctx, d.project, d.location, d.parent, role, member)
+		} else {
+			err = e.addProjectBinding(ctx, d.project, role, member)
+		}
+		if err == nil || !(gcp.IsKind(err, gcp.KindPrecondition) || isConflict(err)) {
+			return err
+		}
+	}
+	return err
+}
+
+func (e *Engine) addSubnetBinding(ctx context.Context, project, region, subnet, role, member string) error {
+	p, err := e.gcp.SubnetworkIAMPolicy(ctx, project, region, subnet)
+	if err != nil {
+		return err
+	}
+	for _, b := range p.GetBindings() {
+		if b.GetRole() == role {
+			for _, m := range b.GetMembers() {
+				if m == member {
+					return nil
+				}
+			}
+			b.Members = append(b.Members, member)
+			sort.Strings(b.Members)
+			return e.gcp.SetSubnetworkIAMPolicy(ctx, project, region, subnet, p)
+		}
+	}
+	p.Bindings = append(p.Bindings, &computepb.Binding{Role: proto.String(role), Members: []string{member}})
+	return e.gcp.SetSubnetworkIAMPolicy(ctx, project, region, subnet, p)
+}
+
+func (e *Engine) addProjectBinding(ctx context.Context, project, role, member string) error {
+	p, err := e.gcp.ProjectIAMPolicy(ctx, project)
+	if err != nil {
+		return err
+	}
+	for _, b := range p.GetBindings() {
+		if b.GetRole() == role {
+			for _, m := range b.GetMembers() {
+				if m == member {
+					return nil
+				}
+			}
+			b.Members = append(b.Members, member)
+			sort.Strings(b.Members)
+			return e.gcp.SetProjectIAMPolicy(ctx, project, p)
+		}
+	}
+	p.Bindings = append(p.Bindings, &iampb.Binding{Role: role, Members: []string{member}})
+	return e.gcp.SetProjectIAMPolicy(ctx, project, p)
+}

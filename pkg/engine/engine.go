@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+// Options tune the engine.
+type Options struct {
+	// ReadParallelism bounds concurrent reads of live state. Default 16.
+	ReadParallelism int
+}
+
+// Engine plans and applies federations against Google Cloud.
+type Engine struct {
+	gcp  *gcp.Clients
+	opts Options
+}
+
+// New returns an engine that talks to Google Cloud through clients.
+func New(clients *gcp.Clients, opts Options) *Engine {
+	if opts.ReadParallelism <= 0 {
+		opts.ReadParallelism = 16
+	}
+	return &Engine{gcp: clients, opts: opts}
+}
+
+// Result is a plan together with what it was made from, which apply needs to carry it out.
+type Result struct {
+	Plan    *plan.Plan
+	Derived *federation.Desired
+	desired map[plan.Address]*object
+	live    map[plan.Address]*object
+}
+
+// Plan reads the live state a federation concerns and diffs it against what the federation wants.
+func (e *Engine) Plan(ctx context.Context, f *v1alpha1.Federation) (*Result, error) {
+	snap, err := e.read(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	derived, err := federation.Compile(f, federation.Facts{ProjectNumbers: snap.numbers})
+	if err != nil {
+		return nil, err
+	}
+	if !derived.Resolved() {
+		return nil, fmt.Errorf("could not resolve the numbers of projects %s", strings.Join(derived.Unresolved, ", "))
+	}
+	desired, err := desiredState(f, derived)
+	if err != nil {
+		return nil, err
+	}
+	live, err := e.liveState(ctx, f, snap, desired)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{Derived: derived, desired: map[plan.Address]*object{}, live: map[plan.Address]*object{}}
+	var dres, lres []plan.Resource
+	for _, o := range desired {
+		r.desired[o.res.Address] = o
+		dres = append(dres, o.res)
+	}
+	for _, o := range live {
+		r.live[o.res.Address] = o
+		lres = append(lres, o.res)
+	}
+	p, err := plan.Diff(dres, lres, plan.DiffOptions{Federation: f.Metadata.Name})
+	if err != nil {
+		return nil, err
+	}
+	p.Warnings = append(p.Warnings, derived.Warnings...)
+	for _, c := range p.Changes {
+		if c.Protected && (c.Action == plan.Replace || c.Action == plan.Delete) {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s will be %sd: everything running on it goes with it (apply needs --allow-destroy)", c.Address, c.Action))
+		}
+	}
+	r.Plan = p
+	return r, nil
+}
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	// Parallelism bounds concurrent changes. Default 10.
+	Parallelism int
+	// AllowDestroy permits replacing or deleting protected resources (clusters, networks).
+	AllowDestroy bool
+	// OnEvent receives progress of each change.
+	OnEvent func(plan.Event)
+}
+
+// DestroyRefusedError lists protected resources a plan would replace or delete.
+type DestroyRefusedError struct {
+	Addresses []plan.Address
+}
+
+func (e *DestroyRefusedError) Error() string {
+	names := make([]string, len(e.Addresses))
+	for i, a := range e.Addresses {
+		names[i] = string(a)
+	}
+	return fmt.Sprintf("the plan replaces or deletes %s; nothing was changed (pass --allow-destroy if that is intended)", strings.Join(names, ", "))
+}
+
+// Apply carries out a plan made by Plan. It refuses, before changing anything, a plan that would
+// replace or delete protected resources unless allowed. Step failures are in the report.
+func (e *Engine) Apply(ctx context.Context, r *Result, opts ApplyOptions) (*plan.Report, error) {
+	if len(r.Plan.Conflicts) > 0 {
+		var names []string
+		for _, c := range r.Plan.Conflicts {
+			names = append(names, string(c.Address))
+		}
+		return nil, fmt.Errorf("the plan has resources that exist without this federation's ownership mark (%s); nothing was changed: rename them in the file or remove them", strings.Join(names, ", "))
+	}
+	if !opts.AllowDestroy {
+		var refused []plan.Address
+		for _, c := range r.Plan.Changes {
+			if c.Protected && (c.Action == plan.Replace || c.Action == plan.Delete) {
+				refused = append(refused, c.Address)
+			}
+		}
+		if len(refused) > 0 {
+			sort.Slice(refused, func(i, j int) bool { return refused[i] < refused[j] })
+			return nil, &DestroyRefusedError{Addresses: refused}
+		}
+	}
+	steps := plan.StepsFor(r.Plan, func(c plan.Change) func(context.Context, func(string)) error {
+		return func(ctx context.Context, progress func(string)) error {
+			return e.change(ctx, c, r.desired[c.Address], r.live[c.Address], gcp.Progress(progress))
+		}
+	})
+	return plan.Execute(ctx, steps, plan.ExecOptions{Parallelism: opts.Parallelism, OnEvent: opts.OnEvent})
+}

@@ -1,0 +1,81 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/engine"
+	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+func load(t *testing.T, path string) *v1alpha1.Federation {
+	t.Helper()
+	c, err := v1alpha1.CheckFile(path, v1alpha1.ValidateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return c.Federation
+}
+
+func newEngine(t *testing.T, srv *gcpfake.Server) *engine.Engine {
+	t.Helper()
+	clients, err := gcp.New(context.Background(), gcp.Config{Endpoint: srv.URL(), PollInterval: 5 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond,
+		Retry: gcp.RetryPolicy{Initial: time.Millisecond, Max: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { clients.Close() })
+	return engine.New(clients, engine.Options{})
+}
+
+func render(p *plan.Plan) string {
+	var b bytes.Buffer
+	_ = plan.TextRenderer{}.Render(&b, p)
+	return b.String()
+}
+
+// Apply followed by plan shows no changes, for every sample.
+func TestConvergenceForEverySample(t *testing.T) {
+	samples, err := filepath.Glob("../../samples/*/federation.yaml")
+	if err != nil || len(samples) == 0 {
+		t.Fatalf("no samples: %v", err)
+	}
+	for _, s := range samples {
+		t.Run(filepath.Base(filepath.Dir(s)), func(t *testing.T) {
+			ctx := context.Background()
+			srv := gcpfake.Start(t)
+			e := newEngine(t, srv)
+			f := load(t, s)
+			r, err := e.Plan(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Plan.Summary.Add == 0 {
+				t.Fatalf("first plan creates nothing:\n%s", render(r.Plan))
+			}
+			rep, err := e.Apply(ctx, r, engine.ApplyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rep.Err(); err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+			again, err := e.Plan(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Plan.HasChanges() || len(again.Plan.Conflicts) > 0 {
+				t.Fatalf("plan after apply is not empty:\n%s", render(again.Plan))
+			}
+		})
+	}
+}

@@ -1,0 +1,310 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"cloud.google.com/go/gkehub/apiv1beta1/gkehubpb"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+// snapshot is everything read from Google Cloud for one plan, in a few wide calls per project.
+type snapshot struct {
+	numbers     map[string]int64
+	services    map[string][]string
+	networks    []*computepb.Network
+	subnetworks []*computepb.Subnetwork
+	firewalls   []*computepb.Firewall
+	routers     []*computepb.Router
+	xpnHost     bool
+	xpnServices []string
+	clusters    map[string][]*containerpb.Cluster
+	memberships []*gkehubpb.Membership
+}
+
+// projectsOf lists every project a federation touches.
+func projectsOf(f *v1alpha1.Federation) []string {
+	seen := map[string]bool{f.Spec.FleetProject: true, f.Spec.Network.Project: true}
+	for _, c := range f.Spec.Clusters {
+		seen[c.Project] = true
+	}
+	out := make([]string, 0, len(seen))
+	for p := range seen {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func clusterProjects(f *v1alpha1.Federation) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range f.Spec.Clusters {
+		if !seen[c.Project] {
+			seen[c.Project] = true
+			out = append(out, c.Project)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// read takes the snapshot: every list runs in parallel.
+func (e *Engine) read(ctx context.Context, f *v1alpha1.Federation) (*snapshot, error) {
+	s := &snapshot{numbers: map[string]int64{}, services: map[string][]string{}, clusters: map[string][]*containerpb.Cluster{}}
+	var mu sync.Mutex
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.opts.ReadParallelism)
+	netProject := f.Spec.Network.Project
+	for _, p := range projectsOf(f) {
+		g.Go(func() error {
+			n, err := e.gcp.ProjectNumber(ctx, p)
+			mu.Lock()
+			s.numbers[p] = n
+			mu.Unlock()
+			return err
+		})
+		g.Go(func() error {
+			svcs, err := e.gcp.EnabledServices(ctx, p)
+			mu.Lock()
+			s.services[p] = svcs
+			mu.Unlock()
+			return err
+		})
+	}
+	g.Go(func() (err error) { s.networks, err = e.gcp.Networks(ctx, netProject); return err })
+	g.Go(func() (err error) { s.subnetworks, err = e.gcp.Subnetworks(ctx, netProject); return err })
+	g.Go(func() (err error) { s.firewalls, err = e.gcp.Firewalls(ctx, netProject); return err })
+	g.Go(func() (err error) { s.routers, err = e.gcp.Routers(ctx, netProject); return err })
+	if sharedVPC(f) {
+		g.Go(func() (err error) { s.xpnHost, err = e.gcp.XpnHost(ctx, netProject); return err })
+		g.Go(func() (err error) { s.xpnServices, err = e.gcp.XpnServiceProjects(ctx, netProject); return err })
+	}
+	for _, p := range clusterProjects(f) {
+		g.Go(func() error {
+			cls, err := e.gcp.Clusters(ctx, p)
+			mu.Lock()
+			s.clusters[p] = cls
+			mu.Unlock()
+			return err
+		})
+	}
+	g.Go(func() (err error) { s.memberships, err = e.gcp.Memberships(ctx, f.Spec.FleetProject); return err })
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("read live state: %w", err)
+	}
+	return s, nil
+}
+
+func sharedVPC(f *v1alpha1.Federation) bool {
+	for _, c := range f.Spec.Clusters {
+		if c.Project != f.Spec.Network.Project {
+			return true
+		}
+	}
+	return false
+}
+
+func hasMarker(description, fed string) bool {
+	return strings.HasPrefix(description, federation.DescriptionMarker(fed))
+}
+
+func ownedLabels(labels map[string]string, fed string) bool {
+	return labels[federation.LabelManagedBy] == federation.ManagedByValue && labels[federation.LabelFederation] == fed
+}
+
+// liveState turns the snapshot into plan resources: the ones the federation wants, and the ones
+// it owns (which it may delete). Everything else in the projects is none of its business and is
+// left out, so that unrelated changes never make a saved plan stale.
+func (e *Engine) liveState(ctx context.Context, f *v1alpha1.Federation, s *snapshot, desired []*object) ([]*object, error) {
+	fed := f.Metadata.Name
+	want := map[plan.Address]*object{}
+	for _, o := range desired {
+		want[o.res.Address] = o
+	}
+	var out []*object
+	keep := func(o *object, owned bool) {
+		o.res.Owned = owned
+		if _, wanted := want[o.res.Address]; wanted || owned {
+			if d, ok := want[o.res.Address]; ok {
+				o.res.Group, o.res.Kind = d.res.Group, d.res.Kind
+				o.res.Sensitive, o.res.Protected = d.res.Sensitive, d.res.Protected
+			}
+			out = append(out, o)
+		}
+	}
+	netProject := f.Spec.Network.Project
+
+	for project, svcs := range s.services {
+		for _, svc := range svcs {
+			keep(&object{res: plan.Resource{Address: apiAddr(project, svc), Kind: kindAPI, Group: "project " + project,
+				Fields: map[string]any{"state": "ENABLED"}}, project: project, parent: svc}, false)
+		}
+	}
+	for _, n := range s.networks {
+		keep(&object{res: plan.Resource{Address: networkAddr(netProject, n.GetName()), Kind: kindNetwork, Group: "project " + netProject,
+			Fields: networkFields(n)}, msg: n, project: netProject}, hasMarker(n.GetDescription(), fed))
+	}
+	for _, sn := range s.subnetworks {
+		region := lastSegment(sn.GetRegion())
+		keep(&object{res: plan.Resource{Address: subnetAddr(netProject, region, sn.GetName()), Kind: kindSubnetwork, Group: "project " + netProject,
+			Fields: subnetworkFields(sn), DependsOn: []plan.Address{plan.Address("gcp:" + shortLink(sn.GetNetwork()))}}, msg: sn, project: netProject, location: region},
+			hasMarker(sn.GetDescription(), fed))
+	}
+	for _, fw := range s.firewalls {
+		keep(&object{res: plan.Resource{Address: plan.Address(fmt.Sprintf("gcp:projects/%s/global/firewalls/%s", netProject, fw.GetName())), Kind: kindFirewall,
+			Group: "project " + netProject, Fields: firewallFields(fw), DependsOn: []plan.Address{plan.Address("gcp:" + shortLink(fw.GetNetwork()))}},
+			msg: fw, project: netProject}, hasMarker(fw.GetDescription(), fed))
+	}
+	for _, r := range s.routers {
+		region := lastSegment(r.GetRegion())
+		keep(&object{res: plan.Resource{Address: plan.Address(fmt.Sprintf("gcp:projects/%s/regions/%s/routers/%s", netProject, region, r.GetName())), Kind: kindRouter,
+			Group: "project " + netProject, Fields: routerFields(r), DependsOn: []plan.Address{plan.Address("gcp:" + shortLink(r.GetNetwork()))}},
+			msg: r, project: netProject, location: region}, hasMarker(r.GetDescription(), fed))
+	}
+	if s.xpnHost {
+		keep(&object{res: plan.Resource{Address: xpnHostAddr(netProject), Kind: kindXpnHost, Fields: map[string]any{"enabled": true}}, project: netProject}, false)
+	}
+	for _, sp := range s.xpnServices {
+		keep(&object{res: plan.Resource{Address: plan.Address(fmt.Sprintf("gcp:projects/%s/xpnResources/%s", netProject, sp)), Kind: kindXpnService,
+			Fields: map[string]any{"attached": true}}, project: netProject, parent: sp}, false)
+	}
+	iam, err := e.liveBindings(ctx, desired)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range iam {
+		keep(o, false)
+	}
+	for project, cls := range s.clusters {
+		for _, c := range cls {
+			addr := plan.Address(fmt.Sprintf("gke:projects/%s/locations/%s/clusters/%s", project, c.GetLocation(), c.GetName()))
+			fields := clusterFields(c, project)
+			owned := ownedLabels(c.GetResourceLabels(), fed)
+			if d, ok := want[addr]; ok {
+				fields["labels"] = scopeLabels(fields["labels"].(map[string]any), d.res.Fields["labels"])
+			}
+			keep(&object{res: plan.Resource{Address: addr, Kind: kindCluster, Group: "cluster " + c.GetName(), Fields: fields},
+				msg: c, project: project, location: c.GetLocation()}, owned)
+			for _, np := range c.GetNodePools() {
+				keep(&object{res: plan.Resource{Address: nodePoolAddr(addr, np.GetName()), Kind: kindNodePool, Group: "cluster " + c.GetName(),
+					Fields: nodePoolFields(np), DependsOn: []plan.Address{addr}}, msg: np, project: project, location: c.GetLocation(), parent: c.GetName()}, owned)
+			}
+		}
+	}
+	for _, m := range s.memberships {
+		name := m.GetName() // projects/p/locations/l/memberships/id
+		keep(&object{res: plan.Resource{Address: plan.Address("gcp:" + name), Kind: kindMembership, Group: "project " + f.Spec.FleetProject,
+			Fields: membershipFields(m)}, msg: m, project: f.Spec.FleetProject, location: segmentAfter(name, "locations"), parent: lastSegment(name)},
+			ownedLabels(m.GetLabels(), fed))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].res.Address < out[j].res.Address })
+	return out, nil
+}
+
+// scopeLabels keeps the live labels the federation manages: the keys it sets. Labels others add
+// (billing, GKE's own) are not the federation's to remove.
+func scopeLabels(live map[string]any, desired any) map[string]any {
+	want, _ := desired.(map[string]any)
+	if want == nil {
+		if m, ok := desired.(map[string]string); ok {
+			want = map[string]any{}
+			for k, v := range m {
+				want[k] = v
+			}
+		}
+	}
+	out := map[string]any{}
+	for k := range want {
+		if v, ok := live[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// liveBindings reads the IAM policies the desired bindings live on, one read per policy.
+func (e *Engine) liveBindings(ctx context.Context, desired []*object) ([]*object, error) {
+	type key struct{ project, region, subnet string }
+	byPolicy := map[key][]*object{}
+	for _, o := range desired {
+		if o.res.Kind == kindIAM {
+			k := key{o.project, o.location, o.parent}
+			byPolicy[k] = append(byPolicy[k], o)
+		}
+	}
+	var mu sync.Mutex
+	var out []*object
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.opts.ReadParallelism)
+	for k, objs := range byPolicy {
+		g.Go(func() error {
+			members := map[string]map[string]bool{}
+			if k.subnet != "" {
+				p, err := e.gcp.SubnetworkIAMPolicy(ctx, k.project, k.region, k.subnet)
+				if err != nil {
+					if isNotFound(err) {
+						return nil // the subnet does not exist yet
+					}
+					return err
+				}
+				for _, b := range p.GetBindings() {
+					members[b.GetRole()] = setOf(b.GetMembers())
+				}
+			} else {
+				p, err := e.gcp.ProjectIAMPolicy(ctx, k.project)
+				if err != nil {
+					return err
+				}
+				for _, b := range p.GetBindings() {
+					members[b.GetRole()] = setOf(b.GetMembers())
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, o := range objs {
+				role, member := o.res.Fields["role"].(string), o.res.Fields["member"].(string)
+				if members[role][member] {
+					out = append(out, &object{res: plan.Resource{Address: o.res.Address, Kind: kindIAM, Group: o.res.Group,
+						Fields: map[string]any{"role": role, "member": member}}, project: o.project, location: o.location, parent: o.parent})
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("read IAM policies: %w", err)
+	}
+	return out, nil
+}
+
+func setOf(list []string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, s := range list {
+		m[s] = true
+	}
+	return m
+}
+
+func lastSegment(link string) string {
+	return link[strings.LastIndex(link, "/")+1:]
+}
+
+func segmentAfter(name, key string) string {
+	parts := strings.Split(name, "/")
+	for i := 0; i+1 < len(parts); i++ {
+		if parts[i] == key {
+			return parts[i+1]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,160 @@
+package gcp
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	compute "cloud.google.com/go/compute/apiv1"
+	container "cloud.google.com/go/container/apiv1"
+	gkehub "cloud.google.com/go/gkehub/apiv1beta1"
+	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
+	serviceusage "cloud.google.com/go/serviceusage/apiv1"
+	"google.golang.org/api/impersonate"
+	"google.golang.org/api/option"
+)
+
+// Config says how to reach Google Cloud.
+type Config struct {
+	// Endpoint, when set, is one base URL for every Google API (e.g. the local sandbox,
+	// http://127.0.0.1:8080). Loopback endpoints need no credentials.
+	Endpoint string
+	// ImpersonateServiceAccount runs every call as this service account, through the caller's
+	// Application Default Credentials.
+	ImpersonateServiceAccount string
+	// UserAgent identifies the tool in Google's request logs.
+	UserAgent string
+	// Retry tunes retries of 429 and 5xx responses.
+	Retry RetryPolicy
+	// PollInterval is the first interval between polls of a long-running operation; it grows
+	// to MaxPollInterval. Defaults: 500 ms and 5 s.
+	PollInterval, MaxPollInterval time.Duration
+}
+
+// Clients are the official Google Cloud clients the tool uses, behind narrow methods.
+type Clients struct {
+	cfg Config
+
+	networks    *compute.NetworksClient
+	subnetworks *compute.SubnetworksClient
+	firewalls   *compute.FirewallsClient
+	routers     *compute.RoutersClient
+	projects    *compute.ProjectsClient
+	globalOps   *compute.GlobalOperationsClient
+	regionOps   *compute.RegionOperationsClient
+	clusters    *container.ClusterManagerClient
+	services    *serviceusage.Client
+	rmProjects  *resourcemanager.ProjectsClient
+	memberships *gkehub.GkeHubMembershipClient
+
+	closers []func() error
+}
+
+// New builds the clients. Credentials come from Application Default Credentials, optionally
+// impersonating a service account; a loopback Endpoint needs none.
+func New(ctx context.Context, cfg Config) (*Clients, error) {
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 500 * time.Millisecond
+	}
+	if cfg.MaxPollInterval <= 0 {
+		cfg.MaxPollInterval = 5 * time.Second
+	}
+	cfg.Retry = cfg.Retry.withDefaults()
+	opts, err := clientOptions(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &Clients{cfg: cfg}
+	var errs []error
+	mk := func(name string, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("create %s client: %w", name, err))
+		}
+	}
+	var e error
+	c.networks, e = compute.NewNetworksRESTClient(ctx, opts...)
+	mk("compute networks", e)
+	c.subnetworks, e = compute.NewSubnetworksRESTClient(ctx, opts...)
+	mk("compute subnetworks", e)
+	c.firewalls, e = compute.NewFirewallsRESTClient(ctx, opts...)
+	mk("compute firewalls", e)
+	c.routers, e = compute.NewRoutersRESTClient(ctx, opts...)
+	mk("compute routers", e)
+	c.projects, e = compute.NewProjectsRESTClient(ctx, opts...)
+	mk("compute projects", e)
+	c.globalOps, e = compute.NewGlobalOperationsRESTClient(ctx, opts...)
+	mk("compute global operations", e)
+	c.regionOps, e = compute.NewRegionOperationsRESTClient(ctx, opts...)
+	mk("compute region operations", e)
+	c.clusters, e = container.NewClusterManagerRESTClient(ctx, opts...)
+	mk("container", e)
+	c.services, e = serviceusage.NewRESTClient(ctx, opts...)
+	mk("serviceusage", e)
+	c.rmProjects, e = resourcemanager.NewProjectsRESTClient(ctx, opts...)
+	mk("resourcemanager", e)
+	c.memberships, e = gkehub.NewGkeHubMembershipRESTClient(ctx, opts...)
+	mk("gkehub", e)
+	for _, cl := range []interface{ Close() error }{c.networks, c.subnetworks, c.firewalls, c.routers, c.projects,
+		c.globalOps, c.regionOps, c.clusters, c.services, c.rmProjects, c.memberships} {
+		if cl != nil {
+			c.closers = append(c.closers, cl.Close)
+		}
+	}
+	if len(errs) > 0 {
+		_ = c.Close()
+		return nil, errs[0]
+	}
+	return c, nil
+}
+
+// Close releases the clients' connections.
+func (c *Clients) Close() error {
+	var first error
+	for _, f := range c.closers {
+		if err := f(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func clientOptions(ctx context.Context, cfg Config) ([]option.ClientOption, error) {
+	var opts []option.ClientOption
+	if cfg.UserAgent != "" {
+		opts = append(opts, option.WithUserAgent(cfg.UserAgent))
+	}
+	if cfg.Endpoint != "" {
+		u, err := url.Parse(cfg.Endpoint)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("invalid Google Cloud endpoint %q: want http(s)://host:port", cfg.Endpoint)
+		}
+		if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+			return nil, fmt.Errorf("refusing plain-HTTP Google Cloud endpoint %q: only loopback endpoints (the local sandbox) may skip TLS", cfg.Endpoint)
+		}
+		opts = append(opts, option.WithEndpoint(cfg.Endpoint))
+		if isLoopback(u.Hostname()) {
+			return append(opts, option.WithoutAuthentication()), nil
+		}
+	}
+	if cfg.ImpersonateServiceAccount != "" {
+		ts, err := impersonate.CredentialsTokenSource(ctx, impersonate.CredentialsConfig{
+			TargetPrincipal: cfg.ImpersonateServiceAccount,
+			Scopes:          []string{"https://www.googleapis.com/auth/cloud-platform"},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("impersonate %s: %w (the caller needs roles/iam.serviceAccountTokenCreator on it)", cfg.ImpersonateServiceAccount, err)
+		}
+		opts = append(opts, option.WithTokenSource(ts))
+	}
+	return opts, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

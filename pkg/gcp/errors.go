@@ -1,0 +1,287 @@
+package gcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/googleapis/gax-go/v2/apierror"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/grpc/codes"
+)
+
+// ErrorKind classifies an API error by what the user should do about it.
+type ErrorKind string
+
+// Error kinds.
+const (
+	KindPermissionDenied ErrorKind = "permission denied"
+	KindAPINotEnabled    ErrorKind = "API not enabled"
+	KindQuota            ErrorKind = "quota exceeded"
+	KindPrecondition     ErrorKind = "precondition failed"
+	KindConflict         ErrorKind = "already exists"
+	KindNotFound         ErrorKind = "not found"
+	KindInvalid          ErrorKind = "invalid request"
+	KindUnavailable      ErrorKind = "unavailable"
+	KindOther            ErrorKind = "error"
+)
+
+// Error is an API error with the call and resource it concerns, what kind of problem it is, and
+// the fix when it is known.
+type Error struct {
+	Kind     ErrorKind
+	Call     string
+	Resource string
+	Code     int
+	Message  string
+	Hint     string
+	Err      error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: %s", e.Call, e.Resource, e.Message)
+	if e.Hint != "" {
+		fmt.Fprintf(&b, " (hint: %s)", e.Hint)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsKind reports whether err is an API error of kind k.
+func IsKind(err error, k ErrorKind) bool {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind == k
+	}
+	return false
+}
+
+var (
+	requiredPermission = regexp.MustCompile(`(?:Required '([a-zA-Z0-9._]+)' permission for '([^']+)'|Permission '([a-zA-Z0-9._]+)' denied on (?:resource )?'?([^' ]+)'?)`)
+	serviceName        = regexp.MustCompile(`([a-z0-9-]+\.googleapis\.com)`)
+	projectInMessage   = regexp.MustCompile(`project (?:\S+ )?\(?([a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{6,})\)?`)
+)
+
+// statusOf extracts the HTTP status, the reasons and the message of an error from the REST or
+// gRPC clients.
+func statusOf(err error) (code int, reasons []string, msg string, header http.Header) {
+	var oe *opError
+	if errors.As(err, &oe) {
+		return oe.code, nil, oe.msg, nil
+	}
+	var ge *googleapi.Error
+	if errors.As(err, &ge) {
+		code, msg, header = ge.Code, ge.Message, ge.Header
+		for _, item := range ge.Errors {
+			reasons = append(reasons, item.Reason)
+			if msg == "" {
+				msg = item.Message
+			}
+		}
+	}
+	var ae *apierror.APIError
+	if errors.As(err, &ae) {
+		if code == 0 {
+			code = ae.HTTPCode()
+		}
+		if code <= 0 {
+			code = httpFromGRPC(ae.GRPCStatus().Code())
+		}
+		if r := ae.Reason(); r != "" {
+			reasons = append(reasons, r)
+		}
+		if msg == "" && ae.GRPCStatus() != nil {
+			msg = ae.GRPCStatus().Message()
+		}
+	}
+	if msg == "" {
+		msg = err.Error()
+	}
+	return code, reasons, msg, header
+}
+
+func grpcCode(c int32) codes.Code { return codes.Code(c) }
+
+func httpFromGRPC(c codes.Code) int {
+	switch c {
+	case codes.InvalidArgument, codes.OutOfRange:
+		return 400
+	case codes.Unauthenticated:
+		return 401
+	case codes.PermissionDenied:
+		return 403
+	case codes.NotFound:
+		return 404
+	case codes.AlreadyExists, codes.Aborted:
+		return 409
+	case codes.FailedPrecondition:
+		return 412
+	case codes.ResourceExhausted:
+		return 429
+	case codes.Unavailable:
+		return 503
+	case codes.DeadlineExceeded:
+		return 504
+	case codes.Internal, codes.Unknown, codes.DataLoss:
+		return 500
+	}
+	return 0
+}
+
+// classify wraps err with the call, the resource and a hint.
+func classify(call, resource string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var already *Error
+	if errors.As(err, &already) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s %s: %w", call, resource, err)
+	}
+	code, reasons, msg, _ := statusOf(err)
+	e := &Error{Kind: KindOther, Call: call, Resource: resource, Code: code, Message: msg, Err: err}
+	has := func(rs ...string) bool {
+		for _, r := range reasons {
+			for _, want := range rs {
+				if strings.EqualFold(r, want) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	lower := strings.ToLower(msg)
+	switch {
+	case has("accessNotConfigured", "SERVICE_DISABLED") || strings.Contains(lower, "has not been used in project") || strings.Contains(lower, "is disabled"):
+		e.Kind = KindAPINotEnabled
+		svc := "the API"
+		if m := serviceName.FindString(msg); m != "" {
+			svc = m
+		}
+		project := "PROJECT"
+		if m := projectInMessage.FindStringSubmatch(msg); m != nil {
+			project = m[1]
+		}
+		e.Hint = fmt.Sprintf("enable %s: apply enables the APIs a federation needs before anything else, or run gcloud services enable %s --project %s", svc, svc, project)
+	case code == 429 || has("rateLimitExceeded", "quotaExceeded", "RATE_LIMIT_EXCEEDED") || strings.Contains(msg, "QUOTA_EXCEEDED") || strings.Contains(lower, "quota"):
+		e.Kind = KindQuota
+		e.Hint = "request more quota in the console (IAM & Admin > Quotas) or lower --parallelism"
+	case code == 403 || code == 401:
+		e.Kind = KindPermissionDenied
+		if m := requiredPermission.FindStringSubmatch(msg); m != nil {
+			perm, on := m[1], m[2]
+			if perm == "" {
+				perm, on = m[3], m[4]
+			}
+			e.Hint = fmt.Sprintf("grant %s on %s to the identity running the tool (or use --impersonate-service-account)", perm, on)
+		} else {
+			e.Hint = "check the IAM roles of the identity running the tool (gcloud auth list), or use --impersonate-service-account"
+		}
+	case code == 409:
+		e.Kind = KindConflict
+		e.Hint = "it was created outside this apply; run plan to see it"
+	case code == 412 || has("conditionNotMet") || strings.Contains(lower, "fingerprint") || strings.Contains(lower, "precondition"):
+		e.Kind = KindPrecondition
+		e.Hint = "the resource changed while the tool worked on it; run plan and apply again"
+	case code == 404:
+		e.Kind = KindNotFound
+	case code == 400:
+		e.Kind = KindInvalid
+	case code >= 500:
+		e.Kind = KindUnavailable
+		e.Hint = "Google Cloud returned a server error; retry later"
+	}
+	return e
+}
+
+// RetryPolicy retries calls that failed with 429 or 5xx, with exponential backoff and full
+// jitter, honouring Retry-After. 4xx errors are never retried: they will fail again.
+type RetryPolicy struct {
+	// Attempts in all, including the first. Default 6.
+	Attempts int
+	// Initial and Max bound the backoff. Defaults 500 ms and 30 s.
+	Initial, Max time.Duration
+	// Sleep waits; tests replace it. It returns early with ctx's error.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.Attempts <= 0 {
+		p.Attempts = 6
+	}
+	if p.Initial <= 0 {
+		p.Initial = 500 * time.Millisecond
+	}
+	if p.Max <= 0 {
+		p.Max = 30 * time.Second
+	}
+	if p.Sleep == nil {
+		p.Sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return p
+}
+
+func retryable(err error) (bool, time.Duration) {
+	code, _, _, header := statusOf(err)
+	switch code {
+	case 429, 500, 502, 503, 504:
+	default:
+		return false, 0
+	}
+	var after time.Duration
+	if header != nil {
+		if s := header.Get("Retry-After"); s != "" {
+			if secs, convErr := strconv.Atoi(s); convErr == nil {
+				after = time.Duration(secs) * time.Second
+			} else if t, perr := http.ParseTime(s); perr == nil {
+				after = time.Until(t)
+			}
+		}
+	}
+	return true, after
+}
+
+// do runs fn, retrying transient failures, and classifies the final error.
+func (c *Clients) do(ctx context.Context, call, resource string, fn func(ctx context.Context) error) error {
+	p := c.cfg.Retry
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		ok, after := retryable(err)
+		if !ok || attempt >= p.Attempts || ctx.Err() != nil {
+			return classify(call, resource, err)
+		}
+		backoff := p.Initial << (attempt - 1)
+		if backoff > p.Max || backoff <= 0 {
+			backoff = p.Max
+		}
+		wait := time.Duration(rand.Int64N(int64(backoff)) + 1)
+		if after > wait {
+			wait = min(after, p.Max)
+		}
+		if err := p.Sleep(ctx, wait); err != nil {
+			return classify(call, resource, err)
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package gcp
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	gkehub "cloud.google.com/go/gkehub/apiv1beta1"
+	"cloud.google.com/go/gkehub/apiv1beta1/gkehubpb"
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
+	serviceusage "cloud.google.com/go/serviceusage/apiv1"
+	"cloud.google.com/go/serviceusage/apiv1/serviceusagepb"
+)
+
+// ProjectNumber reads a project's number.
+func (c *Clients) ProjectNumber(ctx context.Context, project string) (int64, error) {
+	var p *resourcemanagerpb.Project
+	err := c.do(ctx, "get project", "projects/"+project, func(ctx context.Context) (err error) {
+		p, err = c.rmProjects.GetProject(ctx, &resourcemanagerpb.GetProjectRequest{Name: "projects/" + project})
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	n, perr := strconv.ParseInt(strings.TrimPrefix(p.GetName(), "projects/"), 10, 64)
+	if perr != nil {
+		return 0, fmt.Errorf("get project %s: unexpected name %q", project, p.GetName())
+	}
+	return n, nil
+}
+
+// EnabledServices lists the APIs enabled in a project.
+func (c *Clients) EnabledServices(ctx context.Context, project string) ([]string, error) {
+	var out []string
+	err := c.do(ctx, "list enabled services", "projects/"+project, func(ctx context.Context) error {
+		out = nil
+		svcs, err := collect(c.services.ListServices(ctx, &serviceusagepb.ListServicesRequest{Parent: "projects/" + project, Filter: "state:ENABLED", PageSize: 200}).Next)
+		for _, s := range svcs {
+			out = append(out, s.GetConfig().GetName())
+			if s.GetConfig().GetName() == "" {
+				out[len(out)-1] = s.GetName()[strings.LastIndex(s.GetName(), "/")+1:]
+			}
+		}
+		return err
+	})
+	return out, err
+}
+
+// EnableServices enables APIs in a project in one batch and waits.
+func (c *Clients) EnableServices(ctx context.Context, project string, services []string, progress Progress) error {
+	res := "projects/" + project
+	var started *serviceusage.BatchEnableServicesOperation
+	if err := c.do(ctx, "enable services "+strings.Join(services, ","), res, func(ctx context.Context) (err error) {
+		started, err = c.services.BatchEnableServices(ctx, &serviceusagepb.BatchEnableServicesRequest{Parent: res, ServiceIds: services})
+		return err
+	}); err != nil {
+		return err
+	}
+	progress.say("operation %s: enabling %d services", started.Name(), len(services))
+	return c.do(ctx, "enable services", res, func(ctx context.Context) error {
+		resp, err := started.Wait(ctx)
+		if err != nil {
+			return err
+		}
+		for _, f := range resp.GetFailures() {
+			return &opError{code: 400, msg: fmt.Sprintf("enable %s: %s", f.GetServiceId(), f.GetErrorMessage())}
+		}
+		return nil
+	})
+}
+
+// ProjectIAMPolicy reads a project's IAM policy.
+func (c *Clients) ProjectIAMPolicy(ctx context.Context, project string) (*iampb.Policy, error) {
+	var out *iampb.Policy
+	err := c.do(ctx, "get IAM policy", "projects/"+project, func(ctx context.Context) (err error) {
+		out, err = c.rmProjects.GetIamPolicy(ctx, &iampb.GetIamPolicyRequest{Resource: "projects/" + project})
+		return err
+	})
+	return out, err
+}
+
+// SetProjectIAMPolicy writes a policy read with ProjectIAMPolicy; its etag guards concurrent
+// changes.
+func (c *Clients) SetProjectIAMPolicy(ctx context.Context, project string, p *iampb.Policy) error {
+	return c.do(ctx, "set IAM policy", "projects/"+project, func(ctx context.Context) error {
+		_, err := c.rmProjects.SetIamPolicy(ctx, &iampb.SetIamPolicyRequest{Resource: "projects/" + project, Policy: p})
+		return err
+	})
+}
+
+// Memberships lists the fleet memberships of a project, in every location.
+func (c *Clients) Memberships(ctx context.Context, project string) ([]*gkehubpb.Membership, error) {
+	var out []*gkehubpb.Membership
+	err := c.do(ctx, "list fleet memberships", "projects/"+project+"/locations/-", func(ctx context.Context) (err error) {
+		out, err = collect(c.memberships.ListMemberships(ctx, &gkehubpb.ListMembershipsRequest{Parent: "projects/" + project + "/locations/-"}).Next)
+		return err
+	})
+	return out, err
+}
+
+// CreateMembership registers a cluster in the fleet and waits.
+func (c *Clients) CreateMembership(ctx context.Context, project, location, id string, m *gkehubpb.Membership, progress Progress) error {
+	res := fmt.Sprintf("projects/%s/locations/%s/memberships/%s", project, location, id)
+	var started *gkehub.CreateMembershipOperation
+	if err := c.do(ctx, "create fleet membership", res, func(ctx context.Context) (err error) {
+		started, err = c.memberships.CreateMembership(ctx, &gkehubpb.CreateMembershipRequest{Parent: fmt.Sprintf("projects/%s/locations/%s", project, location), MembershipId: id, Resource: m})
+		return err
+	}); err != nil {
+		return err
+	}
+	progress.say("operation %s: registering", started.Name())
+	return c.do(ctx, "create fleet membership", res, func(ctx context.Context) error {
+		_, err := started.Wait(ctx)
+		return err
+	})
+}
+
+// DeleteMembership removes a cluster from the fleet and waits.
+func (c *Clients) DeleteMembership(ctx context.Context, project, location, id string, progress Progress) error {
+	res := fmt.Sprintf("projects/%s/locations/%s/memberships/%s", project, location, id)
+	return c.do(ctx, "delete fleet membership", res, func(ctx context.Context) error {
+		op, err := c.memberships.DeleteMembership(ctx, &gkehubpb.DeleteMembershipRequest{Name: res})
+		if err != nil {
+			return err
+		}
+		progress.say("operation %s: deleting", op.Name())
+		return op.Wait(ctx)
+	})
+}
