@@ -10,6 +10,7 @@ all: build
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/kubectl-asmfed
+	$(GO) build -trimpath -o bin/asmfed-sandbox ./cmd/asmfed-sandbox
 
 demo: build
 	hack/demo.sh

@@ -1,14 +1,39 @@
 #!/usr/bin/env bash
-# The main job on the two-cluster sample, as far as the tool goes today: check the file offline and
-# show everything the tool derives from it (firewall rules, authorized networks, NAT, remote-secret
-# pairs, mesh identity), each with the reason it exists.
+# The main job on the two-cluster sample, on the local sandbox: start a simulated Google Cloud,
+# validate the file, plan, apply the saved plan, and plan again to show that nothing is left to
+# do. Everything started here is stopped on exit, by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=bin/kubectl-asmfed
 sample=samples/two-cluster-private/federation.yaml
+work="$(mktemp -d)"
+pid=""
+cleanup() {
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
 
-echo "\$ kubectl asmfed validate -f $sample" >&2
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*" >&2; }
+
+step "asmfed-sandbox serve --listen 127.0.0.1:0 --state $work/state --latency realistic --scale 0.01"
+bin/asmfed-sandbox serve --listen 127.0.0.1:0 --state "$work/state" --pid-file "$work/pid" --latency realistic --scale 0.01 >"$work/env" 2>"$work/sandbox.log" &
+pid=$!
+for _ in $(seq 100); do [ -s "$work/pid" ] && break; sleep 0.1; done
+[ -s "$work/pid" ] || { cat "$work/sandbox.log" >&2; exit 1; }
+# shellcheck disable=SC1091
+. "$work/env"
+echo "sandbox at $ASMFED_GCP_ENDPOINT (pid $pid)" >&2
+
+step "kubectl asmfed validate -f $sample"
 "$bin" validate -f "$sample"
-echo >&2
-echo "\$ kubectl asmfed render -f $sample --derived" >&2
-"$bin" render -f "$sample" --derived
+
+step "kubectl asmfed plan -f $sample --out plan.json"
+"$bin" plan -f "$sample" --out "$work/plan.json"
+
+step "kubectl asmfed apply plan.json"
+"$bin" apply "$work/plan.json"
+
+step "kubectl asmfed plan -f $sample --detailed-exitcode"
+"$bin" plan -f "$sample" --detailed-exitcode
+echo "The federation matches the live state." >&2

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -56,12 +57,14 @@ verifies that the mesh works.`,
 
 	kube := genericclioptions.NewConfigFlags(true)
 	kube.AddFlags(root.PersistentFlags())
-	g := &globalOptions{streams: streams, kube: kube}
+	g := &globalOptions{streams: streams, kube: kube, getenv: os.Getenv}
 	root.PersistentFlags().BoolVar(&g.noColor, "no-color", false, "Never colour output (colour is used only when stdout is a terminal)")
 
 	root.AddCommand(
 		newValidateCommand(g),
 		newRenderCommand(g),
+		newPlanCommand(g),
+		newApplyCommand(g),
 		newVersionCommand(g),
 	)
 	return root
@@ -72,7 +75,12 @@ type globalOptions struct {
 	streams genericiooptions.IOStreams
 	kube    *genericclioptions.ConfigFlags
 	noColor bool
+	// getenv reads the environment; tests replace it.
+	getenv func(string) string
 }
+
+// color reports whether output to w may use ANSI colours.
+func (g *globalOptions) color(w any) bool { return !g.noColor && isTerminal(w) && g.getenv("NO_COLOR") == "" }
 
 // ExitCode prints err to w and returns the process exit code for it.
 func ExitCode(w io.Writer, err error) int {

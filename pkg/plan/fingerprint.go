@@ -107,7 +107,17 @@ type StaleError struct {
 }
 
 func (e *StaleError) Error() string {
-	return "the saved plan is stale: " + strings.Join(e.Reasons, "; ") + " (run plan again)"
+	const shown = 10
+	var b strings.Builder
+	b.WriteString("the saved plan is stale, make it again with plan --out; since it was made:")
+	for i, r := range e.Reasons {
+		if i == shown {
+			fmt.Fprintf(&b, "\n  … and %d more", len(e.Reasons)-shown)
+			break
+		}
+		b.WriteString("\n  - " + r)
+	}
+	return b.String()
 }
 
 // CheckFresh compares a saved plan with what is true now: the federation file and the live state

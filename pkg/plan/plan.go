@@ -314,14 +314,33 @@ func hashOf(v any) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// order sorts changes by group and address so output is stable and reads by project and cluster.
-// Dependencies are the executor's business: it walks DependsOn, not this order.
+// layerRank orders layers the way a federation is built: Google Cloud, then GKE, then
+// Kubernetes objects.
+var layerRank = map[string]int{"gcp": 0, "gke": 1, "k8s": 2}
+
+// order sorts changes by group and address so output is stable and reads by project and cluster,
+// groups of lower layers first. Dependencies are the executor's business: it walks DependsOn,
+// not this order.
 func order(changes []Change) []Change {
-	sort.SliceStable(changes, func(i, j int) bool {
-		if changes[i].Group != changes[j].Group {
-			return changes[i].Group < changes[j].Group
+	rank := map[string]int{}
+	for _, c := range changes {
+		r, ok := layerRank[c.Address.Layer()]
+		if !ok {
+			r = len(layerRank)
 		}
-		return changes[i].Address < changes[j].Address
+		if cur, seen := rank[c.Group]; !seen || r < cur {
+			rank[c.Group] = r
+		}
+	}
+	sort.SliceStable(changes, func(i, j int) bool {
+		a, b := changes[i], changes[j]
+		if rank[a.Group] != rank[b.Group] {
+			return rank[a.Group] < rank[b.Group]
+		}
+		if a.Group != b.Group {
+			return a.Group < b.Group
+		}
+		return a.Address < b.Address
 	})
 	return changes
 }

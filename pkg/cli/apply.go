@@ -1,0 +1,189 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/engine"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+type applyOptions struct {
+	*globalOptions
+	cloud        cloudFlags
+	filename     string
+	planFile     string
+	autoApprove  bool
+	allowDestroy bool
+
+	source *fileSource
+	saved  *plan.Saved
+}
+
+func newApplyCommand(g *globalOptions) *cobra.Command {
+	o := &applyOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "apply (-f FILE | PLANFILE)",
+		Short: "Carry out the plan: create, update and delete through the Google Cloud APIs",
+		Long: `Apply makes the plan (or reads one saved with plan --out), asks for confirmation, and carries it
+out: every change is a step that starts as soon as what it depends on is done, independent steps run
+in parallel, and a failure skips only what depends on it. Every step can run twice, so after a
+failure or an interruption, run apply again.
+
+A saved plan is refused when the federation file or the live state it was made from changed since,
+naming what changed. Replacing or deleting a cluster or a network needs --allow-destroy.`,
+		Example: `  # Plan, confirm, apply
+  kubectl asmfed apply -f samples/two-cluster-private/federation.yaml
+
+  # Non-interactive (CI)
+  kubectl asmfed apply -f samples/two-cluster-private/federation.yaml --auto-approve
+
+  # Apply exactly a saved plan
+  kubectl asmfed plan -f samples/two-cluster-private/federation.yaml --out plan.json
+  kubectl asmfed apply plan.json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.planFile = args[0]
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			return o.Run(cmd)
+		},
+	}
+	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file")
+	cmd.Flags().BoolVar(&o.autoApprove, "auto-approve", false, "Apply without asking for confirmation")
+	cmd.Flags().BoolVar(&o.allowDestroy, "allow-destroy", false, "Allow replacing or deleting clusters and networks")
+	o.cloud.add(cmd.Flags())
+	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *applyOptions) Validate() error {
+	switch {
+	case o.filename == "" && o.planFile == "":
+		return errors.New("nothing to apply: pass -f FILE or a saved plan")
+	case o.filename != "" && o.planFile != "":
+		return errors.New("pass either -f FILE or a saved plan, not both")
+	case o.filename == "-":
+		return errors.New("apply reads the federation file from disk: use -f FILE")
+	case o.cloud.parallelism < 1:
+		return fmt.Errorf("--parallelism must be at least 1, got %d", o.cloud.parallelism)
+	}
+	return nil
+}
+
+// Complete reads the federation file, or the saved plan and the file it names.
+func (o *applyOptions) Complete() error {
+	name := o.filename
+	if o.planFile != "" {
+		f, err := os.Open(o.planFile)
+		if err != nil {
+			return fmt.Errorf("read saved plan: %w", err)
+		}
+		defer f.Close()
+		if o.saved, err = plan.ReadSaved(f); err != nil {
+			return err
+		}
+		name = o.saved.Source.File
+	}
+	var err error
+	o.source, err = completeFile(name, o.streams.In)
+	return err
+}
+
+// Run plans, confirms and applies.
+func (o *applyOptions) Run(cmd *cobra.Command) error {
+	ctx := cmd.Context()
+	checked := o.source.check()
+	if err := checked.Err(); err != nil {
+		return fmt.Errorf("%s is not valid (run kubectl asmfed validate -f %s):\n%w", o.source.name, o.source.name, err)
+	}
+	eng, closeFn, err := o.newEngine(ctx, o.cloud)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	errOut := o.streams.ErrOut
+	fmt.Fprintf(errOut, "Reading live state of %s...\n", checked.Federation.Metadata.Name)
+	res, err := eng.Plan(ctx, checked.Federation)
+	if err != nil {
+		return err
+	}
+	if o.saved != nil {
+		if err := o.saved.CheckFresh(plan.SourceOf(o.source.name, o.source.data), res.Plan.Live); err != nil {
+			return err
+		}
+	}
+	// A saved plan was shown when it was made; it is fresh, so it is exactly this one.
+	if o.saved == nil || !res.Plan.HasChanges() {
+		if err := (plan.TextRenderer{Color: o.color(o.streams.Out)}).Render(o.streams.Out, res.Plan); err != nil {
+			return err
+		}
+	}
+	if !res.Plan.HasChanges() {
+		return nil
+	}
+	if o.saved == nil && !o.autoApprove {
+		if err := o.confirm(); err != nil {
+			return err
+		}
+	}
+	ui := newProgress(errOut, isTerminal(o.streams.ErrOut))
+	start := time.Now()
+	report, err := eng.Apply(ctx, res, engine.ApplyOptions{Parallelism: o.cloud.parallelism, AllowDestroy: o.allowDestroy, OnEvent: ui.Event})
+	ui.Close()
+	if err != nil {
+		return err
+	}
+	o.summarise(report, time.Since(start))
+	if err := report.Err(); err != nil {
+		return fmt.Errorf("apply did not finish; fix the cause and run apply again (every step is safe to repeat):\n%w", err)
+	}
+	return nil
+}
+
+// confirm asks on the terminal; without one it refuses rather than guessing.
+func (o *applyOptions) confirm() error {
+	in, ok := o.streams.In.(*os.File)
+	if !ok || !isTerminal(in) {
+		return errors.New("apply needs confirmation and standard input is not a terminal: pass --auto-approve to apply without asking")
+	}
+	fmt.Fprint(o.streams.ErrOut, "\nApply these changes? Only 'yes' is accepted: ")
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		return fmt.Errorf("read confirmation: %w", err)
+	}
+	if strings.TrimSpace(line) != "yes" {
+		return errors.New("apply cancelled: nothing was changed")
+	}
+	return nil
+}
+
+func (o *applyOptions) summarise(r *plan.Report, elapsed time.Duration) {
+	w := o.streams.ErrOut
+	fmt.Fprintf(w, "\nApply finished in %s: %d done, %d failed, %d skipped, %d not started.\n", elapsed.Round(100*time.Millisecond),
+		r.Count(plan.StatusDone), r.Count(plan.StatusFailed), r.Count(plan.StatusSkipped), r.Count(plan.StatusCancelled))
+	for _, res := range r.Results {
+		switch res.Status {
+		case plan.StatusFailed:
+			fmt.Fprintf(w, "  failed   %s: %s\n", res.Address, res.Error)
+		case plan.StatusSkipped:
+			fmt.Fprintf(w, "  skipped  %s (depends on %s)\n", res.Address, res.Cause)
+		}
+	}
+}
+
+func dirOf(path string) string { return filepath.Dir(path) }

@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"context"
+	"os"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/pflag"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/engine"
+	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
+)
+
+// EndpointEnv names the variable that points every Google API at one endpoint, such as the local
+// sandbox (docs/sandbox.md).
+const EndpointEnv = "ASMFED_GCP_ENDPOINT"
+
+// cloudFlags are the flags of commands that talk to Google Cloud.
+type cloudFlags struct {
+	impersonate string
+	parallelism int
+}
+
+func (c *cloudFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&c.impersonate, "impersonate-service-account", "", "Run every Google Cloud call as this service account (needs roles/iam.serviceAccountTokenCreator on it)")
+	fs.IntVar(&c.parallelism, "parallelism", 10, "Changes or reads carried out at once")
+}
+
+func (g *globalOptions) newEngine(ctx context.Context, c cloudFlags) (*engine.Engine, func(), error) {
+	clients, err := gcp.New(ctx, gcp.Config{
+		Endpoint:                  g.getenv(EndpointEnv),
+		ImpersonateServiceAccount: c.impersonate,
+		UserAgent:                 "kubectl-asmfed/" + buildVersionInfo().Version,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return engine.New(clients, engine.Options{ReadParallelism: max(c.parallelism, 4)}), func() { _ = clients.Close() }, nil
+}
+
+// isTerminal reports whether w is a terminal (for colour and spinners).
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}

@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/engine"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+type planOptions struct {
+	*globalOptions
+	cloud            cloudFlags
+	filename         string
+	out              string
+	output           string
+	detailedExitcode bool
+
+	source *fileSource
+}
+
+func newPlanCommand(g *globalOptions) *cobra.Command {
+	o := &planOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "plan -f FILE",
+		Short: "Show what apply would change, against live Google Cloud state",
+		Long: `Plan reads the live state the federation concerns (in a few wide calls per project, in
+parallel), works out everything the file implies, and prints the difference the way terraform plan
+does: + create, ~ update in place, -/+ replace, - destroy, with the reason each derived resource
+exists. Nothing is changed.
+
+Resources that exist without the federation's ownership mark are never changed; when the file wants
+one of them, it is listed as a conflict. Point every Google API at the local sandbox with
+` + EndpointEnv + `=http://127.0.0.1:PORT (see docs/sandbox.md).`,
+		Example: `  # Plan against the local sandbox (started with asmfed-sandbox serve)
+  kubectl asmfed plan -f samples/two-cluster-private/federation.yaml
+
+  # Save the plan for apply; exit 2 when there are changes
+  kubectl asmfed plan -f samples/two-cluster-private/federation.yaml --out plan.json --detailed-exitcode
+
+  # As JSON (docs/plan-json.md)
+  kubectl asmfed plan -f samples/two-cluster-private/federation.yaml -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			return o.Run(cmd)
+		},
+	}
+	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file, or - for standard input")
+	cmd.Flags().StringVar(&o.out, "out", "", "Save the plan to this file for `kubectl asmfed apply FILE`")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "Output format: text or json")
+	cmd.Flags().BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "Exit 0 when there are no changes, 2 when there are, 1 on error")
+	o.cloud.add(cmd.Flags())
+	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Complete reads the federation file.
+func (o *planOptions) Complete() (err error) {
+	o.source, err = completeFile(o.filename, o.streams.In)
+	return err
+}
+
+// Validate checks the flags.
+func (o *planOptions) Validate() error {
+	if o.filename == "" {
+		return errors.New("no federation file: pass -f FILE")
+	}
+	if o.output != "text" && o.output != "json" {
+		return fmt.Errorf("unknown output format %q: use text or json", o.output)
+	}
+	if o.out != "" && o.filename == "-" {
+		return errors.New("--out needs a federation file on disk, so that apply can check it has not changed: use -f FILE")
+	}
+	if o.cloud.parallelism < 1 {
+		return fmt.Errorf("--parallelism must be at least 1, got %d", o.cloud.parallelism)
+	}
+	return nil
+}
+
+// Run makes the plan and prints it.
+func (o *planOptions) Run(cmd *cobra.Command) error {
+	ctx := cmd.Context()
+	checked := o.source.check()
+	if err := checked.Err(); err != nil {
+		return fmt.Errorf("%s is not valid (run kubectl asmfed validate -f %s):\n%w", o.source.name, o.filename, err)
+	}
+	eng, closeFn, err := o.newEngine(ctx, o.cloud)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	fmt.Fprintf(o.streams.ErrOut, "Reading live state of %s...\n", checked.Federation.Metadata.Name)
+	res, err := eng.Plan(ctx, checked.Federation)
+	if err != nil {
+		return err
+	}
+	if err := o.print(res); err != nil {
+		return err
+	}
+	if o.out != "" {
+		if err := writeSaved(o.out, &plan.Saved{Plan: res.Plan, Source: plan.SourceOf(o.source.name, o.source.data)}); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.streams.ErrOut, "Saved the plan to %s. Apply exactly this plan with: kubectl asmfed apply %s\n", o.out, o.out)
+	}
+	if o.detailedExitcode && res.Plan.HasChanges() {
+		return &ExitError{Code: ExitChanges}
+	}
+	return nil
+}
+
+func (o *planOptions) print(res *engine.Result) error {
+	if o.output == "json" {
+		return plan.JSONRenderer{}.Render(o.streams.Out, res.Plan)
+	}
+	return plan.TextRenderer{Color: o.color(o.streams.Out)}.Render(o.streams.Out, res.Plan)
+}
+
+// writeSaved writes a saved plan atomically, readable only by its owner: plans name
+// infrastructure, which is nobody else's business.
+func writeSaved(path string, s *plan.Saved) error {
+	tmp, err := os.CreateTemp(dirOf(path), ".plan-*.json")
+	if err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save plan: %w", err)
+	}
+	if err := s.Write(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save plan: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	return nil
+}
