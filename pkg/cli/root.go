@@ -80,7 +80,9 @@ type globalOptions struct {
 }
 
 // color reports whether output to w may use ANSI colours.
-func (g *globalOptions) color(w any) bool { return !g.noColor && isTerminal(w) && g.getenv("NO_COLOR") == "" }
+func (g *globalOptions) color(w any) bool {
+	return !g.noColor && isTerminal(w) && g.getenv("NO_COLOR") == ""
+}
 
 // ExitCode prints err to w and returns the process exit code for it.
 func ExitCode(w io.Writer, err error) int {
