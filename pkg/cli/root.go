@@ -33,6 +33,11 @@ func Run(ctx context.Context, streams genericiooptions.IOStreams, args []string)
 
 // NewRootCommand returns the kubectl-asmfed command tree.
 func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	return newRootCommand(streams, os.Getenv)
+}
+
+// newRootCommand builds the tree with getenv as its view of the environment.
+func newRootCommand(streams genericiooptions.IOStreams, getenv func(string) string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "kubectl-asmfed",
 		Short: "Federate private GKE clusters into one service mesh",
@@ -57,7 +62,7 @@ verifies that the mesh works.`,
 
 	kube := genericclioptions.NewConfigFlags(true)
 	kube.AddFlags(root.PersistentFlags())
-	g := &globalOptions{streams: streams, kube: kube, getenv: os.Getenv}
+	g := &globalOptions{streams: streams, kube: kube, getenv: getenv}
 	root.PersistentFlags().BoolVar(&g.noColor, "no-color", false, "Never colour output (colour is used only when stdout is a terminal)")
 
 	root.AddCommand(

@@ -67,46 +67,57 @@ func New(ctx context.Context, cfg Config) (*Clients, error) {
 		return nil, err
 	}
 	c := &Clients{cfg: cfg}
-	var errs []error
-	mk := func(name string, err error) {
-		if err != nil {
-			errs = append(errs, fmt.Errorf("create %s client: %w", name, err))
-		}
+	var firstErr error
+	if c.networks, err = compute.NewNetworksRESTClient(ctx, opts...); c.track(c.networks, "compute networks", err, &firstErr) {
+		c.networks = nil
 	}
-	var e error
-	c.networks, e = compute.NewNetworksRESTClient(ctx, opts...)
-	mk("compute networks", e)
-	c.subnetworks, e = compute.NewSubnetworksRESTClient(ctx, opts...)
-	mk("compute subnetworks", e)
-	c.firewalls, e = compute.NewFirewallsRESTClient(ctx, opts...)
-	mk("compute firewalls", e)
-	c.routers, e = compute.NewRoutersRESTClient(ctx, opts...)
-	mk("compute routers", e)
-	c.projects, e = compute.NewProjectsRESTClient(ctx, opts...)
-	mk("compute projects", e)
-	c.globalOps, e = compute.NewGlobalOperationsRESTClient(ctx, opts...)
-	mk("compute global operations", e)
-	c.regionOps, e = compute.NewRegionOperationsRESTClient(ctx, opts...)
-	mk("compute region operations", e)
-	c.clusters, e = container.NewClusterManagerRESTClient(ctx, opts...)
-	mk("container", e)
-	c.services, e = serviceusage.NewRESTClient(ctx, opts...)
-	mk("serviceusage", e)
-	c.rmProjects, e = resourcemanager.NewProjectsRESTClient(ctx, opts...)
-	mk("resourcemanager", e)
-	c.memberships, e = gkehub.NewGkeHubMembershipRESTClient(ctx, opts...)
-	mk("gkehub", e)
-	for _, cl := range []interface{ Close() error }{c.networks, c.subnetworks, c.firewalls, c.routers, c.projects,
-		c.globalOps, c.regionOps, c.clusters, c.services, c.rmProjects, c.memberships} {
-		if cl != nil {
-			c.closers = append(c.closers, cl.Close)
-		}
+	if c.subnetworks, err = compute.NewSubnetworksRESTClient(ctx, opts...); c.track(c.subnetworks, "compute subnetworks", err, &firstErr) {
+		c.subnetworks = nil
 	}
-	if len(errs) > 0 {
+	if c.firewalls, err = compute.NewFirewallsRESTClient(ctx, opts...); c.track(c.firewalls, "compute firewalls", err, &firstErr) {
+		c.firewalls = nil
+	}
+	if c.routers, err = compute.NewRoutersRESTClient(ctx, opts...); c.track(c.routers, "compute routers", err, &firstErr) {
+		c.routers = nil
+	}
+	if c.projects, err = compute.NewProjectsRESTClient(ctx, opts...); c.track(c.projects, "compute projects", err, &firstErr) {
+		c.projects = nil
+	}
+	if c.globalOps, err = compute.NewGlobalOperationsRESTClient(ctx, opts...); c.track(c.globalOps, "compute operations", err, &firstErr) {
+		c.globalOps = nil
+	}
+	if c.regionOps, err = compute.NewRegionOperationsRESTClient(ctx, opts...); c.track(c.regionOps, "compute region operations", err, &firstErr) {
+		c.regionOps = nil
+	}
+	if c.clusters, err = container.NewClusterManagerRESTClient(ctx, opts...); c.track(c.clusters, "container", err, &firstErr) {
+		c.clusters = nil
+	}
+	if c.services, err = serviceusage.NewRESTClient(ctx, opts...); c.track(c.services, "serviceusage", err, &firstErr) {
+		c.services = nil
+	}
+	if c.rmProjects, err = resourcemanager.NewProjectsRESTClient(ctx, opts...); c.track(c.rmProjects, "resourcemanager", err, &firstErr) {
+		c.rmProjects = nil
+	}
+	if c.memberships, err = gkehub.NewGkeHubMembershipRESTClient(ctx, opts...); c.track(c.memberships, "gkehub", err, &firstErr) {
+		c.memberships = nil
+	}
+	if firstErr != nil {
 		_ = c.Close()
-		return nil, errs[0]
+		return nil, firstErr
 	}
 	return c, nil
+}
+
+// track records a new client's Close, or its creation error; it reports whether creation failed.
+func (c *Clients) track(cl interface{ Close() error }, name string, err error, first *error) bool {
+	if err != nil {
+		if *first == nil {
+			*first = fmt.Errorf("create %s client: %w (set up Application Default Credentials with gcloud auth application-default login, or point %s at the sandbox)", name, err, "ASMFED_GCP_ENDPOINT")
+		}
+		return true
+	}
+	c.closers = append(c.closers, cl.Close)
+	return false
 }
 
 // Close releases the clients' connections.
