@@ -21,8 +21,15 @@ import (
 // of memory each).
 const MaxClusters = 5
 
-// requireBinaries skips t when the binaries are missing, or fails it when
-// ASMFED_REQUIRE_TESTENV=1. -short skips too, unless clusters are required.
+// Require skips t when the binaries are missing from the cache, or fails it
+// when ASMFED_REQUIRE_TESTENV=1; the message says how to build them. -short
+// skips too, unless clusters are required. Clusters and Shared.Get call it;
+// tests that call Start themselves call it first.
+func Require(t testing.TB) {
+	t.Helper()
+	requireBinaries(t, "")
+}
+
 func requireBinaries(t testing.TB, binDir string) {
 	t.Helper()
 	required := os.Getenv(EnvRequire) == "1"
