@@ -23,7 +23,7 @@ type cloudFlags struct {
 
 func (c *cloudFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&c.impersonate, "impersonate-service-account", "", "Run every Google Cloud call as this service account (needs roles/iam.serviceAccountTokenCreator on it)")
-	fs.IntVar(&c.parallelism, "parallelism", 10, "Changes or reads carried out at once")
+	fs.IntVar(&c.parallelism, "parallelism", 10, "Changes carried out at once by apply")
 }
 
 func (g *globalOptions) newEngine(ctx context.Context, c cloudFlags) (*engine.Engine, func(), error) {
@@ -35,7 +35,7 @@ func (g *globalOptions) newEngine(ctx context.Context, c cloudFlags) (*engine.En
 	if err != nil {
 		return nil, nil, err
 	}
-	return engine.New(clients, engine.Options{ReadParallelism: max(c.parallelism, 4)}), func() { _ = clients.Close() }, nil
+	return engine.New(clients, engine.Options{}), func() { _ = clients.Close() }, nil
 }
 
 // isTerminal reports whether w is a terminal (for colour and spinners).

@@ -14,7 +14,7 @@ import (
 
 // Options tune the engine.
 type Options struct {
-	// ReadParallelism bounds concurrent reads of live state. Default 16.
+	// ReadParallelism bounds concurrent reads of live state. Default 64: a plan is a few dozen reads, all independent.
 	ReadParallelism int
 }
 
@@ -27,7 +27,7 @@ type Engine struct {
 // New returns an engine that talks to Google Cloud through clients.
 func New(clients *gcp.Clients, opts Options) *Engine {
 	if opts.ReadParallelism <= 0 {
-		opts.ReadParallelism = 16
+		opts.ReadParallelism = 64
 	}
 	return &Engine{gcp: clients, opts: opts}
 }
@@ -57,7 +57,7 @@ func (e *Engine) Plan(ctx context.Context, f *v1alpha1.Federation) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	live, err := e.liveState(ctx, f, snap, desired)
+	live, err := e.liveState(f, snap, desired)
 	if err != nil {
 		return nil, err
 	}

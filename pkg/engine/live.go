@@ -29,6 +29,9 @@ type snapshot struct {
 	xpnServices []string
 	clusters    map[string][]*containerpb.Cluster
 	memberships []*gkehubpb.Membership
+	// policies are the IAM bindings (role → members) of the resources the federation binds
+	// roles on, keyed by resource name; a resource that does not exist yet has none.
+	policies map[string]map[string]map[string]bool
 }
 
 // projectsOf lists every project a federation touches.
@@ -60,7 +63,8 @@ func clusterProjects(f *v1alpha1.Federation) []string {
 
 // read takes the snapshot: every list runs in parallel.
 func (e *Engine) read(ctx context.Context, f *v1alpha1.Federation) (*snapshot, error) {
-	s := &snapshot{numbers: map[string]int64{}, services: map[string][]string{}, clusters: map[string][]*containerpb.Cluster{}}
+	s := &snapshot{numbers: map[string]int64{}, services: map[string][]string{}, clusters: map[string][]*containerpb.Cluster{},
+		policies: map[string]map[string]map[string]bool{}}
 	var mu sync.Mutex
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(e.opts.ReadParallelism)
@@ -99,6 +103,17 @@ func (e *Engine) read(ctx context.Context, f *v1alpha1.Federation) (*snapshot, e
 		})
 	}
 	g.Go(func() (err error) { s.memberships, err = e.gcp.Memberships(ctx, f.Spec.FleetProject); return err })
+	// Which resources carry IAM bindings does not depend on project numbers (only the members
+	// do), so their policies are read in the same round as everything else.
+	for _, res := range bindingResources(f) {
+		g.Go(func() error {
+			members, err := e.readPolicy(ctx, res)
+			mu.Lock()
+			s.policies[res] = members
+			mu.Unlock()
+			return err
+		})
+	}
 	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("read live state: %w", err)
 	}
@@ -125,7 +140,7 @@ func ownedLabels(labels map[string]string, fed string) bool {
 // liveState turns the snapshot into plan resources: the ones the federation wants, and the ones
 // it owns (which it may delete). Everything else in the projects is none of its business and is
 // left out, so that unrelated changes never make a saved plan stale.
-func (e *Engine) liveState(ctx context.Context, f *v1alpha1.Federation, s *snapshot, desired []*object) ([]*object, error) {
+func (e *Engine) liveState(f *v1alpha1.Federation, s *snapshot, desired []*object) ([]*object, error) {
 	fed := f.Metadata.Name
 	want := map[plan.Address]*object{}
 	for _, o := range desired {
@@ -178,11 +193,7 @@ func (e *Engine) liveState(ctx context.Context, f *v1alpha1.Federation, s *snaps
 		keep(&object{res: plan.Resource{Address: plan.Address(fmt.Sprintf("gcp:projects/%s/xpnResources/%s", netProject, sp)), Kind: kindXpnService,
 			Fields: map[string]any{"attached": true}}, project: netProject, parent: sp}, false)
 	}
-	iam, err := e.liveBindings(ctx, desired)
-	if err != nil {
-		return nil, err
-	}
-	for _, o := range iam {
+	for _, o := range liveBindings(s, desired) {
 		keep(o, false)
 	}
 	for project, cls := range s.clusters {
@@ -232,59 +243,76 @@ func scopeLabels(live map[string]any, desired any) map[string]any {
 	return out
 }
 
-// liveBindings reads the IAM policies the desired bindings live on, one read per policy.
-func (e *Engine) liveBindings(ctx context.Context, desired []*object) ([]*object, error) {
-	type key struct{ project, region, subnet string }
-	byPolicy := map[key][]*object{}
-	for _, o := range desired {
-		if o.res.Kind == kindIAM {
-			k := key{o.project, o.location, o.parent}
-			byPolicy[k] = append(byPolicy[k], o)
+// bindingResources lists the resources (projects/p, projects/p/regions/r/subnetworks/s) on
+// which the federation binds IAM roles.
+func bindingResources(f *v1alpha1.Federation) []string {
+	d, err := federation.Compile(f, federation.Facts{})
+	if err != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(bs []federation.IAMBinding) {
+		for _, b := range bs {
+			if !seen[b.Resource] {
+				seen[b.Resource] = true
+				out = append(out, b.Resource)
+			}
 		}
 	}
-	var mu sync.Mutex
+	add(d.IAMBindings)
+	if d.SharedVPC != nil {
+		add(d.SharedVPC.Bindings)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// readPolicy reads the bindings of one IAM policy as role → members.
+func (e *Engine) readPolicy(ctx context.Context, resource string) (map[string]map[string]bool, error) {
+	members := map[string]map[string]bool{}
+	project, region, subnet := parseIAMResource(resource)
+	if subnet != "" {
+		p, err := e.gcp.SubnetworkIAMPolicy(ctx, project, region, subnet)
+		if isNotFound(err) {
+			return members, nil // the subnet does not exist yet
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range p.GetBindings() {
+			members[b.GetRole()] = setOf(b.GetMembers())
+		}
+		return members, nil
+	}
+	p, err := e.gcp.ProjectIAMPolicy(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range p.GetBindings() {
+		members[b.GetRole()] = setOf(b.GetMembers())
+	}
+	return members, nil
+}
+
+// liveBindings finds the desired bindings that already exist in the policies read.
+func liveBindings(s *snapshot, desired []*object) []*object {
 	var out []*object
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.opts.ReadParallelism)
-	for k, objs := range byPolicy {
-		g.Go(func() error {
-			members := map[string]map[string]bool{}
-			if k.subnet != "" {
-				p, err := e.gcp.SubnetworkIAMPolicy(ctx, k.project, k.region, k.subnet)
-				if err != nil {
-					if isNotFound(err) {
-						return nil // the subnet does not exist yet
-					}
-					return err
-				}
-				for _, b := range p.GetBindings() {
-					members[b.GetRole()] = setOf(b.GetMembers())
-				}
-			} else {
-				p, err := e.gcp.ProjectIAMPolicy(ctx, k.project)
-				if err != nil {
-					return err
-				}
-				for _, b := range p.GetBindings() {
-					members[b.GetRole()] = setOf(b.GetMembers())
-				}
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for _, o := range objs {
-				role, member := o.res.Fields["role"].(string), o.res.Fields["member"].(string)
-				if members[role][member] {
-					out = append(out, &object{res: plan.Resource{Address: o.res.Address, Kind: kindIAM, Group: o.res.Group,
-						Fields: map[string]any{"role": role, "member": member}}, project: o.project, location: o.location, parent: o.parent})
-				}
-			}
-			return nil
-		})
+	for _, o := range desired {
+		if o.res.Kind != kindIAM {
+			continue
+		}
+		resource := "projects/" + o.project
+		if o.parent != "" {
+			resource = fmt.Sprintf("projects/%s/regions/%s/subnetworks/%s", o.project, o.location, o.parent)
+		}
+		role, member := o.res.Fields["role"].(string), o.res.Fields["member"].(string)
+		if s.policies[resource][role][member] {
+			out = append(out, &object{res: plan.Resource{Address: o.res.Address, Kind: kindIAM, Group: o.res.Group,
+				Fields: map[string]any{"role": role, "member": member}}, project: o.project, location: o.location, parent: o.parent})
+		}
 	}
-	if err := g.Wait(); err != nil {
-		return nil, fmt.Errorf("read IAM policies: %w", err)
-	}
-	return out, nil
+	return out
 }
 
 func setOf(list []string) map[string]bool {

@@ -258,8 +258,41 @@ func diffFields(live, desired map[string]any, immutable, sensitive []string) []F
 // canonical turns any JSON-compatible value into the types encoding/json produces, so that an
 // int32 from a proto and a float64 from a saved plan compare equal.
 func canonical(v any) any {
-	if v == nil {
+	switch x := v.(type) {
+	case nil:
 		return nil
+	case string, bool, float64:
+		return x
+	case int:
+		return float64(x)
+	case int32:
+		return float64(x)
+	case int64:
+		return float64(x)
+	case []string:
+		out := make([]any, len(x))
+		for i, s := range x {
+			out[i] = s
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = canonical(e)
+		}
+		return out
+	case map[string]string:
+		out := make(map[string]any, len(x))
+		for k, s := range x {
+			out[k] = s
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = canonical(e)
+		}
+		return out
 	}
 	data, err := json.Marshal(v)
 	if err != nil {
