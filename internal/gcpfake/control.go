@@ -98,6 +98,10 @@ func RealisticLatency(scale float64) *Latency {
 			"ServiceUsage/EnableService":               15 * time.Second,
 			"ServiceUsage/BatchEnableServices":         20 * time.Second,
 			"GkeHubMembershipService/CreateMembership": 30 * time.Second,
+			"GkeHub/CreateFeature":                     20 * time.Second,
+			"GkeHub/UpdateFeature":                     10 * time.Second,
+			"GkeHub/DeleteFeature":                     20 * time.Second,
+			hubMeshProvisioning:                        8 * time.Minute,
 		},
 	}
 }

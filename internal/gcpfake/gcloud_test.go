@@ -197,6 +197,11 @@ func TestGcloudFidelity(t *testing.T) {
 		"firewall-rules describe missing": func(t *testing.T) {
 			g.fails(t, "The resource 'projects/demo/global/firewalls/missing-fw' was not found", "compute", "firewall-rules", "describe", "missing-fw")
 		},
+		"fleet mesh enable": func(t *testing.T) {
+			if r := g.run(t, "container", "fleet", "mesh", "enable"); r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+		},
 		"fleet memberships list empty": func(t *testing.T) {
 			if v := g.ok(t, "container", "fleet", "memberships", "list"); v != nil && len(v.([]any)) != 0 {
 				t.Errorf("memberships = %v, want none", v)
@@ -334,8 +339,13 @@ func TestGcloudFidelity(t *testing.T) {
 				t.Fatalf("exit %d: %s", r.code, r.stderr)
 			}
 		},
-		"fleet memberships list": func(t *testing.T) {
-			g.ok(t, "container", "fleet", "memberships", "list")
+		"fleet memberships register": func(t *testing.T) {
+			if r := g.run(t, "container", "fleet", "memberships", "register", "c1", "--gke-cluster=us-west2/c1", "--enable-workload-identity"); r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			v := g.ok(t, "container", "fleet", "memberships", "list")
+			want(t, v, "0.name", "projects/demo/locations/us-west2/memberships/c1")
+			want(t, v, "0.authority.workloadIdentityPool", "demo.svc.id.goog")
 		},
 	})
 
@@ -347,6 +357,26 @@ func TestGcloudFidelity(t *testing.T) {
 			want(t, v, "0.config.machineType", "e2-standard-4")
 			want(t, v, "0.autoscaling.enabled", true)
 			want(t, v, "0.autoscaling.maxNodeCount", 3)
+		},
+		"fleet mesh update automatic and describe": func(t *testing.T) {
+			if r := g.run(t, "container", "fleet", "mesh", "update", "--management=automatic", "--memberships=c1", "--location=us-west2"); r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			v := g.ok(t, "container", "fleet", "mesh", "describe")
+			want(t, v, "name", "projects/demo/locations/global/features/servicemesh")
+			want(t, v, "resourceState.state", "ACTIVE")
+			var key string
+			for k := range field(v, "membershipStates").(map[string]any) {
+				key = k
+			}
+			if !regexp.MustCompile(`^projects/[0-9]{12}/locations/us-west2/memberships/c1$`).MatchString(key) {
+				t.Fatalf("membershipStates key %q, want the membership by project number", key)
+			}
+			st := field(v, "membershipStates").(map[string]any)[key]
+			want(t, st, "servicemesh.controlPlaneManagement.state", "ACTIVE")
+			want(t, st, "servicemesh.dataPlaneManagement.state", "ACTIVE")
+			want(t, st, "servicemesh.conditions.0.code", "VPCSC_GA_SUPPORTED")
+			want(t, field(v, "membershipSpecs").(map[string]any)[key], "mesh.management", "MANAGEMENT_AUTOMATIC")
 		},
 		"clusters describe after update": func(t *testing.T) {
 			v := g.ok(t, "container", "clusters", "describe", "c1", "--location=us-west2")

@@ -20,6 +20,9 @@ import (
 // registerAll wires every service on both transports. Order matters for
 // REST only where templates coincide (see the operations routes).
 func (s *Server) registerAll() error {
+	if err := registerHubFeatureTypes(); err != nil {
+		return err
+	}
 	lro := &lroServer{s: s}
 	// GKE Hub operations share GKE's /v1/projects/*/locations/*/operations/*
 	// template; the hub route claims only names it owns.
@@ -29,7 +32,7 @@ func (s *Server) registerAll() error {
 		defer s.st.mu.Unlock()
 		return s.st.get("lro/"+name) != nil
 	}
-	for _, v := range []string{"v1", "v1beta1", "v1beta", "v1alpha"} {
+	for _, v := range []string{"v1", "v1beta1", "v1beta", "v1alpha", "v2", "v2beta", "v2alpha"} {
 		if err := s.gw.addRoute(&longrunningpb.Operations_ServiceDesc, lro, "gkehub", "GetOperation", "GET", "/"+v+"/{name=projects/*/locations/*/operations/*}", "", hubOp); err != nil {
 			return err
 		}
@@ -53,6 +56,7 @@ func (s *Server) registerAll() error {
 		{&resourcemanagerpb.Projects_ServiceDesc, &rmProjects{s: s}, "cloudresourcemanager"},
 		{reflectDesc("google.iam.admin.v1.IAM", (*adminpb.IAMServer)(nil)), &iamAdmin{s: s}, "iam"},
 		{&gkehubpb.GkeHubMembershipService_ServiceDesc, &hubMemberships{s: s}, "gkehub"},
+		{hubFeatureServiceDesc(), &hubFeatures{s: s}, "gkehub"},
 	}
 	for _, r := range regs {
 		s.grpc.RegisterService(r.desc, r.impl)
