@@ -83,6 +83,6 @@ type MissingBinariesError struct {
 
 func (e *MissingBinariesError) Error() string {
 	return fmt.Sprintf("local Kubernetes binaries not found: %s; build them from the repository root with "+
-		"`%s` (about 16 min cold on 2 cores, instant when cached; %s moves the cache)",
+		"`%s` (15 to 25 min cold on 2 cores, instant when cached; %s moves the cache)",
 		strings.Join(e.Missing, ", "), BuildCommand, EnvCache)
 }

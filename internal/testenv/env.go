@@ -82,6 +82,8 @@ type Environment struct {
 	dir     string
 	ownDir  bool
 	etcdURL string
+	// ports is freePorts, replaced in tests to provoke port conflicts.
+	ports func(n int) ([]int, error)
 
 	mu       sync.Mutex
 	stopped  bool
@@ -116,7 +118,12 @@ type Process struct {
 // Start starts the environment's etcd and returns once it is healthy. Add
 // clusters with AddClusters; always call Stop, even after an error from
 // AddClusters.
-func Start(ctx context.Context, opts Options) (_ *Environment, err error) {
+func Start(ctx context.Context, opts Options) (*Environment, error) {
+	return start(ctx, opts, freePorts)
+}
+
+// start is Start with the port chooser as a parameter, for tests.
+func start(ctx context.Context, opts Options, ports func(n int) ([]int, error)) (_ *Environment, err error) {
 	bins, err := FindBinaries(opts.BinDir)
 	if err != nil {
 		return nil, err
@@ -130,7 +137,7 @@ func Start(ctx context.Context, opts Options) (_ *Environment, err error) {
 	if os.Getenv(EnvKeep) == "1" {
 		opts.Keep = true
 	}
-	e := &Environment{bins: bins, opts: opts, dir: opts.Dir, names: map[string]bool{}}
+	e := &Environment{bins: bins, opts: opts, dir: opts.Dir, names: map[string]bool{}, ports: ports}
 	if e.dir == "" {
 		removeStaleDirs()
 		if e.dir, err = os.MkdirTemp("", tempPrefix); err != nil {
@@ -160,8 +167,9 @@ func Start(ctx context.Context, opts Options) (_ *Environment, err error) {
 func (e *Environment) startEtcd(ctx context.Context) error {
 	start := time.Now()
 	dataDir := filepath.Join(e.dir, "etcd")
+	member := "testenv-" + strconv.Itoa(os.Getpid()) + "-" + filepath.Base(e.dir)
 	for attempt := 1; ; attempt++ {
-		ports, err := freePorts(2)
+		ports, err := e.ports(2)
 		if err != nil {
 			return err
 		}
@@ -171,13 +179,13 @@ func (e *Environment) startEtcd(ctx context.Context) error {
 			return fmt.Errorf("reset etcd data: %w", err)
 		}
 		p, err := startProcess("etcd", filepath.Join(e.dir, "etcd.log"), e.bins.Etcd,
-			"--name=testenv",
+			"--name="+member,
 			"--data-dir="+dataDir,
 			"--listen-client-urls="+client,
 			"--advertise-client-urls="+client,
 			"--listen-peer-urls="+peer,
 			"--initial-advertise-peer-urls="+peer,
-			"--initial-cluster=testenv="+peer,
+			"--initial-cluster="+member+"="+peer,
 			"--unsafe-no-fsync",
 			"--log-level=warn",
 		)
@@ -188,7 +196,9 @@ func (e *Environment) startEtcd(ctx context.Context) error {
 			return err
 		}
 		err = p.waitReady(ctx, "healthy", func(ctx context.Context) error {
-			return httpCheck(ctx, http.DefaultClient, client+"/health", `"health":"true"`)
+			// The member list names this etcd, so a server of someone else's
+			// that holds the port cannot pass for it.
+			return httpCheck(ctx, http.DefaultClient, http.MethodPost, client+"/v3/cluster/member/list", `"name":"`+member+`"`)
 		})
 		var inUse errPortInUse
 		if errors.As(err, &inUse) && attempt < portAttempts {
@@ -331,7 +341,7 @@ func (e *Environment) startCluster(ctx context.Context, name string) (*Cluster, 
 	defer probe.CloseIdleConnections()
 
 	for attempt := 1; ; attempt++ {
-		ports, err := freePorts(1)
+		ports, err := e.ports(1)
 		if err != nil {
 			return nil, err
 		}
@@ -366,7 +376,9 @@ func (e *Environment) startCluster(ctx context.Context, name string) (*Cluster, 
 		}
 		c.apiserver = p
 		err = p.waitReady(ctx, "ready", func(ctx context.Context) error {
-			return httpCheck(ctx, probe, c.Host+"/readyz", "ok")
+			// The probe trusts only this cluster's CA, so another server on
+			// the port fails the check.
+			return httpCheck(ctx, probe, http.MethodGet, c.Host+"/readyz", "ok")
 		})
 		var inUse errPortInUse
 		if errors.As(err, &inUse) && attempt < portAttempts {
@@ -440,9 +452,14 @@ func writeKubeconfig(path, cluster, user, host string, caPEM []byte, cred *keyPa
 	return nil
 }
 
-// httpCheck GETs url and wants 200 with want in the body.
-func httpCheck(ctx context.Context, client *http.Client, url, want string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// httpCheck sends a request (with an empty JSON body for POST) and wants
+// 200 with want in the response body.
+func httpCheck(ctx context.Context, client *http.Client, method, url, want string) error {
+	var body io.Reader
+	if method == http.MethodPost {
+		body = strings.NewReader("{}")
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
 		return err
 	}
@@ -451,9 +468,9 @@ func httpCheck(ctx context.Context, client *http.Client, url, want string) error
 		return err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
-		return fmt.Errorf("GET %s: %s: %.200s", url, resp.Status, body)
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(data), want) {
+		return fmt.Errorf("%s %s: %s: %.200s", method, url, resp.Status, data)
 	}
 	return nil
 }

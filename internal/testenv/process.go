@@ -151,9 +151,18 @@ func (p *process) waitReady(ctx context.Context, what string, check func(context
 	defer tick.Stop()
 	var last error
 	for {
+		// A check must not outlive the process: a port taken by a server
+		// that never answers would otherwise hold it for the full timeout.
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		go func() {
+			select {
+			case <-p.done:
+				cancel()
+			case <-cctx.Done():
+			}
+		}()
 		last = check(cctx)
-		cancel()
+		cancel() // also ends the watcher
 		if last == nil {
 			return nil
 		}
