@@ -67,7 +67,11 @@ func IsKind(err error, k ErrorKind) bool {
 var (
 	requiredPermission = regexp.MustCompile(`(?:Required '([a-zA-Z0-9._]+)' permission for '([^']+)'|Permission '([a-zA-Z0-9._]+)' denied on (?:resource )?'?([^' ]+)'?)`)
 	serviceName        = regexp.MustCompile(`([a-z0-9-]+\.googleapis\.com)`)
-	projectInMessage   = regexp.MustCompile(`project (?:\S+ )?\(?([a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{6,})\)?`)
+	projectInMessage   = []*regexp.Regexp{
+		regexp.MustCompile(`[?&]project=([a-z0-9-]+)`),
+		regexp.MustCompile(`in project ([a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{6,})\b`),
+		regexp.MustCompile(`projects/([a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{6,})\b`),
+	}
 )
 
 // statusOf extracts the HTTP status, the reasons and the message of an error from the REST or
@@ -169,8 +173,11 @@ func classify(call, resource string, err error) error {
 			svc = m
 		}
 		project := "PROJECT"
-		if m := projectInMessage.FindStringSubmatch(msg); m != nil {
-			project = m[1]
+		for _, re := range projectInMessage {
+			if m := re.FindStringSubmatch(msg); m != nil {
+				project = m[1]
+				break
+			}
 		}
 		e.Hint = fmt.Sprintf("enable %s: apply enables the APIs a federation needs before anything else, or run gcloud services enable %s --project %s", svc, svc, project)
 	case code == 429 || has("rateLimitExceeded", "quotaExceeded", "RATE_LIMIT_EXCEEDED") || strings.Contains(msg, "QUOTA_EXCEEDED") || strings.Contains(lower, "quota"):

@@ -1,0 +1,73 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/engine"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+// What GKE and Compute Engine can change in place is updated in place: authorized networks,
+// labels, node pool autoscaling, firewall ports, Private Google Access. Then the plan is empty.
+func TestInPlaceUpdates(t *testing.T) {
+	srv := gcpfake.Start(t)
+	e := newEngine(t, srv)
+	converge(t, e, twoCluster)
+
+	f := load(t, twoCluster)
+	f.Spec.Admin.AuthorizedNetworks = append(f.Spec.Admin.AuthorizedNetworks, v1alpha1.NamedCIDR{Name: "vpn", CIDR: "10.250.0.0/16"})
+	f.Spec.Clusters[0].Labels = map[string]string{"team": "payments"}
+	f.Spec.Clusters[1].NodePools[0].Autoscaling = &v1alpha1.Autoscaling{Min: 2, Max: 8}
+	f.Spec.Mesh.WebhookPorts = []int32{15017}
+	f.Spec.Network.Subnets[0].PrivateGoogleAccess = new(bool)
+
+	ctx := context.Background()
+	r, err := e.Plan(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]plan.Action{
+		"gke:projects/asm-multicluster-demo/locations/us-west2/clusters/cluster3":                                  plan.Update,
+		"gke:projects/asm-multicluster-demo/locations/us-west2/clusters/cluster4":                                  plan.Update,
+		"gke:projects/asm-multicluster-demo/locations/us-west2/clusters/cluster4/nodePools/cluster4-node-pool":     plan.Update,
+		"gcp:projects/asm-multicluster-demo/global/firewalls/asmfed-asm-sample-webhooks":                          plan.Update,
+		"gcp:projects/asm-multicluster-demo/global/firewalls/asmfed-asm-sample-admin":                             plan.Update,
+		"gcp:projects/asm-multicluster-demo/regions/us-west2/subnetworks/bastion-subnet":                          plan.Update,
+	}
+	got := map[string]plan.Action{}
+	for _, c := range r.Plan.Changes {
+		if c.Action != plan.NoOp {
+			got[string(c.Address)] = c.Action
+		}
+	}
+	for addr, action := range want {
+		if got[addr] != action {
+			t.Errorf("%s: %q, want %q", addr, got[addr], action)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("unexpected changes:\n%s", render(r.Plan))
+	}
+	rep, err := e.Apply(ctx, r, engine.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"ClusterManager/CreateCluster", "ClusterManager/DeleteCluster", "ClusterManager/DeleteNodePool", "Firewalls/Delete"} {
+		if n := srv.Calls(m); n != 0 && m != "ClusterManager/CreateCluster" {
+			t.Errorf("%s called %d times for in-place updates", m, n)
+		}
+	}
+	again, err := e.Plan(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Plan.HasChanges() {
+		t.Fatalf("not converged after updates:\n%s", render(again.Plan))
+	}
+}
