@@ -24,9 +24,10 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // gcloudEnv runs the real gcloud against a simulator, isolated in a
 // temporary config directory and kubeconfig.
 type gcloudEnv struct {
-	bin string
-	env []string
-	srv *gcpfake.Server
+	bin  string
+	env  []string
+	srv  *gcpfake.Server
+	tape *tape
 }
 
 func newGcloud(t *testing.T, srv *gcpfake.Server) *gcloudEnv {
@@ -50,8 +51,7 @@ func newGcloud(t *testing.T, srv *gcpfake.Server) *gcloudEnv {
 	if py := os.Getenv("CLOUDSDK_PYTHON"); py != "" {
 		env = append(env, "CLOUDSDK_PYTHON="+py)
 	}
-	env = append(env, gcpfake.Env(srv.URL())...)
-	return &gcloudEnv{bin: bin, env: env, srv: srv}
+	return &gcloudEnv{bin: bin, env: env, srv: srv, tape: newTape()}
 }
 
 type result struct {
@@ -64,8 +64,12 @@ func (g *gcloudEnv) run(t *testing.T, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// Each invocation talks through its own recording proxy, so its
+	// exchanges are recorded in order even while other steps run.
+	proxy := g.tape.proxy(t, g.srv, "gcloud "+strings.Join(args, " "))
+	defer proxy.Close()
 	cmd := exec.CommandContext(ctx, g.bin, args...)
-	cmd.Env = g.env
+	cmd.Env = append(append([]string(nil), g.env...), gcpfake.Env(proxy.URL)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -159,12 +163,6 @@ func TestGcloudFidelity(t *testing.T) {
 	g := newGcloud(t, srv)
 
 	parallel(t, map[string]func(t *testing.T){
-		"compute networks list": func(t *testing.T) {
-			v := g.ok(t, "compute", "networks", "list")
-			want(t, v, "0.name", "default")
-			want(t, v, "0.autoCreateSubnetworks", true)
-			want(t, v, "0.routingConfig.routingMode", "REGIONAL")
-		},
 		"compute networks create mesh": func(t *testing.T) {
 			v := g.ok(t, "compute", "networks", "create", "mesh", "--subnet-mode=custom", "--bgp-routing-mode=global")
 			want(t, v, "0.name", "mesh")
@@ -251,19 +249,16 @@ func TestGcloudFidelity(t *testing.T) {
 		"firewall-rules create duplicate fails": func(t *testing.T) {
 			g.fails(t, "The resource 'projects/demo/global/firewalls/asm-webhook' already exists", "compute", "firewall-rules", "create", "asm-webhook", "--network=mesh", "--allow=tcp")
 		},
+		"compute networks list": func(t *testing.T) {
+			v := g.ok(t, "compute", "networks", "list")
+			want(t, v, "0.name", "default")
+			want(t, v, "0.autoCreateSubnetworks", true)
+			want(t, v, "0.routingConfig.routingMode", "REGIONAL")
+		},
 		"firewall-rules list": func(t *testing.T) {
 			v := g.ok(t, "compute", "firewall-rules", "list", "--filter=network~mesh")
 			want(t, v, "0.name", "asm-webhook")
 			want(t, v, "0.sourceRanges.0", "172.16.0.0/28")
-		},
-		"firewall-rules update": func(t *testing.T) {
-			if r := g.run(t, "compute", "firewall-rules", "update", "asm-webhook", "--priority=900", "--source-ranges=172.16.0.0/28,172.16.0.16/28"); r.code != 0 {
-				t.Fatalf("exit %d: %s", r.code, r.stderr)
-			}
-			v := g.ok(t, "compute", "firewall-rules", "describe", "asm-webhook")
-			want(t, v, "priority", 900)
-			want(t, v, "sourceRanges.1", "172.16.0.16/28")
-			want(t, v, "allowed.0.ports.0", "15017")
 		},
 		"routers nats create and describe": func(t *testing.T) {
 			if r := g.run(t, "compute", "routers", "nats", "create", "mesh-nat", "--router=mesh-usw2", "--region=us-west2",
@@ -316,6 +311,15 @@ func TestGcloudFidelity(t *testing.T) {
 	})
 
 	parallel(t, map[string]func(t *testing.T){
+		"firewall-rules update": func(t *testing.T) {
+			if r := g.run(t, "compute", "firewall-rules", "update", "asm-webhook", "--priority=900", "--source-ranges=172.16.0.0/28,172.16.0.16/28"); r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			v := g.ok(t, "compute", "firewall-rules", "describe", "asm-webhook")
+			want(t, v, "priority", 900)
+			want(t, v, "sourceRanges.1", "172.16.0.16/28")
+			want(t, v, "allowed.0.ports.0", "15017")
+		},
 		"clusters describe": func(t *testing.T) {
 			v := g.ok(t, "container", "clusters", "describe", "c1", "--location=us-west2")
 			want(t, v, "name", "c1")
@@ -333,12 +337,6 @@ func TestGcloudFidelity(t *testing.T) {
 		"clusters describe missing fails": func(t *testing.T) {
 			g.fails(t, "code=404", "container", "clusters", "describe", "nope", "--location=us-west2")
 		},
-		"clusters update authorized networks": func(t *testing.T) {
-			if r := g.run(t, "container", "clusters", "update", "c1", "--location=us-west2", "--enable-master-authorized-networks",
-				"--master-authorized-networks=10.0.0.0/8,10.4.0.0/14"); r.code != 0 {
-				t.Fatalf("exit %d: %s", r.code, r.stderr)
-			}
-		},
 		"fleet memberships register": func(t *testing.T) {
 			if r := g.run(t, "container", "fleet", "memberships", "register", "c1", "--gke-cluster=us-west2/c1", "--enable-workload-identity"); r.code != 0 {
 				t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -350,13 +348,11 @@ func TestGcloudFidelity(t *testing.T) {
 	})
 
 	parallel(t, map[string]func(t *testing.T){
-		"node-pools create": func(t *testing.T) {
-			v := g.ok(t, "container", "node-pools", "create", "mesh-pool", "--cluster=c1", "--location=us-west2", "--num-nodes=1",
-				"--machine-type=e2-standard-4", "--enable-autoscaling", "--min-nodes=1", "--max-nodes=3")
-			want(t, v, "0.name", "mesh-pool")
-			want(t, v, "0.config.machineType", "e2-standard-4")
-			want(t, v, "0.autoscaling.enabled", true)
-			want(t, v, "0.autoscaling.maxNodeCount", 3)
+		"clusters update authorized networks": func(t *testing.T) {
+			if r := g.run(t, "container", "clusters", "update", "c1", "--location=us-west2", "--enable-master-authorized-networks",
+				"--master-authorized-networks=10.0.0.0/8,10.4.0.0/14"); r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
 		},
 		"fleet mesh update automatic and describe": func(t *testing.T) {
 			if r := g.run(t, "container", "fleet", "mesh", "update", "--management=automatic", "--memberships=c1", "--location=us-west2"); r.code != 0 {
@@ -378,13 +374,26 @@ func TestGcloudFidelity(t *testing.T) {
 			want(t, st, "servicemesh.conditions.0.code", "VPCSC_GA_SUPPORTED")
 			want(t, field(v, "membershipSpecs").(map[string]any)[key], "mesh.management", "MANAGEMENT_AUTOMATIC")
 		},
-		"clusters describe after update": func(t *testing.T) {
-			v := g.ok(t, "container", "clusters", "describe", "c1", "--location=us-west2")
-			want(t, v, "masterAuthorizedNetworksConfig.cidrBlocks.1.cidrBlock", "10.4.0.0/14")
+	})
+
+	// Node pools change the cluster that other phases read, so they get a
+	// phase of their own and the full-body golden stays stable.
+	parallel(t, map[string]func(t *testing.T){
+		"node-pools create": func(t *testing.T) {
+			v := g.ok(t, "container", "node-pools", "create", "mesh-pool", "--cluster=c1", "--location=us-west2", "--num-nodes=1",
+				"--machine-type=e2-standard-4", "--enable-autoscaling", "--min-nodes=1", "--max-nodes=3")
+			want(t, v, "0.name", "mesh-pool")
+			want(t, v, "0.config.machineType", "e2-standard-4")
+			want(t, v, "0.autoscaling.enabled", true)
+			want(t, v, "0.autoscaling.maxNodeCount", 3)
 		},
 	})
 
 	parallel(t, map[string]func(t *testing.T){
+		"clusters describe after update": func(t *testing.T) {
+			v := g.ok(t, "container", "clusters", "describe", "c1", "--location=us-west2")
+			want(t, v, "masterAuthorizedNetworksConfig.cidrBlocks.1.cidrBlock", "10.4.0.0/14")
+		},
 		"node-pools list": func(t *testing.T) {
 			v := g.ok(t, "container", "node-pools", "list", "--cluster=c1", "--location=us-west2")
 			want(t, v, "0.name", "default-pool")
@@ -418,6 +427,7 @@ func TestGcloudFidelity(t *testing.T) {
 	})
 
 	checkGolden(t, "testdata/gcloud_http.golden", normalizedLog(srv))
+	g.tape.checkGoldens(t, "testdata/gcloud")
 }
 
 var volatile = []*regexp.Regexp{

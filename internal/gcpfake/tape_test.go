@@ -1,0 +1,178 @@
+package gcpfake_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
+)
+
+// tape records full HTTP exchanges per test step, normalised so that the
+// golden files do not change from run to run: ids, timestamps, operation
+// names, ports, fingerprints and etags become placeholders, query
+// parameters are sorted and JSON bodies printed with sorted keys.
+type tape struct {
+	mu    sync.Mutex
+	steps map[string][]string // test name → recorded blocks, in order
+}
+
+func newTape() *tape { return &tape{steps: map[string][]string{}} }
+
+// proxy starts a recording reverse proxy in front of srv for one command.
+func (tp *tape) proxy(t *testing.T, srv *gcpfake.Server, title string) *httptest.Server {
+	var mu sync.Mutex
+	var b strings.Builder
+	fmt.Fprintf(&b, "$ %s\n", normString(title))
+	target := srv.URL()
+	ps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req, err := http.NewRequestWithContext(r.Context(), r.Method, target+r.URL.RequestURI(), bytes.NewReader(body))
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		req.Header.Set("Content-Type", r.Header.Get("Content-Type"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		defer resp.Body.Close()
+		rb, _ := io.ReadAll(resp.Body)
+		mu.Lock()
+		fmt.Fprintf(&b, "> %s %s\n%s< %d\n%s", r.Method, normPathQuery(r.URL), normBody(body), resp.StatusCode, normBody(rb))
+		mu.Unlock()
+		w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+		w.WriteHeader(resp.StatusCode)
+		w.Write(rb)
+	}))
+	t.Cleanup(func() {
+		ps.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		tp.mu.Lock()
+		tp.steps[t.Name()] = append(tp.steps[t.Name()], b.String())
+		tp.mu.Unlock()
+	})
+	return ps
+}
+
+// checkGoldens writes or compares one golden file per phase; within a
+// phase, steps are sorted by name, so parallel scheduling never shows.
+func (tp *tape) checkGoldens(t *testing.T, dir string) {
+	t.Helper()
+	tp.mu.Lock()
+	phases := map[string][]string{}
+	for name := range tp.steps {
+		parts := strings.Split(name, "/")
+		if len(parts) < 3 {
+			continue
+		}
+		phases[parts[1]] = append(phases[parts[1]], name)
+	}
+	tp.mu.Unlock()
+	if *update {
+		os.RemoveAll(dir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for phase, names := range phases {
+		sort.Strings(names)
+		var b strings.Builder
+		for _, n := range names {
+			fmt.Fprintf(&b, "### %s\n", strings.ReplaceAll(n[strings.LastIndex(n, "/")+1:], "_", " "))
+			for _, blk := range tp.steps[n] {
+				b.WriteString(blk)
+			}
+			b.WriteString("\n")
+		}
+		num := "00"
+		if _, n, ok := strings.Cut(phase, "#"); ok {
+			num = n
+		}
+		checkGolden(t, filepath.Join(dir, "phase-"+num+".golden"), b.String())
+	}
+}
+
+var normalizers = []struct {
+	re   *regexp.Regexp
+	repl string
+}{
+	{regexp.MustCompile(`operation-[0-9]+-[0-9a-f]+`), "OPERATION"},
+	{regexp.MustCompile(`acf\.p2-[0-9]+-[0-9]+-[0-9a-f]+`), "OPERATION"},
+	{regexp.MustCompile(`127\.0\.0\.1:[0-9]+`), "HOST"},
+	{regexp.MustCompile(`[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})`), "TIMESTAMP"},
+	{regexp.MustCompile(`gke-[0-9a-f]{12}-`), "gke-ID-"},
+	{regexp.MustCompile(`\b[0-9]{15,}\b`), "ID"},
+	{regexp.MustCompile(`invocation-id/[0-9a-f]+`), "invocation-id/ID"},
+}
+
+// volatileKeys hold values that differ on every run whatever they contain.
+var volatileKeys = map[string]bool{
+	"id": true, "targetId": true, "uniqueId": true, "oauth2ClientId": true,
+	"fingerprint": true, "labelFingerprint": true, "etag": true,
+	"clusterCaCertificate": true, "creationTimestamp": true, "insertTime": true,
+	"startTime": true, "endTime": true, "createTime": true, "updateTime": true,
+}
+
+func normString(s string) string {
+	for _, n := range normalizers {
+		s = n.re.ReplaceAllString(s, n.repl)
+	}
+	return s
+}
+
+func normPathQuery(u *url.URL) string {
+	q := u.Query()
+	q.Del("alt")
+	out := normString(u.EscapedPath())
+	if len(q) > 0 {
+		out += "?" + normString(q.Encode()) // Encode sorts by key
+	}
+	return out
+}
+
+func normJSON(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if volatileKeys[k] {
+				x[k] = strings.ToUpper(k)
+				continue
+			}
+			x[k] = normJSON(e)
+		}
+	case []any:
+		for i := range x {
+			x[i] = normJSON(x[i])
+		}
+	case string:
+		return normString(x)
+	}
+	return v
+}
+
+func normBody(b []byte) string {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return ""
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return normString(string(b)) + "\n"
+	}
+	out, _ := json.MarshalIndent(normJSON(v), "", "  ")
+	return string(out) + "\n"
+}
