@@ -13,7 +13,7 @@
 #
 # Progress goes to stderr, one line per step plus a heartbeat every minute
 # while the Go toolchain works. Exits non-zero when any build fails.
-# A cold build needs about 16 minutes on 2 cores and 2.7 GB of memory for the
+# A cold build needs 15 to 25 minutes on 2 cores and 2.7 GB of memory for the
 # linker; run it under `nice -n 10` on a shared machine.
 set -euo pipefail
 
@@ -61,7 +61,7 @@ for name in "${names[@]}"; do
 		log "$name $version: cached at $out"
 		continue
 	fi
-	log "$name $version: building (cold: etcd ~2 min, kube-apiserver ~11 min, kube-controller-manager ~5 min on 2 cores)"
+	log "$name $version: building (cold, 2 cores: etcd ~3 min, kube-apiserver ~12-17 min, kube-controller-manager ~2-5 min)"
 	tmp=$(mktemp "$bindir/.$name-$version.XXXXXX")
 	start=$(date +%s)
 	go build -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg" &

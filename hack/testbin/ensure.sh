@@ -6,7 +6,7 @@
 #
 #   export ASMFED_CACHE=$(hack/testbin/ensure.sh)
 #
-# A warm cache costs well under a second; a cold one about 16 minutes on
+# A warm cache costs about a second; a cold one 15 to 25 minutes on
 # 2 cores. Exits non-zero if a build or a check fails.
 set -euo pipefail
 
