@@ -20,15 +20,23 @@ func (p Progress) say(format string, args ...any) {
 	}
 }
 
-// backoffPoll waits between polls, starting at the configured interval and growing to the max.
+// backoffPoll waits between polls of an operation: a tenth of the time it has run so far, within
+// [first, max]. The wait after completion is then at most about 10% of the operation's duration,
+// whether it takes a second (a firewall rule) or minutes (a cluster), without polling a long
+// operation every second.
 type backoffPoll struct {
-	next, max time.Duration
+	first, max time.Duration
+	start      time.Time
+}
+
+func newPoll(first, max time.Duration) *backoffPoll {
+	return &backoffPoll{first: first, max: max, start: time.Now()}
 }
 
 func (b *backoffPoll) wait(ctx context.Context) error {
-	t := time.NewTimer(b.next)
+	d := min(b.max, max(b.first, time.Since(b.start)/10))
+	t := time.NewTimer(d)
 	defer t.Stop()
-	b.next = min(b.max, b.next*3/2)
 	select {
 	case <-t.C:
 		return nil
@@ -41,7 +49,7 @@ func (b *backoffPoll) wait(ctx context.Context) error {
 // whether or not the HTTP status fields are set (the client's own Wait misses an operation that
 // only carries error.errors).
 func (c *Clients) waitCompute(ctx context.Context, call, resource string, op *compute.Operation, progress Progress) error {
-	b := &backoffPoll{next: c.cfg.PollInterval, max: c.cfg.MaxPollInterval}
+	b := newPoll(c.cfg.PollInterval, c.cfg.MaxPollInterval)
 	for {
 		if op.Done() {
 			break
@@ -82,7 +90,7 @@ func (e *opError) Error() string { return e.msg }
 
 // waitContainer polls a GKE operation until DONE and returns its error, if any.
 func (c *Clients) waitContainer(ctx context.Context, call, resource, project, location string, op *containerpb.Operation, progress Progress) error {
-	b := &backoffPoll{next: c.cfg.PollInterval, max: c.cfg.MaxPollInterval}
+	b := newPoll(c.cfg.PollInterval, c.cfg.MaxPollInterval)
 	name := fmt.Sprintf("projects/%s/locations/%s/operations/%s", project, location, op.GetName())
 	for op.GetStatus() != containerpb.Operation_DONE {
 		msg := op.GetStatus().String()

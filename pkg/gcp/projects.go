@@ -59,16 +59,32 @@ func (c *Clients) EnableServices(ctx context.Context, project string, services [
 		return err
 	}
 	progress.say("operation %s: enabling %d services", started.Name(), len(services))
-	return c.do(ctx, "enable services", res, func(ctx context.Context) error {
-		resp, err := started.Wait(ctx)
-		if err != nil {
+	var resp *serviceusagepb.BatchEnableServicesResponse
+	if err := c.waitLRO(ctx, "enable services", res, started.Done, func(ctx context.Context) (err error) {
+		resp, err = started.Poll(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, f := range resp.GetFailures() {
+		return classify("enable services", res, &opError{code: 400, msg: fmt.Sprintf("enable %s: %s", f.GetServiceId(), f.GetErrorMessage())})
+	}
+	return nil
+}
+
+// waitLRO polls a google.longrunning operation until done. A poll that returns the operation's
+// own error (the operation failed) ends the wait with it; transient poll failures are retried.
+func (c *Clients) waitLRO(ctx context.Context, call, resource string, done func() bool, poll func(ctx context.Context) error) error {
+	b := newPoll(c.cfg.PollInterval, c.cfg.MaxPollInterval)
+	for {
+		err := c.do(ctx, call, resource, poll)
+		if err != nil || done() {
 			return err
 		}
-		for _, f := range resp.GetFailures() {
-			return &opError{code: 400, msg: fmt.Sprintf("enable %s: %s", f.GetServiceId(), f.GetErrorMessage())}
+		if err := b.wait(ctx); err != nil {
+			return classify(call, resource, err)
 		}
-		return nil
-	})
+	}
 }
 
 // ProjectIAMPolicy reads a project's IAM policy.
@@ -111,8 +127,8 @@ func (c *Clients) CreateMembership(ctx context.Context, project, location, id st
 		return err
 	}
 	progress.say("operation %s: registering", started.Name())
-	return c.do(ctx, "create fleet membership", res, func(ctx context.Context) error {
-		_, err := started.Wait(ctx)
+	return c.waitLRO(ctx, "create fleet membership", res, started.Done, func(ctx context.Context) error {
+		_, err := started.Poll(ctx)
 		return err
 	})
 }
@@ -120,12 +136,13 @@ func (c *Clients) CreateMembership(ctx context.Context, project, location, id st
 // DeleteMembership removes a cluster from the fleet and waits.
 func (c *Clients) DeleteMembership(ctx context.Context, project, location, id string, progress Progress) error {
 	res := fmt.Sprintf("projects/%s/locations/%s/memberships/%s", project, location, id)
-	return c.do(ctx, "delete fleet membership", res, func(ctx context.Context) error {
-		op, err := c.memberships.DeleteMembership(ctx, &gkehubpb.DeleteMembershipRequest{Name: res})
-		if err != nil {
-			return err
-		}
-		progress.say("operation %s: deleting", op.Name())
-		return op.Wait(ctx)
-	})
+	var op *gkehub.DeleteMembershipOperation
+	if err := c.do(ctx, "delete fleet membership", res, func(ctx context.Context) (err error) {
+		op, err = c.memberships.DeleteMembership(ctx, &gkehubpb.DeleteMembershipRequest{Name: res})
+		return err
+	}); err != nil {
+		return err
+	}
+	progress.say("operation %s: deleting", op.Name())
+	return c.waitLRO(ctx, "delete fleet membership", res, op.Done, func(ctx context.Context) error { return op.Poll(ctx) })
 }
