@@ -46,6 +46,15 @@ fi
 
 mkdir -p "$bindir"
 failed=0
+pid= tmp=
+# On interruption, stop the running build and drop its partial output.
+cleanup() {
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+	if [ -n "$tmp" ]; then rm -f "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 for name in "${names[@]}"; do
 	case $name in
 	etcd) pkg=./cmd/etcd version=$etcd_version ldflags="-s -w" ;;
@@ -77,11 +86,15 @@ for name in "${names[@]}"; do
 		fi
 	done
 	if wait "$pid"; then
+		pid=
 		chmod 0755 "$tmp"
 		mv -f "$tmp" "$out"
+		tmp=
 		log "$name $version: built in $(( $(date +%s) - start )) s -> $out"
 	else
+		pid=
 		rm -f "$tmp"
+		tmp=
 		log "$name $version: BUILD FAILED after $(( $(date +%s) - start )) s"
 		failed=1
 	fi
