@@ -3,11 +3,13 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/term"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
@@ -20,8 +22,15 @@ type progressUI interface {
 }
 
 func newProgress(w io.Writer, tty bool) progressUI {
+	// A terminal without a size (a bare pseudo-terminal) cannot show spinners: mpb cuts every
+	// line to its width. Plain lines work everywhere.
+	if f, ok := w.(*os.File); ok && tty {
+		if cols, rows, err := term.GetSize(int(f.Fd())); err != nil || cols < 20 || rows < 2 {
+			tty = false
+		}
+	}
 	if tty {
-		return &spinnerProgress{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(1), mpb.WithRefreshRate(150*time.Millisecond)), bars: map[plan.Address]*spinnerBar{}}
+		return &spinnerProgress{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(160), mpb.WithRefreshRate(150*time.Millisecond)), bars: map[plan.Address]*spinnerBar{}}
 	}
 	return &lineProgress{w: w, last: map[plan.Address]time.Time{}, now: time.Now}
 }
@@ -102,7 +111,7 @@ func (s *spinnerProgress) Event(e plan.Event) {
 	case plan.EventStarted:
 		sb := &spinnerBar{msg: verb(e.Action)}
 		label := fmt.Sprintf("%s %s ", e.Action.Symbol(), e.Address)
-		sb.bar = s.p.New(1, mpb.SpinnerStyle(), mpb.BarFillerClearOnComplete(),
+		sb.bar = s.p.New(1, mpb.SpinnerStyle(), mpb.BarWidth(1), mpb.BarFillerClearOnComplete(),
 			mpb.PrependDecorators(decor.Name(label), decor.Elapsed(decor.ET_STYLE_GO, decor.WCSyncSpace)),
 			mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
 				sb.mu.Lock()
