@@ -66,8 +66,8 @@ func (g *gcloudEnv) run(t *testing.T, args ...string) result {
 	defer cancel()
 	// Each invocation talks through its own recording proxy, so its
 	// exchanges are recorded in order even while other steps run.
-	proxy := g.tape.proxy(t, g.srv, "gcloud "+strings.Join(args, " "))
-	defer proxy.Close()
+	proxy, done := g.tape.proxy(t, g.srv, "gcloud "+strings.Join(args, " "))
+	defer done()
 	cmd := exec.CommandContext(ctx, g.bin, args...)
 	cmd.Env = append(append([]string(nil), g.env...), gcpfake.Env(proxy.URL)...)
 	var out, errb bytes.Buffer

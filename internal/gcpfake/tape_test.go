@@ -30,13 +30,14 @@ type tape struct {
 
 func newTape() *tape { return &tape{steps: map[string][]string{}} }
 
-// proxy starts a recording reverse proxy in front of srv for one command.
-func (tp *tape) proxy(t *testing.T, srv *gcpfake.Server, title string) *httptest.Server {
+// proxy starts a recording reverse proxy in front of srv for one command;
+// done stops it and files what it recorded under the test's name.
+func (tp *tape) proxy(t *testing.T, srv *gcpfake.Server, title string) (ps *httptest.Server, done func()) {
 	var mu sync.Mutex
 	var b strings.Builder
 	fmt.Fprintf(&b, "$ %s\n", normString(title))
 	target := srv.URL()
-	ps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ps = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		req, err := http.NewRequestWithContext(r.Context(), r.Method, target+r.URL.RequestURI(), bytes.NewReader(body))
 		if err != nil {
@@ -58,15 +59,14 @@ func (tp *tape) proxy(t *testing.T, srv *gcpfake.Server, title string) *httptest
 		w.WriteHeader(resp.StatusCode)
 		w.Write(rb)
 	}))
-	t.Cleanup(func() {
+	return ps, func() {
 		ps.Close()
 		mu.Lock()
 		defer mu.Unlock()
 		tp.mu.Lock()
 		tp.steps[t.Name()] = append(tp.steps[t.Name()], b.String())
 		tp.mu.Unlock()
-	})
-	return ps
+	}
 }
 
 // checkGoldens writes or compares one golden file per phase; within a
@@ -128,6 +128,19 @@ var volatileKeys = map[string]bool{
 	"startTime": true, "endTime": true, "createTime": true, "updateTime": true,
 }
 
+// numeric tells generated ids (decimal, or GKE's long hex) from names
+// that happen to sit in an "id" field (a Shared VPC service project's id
+// is its project id).
+func numeric(v any) bool {
+	switch x := v.(type) {
+	case float64:
+		return true
+	case string:
+		return x != "" && (strings.Trim(x, "0123456789") == "" || (len(x) >= 16 && strings.Trim(x, "0123456789abcdef") == ""))
+	}
+	return false
+}
+
 func normString(s string) string {
 	for _, n := range normalizers {
 		s = n.re.ReplaceAllString(s, n.repl)
@@ -149,7 +162,7 @@ func normJSON(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			if volatileKeys[k] {
+			if volatileKeys[k] && !(k == "id" && !numeric(e)) {
 				x[k] = strings.ToUpper(k)
 				continue
 			}
