@@ -9,6 +9,7 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -116,7 +117,7 @@ func (x *hubMemberships) DeleteMembership(ctx context.Context, req *gkehubpb.Del
 		return nil, gkeErr(codes.NotFound, "Resource '%s' was not found", req.Name)
 	}
 	return s.lroOp(ctx, s.hubOpName(parts[1], parts[3]), &gkehubpb.OperationMetadata{Target: req.Name, Verb: "delete", ApiVersion: "v1beta1"},
-		&pendingOp{Dels: []string{key}}), nil
+		&pendingOp{Dels: []string{key}, Response: &emptypb.Empty{}}), nil
 }
 
 func (x *hubMemberships) UpdateMembership(ctx context.Context, req *gkehubpb.UpdateMembershipRequest) (*longrunningpb.Operation, error) {

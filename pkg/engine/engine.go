@@ -85,6 +85,33 @@ func (e *Engine) Plan(ctx context.Context, f *v1alpha1.Federation) (*Result, err
 	return r, nil
 }
 
+// PlanDestroy plans the deletion of everything the federation owns, in reverse dependency order:
+// memberships and node pools before their clusters, clusters before their subnets, routers before
+// the subnets they NAT, and the network last. Enabled APIs, Shared VPC wiring and IAM bindings carry
+// no ownership mark and stay.
+func (e *Engine) PlanDestroy(ctx context.Context, f *v1alpha1.Federation) (*Result, error) {
+	snap, err := e.read(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	live, err := e.liveState(f, snap, nil)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{desired: map[plan.Address]*object{}, live: map[plan.Address]*object{}}
+	var lres []plan.Resource
+	for _, o := range live {
+		r.live[o.res.Address] = o
+		lres = append(lres, o.res)
+	}
+	p, err := plan.Diff(nil, lres, plan.DiffOptions{Federation: f.Metadata.Name})
+	if err != nil {
+		return nil, err
+	}
+	r.Plan = p
+	return r, nil
+}
+
 // ApplyOptions tune Apply.
 type ApplyOptions struct {
 	// Parallelism bounds concurrent changes. Default 10.

@@ -149,6 +149,7 @@ func (e *Engine) liveState(f *v1alpha1.Federation, s *snapshot, desired []*objec
 	var out []*object
 	keep := func(o *object, owned bool) {
 		o.res.Owned = owned
+		o.res.Protected = o.res.Kind == kindCluster || o.res.Kind == kindNetwork
 		if _, wanted := want[o.res.Address]; wanted || owned {
 			if d, ok := want[o.res.Address]; ok {
 				o.res.Group, o.res.Kind = d.res.Group, d.res.Kind
@@ -182,8 +183,14 @@ func (e *Engine) liveState(f *v1alpha1.Federation, s *snapshot, desired []*objec
 	}
 	for _, r := range s.routers {
 		region := lastSegment(r.GetRegion())
+		deps := []plan.Address{plan.Address("gcp:" + shortLink(r.GetNetwork()))}
+		for _, n := range r.GetNats() {
+			for _, sn := range n.GetSubnetworks() {
+				deps = append(deps, plan.Address("gcp:"+shortLink(sn.GetName())))
+			}
+		}
 		keep(&object{res: plan.Resource{Address: plan.Address(fmt.Sprintf("gcp:projects/%s/regions/%s/routers/%s", netProject, region, r.GetName())), Kind: kindRouter,
-			Group: "project " + netProject, Fields: routerFields(r), DependsOn: []plan.Address{plan.Address("gcp:" + shortLink(r.GetNetwork()))}},
+			Group: "project " + netProject, Fields: routerFields(r), DependsOn: deps},
 			msg: r, project: netProject, location: region}, hasMarker(r.GetDescription(), fed))
 	}
 	if s.xpnHost {
@@ -204,7 +211,9 @@ func (e *Engine) liveState(f *v1alpha1.Federation, s *snapshot, desired []*objec
 			if d, ok := want[addr]; ok {
 				fields["labels"] = scopeLabels(fields["labels"].(map[string]any), d.res.Fields["labels"])
 			}
-			keep(&object{res: plan.Resource{Address: addr, Kind: kindCluster, Group: "cluster " + c.GetName(), Fields: fields},
+			// A cluster is deleted before the subnet and network it uses.
+			deps := []plan.Address{plan.Address("gcp:" + fields["subnetwork"].(string)), plan.Address("gcp:" + fields["network"].(string))}
+			keep(&object{res: plan.Resource{Address: addr, Kind: kindCluster, Group: "cluster " + c.GetName(), Fields: fields, DependsOn: deps},
 				msg: c, project: project, location: c.GetLocation()}, owned)
 			for _, np := range c.GetNodePools() {
 				keep(&object{res: plan.Resource{Address: nodePoolAddr(addr, np.GetName()), Kind: kindNodePool, Group: "cluster " + c.GetName(),
@@ -214,8 +223,12 @@ func (e *Engine) liveState(f *v1alpha1.Federation, s *snapshot, desired []*objec
 	}
 	for _, m := range s.memberships {
 		name := m.GetName() // projects/p/locations/l/memberships/id
+		var deps []plan.Address
+		if link := m.GetEndpoint().GetGkeCluster().GetResourceLink(); link != "" {
+			deps = append(deps, plan.Address("gke:"+shortLink(link)))
+		}
 		keep(&object{res: plan.Resource{Address: plan.Address("gcp:" + name), Kind: kindMembership, Group: "project " + f.Spec.FleetProject,
-			Fields: membershipFields(m)}, msg: m, project: f.Spec.FleetProject, location: segmentAfter(name, "locations"), parent: lastSegment(name)},
+			Fields: membershipFields(m), DependsOn: deps}, msg: m, project: f.Spec.FleetProject, location: segmentAfter(name, "locations"), parent: lastSegment(name)},
 			ownedLabels(m.GetLabels(), fed))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].res.Address < out[j].res.Address })

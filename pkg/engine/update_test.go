@@ -71,3 +71,45 @@ func TestInPlaceUpdates(t *testing.T) {
 		t.Fatalf("not converged after updates:\n%s", render(again.Plan))
 	}
 }
+
+// Destroy deletes everything the federation owns, in an order GKE and Compute Engine accept, and
+// leaves what others own.
+func TestDestroy(t *testing.T) {
+	srv := gcpfake.Start(t)
+	e := newEngine(t, srv)
+	converge(t, e, "../../samples/multi-project-shared-vpc/federation.yaml")
+	ctx := context.Background()
+	f := load(t, "../../samples/multi-project-shared-vpc/federation.yaml")
+	r, err := e.PlanDestroy(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Plan.Summary.Destroy == 0 || r.Plan.Summary.Add+r.Plan.Summary.Change+r.Plan.Summary.Replace != 0 {
+		t.Fatalf("destroy plan:\n%s", render(r.Plan))
+	}
+	if _, err := e.Apply(ctx, r, engine.ApplyOptions{}); err == nil {
+		t.Fatal("destroy ran without allowing it")
+	}
+	rep, err := e.Apply(ctx, r, engine.ApplyOptions{AllowDestroy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Err(); err != nil {
+		t.Fatalf("destroy: %v", err)
+	}
+	// Each project keeps only what a new project starts with: the default network and its subnets.
+	for _, p := range []string{"retail-net-host", "retail-storefront", "retail-payments"} {
+		for _, item := range inventory(t, srv, p) {
+			if item != "network default" && item != "subnet default" {
+				t.Errorf("left in %s: %s", p, item)
+			}
+		}
+	}
+	again, err := e.PlanDestroy(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Plan.HasChanges() {
+		t.Errorf("a second destroy still has work:\n%s", render(again.Plan))
+	}
+}
