@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the two-cluster sample, on the local sandbox: start a simulated Google Cloud,
-# validate the file, plan, apply the saved plan, and plan again to show that nothing is left to
-# do. Everything started here is stopped on exit, by PID.
+# validate the file, plan, apply the saved plan, plan again to show that nothing is left to do,
+# and destroy what was created. Everything started here is stopped on exit, by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=bin/kubectl-asmfed
@@ -37,3 +37,6 @@ step "kubectl asmfed apply plan.json"
 step "kubectl asmfed plan -f $sample --detailed-exitcode"
 "$bin" plan -f "$sample" --detailed-exitcode
 echo "The federation matches the live state." >&2
+
+step "kubectl asmfed destroy -f $sample --auto-approve"
+"$bin" destroy -f "$sample" --auto-approve >/dev/null

@@ -148,7 +148,7 @@ func (o *applyOptions) Run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	o.summarise(report, time.Since(start))
+	o.summarise("Apply", report, time.Since(start))
 	if err := report.Err(); err != nil {
 		return fmt.Errorf("apply did not finish; fix the cause and run apply again (every step is safe to repeat):\n%w", err)
 	}
@@ -172,9 +172,9 @@ func (o *applyOptions) confirm() error {
 	return nil
 }
 
-func (o *applyOptions) summarise(r *plan.Report, elapsed time.Duration) {
+func (o *applyOptions) summarise(what string, r *plan.Report, elapsed time.Duration) {
 	w := o.streams.ErrOut
-	fmt.Fprintf(w, "\nApply finished in %s: %d done, %d failed, %d skipped, %d not started.\n", elapsed.Round(100*time.Millisecond),
+	fmt.Fprintf(w, "\n%s finished in %s: %d done, %d failed, %d skipped, %d not started.\n", what, elapsed.Round(100*time.Millisecond),
 		r.Count(plan.StatusDone), r.Count(plan.StatusFailed), r.Count(plan.StatusSkipped), r.Count(plan.StatusCancelled))
 	for _, res := range r.Results {
 		switch res.Status {

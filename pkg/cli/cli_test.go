@@ -247,7 +247,7 @@ func TestHelpHasExamples(t *testing.T) {
 				stdin, line = string(data), rest
 			}
 			args := strings.Fields(strings.TrimPrefix(line, "kubectl asmfed "))
-			if args[0] == "apply" && strings.Contains(line, " -f ") && !strings.Contains(line, "--auto-approve") {
+			if (args[0] == "apply" || args[0] == "destroy") && strings.Contains(line, " -f ") && !strings.Contains(line, "--auto-approve") {
 				args = append(args, "--auto-approve")
 			}
 			r := runWithEnv(t, stdin, map[string]string{EndpointEnv: srv.URL()}, args...)

@@ -70,6 +70,7 @@ verifies that the mesh works.`,
 		newRenderCommand(g),
 		newPlanCommand(g),
 		newApplyCommand(g),
+		newDestroyCommand(g),
 		newVersionCommand(g),
 	)
 	return root
