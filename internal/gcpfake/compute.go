@@ -50,14 +50,15 @@ func (s *Server) requireService(project, svc string) error {
 	if !s.opts.enforceServices {
 		return nil
 	}
-	su, _ := s.st.get(serviceKey(project, svc)).(interface{ GetState() int32 })
-	_ = su
 	if s.serviceEnabled(project, svc) {
 		return nil
 	}
 	num := projectNumber(project)
+	activation := fmt.Sprintf("https://console.developers.google.com/apis/api/%s/overview?project=%d", svc, num)
 	return &Error{Code: codes.PermissionDenied, HTTP: 403, Reason: "accessNotConfigured",
-		Message: fmt.Sprintf("%s has not been used in project %d before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/%s/overview?project=%d then retry.", svc, num, svc, num)}
+		Message: fmt.Sprintf("%s has not been used in project %d before or it is disabled. Enable it by visiting %s then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.", svc, num, activation),
+		Info: &ErrorInfo{Reason: "SERVICE_DISABLED", Domain: "googleapis.com", Metadata: map[string]string{
+			"service": svc, "consumer": fmt.Sprintf("projects/%d", num), "activationUrl": activation, "containerInfo": fmt.Sprint(num)}}}
 }
 
 func (s *Server) autoSubnet(project, network, region, cidr string) *computepb.Subnetwork {

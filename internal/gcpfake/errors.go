@@ -21,6 +21,16 @@ type Error struct {
 	Message string
 	// Fields names the offending request fields for 400s.
 	Fields map[string]string
+	// Info is the google.rpc.ErrorInfo detail (reason, domain, metadata)
+	// that clients such as apierror.APIError.Reason read.
+	Info *ErrorInfo `json:",omitempty"`
+}
+
+// ErrorInfo mirrors google.rpc.ErrorInfo.
+type ErrorInfo struct {
+	Reason   string
+	Domain   string
+	Metadata map[string]string
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -38,6 +48,11 @@ func (e *Error) GRPCStatus() *status.Status {
 			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: f, Description: d})
 		}
 		if s2, err := st.WithDetails(br); err == nil {
+			st = s2
+		}
+	}
+	if e.Info != nil {
+		if s2, err := st.WithDetails(&errdetails.ErrorInfo{Reason: e.Info.Reason, Domain: e.Info.Domain, Metadata: e.Info.Metadata}); err == nil {
 			st = s2
 		}
 	}
@@ -154,7 +169,7 @@ type jsonErrItem struct {
 type jsonErr struct {
 	Code    int           `json:"code"`
 	Message string        `json:"message"`
-	Errors  []jsonErrItem `json:"errors"`
+	Errors  []jsonErrItem `json:"errors,omitempty"`
 	Status  string        `json:"status,omitempty"`
 	Details []any         `json:"details,omitempty"`
 }
@@ -176,6 +191,16 @@ func writeError(w http.ResponseWriter, compute bool, err error) {
 			body.Details = append(body.Details, map[string]any{
 				"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": fv})
 		}
+	}
+	if e.Info != nil {
+		if !compute {
+			// gRPC-based APIs answer through the ESF transcoder, whose
+			// bodies have no legacy "errors" list; clients (gax's
+			// apierror) only parse details from such bodies.
+			body.Errors = nil
+		}
+		body.Details = append(body.Details, map[string]any{
+			"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": e.Info.Reason, "domain": e.Info.Domain, "metadata": e.Info.Metadata})
 	}
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(e.HTTP)
