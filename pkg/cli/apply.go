@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -53,13 +54,7 @@ naming what changed. Replacing or deleting a cluster or a network needs --allow-
 			if len(args) == 1 {
 				o.planFile = args[0]
 			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			return o.Run(cmd)
+			return runE(o)(cmd, args)
 		},
 	}
 	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file")
@@ -105,11 +100,10 @@ func (o *applyOptions) Complete() error {
 }
 
 // Run plans, confirms and applies.
-func (o *applyOptions) Run(cmd *cobra.Command) error {
-	ctx := cmd.Context()
-	checked := o.source.check()
-	if err := checked.Err(); err != nil {
-		return fmt.Errorf("%s is not valid (run kubectl asmfed validate -f %s):\n%w", o.source.name, o.source.name, err)
+func (o *applyOptions) Run(ctx context.Context) error {
+	f, err := valid(o.source, o.source.name)
+	if err != nil {
+		return err
 	}
 	eng, closeFn, err := o.newEngine(ctx, o.cloud)
 	if err != nil {
@@ -117,8 +111,8 @@ func (o *applyOptions) Run(cmd *cobra.Command) error {
 	}
 	defer closeFn()
 	errOut := o.streams.ErrOut
-	fmt.Fprintf(errOut, "Reading live state of %s...\n", checked.Federation.Metadata.Name)
-	res, err := eng.Plan(ctx, checked.Federation)
+	fmt.Fprintf(errOut, "Reading live state of %s...\n", f.Metadata.Name)
+	res, err := eng.Plan(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -137,43 +131,32 @@ func (o *applyOptions) Run(cmd *cobra.Command) error {
 		return nil
 	}
 	if o.saved == nil && !o.autoApprove {
-		if err := o.confirm(); err != nil {
+		if err := o.confirm("Apply these changes?"); err != nil {
 			return err
 		}
 	}
-	ui := newProgress(errOut, isTerminal(o.streams.ErrOut))
-	start := time.Now()
-	report, err := eng.Apply(ctx, res, engine.ApplyOptions{Parallelism: o.cloud.parallelism, AllowDestroy: o.allowDestroy, OnEvent: ui.Event})
-	ui.Close()
-	if err != nil {
-		return err
-	}
-	o.summarise("Apply", report, time.Since(start))
-	if err := report.Err(); err != nil {
-		return fmt.Errorf("apply did not finish; fix the cause and run apply again (every step is safe to repeat):\n%w", err)
-	}
-	return nil
+	return o.carryOut(ctx, eng, res, "Apply", engine.ApplyOptions{Parallelism: o.cloud.parallelism, AllowDestroy: o.allowDestroy})
 }
 
 // confirm asks on the terminal; without one it refuses rather than guessing.
-func (o *applyOptions) confirm() error {
-	in, ok := o.streams.In.(*os.File)
+func (g *globalOptions) confirm(question string) error {
+	in, ok := g.streams.In.(*os.File)
 	if !ok || !isTerminal(in) {
-		return errors.New("apply needs confirmation and standard input is not a terminal: pass --auto-approve to apply without asking")
+		return errors.New("confirmation needed and standard input is not a terminal: pass --auto-approve to go ahead without asking")
 	}
-	fmt.Fprint(o.streams.ErrOut, "\nApply these changes? Only 'yes' is accepted: ")
+	fmt.Fprintf(g.streams.ErrOut, "\n%s Only 'yes' is accepted: ", question)
 	line, err := bufio.NewReader(in).ReadString('\n')
 	if err != nil && line == "" {
 		return fmt.Errorf("read confirmation: %w", err)
 	}
 	if strings.TrimSpace(line) != "yes" {
-		return errors.New("apply cancelled: nothing was changed")
+		return errors.New("cancelled: nothing was changed")
 	}
 	return nil
 }
 
-func (o *applyOptions) summarise(what string, r *plan.Report, elapsed time.Duration) {
-	w := o.streams.ErrOut
+func (g *globalOptions) summarise(what string, r *plan.Report, elapsed time.Duration) {
+	w := g.streams.ErrOut
 	fmt.Fprintf(w, "\n%s finished in %s: %d done, %d failed, %d skipped, %d not started.\n", what, elapsed.Round(100*time.Millisecond),
 		r.Count(plan.StatusDone), r.Count(plan.StatusFailed), r.Count(plan.StatusSkipped), r.Count(plan.StatusCancelled))
 	for _, res := range r.Results {

@@ -1,9 +1,9 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,15 +34,7 @@ It shows the plan and asks for confirmation unless --auto-approve.`,
 		Example: `  # Tear down the two-cluster sample on the sandbox
   kubectl asmfed destroy -f samples/two-cluster-private/federation.yaml --auto-approve`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			return o.Run(cmd)
-		},
+		RunE: runE(o),
 	}
 	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file")
 	cmd.Flags().BoolVar(&o.autoApprove, "auto-approve", false, "Destroy without asking for confirmation")
@@ -69,19 +61,18 @@ func (o *destroyOptions) Complete() (err error) {
 }
 
 // Run plans the destruction, confirms and carries it out.
-func (o *destroyOptions) Run(cmd *cobra.Command) error {
-	ctx := cmd.Context()
-	checked := o.source.check()
-	if err := checked.Err(); err != nil {
-		return fmt.Errorf("%s is not valid (run kubectl asmfed validate -f %s):\n%w", o.source.name, o.filename, err)
+func (o *destroyOptions) Run(ctx context.Context) error {
+	f, err := valid(o.source, o.filename)
+	if err != nil {
+		return err
 	}
 	eng, closeFn, err := o.newEngine(ctx, o.cloud)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	fmt.Fprintf(o.streams.ErrOut, "Reading live state of %s...\n", checked.Federation.Metadata.Name)
-	res, err := eng.PlanDestroy(ctx, checked.Federation)
+	fmt.Fprintf(o.streams.ErrOut, "Reading live state of %s...\n", f.Metadata.Name)
+	res, err := eng.PlanDestroy(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -92,21 +83,9 @@ func (o *destroyOptions) Run(cmd *cobra.Command) error {
 		return nil
 	}
 	if !o.autoApprove {
-		a := &applyOptions{globalOptions: o.globalOptions}
-		if err := a.confirm(); err != nil {
+		if err := o.confirm("Destroy everything listed above?"); err != nil {
 			return err
 		}
 	}
-	ui := newProgress(o.streams.ErrOut, isTerminal(o.streams.ErrOut))
-	start := time.Now()
-	report, err := eng.Apply(ctx, res, engine.ApplyOptions{Parallelism: o.cloud.parallelism, AllowDestroy: true, OnEvent: ui.Event})
-	ui.Close()
-	if err != nil {
-		return err
-	}
-	(&applyOptions{globalOptions: o.globalOptions}).summarise("Destroy", report, time.Since(start))
-	if err := report.Err(); err != nil {
-		return fmt.Errorf("destroy did not finish; fix the cause and run destroy again:\n%w", err)
-	}
-	return nil
+	return o.carryOut(ctx, eng, res, "Destroy", engine.ApplyOptions{Parallelism: o.cloud.parallelism, AllowDestroy: true})
 }

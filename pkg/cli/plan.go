@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -44,15 +45,7 @@ one of them, it is listed as a conflict. Point every Google API at the local san
   # As JSON (docs/plan-json.md)
   kubectl asmfed plan -f samples/two-cluster-private/federation.yaml -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			return o.Run(cmd)
-		},
+		RunE: runE(o),
 	}
 	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file, or - for standard input")
 	cmd.Flags().StringVar(&o.out, "out", "", "Save the plan to this file for `kubectl asmfed apply FILE`")
@@ -88,19 +81,18 @@ func (o *planOptions) Validate() error {
 }
 
 // Run makes the plan and prints it.
-func (o *planOptions) Run(cmd *cobra.Command) error {
-	ctx := cmd.Context()
-	checked := o.source.check()
-	if err := checked.Err(); err != nil {
-		return fmt.Errorf("%s is not valid (run kubectl asmfed validate -f %s):\n%w", o.source.name, o.filename, err)
+func (o *planOptions) Run(ctx context.Context) error {
+	f, err := valid(o.source, o.filename)
+	if err != nil {
+		return err
 	}
 	eng, closeFn, err := o.newEngine(ctx, o.cloud)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	fmt.Fprintf(o.streams.ErrOut, "Reading live state of %s...\n", checked.Federation.Metadata.Name)
-	res, err := eng.Plan(ctx, checked.Federation)
+	fmt.Fprintf(o.streams.ErrOut, "Reading live state of %s...\n", f.Metadata.Name)
+	res, err := eng.Plan(ctx, f)
 	if err != nil {
 		return err
 	}

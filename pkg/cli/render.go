@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,15 +42,7 @@ placeholders; plan resolves them.`,
   # Only what concerns one cluster, as JSON
   kubectl asmfed render -f samples/multi-project-shared-vpc/federation.yaml --derived --cluster payments-central -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runE(o),
 	}
 	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file, or - for standard input")
 	cmd.Flags().BoolVar(&o.derived, "derived", false, "Print the derived resources (firewall rules, authorized networks, remote secrets, …)")
@@ -82,12 +75,12 @@ func (o *renderOptions) Validate() error {
 }
 
 // Run compiles the file and prints the derived set.
-func (o *renderOptions) Run() error {
-	checked := o.source.check()
-	if err := checked.Err(); err != nil {
-		return fmt.Errorf("%s is not valid (run kubectl asmfed validate -f %s):\n%w", o.source.name, o.filename, err)
+func (o *renderOptions) Run(context.Context) error {
+	f, err := valid(o.source, o.filename)
+	if err != nil {
+		return err
 	}
-	d, err := federation.Compile(checked.Federation, federation.Facts{})
+	d, err := federation.Compile(f, federation.Facts{})
 	if err != nil {
 		return err
 	}
@@ -110,7 +103,7 @@ func (o *renderOptions) Run() error {
 		_, err = o.streams.Out.Write(data)
 		return err
 	}
-	return writeDerivedText(o.streams.Out, checked.Federation, d)
+	return writeDerivedText(o.streams.Out, f, d)
 }
 
 // filterCluster keeps the items that concern one cluster: its own settings, rules that target or

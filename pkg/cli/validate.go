@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,15 +43,7 @@ It needs no credentials and calls no API.`,
   # Machine-readable problems for CI annotations
   kubectl asmfed validate -f samples/two-cluster-private/federation.yaml -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runE(o),
 	}
 	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file, or - for standard input")
 	cmd.Flags().BoolVar(&o.showDefaults, "show-defaults", false, "Print the file with defaults applied (YAML) after checking it")
@@ -89,7 +82,7 @@ type validateReport struct {
 }
 
 // Run validates the file and prints the problems.
-func (o *validateOptions) Run() error {
+func (o *validateOptions) Run(context.Context) error {
 	lf := o.source.check()
 	errs, warnings := lf.Errors, lf.Warnings
 	out, errOut := o.streams.Out, o.streams.ErrOut

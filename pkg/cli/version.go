@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"runtime"
@@ -83,12 +84,7 @@ func newVersionCommand(g *globalOptions) *cobra.Command {
 		Example: `  kubectl asmfed version
   kubectl asmfed version -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runE(o),
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "Output format: text, json or yaml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
@@ -104,8 +100,11 @@ func (o *versionOptions) Validate() error {
 	return fmt.Errorf("unknown output format %q: use text, json or yaml", o.output)
 }
 
+// Complete has nothing to read.
+func (o *versionOptions) Complete() error { return nil }
+
 // Run prints the version.
-func (o *versionOptions) Run() error {
+func (o *versionOptions) Run(context.Context) error {
 	v := buildVersionInfo()
 	switch o.output {
 	case "json":

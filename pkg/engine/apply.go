@@ -232,24 +232,40 @@ func (e *Engine) addBinding(ctx context.Context, d *object) error {
 	return err
 }
 
+// withMember adds member to role in bindings; it reports false when the member was already
+// there, so the policy need not be written.
+func withMember[B any](bindings []B, role, member string, roleOf func(B) string, members func(B) *[]string, newBinding func() B) ([]B, bool) {
+	for _, b := range bindings {
+		if roleOf(b) != role {
+			continue
+		}
+		ms := members(b)
+		for _, m := range *ms {
+			if m == member {
+				return bindings, false
+			}
+		}
+		*ms = append(*ms, member)
+		sort.Strings(*ms)
+		return bindings, true
+	}
+	return append(bindings, newBinding()), true
+}
+
 func (e *Engine) addSubnetBinding(ctx context.Context, project, region, subnet, role, member string) error {
 	p, err := e.gcp.SubnetworkIAMPolicy(ctx, project, region, subnet)
 	if err != nil {
 		return err
 	}
-	for _, b := range p.GetBindings() {
-		if b.GetRole() == role {
-			for _, m := range b.GetMembers() {
-				if m == member {
-					return nil
-				}
-			}
-			b.Members = append(b.Members, member)
-			sort.Strings(b.Members)
-			return e.gcp.SetSubnetworkIAMPolicy(ctx, project, region, subnet, p)
-		}
+	var changed bool
+	p.Bindings, changed = withMember(p.Bindings, role, member, (*computepb.Binding).GetRole,
+		func(b *computepb.Binding) *[]string { return &b.Members },
+		func() *computepb.Binding {
+			return &computepb.Binding{Role: proto.String(role), Members: []string{member}}
+		})
+	if !changed {
+		return nil
 	}
-	p.Bindings = append(p.Bindings, &computepb.Binding{Role: proto.String(role), Members: []string{member}})
 	return e.gcp.SetSubnetworkIAMPolicy(ctx, project, region, subnet, p)
 }
 
@@ -258,18 +274,12 @@ func (e *Engine) addProjectBinding(ctx context.Context, project, role, member st
 	if err != nil {
 		return err
 	}
-	for _, b := range p.GetBindings() {
-		if b.GetRole() == role {
-			for _, m := range b.GetMembers() {
-				if m == member {
-					return nil
-				}
-			}
-			b.Members = append(b.Members, member)
-			sort.Strings(b.Members)
-			return e.gcp.SetProjectIAMPolicy(ctx, project, p)
-		}
+	var changed bool
+	p.Bindings, changed = withMember(p.Bindings, role, member, (*iampb.Binding).GetRole,
+		func(b *iampb.Binding) *[]string { return &b.Members },
+		func() *iampb.Binding { return &iampb.Binding{Role: role, Members: []string{member}} })
+	if !changed {
+		return nil
 	}
-	p.Bindings = append(p.Bindings, &iampb.Binding{Role: role, Members: []string{member}})
 	return e.gcp.SetProjectIAMPolicy(ctx, project, p)
 }

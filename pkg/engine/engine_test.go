@@ -51,31 +51,16 @@ func TestConvergenceForEverySample(t *testing.T) {
 	}
 	for _, s := range samples {
 		t.Run(filepath.Base(filepath.Dir(s)), func(t *testing.T) {
-			ctx := context.Background()
 			srv := gcpfake.Start(t)
 			e := newEngine(t, srv)
-			f := load(t, s)
-			r, err := e.Plan(ctx, f)
+			r, err := e.Plan(context.Background(), load(t, s))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if r.Plan.Summary.Add == 0 {
 				t.Fatalf("first plan creates nothing:\n%s", render(r.Plan))
 			}
-			rep, err := e.Apply(ctx, r, engine.ApplyOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := rep.Err(); err != nil {
-				t.Fatalf("apply: %v", err)
-			}
-			again, err := e.Plan(ctx, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if again.Plan.HasChanges() || len(again.Plan.Conflicts) > 0 {
-				t.Fatalf("plan after apply is not empty:\n%s", render(again.Plan))
-			}
+			converge(t, e, s)
 		})
 	}
 }
