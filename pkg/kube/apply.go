@@ -1,0 +1,388 @@
+package kube
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/istio"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	// Parallelism bounds concurrent changes across clusters. Default 10.
+	Parallelism int
+	// AllowDestroy permits deleting protected objects (namespaces, with everything in them).
+	AllowDestroy bool
+	// ReadyTimeout bounds each readiness wait (a namespace becoming Active, a token being filled
+	// in, a replaced object being gone). Default 2 minutes.
+	ReadyTimeout time.Duration
+	// PollInterval between readiness checks. Default 200ms.
+	PollInterval time.Duration
+	// OnEvent receives progress of each change.
+	OnEvent func(plan.Event)
+}
+
+// DestroyRefusedError lists protected objects a plan would delete or replace.
+type DestroyRefusedError struct {
+	Addresses []plan.Address
+}
+
+func (e *DestroyRefusedError) Error() string {
+	names := make([]string, len(e.Addresses))
+	for i, a := range e.Addresses {
+		names[i] = string(a)
+	}
+	return fmt.Sprintf("the plan deletes %s with everything in them; nothing was changed (allow destruction if that is intended)", strings.Join(names, ", "))
+}
+
+// ConflictError refuses a plan with objects that exist without this federation's ownership.
+type ConflictError struct {
+	Conflicts []plan.Conflict
+}
+
+func (e *ConflictError) Error() string {
+	names := make([]string, len(e.Conflicts))
+	for i, c := range e.Conflicts {
+		names[i] = string(c.Address)
+	}
+	return fmt.Sprintf("objects exist without federation ownership labels (%s); nothing was changed: delete or rename them, or label them %s=%s and %s=<federation> to hand them over",
+		strings.Join(names, ", "), LabelManagedBy, ManagedByValue, LabelFederation)
+}
+
+// Apply carries out a plan made by Plan: server-side apply under the asmfed field manager, in
+// dependency order across clusters, waiting for readiness where later steps need it. Before
+// changing a cluster it records in the cluster's inventory everything the plan will create, so
+// that an interrupted apply leaves nothing unlisted; the inventory's own step, last in its
+// cluster, writes the final list. A plan with conflicts, or deleting protected objects without
+// AllowDestroy, is refused before anything changes. Step failures are in the report.
+func Apply(ctx context.Context, r *Result, opts ApplyOptions) (*plan.Report, error) {
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = 2 * time.Minute
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 200 * time.Millisecond
+	}
+	if len(r.Plan.Conflicts) > 0 {
+		return nil, &ConflictError{Conflicts: r.Plan.Conflicts}
+	}
+	if !opts.AllowDestroy {
+		var refused []plan.Address
+		for _, c := range r.Plan.Changes {
+			if c.Protected && (c.Action == plan.Replace || c.Action == plan.Delete) {
+				refused = append(refused, c.Address)
+			}
+		}
+		if len(refused) > 0 {
+			sort.Slice(refused, func(i, j int) bool { return refused[i] < refused[j] })
+			return nil, &DestroyRefusedError{Addresses: refused}
+		}
+	}
+	a := &applier{r: r, opts: opts}
+	if err := a.recordInventories(ctx); err != nil {
+		return nil, err
+	}
+	steps := plan.StepsFor(r.Plan, func(c plan.Change) func(context.Context, func(string)) error {
+		return func(ctx context.Context, progress func(string)) error {
+			return a.change(ctx, c, progress)
+		}
+	})
+	// The inventory's final write also waits for the deletions in its cluster.
+	deletes := map[string][]plan.Address{}
+	for _, c := range r.Plan.Changes {
+		if c.Action == plan.Delete {
+			if rf, err := parseAddress(c.Address); err == nil {
+				deletes[rf.Cluster] = append(deletes[rf.Cluster], c.Address)
+			}
+		}
+	}
+	for i := range steps {
+		if o := r.desired[steps[i].Address]; o != nil && o.role == roleInventory {
+			steps[i].DependsOn = append(steps[i].DependsOn, deletes[o.ref.Cluster]...)
+		}
+	}
+	return plan.Execute(ctx, steps, plan.ExecOptions{Parallelism: opts.Parallelism, OnEvent: opts.OnEvent})
+}
+
+type applier struct {
+	r    *Result
+	opts ApplyOptions
+}
+
+// recordInventories writes, in every cluster the plan changes, the union of the live inventory
+// and the desired addresses, creating istio-system first when needed.
+func (a *applier) recordInventories(ctx context.Context) error {
+	acting := map[string]bool{}
+	for _, c := range a.r.Plan.Changes {
+		if c.Action != plan.NoOp {
+			if rf, err := parseAddress(c.Address); err == nil {
+				acting[rf.Cluster] = true
+			}
+		}
+	}
+	for _, cluster := range sortedKeys(acting) {
+		nsAddr := Address(cluster, "", "Namespace", federation.IstioNamespace)
+		if a.r.live[nsAddr] == nil {
+			if err := a.apply(ctx, a.r.desired[nsAddr].u, cluster); err != nil {
+				return fmt.Errorf("create %s to hold the inventory: %w", nsAddr, err)
+			}
+		}
+		inv := a.r.desired[Address(cluster, federation.IstioNamespace, "ConfigMap", inventoryName(a.r.fed))]
+		u := inv.u.DeepCopy()
+		addrs := append(append([]plan.Address{}, a.r.inventories[cluster]...), a.inventoryAddresses(cluster)...)
+		if err := unstructured.SetNestedField(u.Object, map[string]any{InventoryKey: inventoryData(addrs)}, "data"); err != nil {
+			return err
+		}
+		if err := a.apply(ctx, u, cluster); err != nil {
+			return fmt.Errorf("record the inventory %s: %w", inv.res.Address, err)
+		}
+	}
+	return nil
+}
+
+// inventoryAddresses are the desired addresses of a cluster other than the inventory itself.
+func (a *applier) inventoryAddresses(cluster string) []plan.Address {
+	var out []plan.Address
+	for _, addr := range a.r.desiredByCluster[cluster] {
+		if a.r.desired[addr].role != roleInventory {
+			out = append(out, addr)
+		}
+	}
+	return out
+}
+
+func (a *applier) change(ctx context.Context, c plan.Change, progress func(string)) error {
+	switch c.Action {
+	case plan.Create, plan.Update:
+		return a.write(ctx, c, progress)
+	case plan.Replace:
+		if err := a.remove(ctx, c.Address, progress, true); err != nil {
+			return err
+		}
+		return a.write(ctx, c, progress)
+	case plan.Delete:
+		return a.remove(ctx, c.Address, progress, false)
+	}
+	return nil
+}
+
+func (a *applier) resource(rf ref) dynamic.ResourceInterface {
+	k := kinds[rf.Kind]
+	ri := a.r.clients.Dynamic(rf.Cluster).Resource(k.gvr)
+	if k.namespaced {
+		return ri.Namespace(rf.Namespace)
+	}
+	return ri
+}
+
+func (a *applier) apply(ctx context.Context, u *unstructured.Unstructured, cluster string) error {
+	rf := ref{Cluster: cluster, Namespace: u.GetNamespace(), Kind: u.GetKind(), Name: u.GetName()}
+	_, err := a.resource(rf).Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	return err
+}
+
+// write server-side applies the desired object, with the parts only known at apply time, then
+// waits for it to be usable.
+func (a *applier) write(ctx context.Context, c plan.Change, progress func(string)) error {
+	o := a.r.desired[c.Address]
+	if o == nil {
+		return errors.New("no desired state")
+	}
+	// Ownership is checked again: an object created since the plan without the mark is left alone.
+	if cur, err := a.r.clients.get(ctx, o.ref); err == nil && !owned(cur, a.r.fed) {
+		return fmt.Errorf("%s exists without this federation's ownership labels (created since the plan); it was not changed", c.Address)
+	} else if err != nil && !apierrors.IsNotFound(err) {
+		return readError(o.ref, err)
+	}
+	u := o.u.DeepCopy()
+	switch o.role {
+	case roleRemoteSecret:
+		if err := a.fillRemoteSecret(ctx, o, u, progress); err != nil {
+			return err
+		}
+	case roleCACerts:
+		if err := a.fillCACerts(c, o, u, progress); err != nil {
+			return err
+		}
+	case roleInventory:
+		if err := unstructured.SetNestedField(u.Object, map[string]any{InventoryKey: inventoryData(a.inventoryAddresses(o.ref.Cluster))}, "data"); err != nil {
+			return err
+		}
+	}
+	if err := a.apply(ctx, u, o.ref.Cluster); err != nil {
+		return fmt.Errorf("server-side apply: %w", err)
+	}
+	switch o.role {
+	case roleNamespace:
+		return a.waitNamespace(ctx, o.ref, progress)
+	case roleTokenSecret:
+		_, err := a.waitToken(ctx, o.ref, progress)
+		return err
+	}
+	return nil
+}
+
+// fillRemoteSecret writes the kubeconfig with the target's current token, waiting for the
+// target's token controller to fill it in.
+func (a *applier) fillRemoteSecret(ctx context.Context, o *object, u *unstructured.Unstructured, progress func(string)) error {
+	rs := o.remote
+	tokRef := ref{Cluster: rs.Target, Namespace: federation.IstioNamespace, Kind: "Secret", Name: ReaderTokenSecret}
+	tok, err := a.waitToken(ctx, tokRef, progress)
+	if err != nil {
+		return err
+	}
+	token, ca := tokenOf(tok)
+	if len(ca) == 0 {
+		ca = a.r.clients.caData(rs.Target)
+	}
+	server, _ := a.r.peerServer(rs)
+	kc, err := remoteKubeconfig(rs.DataKey, server, ca, token)
+	if err != nil {
+		return err
+	}
+	setAnnotation(u, AnnotationTokenGeneration, tok.GetAnnotations()[AnnotationTokenGeneration])
+	return unstructured.SetNestedField(u.Object, map[string]any{rs.DataKey: base64.StdEncoding.EncodeToString(kc)}, "data")
+}
+
+// fillCACerts keeps a live intermediate that is still good, and issues a new one otherwise.
+func (a *applier) fillCACerts(c plan.Change, o *object, u *unstructured.Unstructured, progress func(string)) error {
+	root := a.r.opts.CARoot
+	var data map[string][]byte
+	if l := a.r.live[c.Address]; l != nil && c.Action == plan.Update && !changed(c, fieldIntermediate) && !changed(c, fieldRootFingerprint) {
+		data = secretData(l.u)
+	} else {
+		progress("issuing an intermediate CA signed by root " + root.Fingerprint())
+		var err error
+		data, err = root.IssueIntermediate(o.ref.Cluster, istio.IntermediateOptions{Validity: a.r.opts.IntermediateValidity, Now: a.r.opts.Now})
+		if err != nil {
+			return err
+		}
+	}
+	enc := map[string]any{}
+	for k, v := range data {
+		enc[k] = base64.StdEncoding.EncodeToString(v)
+	}
+	return unstructured.SetNestedField(u.Object, enc, "data")
+}
+
+// remove deletes the live object the plan saw (a UID precondition keeps a replacement made since
+// from being deleted); wait makes it return only once the object is gone.
+func (a *applier) remove(ctx context.Context, addr plan.Address, progress func(string), wait bool) error {
+	l := a.r.live[addr]
+	if l == nil {
+		return nil
+	}
+	uid := l.u.GetUID()
+	policy := metav1.DeletePropagationBackground
+	err := a.resource(l.ref).Delete(ctx, l.ref.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}, PropagationPolicy: &policy})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case apierrors.IsConflict(err):
+		return fmt.Errorf("%s was replaced since the plan was made; make the plan again", addr)
+	case err != nil:
+		return fmt.Errorf("delete: %w", err)
+	}
+	if !wait {
+		return nil
+	}
+	return a.poll(ctx, "deletion of "+string(addr), progress, func(ctx context.Context) (bool, string, error) {
+		cur, err := a.r.clients.get(ctx, l.ref)
+		if apierrors.IsNotFound(err) {
+			return true, "", nil
+		}
+		if err != nil {
+			return false, "", err
+		}
+		if cur.GetUID() != uid {
+			return true, "", nil
+		}
+		return false, "still present, finalizers " + strings.Join(cur.GetFinalizers(), ", "), nil
+	})
+}
+
+func (a *applier) waitNamespace(ctx context.Context, rf ref, progress func(string)) error {
+	return a.poll(ctx, "namespace "+rf.Name+" in "+rf.Cluster+" to be Active", progress, func(ctx context.Context) (bool, string, error) {
+		u, err := a.r.clients.get(ctx, rf)
+		if apierrors.IsNotFound(err) {
+			return false, "not found", nil
+		}
+		if err != nil {
+			return false, "", err
+		}
+		phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+		if phase == "Active" {
+			return true, "", nil
+		}
+		if u.GetDeletionTimestamp() != nil {
+			return false, "it is terminating (deleted at " + u.GetDeletionTimestamp().UTC().Format(time.RFC3339) + "); wait for the deletion to finish and apply again", nil
+		}
+		return false, "phase " + phase, nil
+	})
+}
+
+// waitToken waits until the token controller has filled in a token Secret.
+func (a *applier) waitToken(ctx context.Context, rf ref, progress func(string)) (*unstructured.Unstructured, error) {
+	var out *unstructured.Unstructured
+	err := a.poll(ctx, "the token of "+string(rf.Address()), progress, func(ctx context.Context) (bool, string, error) {
+		u, err := a.r.clients.get(ctx, rf)
+		if apierrors.IsNotFound(err) {
+			return false, "the token Secret does not exist", nil
+		}
+		if err != nil {
+			return false, "", err
+		}
+		if !owned(u, a.r.fed) {
+			return false, "", fmt.Errorf("%s is not owned by federation %s", rf.Address(), a.r.fed)
+		}
+		if tok, _ := tokenOf(u); tok == "" {
+			return false, "the token controller of " + rf.Cluster + " has not filled in the token (is kube-controller-manager running with the serviceaccount-token controller, and does the account exist?)", nil
+		}
+		out = u
+		return true, "", nil
+	})
+	return out, err
+}
+
+// poll checks until check is done, ctx ends or the readiness timeout passes; a timeout names the
+// last reason check gave.
+func (a *applier) poll(parent context.Context, what string, progress func(string), check func(context.Context) (bool, string, error)) error {
+	ctx, cancel := context.WithTimeout(parent, a.opts.ReadyTimeout)
+	defer cancel()
+	last := ""
+	for {
+		done, reason, err := check(ctx)
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		if reason != "" && reason != last {
+			progress("waiting for " + what + ": " + reason)
+			last = reason
+		}
+		select {
+		case <-ctx.Done():
+			if parent.Err() != nil {
+				return fmt.Errorf("waiting for %s: %w", what, parent.Err())
+			}
+			if last == "" && err != nil {
+				last = err.Error()
+			}
+			return fmt.Errorf("timed out after %s waiting for %s: %s", a.opts.ReadyTimeout, what, last)
+		case <-time.After(a.opts.PollInterval):
+		}
+	}
+}

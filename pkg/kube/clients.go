@@ -1,0 +1,181 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Client rate limits. client-go's defaults (5 QPS, burst 10) would serialise a plan's parallel
+// reads; an apply touches a few dozen objects per cluster.
+const (
+	DefaultQPS   = 50
+	DefaultBurst = 100
+)
+
+// GoogleScope is the OAuth scope GKE accepts for Kubernetes API calls.
+const GoogleScope = "https://www.googleapis.com/auth/cloud-platform"
+
+// Endpoint is how to reach a cluster's API server directly, as the container API describes it:
+// its address and CA, and a source of OAuth access tokens. It is all this package needs to know
+// of GKE.
+type Endpoint struct {
+	// Host is the API server, e.g. https://10.0.0.2 or 10.0.0.2 (https is assumed).
+	Host string
+	// CAData is the PEM of the cluster CA (the container API's masterAuth.clusterCaCertificate,
+	// base64-decoded).
+	CAData []byte
+	// TokenSource gives the bearer tokens; GoogleTokenSource for GKE.
+	TokenSource oauth2.TokenSource
+}
+
+// GoogleTokenSource is the Application Default Credentials token source GKE accepts, the same
+// credentials gcloud and the Google Cloud clients use, so no gke-gcloud-auth-plugin is needed.
+func GoogleTokenSource(ctx context.Context) (oauth2.TokenSource, error) {
+	ts, err := google.DefaultTokenSource(ctx, GoogleScope)
+	if err != nil {
+		return nil, fmt.Errorf("find Google credentials for the Kubernetes API: %w (hint: run `gcloud auth application-default login`)", err)
+	}
+	return ts, nil
+}
+
+// ConfigForEndpoint builds a client configuration from an Endpoint, with raised rate limits.
+func ConfigForEndpoint(ep Endpoint) (*rest.Config, error) {
+	if ep.Host == "" {
+		return nil, errors.New("cluster endpoint has no address")
+	}
+	if len(ep.CAData) == 0 {
+		return nil, fmt.Errorf("cluster endpoint %s has no CA certificate", ep.Host)
+	}
+	if ep.TokenSource == nil {
+		return nil, fmt.Errorf("cluster endpoint %s has no token source", ep.Host)
+	}
+	host := ep.Host
+	if !strings.Contains(host, "://") {
+		host = "https://" + host
+	}
+	ts := oauth2.ReuseTokenSource(nil, ep.TokenSource)
+	cfg := &rest.Config{
+		Host:            host,
+		TLSClientConfig: rest.TLSClientConfig{CAData: ep.CAData},
+		WrapTransport: func(rt http.RoundTripper) http.RoundTripper {
+			return &oauth2.Transport{Source: ts, Base: rt}
+		},
+	}
+	return WithRateLimits(cfg), nil
+}
+
+// WithRateLimits returns a copy of cfg with DefaultQPS and DefaultBurst unless it sets higher.
+func WithRateLimits(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	if c.QPS < DefaultQPS {
+		c.QPS = DefaultQPS
+	}
+	if c.Burst < DefaultBurst {
+		c.Burst = DefaultBurst
+	}
+	return c
+}
+
+// MissingContextsError names kubeconfig contexts a federation refers to that do not exist.
+type MissingContextsError struct {
+	// Missing maps cluster names to the context they name.
+	Missing map[string]string
+	// Available are the contexts the kubeconfig has.
+	Available []string
+}
+
+func (e *MissingContextsError) Error() string {
+	var parts []string
+	for _, c := range sortedKeys(e.Missing) {
+		parts = append(parts, fmt.Sprintf("cluster %s names kubeconfig context %q", c, e.Missing[c]))
+	}
+	avail := "none"
+	if len(e.Available) > 0 {
+		avail = strings.Join(e.Available, ", ")
+	}
+	return fmt.Sprintf("%s, which the kubeconfig does not have (contexts: %s); hint: fix kubeconfigContext in the file, or pass --kubeconfig with the right file",
+		strings.Join(parts, "; "), avail)
+}
+
+// ConfigsFromKubeconfig builds a client configuration per cluster from kubeconfig contexts
+// (cluster name → context name). Every context is checked before any is used, and a
+// *MissingContextsError names all that are missing. loader is the kubeconfig to read; nil means
+// the default ($KUBECONFIG or ~/.kube/config).
+func ConfigsFromKubeconfig(loader clientcmd.ClientConfigLoader, contexts map[string]string) (map[string]*rest.Config, error) {
+	if loader == nil {
+		loader = clientcmd.NewDefaultClientConfigLoadingRules()
+	}
+	raw, err := loader.Load()
+	if err != nil {
+		return nil, fmt.Errorf("read kubeconfig: %w", err)
+	}
+	missing := map[string]string{}
+	for cluster, ctxName := range contexts {
+		if _, ok := raw.Contexts[ctxName]; !ok {
+			missing[cluster] = ctxName
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &MissingContextsError{Missing: missing, Available: sortedKeys(raw.Contexts)}
+	}
+	out := make(map[string]*rest.Config, len(contexts))
+	for cluster, ctxName := range contexts {
+		cfg, err := clientcmd.NewNonInteractiveClientConfig(*raw, ctxName, &clientcmd.ConfigOverrides{}, loader).ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig context %q of cluster %s: %w", ctxName, cluster, err)
+		}
+		out[cluster] = WithRateLimits(cfg)
+	}
+	return out, nil
+}
+
+// ClientSet holds a dynamic client per cluster.
+type ClientSet struct {
+	configs map[string]*rest.Config
+	dynamic map[string]dynamic.Interface
+}
+
+// NewClientSet builds clients for every cluster (name → configuration).
+func NewClientSet(configs map[string]*rest.Config) (*ClientSet, error) {
+	cs := &ClientSet{configs: map[string]*rest.Config{}, dynamic: map[string]dynamic.Interface{}}
+	for name, cfg := range configs {
+		if cfg == nil {
+			return nil, fmt.Errorf("cluster %s: no client configuration", name)
+		}
+		c := WithRateLimits(cfg)
+		d, err := dynamic.NewForConfig(c)
+		if err != nil {
+			return nil, fmt.Errorf("client for cluster %s: %w", name, err)
+		}
+		cs.configs[name], cs.dynamic[name] = c, d
+	}
+	return cs, nil
+}
+
+// Clusters are the names of the clusters, sorted.
+func (cs *ClientSet) Clusters() []string { return sortedKeys(cs.configs) }
+
+// Config returns the configuration of a cluster, nil if unknown.
+func (cs *ClientSet) Config(cluster string) *rest.Config { return cs.configs[cluster] }
+
+// Dynamic returns the dynamic client of a cluster, nil if unknown.
+func (cs *ClientSet) Dynamic(cluster string) dynamic.Interface { return cs.dynamic[cluster] }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

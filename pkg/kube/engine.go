@@ -1,0 +1,515 @@
+package kube
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/istio"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+// Options tune Plan.
+type Options struct {
+	// PeerServers sets, per cluster, the API server address written into the remote secrets its
+	// peers hold: the address the peers' pods reach (the private endpoint on GKE). It overrides
+	// the file's peerAPIServer. A cluster in neither gets the address its rest.Config uses, with
+	// a warning.
+	PeerServers map[string]string
+	// CARoot is the plug-in CA root; required when the federation's mesh.ca.mode is plugin
+	// (load it with istio.LoadRootFiles from mesh.ca.rootCertFile and rootKeyFile).
+	CARoot *istio.Root
+	// RotateRemoteSecrets replaces every reader token Secret, which invalidates the old tokens,
+	// and rewrites every remote secret with the new ones.
+	RotateRemoteSecrets bool
+	// RenewBefore re-issues a cacerts intermediate that expires within it. Default 30 days.
+	RenewBefore time.Duration
+	// IntermediateValidity is the lifetime of issued intermediates. Default 1 year.
+	IntermediateValidity time.Duration
+	// ReadParallelism bounds concurrent reads across all clusters. Default 32.
+	ReadParallelism int
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Result is a plan together with what it was made from, which Apply needs to carry it out.
+type Result struct {
+	Plan *plan.Plan
+	// Calls counts the API requests the plan made, per cluster.
+	Calls map[string]int
+
+	fed     string
+	clients *ClientSet
+	opts    Options
+	desired map[plan.Address]*object
+	live    map[plan.Address]*object
+	// inventories are the addresses each cluster's live inventory lists.
+	inventories map[string][]plan.Address
+	// desiredByCluster lists the desired addresses of each cluster.
+	desiredByCluster map[string][]plan.Address
+}
+
+// ErrNoClusters is returned when the federation has clusters no client configuration was given for.
+var ErrNoClusters = errors.New("no client configuration")
+
+// Plan reads the live objects the federation concerns in every cluster, in parallel, and diffs
+// them against what the federation wants. d is the compiled federation (federation.Compile) and
+// f the defaulted file it was compiled from; clusters maps each cluster name to a configuration
+// that reaches it (ConfigForEndpoint, ConfigsFromKubeconfig).
+func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.Desired, f *v1alpha1.Federation, opts Options) (*Result, error) {
+	if opts.RenewBefore <= 0 {
+		opts.RenewBefore = 30 * 24 * time.Hour
+	}
+	if opts.ReadParallelism <= 0 {
+		opts.ReadParallelism = 32
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	var missing []string
+	for _, c := range d.Clusters {
+		if clusters[c.Name] == nil {
+			missing = append(missing, c.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("clusters %s: %w (pass a kubeconfig context or an endpoint for each)", strings.Join(missing, ", "), ErrNoClusters)
+	}
+	caPlugin := f.Spec.Mesh.CA.Mode == v1alpha1.CAPlugin
+	var fp string
+	if caPlugin {
+		if opts.CARoot == nil {
+			return nil, errors.New("mesh.ca.mode is plugin but no root was given; hint: create one with `kubectl asmfed ca init --out ca/` and set mesh.ca.rootCertFile and rootKeyFile")
+		}
+		fp = opts.CARoot.Fingerprint()
+	}
+	clients, err := NewClientSet(clusters)
+	if err != nil {
+		return nil, err
+	}
+	want, err := desiredObjects(f, d, caPlugin, fp)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{fed: d.Federation, clients: clients, opts: opts, Calls: map[string]int{},
+		desired: map[plan.Address]*object{}, live: map[plan.Address]*object{},
+		inventories: map[string][]plan.Address{}, desiredByCluster: map[string][]plan.Address{}}
+	for cluster, objs := range want {
+		for _, o := range objs {
+			r.desired[o.res.Address] = o
+			r.desiredByCluster[cluster] = append(r.desiredByCluster[cluster], o.res.Address)
+		}
+	}
+	if err := r.readLive(ctx, want); err != nil {
+		return nil, err
+	}
+	var warnings []string
+	if err := r.complete(&warnings); err != nil {
+		return nil, err
+	}
+
+	var dres, lres []plan.Resource
+	for _, o := range r.desired {
+		dres = append(dres, o.res)
+	}
+	for _, o := range r.live {
+		lres = append(lres, o.res)
+	}
+	p, err := plan.Diff(dres, lres, plan.DiffOptions{Federation: d.Federation})
+	if err != nil {
+		return nil, err
+	}
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		o := r.desired[c.Address]
+		if o == nil {
+			continue
+		}
+		switch {
+		case o.role == roleTokenSecret && c.Action == plan.Replace && opts.RotateRemoteSecrets:
+			c.ActionReason = "remote secret rotation: a new token Secret replaces this one, which invalidates the old token"
+		case o.role == roleRemoteSecret && c.Action == plan.Update && r.pendingToken(o):
+			c.ActionReason = fmt.Sprintf("carries the new token of %s's reader account, issued during apply", o.remote.Target)
+		case o.role == roleCACerts && c.Action == plan.Update && changed(*c, fieldIntermediate):
+			c.ActionReason = "a new intermediate is issued: " + fmt.Sprint(c.Before[fieldIntermediate])
+		}
+		if c.Protected && c.Action == plan.Delete {
+			warnings = append(warnings, fmt.Sprintf("%s will be deleted with everything in it (apply needs AllowDestroy)", c.Address))
+		}
+	}
+	p.Warnings = append(p.Warnings, warnings...)
+	sort.Strings(p.Warnings)
+	r.Plan = p
+	return r, nil
+}
+
+func changed(c plan.Change, field string) bool {
+	for _, f := range c.Fields {
+		if f.Path == field {
+			return true
+		}
+	}
+	return false
+}
+
+// readLive reads, per cluster and in parallel, the inventory and then every object that is
+// desired or listed in it.
+func (r *Result) readLive(ctx context.Context, want map[string][]*object) error {
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	sem := make(chan struct{}, r.opts.ReadParallelism)
+	get := func(rf ref) (*unstructured.Unstructured, error) {
+		sem <- struct{}{}
+		defer func() { <-sem }()
+		mu.Lock()
+		r.Calls[rf.Cluster]++
+		mu.Unlock()
+		u, err := r.clients.get(gctx, rf)
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, readError(rf, err)
+		}
+		return u, nil
+	}
+	record := func(rf ref, u *unstructured.Unstructured) {
+		if u == nil {
+			return
+		}
+		o := r.liveObject(rf, u)
+		mu.Lock()
+		r.live[o.res.Address] = o
+		mu.Unlock()
+	}
+	for cluster, objs := range want {
+		g.Go(func() error {
+			invRef := ref{Cluster: cluster, Namespace: federation.IstioNamespace, Kind: "ConfigMap", Name: inventoryName(r.fed)}
+			inv, err := get(invRef)
+			if err != nil {
+				return err
+			}
+			record(invRef, inv)
+			refs := map[plan.Address]ref{}
+			for _, o := range objs {
+				if o.role != roleInventory {
+					refs[o.res.Address] = o.ref
+				}
+			}
+			if inv != nil && owned(inv, r.fed) {
+				addrs := parseInventory(inv)
+				mu.Lock()
+				r.inventories[cluster] = addrs
+				mu.Unlock()
+				for _, a := range addrs {
+					rf, err := parseAddress(a)
+					if err != nil || rf.Cluster != cluster {
+						continue // not an address this tool writes; never acted on
+					}
+					refs[a] = rf
+				}
+			}
+			cg, cctx := errgroup.WithContext(gctx)
+			for _, rf := range refs {
+				cg.Go(func() error {
+					if cctx.Err() != nil {
+						return cctx.Err()
+					}
+					u, err := get(rf)
+					if err != nil {
+						return err
+					}
+					record(rf, u)
+					return nil
+				})
+			}
+			return cg.Wait()
+		})
+	}
+	return g.Wait()
+}
+
+func readError(rf ref, err error) error {
+	hint := ""
+	switch {
+	case apierrors.IsForbidden(err):
+		hint = " (hint: the credentials used for this cluster lack permission; the tool needs cluster-admin to manage namespaces, RBAC and secrets)"
+	case apierrors.IsUnauthorized(err):
+		hint = " (hint: the credentials were rejected; refresh them or check the kubeconfig context)"
+	}
+	return fmt.Errorf("read %s: %w%s", rf.Address(), err, hint)
+}
+
+func parseInventory(u *unstructured.Unstructured) []plan.Address {
+	data, _, _ := unstructured.NestedString(u.Object, "data", InventoryKey)
+	var out []plan.Address
+	for _, line := range strings.Split(data, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, plan.Address(line))
+		}
+	}
+	return out
+}
+
+func inventoryData(addrs []plan.Address) string {
+	s := make([]string, 0, len(addrs))
+	seen := map[plan.Address]bool{}
+	for _, a := range addrs {
+		if !seen[a] {
+			seen[a] = true
+			s = append(s, string(a))
+		}
+	}
+	sort.Strings(s)
+	return strings.Join(s, "\n")
+}
+
+// liveObject reduces a live object to a plan resource: the fields the desired object of the
+// same address manages, or its ownership labels and top-level fields when nothing wants it.
+func (r *Result) liveObject(rf ref, u *unstructured.Unstructured) *object {
+	k := kinds[rf.Kind]
+	o := &object{ref: rf, u: u, res: plan.Resource{
+		Address:   rf.Address(),
+		Kind:      rf.Kind,
+		Group:     "cluster " + rf.Cluster,
+		Owned:     owned(u, r.fed),
+		Immutable: k.immutable,
+		Sensitive: k.sensitive,
+	}}
+	if rf.Namespace != "" {
+		o.res.DependsOn = []plan.Address{Address(rf.Cluster, "", "Namespace", rf.Namespace)}
+	}
+	if rf.Kind == "Namespace" {
+		o.res.Protected = true
+	}
+	d := r.desired[o.res.Address]
+	if d == nil {
+		o.res.Fields = deletedFields(u)
+		return o
+	}
+	o.role = d.role
+	o.res.Fields = liveFields(u, d.res.Fields)
+	switch d.role {
+	case roleTokenSecret:
+		o.res.Fields[fieldTokenGeneration] = generation(u.GetAnnotations())
+	case roleRemoteSecret:
+		o.res.Fields[fieldServer] = kubeconfigServer(u, d.remote.DataKey)
+	case roleCACerts:
+		data := secretData(u)
+		if fp := rootFingerprintOf(data); fp != "" {
+			o.res.Fields[fieldRootFingerprint] = fp
+		}
+		if r.opts.CARoot != nil {
+			state := istio.CheckCACerts(data, r.opts.CARoot, r.opts.Now(), r.opts.RenewBefore)
+			if state == "" {
+				state = intermediateOK
+			}
+			o.res.Fields[fieldIntermediate] = state
+		}
+	}
+	return o
+}
+
+// complete fills in the desired fields that depend on live state: token generations, remote
+// secrets' kubeconfigs (from the peers' live tokens) and cacerts' root and intermediate.
+func (r *Result) complete(warnings *[]string) error {
+	// Token generations first: remote secrets carry their target's.
+	for addr, o := range r.desired {
+		if o.role != roleTokenSecret {
+			continue
+		}
+		gen := 1
+		if l := r.live[addr]; l != nil {
+			gen = generation(l.u.GetAnnotations())
+			if r.opts.RotateRemoteSecrets {
+				gen++
+			}
+		}
+		setAnnotation(o.u, AnnotationTokenGeneration, strconv.Itoa(gen))
+		o.res.Fields = objectFields(o.u)
+		o.res.Fields[fieldTokenGeneration] = gen
+	}
+	warned := map[string]bool{}
+	for _, o := range r.desired {
+		switch o.role {
+		case roleRemoteSecret:
+			rs := o.remote
+			tokenAddr := Address(rs.Target, federation.IstioNamespace, "Secret", ReaderTokenSecret)
+			tok := r.desired[tokenAddr]
+			setAnnotation(o.u, AnnotationTokenGeneration, tok.u.GetAnnotations()[AnnotationTokenGeneration])
+			server, fromConfig := r.peerServer(rs)
+			if fromConfig && !warned[rs.Target] {
+				warned[rs.Target] = true
+				*warnings = append(*warnings, fmt.Sprintf("remote secrets for %s point at %s, the address this tool reaches it at: set peerAPIServer (or the caller's PeerServers) to the address its peers' pods reach", rs.Target, server))
+			}
+			data := pendingData
+			if !r.pendingToken(o) {
+				token, ca := tokenOf(r.live[tokenAddr].u)
+				if len(ca) == 0 {
+					ca = r.clients.caData(rs.Target)
+				}
+				kc, err := remoteKubeconfig(rs.DataKey, server, ca, token)
+				if err != nil {
+					return err
+				}
+				data = base64.StdEncoding.EncodeToString(kc)
+			}
+			if err := unstructured.SetNestedField(o.u.Object, map[string]any{rs.DataKey: data}, "data"); err != nil {
+				return err
+			}
+			o.res.Fields = objectFields(o.u)
+			o.res.Fields[fieldServer] = server
+		case roleCACerts:
+			o.res.Fields[fieldRootFingerprint] = r.opts.CARoot.Fingerprint()
+			o.res.Fields[fieldIntermediate] = intermediateOK
+		}
+	}
+	return nil
+}
+
+// pendingData stands in for a remote secret's kubeconfig whose token is issued during apply.
+const pendingData = "(known after apply)"
+
+// pendingToken reports whether a remote secret's token is unknown until apply: its target's token
+// Secret is missing, not filled in yet, or about to be replaced.
+func (r *Result) pendingToken(o *object) bool {
+	addr := Address(o.remote.Target, federation.IstioNamespace, "Secret", ReaderTokenSecret)
+	l := r.live[addr]
+	if l == nil || !l.res.Owned || r.opts.RotateRemoteSecrets {
+		return true
+	}
+	token, _ := tokenOf(l.u)
+	return token == ""
+}
+
+// peerServer is the address a remote secret points at, and whether it fell back to the one this
+// tool uses.
+func (r *Result) peerServer(rs *federation.RemoteSecret) (string, bool) {
+	if s := r.opts.PeerServers[rs.Target]; s != "" {
+		return withScheme(s), false
+	}
+	if !rs.ServerFromEndpoint && rs.Server != "" {
+		return withScheme(rs.Server), false
+	}
+	return r.clients.Config(rs.Target).Host, true
+}
+
+func withScheme(s string) string {
+	if strings.Contains(s, "://") {
+		return s
+	}
+	return "https://" + s
+}
+
+func setAnnotation(u *unstructured.Unstructured, k, v string) {
+	a := u.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[k] = v
+	u.SetAnnotations(a)
+}
+
+// secretData decodes a Secret's data.
+func secretData(u *unstructured.Unstructured) map[string][]byte {
+	raw, _, _ := unstructured.NestedStringMap(u.Object, "data")
+	out := make(map[string][]byte, len(raw))
+	for k, v := range raw {
+		b, err := base64.StdEncoding.DecodeString(v)
+		if err == nil {
+			out[k] = b
+		}
+	}
+	return out
+}
+
+func tokenOf(u *unstructured.Unstructured) (token string, ca []byte) {
+	d := secretData(u)
+	return string(d["token"]), d["ca.crt"]
+}
+
+func rootFingerprintOf(data map[string][]byte) string {
+	c, err := istio.ParseCertificate(data[istio.KeyRootCert])
+	if err != nil {
+		return ""
+	}
+	return istio.Fingerprint(c)
+}
+
+// remoteKubeconfig is the kubeconfig istiod reads from a remote secret: one cluster named after
+// the peer, its server and CA, and the reader account's bearer token (never an exec plugin:
+// istiod could not run it).
+func remoteKubeconfig(name, server string, ca []byte, token string) ([]byte, error) {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: ca}
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
+	cfg.CurrentContext = name
+	out, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encode the kubeconfig of remote secret for %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// kubeconfigServer reads the server of the kubeconfig under key of a remote secret.
+func kubeconfigServer(u *unstructured.Unstructured, key string) any {
+	data := secretData(u)[key]
+	if len(data) == 0 {
+		return nil
+	}
+	cfg, err := clientcmd.Load(data)
+	if err != nil {
+		return "(not a kubeconfig)"
+	}
+	if c, ok := cfg.Contexts[cfg.CurrentContext]; ok {
+		if cl, ok := cfg.Clusters[c.Cluster]; ok {
+			return cl.Server
+		}
+	}
+	return nil
+}
+
+func (cs *ClientSet) get(ctx context.Context, rf ref) (*unstructured.Unstructured, error) {
+	k := kinds[rf.Kind]
+	ri := cs.Dynamic(rf.Cluster).Resource(k.gvr)
+	if k.namespaced {
+		return ri.Namespace(rf.Namespace).Get(ctx, rf.Name, metav1.GetOptions{})
+	}
+	return ri.Get(ctx, rf.Name, metav1.GetOptions{})
+}
+
+// caData is the CA a cluster's configuration trusts, for remote secrets when the token Secret
+// has no ca.crt.
+func (cs *ClientSet) caData(cluster string) []byte {
+	cfg := cs.Config(cluster)
+	if cfg == nil {
+		return nil
+	}
+	if len(cfg.CAData) > 0 {
+		return cfg.CAData
+	}
+	if cfg.CAFile != "" {
+		if data, err := os.ReadFile(cfg.CAFile); err == nil {
+			return data
+		}
+	}
+	return nil
+}

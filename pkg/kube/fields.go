@@ -1,0 +1,180 @@
+package kube
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+// kind is what the engine needs to know of each Kubernetes kind it manages.
+type kind struct {
+	gvr        schema.GroupVersionResource
+	apiVersion string
+	namespaced bool
+	// immutable are fields that cannot change in place.
+	immutable []string
+	// sensitive are fields that never appear in output.
+	sensitive []string
+}
+
+// kinds are the only kinds the engine creates, reads, updates or deletes.
+var kinds = map[string]kind{
+	"Namespace":          {gvr: schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, apiVersion: "v1"},
+	"ServiceAccount":     {gvr: schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}, apiVersion: "v1", namespaced: true},
+	"ConfigMap":          {gvr: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, apiVersion: "v1", namespaced: true},
+	"Secret":             {gvr: schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, apiVersion: "v1", namespaced: true, immutable: []string{"type"}, sensitive: []string{"data", "stringData"}},
+	"NetworkPolicy":      {gvr: schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"}, apiVersion: "networking.k8s.io/v1", namespaced: true},
+	"ClusterRole":        {gvr: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}, apiVersion: "rbac.authorization.k8s.io/v1"},
+	"ClusterRoleBinding": {gvr: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}, apiVersion: "rbac.authorization.k8s.io/v1", immutable: []string{"roleRef"}},
+}
+
+// ref identifies one object in one cluster.
+type ref struct {
+	Cluster   string
+	Namespace string // empty for cluster-scoped kinds
+	Kind      string
+	Name      string
+}
+
+// Address is the plan address of the object: k8s:<cluster>/<namespace>/<Kind>/<name>, or
+// k8s:<cluster>/<Kind>/<name> for cluster-scoped kinds.
+func (r ref) Address() plan.Address {
+	if r.Namespace == "" {
+		return plan.Address(fmt.Sprintf("k8s:%s/%s/%s", r.Cluster, r.Kind, r.Name))
+	}
+	return plan.Address(fmt.Sprintf("k8s:%s/%s/%s/%s", r.Cluster, r.Namespace, r.Kind, r.Name))
+}
+
+// Address returns the plan address of an object; namespace is empty for cluster-scoped kinds.
+func Address(cluster, namespace, kind, name string) plan.Address {
+	return ref{Cluster: cluster, Namespace: namespace, Kind: kind, Name: name}.Address()
+}
+
+// parseAddress reads an address of a kind the engine manages.
+func parseAddress(a plan.Address) (ref, error) {
+	rest, ok := strings.CutPrefix(string(a), "k8s:")
+	if !ok {
+		return ref{}, fmt.Errorf("%q is not a Kubernetes address", a)
+	}
+	parts := strings.Split(rest, "/")
+	var r ref
+	switch len(parts) {
+	case 3:
+		r = ref{Cluster: parts[0], Kind: parts[1], Name: parts[2]}
+	case 4:
+		r = ref{Cluster: parts[0], Namespace: parts[1], Kind: parts[2], Name: parts[3]}
+	default:
+		return ref{}, fmt.Errorf("%q is not k8s:CLUSTER/[NAMESPACE/]KIND/NAME", a)
+	}
+	k, known := kinds[r.Kind]
+	if !known {
+		return ref{}, fmt.Errorf("%q: the tool does not manage kind %s", a, r.Kind)
+	}
+	if k.namespaced != (r.Namespace != "") {
+		return ref{}, fmt.Errorf("%q: wrong scope for kind %s", a, r.Kind)
+	}
+	for _, p := range parts {
+		if p == "" {
+			return ref{}, fmt.Errorf("%q has an empty part", a)
+		}
+	}
+	return r, nil
+}
+
+// objectFields are the managed fields of an object as a plan shows them: its labels and
+// annotations, and each top-level field other than apiVersion, kind, metadata and status.
+func objectFields(u *unstructured.Unstructured) map[string]any {
+	f := map[string]any{}
+	if l := u.GetLabels(); len(l) > 0 {
+		f["labels"] = stringMap(l)
+	}
+	if a := u.GetAnnotations(); len(a) > 0 {
+		f["annotations"] = stringMap(a)
+	}
+	for k, v := range u.Object {
+		switch k {
+		case "apiVersion", "kind", "metadata", "status":
+			continue
+		}
+		f[k] = v
+	}
+	return f
+}
+
+// liveFields reduces a live object to the fields desired manages, each pruned to the shape of
+// the desired value: a map keeps only the keys desired sets, a list of the same length is pruned
+// element by element. So labels others add, annotations controllers write and fields the server
+// defaults never show up as differences.
+func liveFields(live *unstructured.Unstructured, desired map[string]any) map[string]any {
+	all := objectFields(live)
+	out := map[string]any{}
+	for k, dv := range desired {
+		if lv, ok := all[k]; ok {
+			out[k] = prune(lv, dv)
+		}
+	}
+	return out
+}
+
+// deletedFields are what a plan shows of an object it deletes: its ownership labels and its
+// top-level fields.
+func deletedFields(live *unstructured.Unstructured) map[string]any {
+	f := objectFields(live)
+	if l, ok := f["labels"].(map[string]any); ok {
+		own := map[string]any{}
+		for _, k := range []string{LabelManagedBy, LabelFederation} {
+			if v, ok := l[k]; ok {
+				own[k] = v
+			}
+		}
+		f["labels"] = own
+	}
+	delete(f, "annotations")
+	return f
+}
+
+func prune(live, desired any) any {
+	switch d := desired.(type) {
+	case map[string]any:
+		l, ok := live.(map[string]any)
+		if !ok {
+			return live
+		}
+		out := make(map[string]any, len(d))
+		for k, dv := range d {
+			if lv, ok := l[k]; ok {
+				out[k] = prune(lv, dv)
+			}
+		}
+		return out
+	case []any:
+		l, ok := live.([]any)
+		if !ok || len(l) != len(d) {
+			return live
+		}
+		out := make([]any, len(l))
+		for i := range l {
+			out[i] = prune(l[i], d[i])
+		}
+		return out
+	}
+	return live
+}
+
+func stringMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// owned reports whether an object carries this federation's ownership labels.
+func owned(u *unstructured.Unstructured, federation string) bool {
+	l := u.GetLabels()
+	return l[LabelManagedBy] == ManagedByValue && l[LabelFederation] == federation
+}
