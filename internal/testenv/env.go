@@ -68,6 +68,9 @@ type Options struct {
 	Keep bool
 	// Logf receives progress lines; nil discards them.
 	Logf func(format string, args ...any)
+	// AdminToken, when set, is a static bearer token every API server accepts as a member of
+	// system:masters: how the sandbox's clients authenticate, since GKE clients send a token.
+	AdminToken string
 }
 
 // Environment is one etcd shared by any number of clusters, each a
@@ -347,27 +350,37 @@ func (e *Environment) startCluster(ctx context.Context, name string) (*Cluster, 
 		}
 		c.Host = fmt.Sprintf("https://127.0.0.1:%d", ports[0])
 		c.Issuer = c.Host
-		p, err := startProcess(name+"/kube-apiserver", pf("kube-apiserver.log"), e.bins.APIServer,
-			"--etcd-servers="+e.etcdURL,
-			"--etcd-prefix=/"+name+"/registry",
+		args := []string{
+			"--etcd-servers=" + e.etcdURL,
+			"--etcd-prefix=/" + name + "/registry",
 			"--bind-address=127.0.0.1",
 			"--advertise-address=127.0.0.1",
 			// 1.37 refuses a loopback advertise address with the endpoint
 			// reconciler; the kubernetes Service then has no endpoints.
 			"--endpoint-reconciler-type=none",
-			"--secure-port="+strconv.Itoa(ports[0]),
-			"--tls-cert-file="+pf("apiserver.crt"),
-			"--tls-private-key-file="+pf("apiserver.key"),
-			"--client-ca-file="+pf("ca.crt"),
-			"--service-account-key-file="+pf("sa.pub"),
-			"--service-account-signing-key-file="+pf("sa.key"),
-			"--service-account-issuer="+c.Issuer,
-			"--service-cluster-ip-range="+serviceCIDR,
+			"--secure-port=" + strconv.Itoa(ports[0]),
+			"--tls-cert-file=" + pf("apiserver.crt"),
+			"--tls-private-key-file=" + pf("apiserver.key"),
+			"--client-ca-file=" + pf("ca.crt"),
+			"--service-account-key-file=" + pf("sa.pub"),
+			"--service-account-signing-key-file=" + pf("sa.key"),
+			"--service-account-issuer=" + c.Issuer,
+			"--service-cluster-ip-range=" + serviceCIDR,
 			"--authorization-mode=RBAC",
 			"--allow-privileged=true",
 			"--profiling=false",
-			"--cert-dir="+pf("certs"),
-		)
+			"--cert-dir=" + pf("certs"),
+		}
+		if e.opts.AdminToken != "" {
+			// A static bearer token for the sandbox, where clients reach the cluster the way they
+			// reach GKE: with a token rather than a client certificate.
+			tokens := pf("tokens.csv")
+			if err := os.WriteFile(tokens, []byte(e.opts.AdminToken+`,asmfed-sandbox-admin,asmfed-sandbox-admin,"system:masters"`+"\n"), 0o600); err != nil {
+				return nil, fmt.Errorf("write token file: %w", err)
+			}
+			args = append(args, "--token-auth-file="+tokens)
+		}
+		p, err := startProcess(name+"/kube-apiserver", pf("kube-apiserver.log"), e.bins.APIServer, args...)
 		if err != nil {
 			return nil, err
 		}

@@ -12,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
 )
 
@@ -159,5 +163,35 @@ func TestPanicLeavesNoProcess(t *testing.T) {
 	}
 	if _, err := os.Stat(report.Dir); !os.IsNotExist(err) {
 		t.Errorf("state directory %s of the panicked binary not removed: %v", report.Dir, err)
+	}
+}
+
+// With AdminToken, clients authenticate with a bearer token as a cluster administrator; a wrong
+// token is refused.
+func TestAdminToken(t *testing.T) {
+	testenv.Require(t)
+	ctx := context.Background()
+	env, err := testenv.Start(ctx, testenv.Options{AdminToken: "sandbox-token-for-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Stop()
+	cs, err := env.AddClusters(ctx, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := kubernetes.NewForConfig(cs[0].TokenConfig("sandbox-token-for-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().Secrets("kube-system").List(ctx, metav1.ListOptions{}); err != nil {
+		t.Errorf("admin token refused: %v", err)
+	}
+	bad, err := kubernetes.NewForConfig(cs[0].TokenConfig("wrong"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.CoreV1().Secrets("kube-system").List(ctx, metav1.ListOptions{}); !apierrors.IsUnauthorized(err) {
+		t.Errorf("wrong token: %v, want 401", err)
 	}
 }
