@@ -62,6 +62,7 @@ type serveOptions struct {
 	latency   string
 	scale     float64
 	fakeClock bool
+	kube      bool
 }
 
 func (o *serveOptions) parse(args []string, stderr io.Writer) error {
@@ -73,6 +74,7 @@ func (o *serveOptions) parse(args []string, stderr io.Writer) error {
 	fs.StringVar(&o.latency, "latency", "realistic", "latency model: none or realistic")
 	fs.Float64Var(&o.scale, "scale", 0.01, "time scale for the realistic model (1 = real time)")
 	fs.BoolVar(&o.fakeClock, "fake-clock", false, "operations complete only when /_fake/clock/advance is called")
+	fs.BoolVar(&o.kube, "kube", false, "back every GKE cluster with a real local kube-apiserver (binaries from hack/testbin/build.sh)")
 	return fs.Parse(args)
 }
 
@@ -104,6 +106,25 @@ func (o *serveOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 	if o.fakeClock {
 		opts = append(opts, gcpfake.WithClock(gcpfake.NewFakeClock(time.Now())))
 	}
+	var tokenFile string
+	if o.kube {
+		base := o.stateDir
+		if base == "" {
+			dir, err := os.MkdirTemp("", "asmfed-sandbox-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			base = dir
+		}
+		tokenFile = filepath.Join(base, "access-token")
+		kube, err := startKube(ctx, filepath.Join(base, "kube"), tokenFile, stderr)
+		if err != nil {
+			return err
+		}
+		defer kube.Stop()
+		opts = append(opts, gcpfake.WithClusterBackend(kube))
+	}
 	srv, err := gcpfake.New(opts...)
 	if err != nil {
 		return err
@@ -123,6 +144,9 @@ func (o *serveOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 		defer os.Remove(o.pidFile)
 	}
 	printEnv(stdout, srv.URL())
+	if tokenFile != "" {
+		fmt.Fprintf(stdout, "export %s=%s\n", AccessTokenEnv, tokenFile)
+	}
 	fmt.Fprintf(stderr, "asmfed-sandbox: serving Google Cloud APIs on %s (admin: %s/_fake/); Ctrl-C to stop\n", srv.URL(), srv.URL())
 	<-ctx.Done()
 	return nil
