@@ -497,7 +497,14 @@ func (x *clusterManager) CreateCluster(ctx context.Context, req *containerpb.Cre
 		return nil, err
 	}
 	if endpoint != "" {
-		c.Endpoint = endpoint
+		// A local API server stands in for the control plane: GKE returns addresses without a
+		// scheme, and the private endpoint is the same server (peers reach it from "pods" on the
+		// same machine).
+		hostport := strings.TrimPrefix(endpoint, "https://")
+		c.Endpoint = hostport
+		if c.PrivateClusterConfig != nil {
+			c.PrivateClusterConfig.PrivateEndpoint = hostport
+		}
 	}
 	if len(c.NodePools) == 0 {
 		n := c.InitialNodeCount
