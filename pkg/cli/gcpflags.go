@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strings"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/pflag"
@@ -14,6 +16,28 @@ import (
 // EndpointEnv names the variable that points every Google API at one endpoint, such as the local
 // sandbox (docs/sandbox.md).
 const EndpointEnv = "ASMFED_GCP_ENDPOINT"
+
+// AccessTokenFileEnv names a file holding an OAuth access token to use instead of Application
+// Default Credentials, for Google APIs and for GKE clusters (the sandbox writes one its clusters
+// accept).
+const AccessTokenFileEnv = "ASMFED_GCP_ACCESS_TOKEN_FILE"
+
+// accessToken reads the token named by AccessTokenFileEnv, if any.
+func (g *globalOptions) accessToken() (string, error) {
+	path := g.getenv(AccessTokenFileEnv)
+	if path == "" {
+		return "", nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", AccessTokenFileEnv, err)
+	}
+	token := strings.TrimSpace(string(data))
+	if token == "" {
+		return "", fmt.Errorf("%s names %s, which is empty", AccessTokenFileEnv, path)
+	}
+	return token, nil
+}
 
 // cloudFlags are the flags of commands that talk to Google Cloud.
 type cloudFlags struct {
@@ -27,8 +51,13 @@ func (c *cloudFlags) add(fs *pflag.FlagSet) {
 }
 
 func (g *globalOptions) newEngine(ctx context.Context, c cloudFlags) (*engine.Engine, func(), error) {
+	token, err := g.accessToken()
+	if err != nil {
+		return nil, nil, err
+	}
 	clients, err := gcp.New(ctx, gcp.Config{
 		Endpoint:                  g.getenv(EndpointEnv),
+		AccessToken:               token,
 		ImpersonateServiceAccount: c.impersonate,
 		UserAgent:                 "kubectl-asmfed/" + buildVersionInfo().Version,
 	})

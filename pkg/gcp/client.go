@@ -12,6 +12,7 @@ import (
 	gkehub "cloud.google.com/go/gkehub/apiv1beta1"
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
 	serviceusage "cloud.google.com/go/serviceusage/apiv1"
+	"golang.org/x/oauth2"
 	"google.golang.org/api/impersonate"
 	"google.golang.org/api/option"
 )
@@ -24,6 +25,9 @@ type Config struct {
 	// ImpersonateServiceAccount runs every call as this service account, through the caller's
 	// Application Default Credentials.
 	ImpersonateServiceAccount string
+	// AccessToken, when set, is sent instead of Application Default Credentials (a token minted
+	// elsewhere, e.g. by CI's workload identity federation).
+	AccessToken string
 	// UserAgent identifies the tool in Google's request logs.
 	UserAgent string
 	// Retry tunes retries of 429 and 5xx responses.
@@ -148,6 +152,9 @@ func clientOptions(ctx context.Context, cfg Config) ([]option.ClientOption, erro
 		if isLoopback(u.Hostname()) {
 			return append(opts, option.WithoutAuthentication()), nil
 		}
+	}
+	if cfg.AccessToken != "" {
+		return append(opts, option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: cfg.AccessToken}))), nil
 	}
 	if cfg.ImpersonateServiceAccount != "" {
 		ts, err := impersonate.CredentialsTokenSource(ctx, impersonate.CredentialsConfig{
