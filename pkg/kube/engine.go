@@ -124,6 +124,10 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	if err := r.complete(&warnings); err != nil {
 		return nil, err
 	}
+	// Live objects are reduced to the shape of the now complete desired objects.
+	for addr, l := range r.live {
+		r.live[addr] = r.liveObject(l.ref, l.u)
+	}
 
 	var dres, lres []plan.Resource
 	for _, o := range r.desired {
@@ -193,6 +197,9 @@ func (r *Result) readLive(ctx context.Context, want map[string][]*object) error 
 	record := func(rf ref, u *unstructured.Unstructured) {
 		if u == nil {
 			return
+		}
+		if u.GetDeletionTimestamp() != nil && r.desired[rf.Address()] == nil {
+			return // already being deleted, as the federation wants
 		}
 		o := r.liveObject(rf, u)
 		mu.Lock()

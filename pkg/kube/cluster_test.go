@@ -1,0 +1,640 @@
+package kube_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
+	"github.com/asmfed/kubectl-asmfed/internal/testenv"
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/istio"
+	"github.com/asmfed/kubectl-asmfed/pkg/kube"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+var clusters = &testenv.Shared{Count: 3}
+
+func TestMain(m *testing.M) { os.Exit(clusters.Run(m)) }
+
+const fedName = "mesh"
+
+// fixture is a federation of the local clusters and everything the tests need to drive it.
+type fixture struct {
+	t        *testing.T
+	clusters []*testenv.Cluster
+	configs  map[string]*rest.Config
+	root     *istio.Root
+	rootKey  []byte
+	// outputs collects every plan rendering and progress line, searched for secrets.
+	mu      sync.Mutex
+	outputs []string
+}
+
+// federationOf builds a federation of the named local clusters with application namespaces and
+// the plug-in CA.
+func (fx *fixture) federation(names []string, change func(f *v1alpha1.Federation)) (*v1alpha1.Federation, *federation.Desired) {
+	fx.t.Helper()
+	b := fedtest.New(fedName).FleetProject("fleet-project", 123456)
+	for i, n := range names {
+		b.Cluster(fedtest.Cluster(n).Ranges(fmt.Sprintf("10.10.%d.0/24", i), fmt.Sprintf("10.%d.0.0/16", 100+i), fmt.Sprintf("172.16.%d.0/24", i), fmt.Sprintf("192.168.%d.0/28", i)))
+	}
+	b.Mesh(func(m *v1alpha1.Mesh) { m.CA = v1alpha1.CA{Mode: v1alpha1.CAPlugin, RootCertFile: "root-cert.pem", RootKeyFile: "root-key.pem"} })
+	f := b.Build()
+	f.Spec.Namespaces = []v1alpha1.Namespace{{Name: "apps"}, {Name: "legacy", Injection: ptr(false), PodSecurity: v1alpha1.PodSecurityRestricted, DefaultNetworkPolicy: ptr(false)}}
+	if change != nil {
+		change(f)
+	}
+	v1alpha1.SetDefaults(f)
+	d, err := federation.Compile(f, federation.Facts{})
+	if err != nil {
+		fx.t.Fatalf("compile: %v", err)
+	}
+	return f, d
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (fx *fixture) plan(ctx context.Context, f *v1alpha1.Federation, d *federation.Desired, opts kube.Options) *kube.Result {
+	fx.t.Helper()
+	opts.CARoot = fx.root
+	start := time.Now()
+	r, err := kube.Plan(ctx, fx.configs, d, f, opts)
+	if err != nil {
+		fx.t.Fatalf("plan: %v", err)
+	}
+	fx.t.Logf("plan: %s, %d API calls, %+v", time.Since(start).Round(time.Millisecond), total(r.Calls), r.Plan.Summary)
+	var text, js bytes.Buffer
+	if err := (plan.TextRenderer{}).Render(&text, r.Plan); err != nil {
+		fx.t.Fatal(err)
+	}
+	if err := (plan.JSONRenderer{}).Render(&js, r.Plan); err != nil {
+		fx.t.Fatal(err)
+	}
+	fx.record(text.String(), js.String())
+	return r
+}
+
+func total(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func (fx *fixture) record(s ...string) {
+	fx.mu.Lock()
+	defer fx.mu.Unlock()
+	fx.outputs = append(fx.outputs, s...)
+}
+
+func (fx *fixture) apply(ctx context.Context, r *kube.Result, opts kube.ApplyOptions) *plan.Report {
+	fx.t.Helper()
+	opts.OnEvent = func(e plan.Event) {
+		line := fmt.Sprintf("%s %s %s %s", e.Kind, e.Address, e.Message, e.Status)
+		if e.Err != nil {
+			line += " " + e.Err.Error()
+		}
+		fx.record(line)
+	}
+	start := time.Now()
+	rep, err := kube.Apply(ctx, r, opts)
+	if err != nil {
+		fx.t.Fatalf("apply: %v", err)
+	}
+	fx.t.Logf("apply: %s, %d steps", time.Since(start).Round(time.Millisecond), len(rep.Results))
+	if err := rep.Err(); err != nil {
+		fx.record(err.Error())
+		fx.t.Fatalf("apply failed: %v", err)
+	}
+	return rep
+}
+
+func (fx *fixture) client(name string) kubernetes.Interface {
+	for _, c := range fx.clusters {
+		if c.Name == name {
+			return c.Client()
+		}
+	}
+	fx.t.Fatalf("no cluster %s", name)
+	return nil
+}
+
+func (fx *fixture) cluster(name string) *testenv.Cluster {
+	for _, c := range fx.clusters {
+		if c.Name == name {
+			return c
+		}
+	}
+	fx.t.Fatalf("no cluster %s", name)
+	return nil
+}
+
+func requireNoChanges(t *testing.T, r *kube.Result) {
+	t.Helper()
+	if r.Plan.HasChanges() || len(r.Plan.Conflicts) > 0 {
+		var b bytes.Buffer
+		_ = (plan.TextRenderer{}).Render(&b, r.Plan)
+		t.Fatalf("plan after apply has changes:\n%s", b.String())
+	}
+}
+
+func changesOf(p *plan.Plan, action plan.Action) []string {
+	var out []string
+	for _, c := range p.Changes {
+		if c.Action == action {
+			out = append(out, string(c.Address))
+		}
+	}
+	return out
+}
+
+// TestClusterSide drives the engine through the life of a federation of three real local
+// clusters. The subtests build on each other, in order.
+func TestClusterSide(t *testing.T) {
+	cs := clusters.Get(t, 3)
+	ctx := context.Background()
+	root, err := istio.NewRoot(istio.RootOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, _, err := root.WriteFiles(dir, false); err != nil {
+		t.Fatal(err)
+	}
+	rootKey, err := os.ReadFile(filepath.Join(dir, istio.RootKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := &fixture{t: t, clusters: cs, configs: map[string]*rest.Config{}, root: root, rootKey: rootKey}
+	var names []string
+	for _, c := range cs {
+		fx.configs[c.Name] = c.RESTConfig()
+		names = append(names, c.Name)
+	}
+	f, d := fx.federation(names, nil)
+
+	t.Run("unowned object is reported, not overwritten", func(t *testing.T) {
+		fx.t = t
+		cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: kube.ReaderClusterRole},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}}}}
+		c2 := fx.client("c2")
+		made, err := c2.RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := fx.plan(ctx, f, d, kube.Options{})
+		want := plan.Address("k8s:c2/ClusterRole/" + kube.ReaderClusterRole)
+		if len(r.Plan.Conflicts) != 1 || r.Plan.Conflicts[0].Address != want {
+			t.Fatalf("conflicts = %+v, want one for %s", r.Plan.Conflicts, want)
+		}
+		var text bytes.Buffer
+		_ = (plan.TextRenderer{}).Render(&text, r.Plan)
+		if !strings.Contains(text.String(), string(want)) {
+			t.Errorf("text plan does not name the conflict:\n%s", text.String())
+		}
+		_, err = kube.Apply(ctx, r, kube.ApplyOptions{})
+		var ce *kube.ConflictError
+		if !errors.As(err, &ce) {
+			t.Fatalf("apply with a conflict: err = %v, want *kube.ConflictError", err)
+		}
+		after, err := c2.RbacV1().ClusterRoles().Get(ctx, kube.ReaderClusterRole, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.ResourceVersion != made.ResourceVersion {
+			t.Errorf("the unowned ClusterRole was changed")
+		}
+		for _, c := range cs {
+			if _, err := c.Client().CoreV1().Namespaces().Get(ctx, federation.IstioNamespace, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				t.Errorf("%s: istio-system exists after a refused apply (err %v)", c.Name, err)
+			}
+		}
+		if err := c2.RbacV1().ClusterRoles().Delete(ctx, kube.ReaderClusterRole, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("apply then plan shows no changes", func(t *testing.T) {
+		fx.t = t
+		r := fx.plan(ctx, f, d, kube.Options{})
+		if n := len(changesOf(r.Plan, plan.Create)); n == 0 || r.Plan.Summary.Change+r.Plan.Summary.Destroy+r.Plan.Summary.Replace != 0 {
+			t.Fatalf("first plan: %+v, want only creates", r.Plan.Summary)
+		}
+		t.Logf("first plan creates %d objects in %d clusters", r.Plan.Summary.Add, len(cs))
+		fx.apply(ctx, r, kube.ApplyOptions{})
+		requireNoChanges(t, fx.plan(ctx, f, d, kube.Options{}))
+	})
+
+	t.Run("objects", func(t *testing.T) {
+		fx.t = t
+		for _, c := range cs {
+			k := c.Client()
+			ns, err := k.CoreV1().Namespaces().Get(ctx, "istio-system", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ns.Labels["topology.istio.io/network"]; got != d.Mesh.Network {
+				t.Errorf("%s: istio-system network label = %q, want %q", c.Name, got, d.Mesh.Network)
+			}
+			if ns.Labels[kube.LabelManagedBy] != "asmfed" || ns.Labels[kube.LabelFederation] != fedName {
+				t.Errorf("%s: istio-system labels %v lack the ownership marks", c.Name, ns.Labels)
+			}
+			apps, err := k.CoreV1().Namespaces().Get(ctx, "apps", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if apps.Labels["istio.io/rev"] != d.Mesh.Revision || apps.Labels["pod-security.kubernetes.io/enforce"] != "baseline" {
+				t.Errorf("%s: apps labels = %v", c.Name, apps.Labels)
+			}
+			legacy, err := k.CoreV1().Namespaces().Get(ctx, "legacy", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if legacy.Labels["istio-injection"] != "disabled" || legacy.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
+				t.Errorf("%s: legacy labels = %v", c.Name, legacy.Labels)
+			}
+			nps, err := k.NetworkingV1().NetworkPolicies("apps").List(ctx, metav1.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var npNames []string
+			for _, np := range nps.Items {
+				npNames = append(npNames, np.Name)
+			}
+			if want := []string{kube.PolicyDNS, kube.PolicyIstiod, kube.PolicyMesh, kube.PolicyDenyAll}; !slices.Equal(npNames, want) {
+				t.Errorf("%s: apps NetworkPolicies = %v, want %v", c.Name, npNames, want)
+			}
+			if nps, _ := k.NetworkingV1().NetworkPolicies("legacy").List(ctx, metav1.ListOptions{}); len(nps.Items) != 0 {
+				t.Errorf("%s: legacy has NetworkPolicies though defaultNetworkPolicy is false", c.Name)
+			}
+			for _, peer := range cs {
+				if peer.Name == c.Name {
+					continue
+				}
+				s, err := k.CoreV1().Secrets("istio-system").Get(ctx, "istio-remote-secret-"+peer.Name, metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Labels["istio/multiCluster"] != "true" || s.Annotations["networking.istio.io/cluster"] != peer.Name {
+					t.Errorf("%s: remote secret for %s has labels %v, annotations %v", c.Name, peer.Name, s.Labels, s.Annotations)
+				}
+				if len(s.Data) != 1 || s.Data[peer.Name] == nil {
+					t.Errorf("%s: remote secret for %s has data keys %v, want only %s", c.Name, peer.Name, keys(s.Data), peer.Name)
+				}
+				for _, mf := range s.ManagedFields {
+					if mf.Manager == kube.FieldManager && mf.Operation != metav1.ManagedFieldsOperationApply {
+						t.Errorf("%s: %s wrote with operation %s, want Apply", c.Name, kube.FieldManager, mf.Operation)
+					}
+				}
+			}
+			inv, err := k.CoreV1().ConfigMaps("istio-system").Get(ctx, kube.InventoryPrefix+fedName, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(inv.Data[kube.InventoryKey], "\n")
+			if !slices.IsSorted(lines) || !slices.Contains(lines, "k8s:"+c.Name+"/istio-system/Secret/cacerts") || !slices.Contains(lines, "k8s:"+c.Name+"/Namespace/apps") {
+				t.Errorf("%s: inventory = %q", c.Name, inv.Data[kube.InventoryKey])
+			}
+		}
+	})
+
+	t.Run("remote secrets authenticate to their peer and can read what istiod needs", func(t *testing.T) {
+		fx.t = t
+		for _, holder := range cs {
+			for _, target := range cs {
+				if holder == target {
+					continue
+				}
+				kc := remoteKubeconfig(t, holder, target.Name)
+				raw, err := clientcmd.Load(kc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for name, ai := range raw.AuthInfos {
+					if ai.Exec != nil || ai.AuthProvider != nil || ai.Token == "" {
+						t.Errorf("%s→%s: user %s must carry a bearer token only", holder.Name, target.Name, name)
+					}
+				}
+				cfg, err := clientcmd.RESTConfigFromKubeConfig(kc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cfg.Host != target.Host {
+					t.Errorf("%s→%s: server %s, want %s", holder.Name, target.Name, cfg.Host, target.Host)
+				}
+				k := kubernetes.NewForConfigOrDie(cfg)
+				who, err := k.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+				if err != nil {
+					t.Fatalf("%s→%s: %v", holder.Name, target.Name, err)
+				}
+				if want := "system:serviceaccount:istio-system:istio-reader-service-account"; who.Status.UserInfo.Username != want {
+					t.Errorf("%s→%s: authenticated as %s, want %s", holder.Name, target.Name, who.Status.UserInfo.Username, want)
+				}
+				checkReader(ctx, t, k, holder.Name+"→"+target.Name)
+			}
+		}
+	})
+
+	t.Run("kubectl reads the cluster with a remote secret's kubeconfig", func(t *testing.T) {
+		fx.t = t
+		kc := remoteKubeconfig(t, cs[0], cs[1].Name)
+		path := filepath.Join(t.TempDir(), "kubeconfig")
+		if err := os.WriteFile(path, kc, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		run := func(args ...string) string {
+			cmd := exec.CommandContext(ctx, "/usr/bin/kubectl", append([]string{"--kubeconfig", path}, args...)...)
+			out, err := cmd.CombinedOutput()
+			if err != nil && !strings.Contains(string(out), "no") {
+				t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+			return strings.TrimSpace(string(out))
+		}
+		if out := run("get", "namespaces", "-o", "name"); !strings.Contains(out, "namespace/istio-system") || !strings.Contains(out, "namespace/apps") {
+			t.Errorf("kubectl get namespaces:\n%s", out)
+		}
+		if out := run("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); out != "system:serviceaccount:istio-system:istio-reader-service-account" {
+			t.Errorf("kubectl auth whoami = %q", out)
+		}
+		if out := run("auth", "can-i", "list", "endpointslices.discovery.k8s.io", "--all-namespaces"); out != "yes" {
+			t.Errorf("kubectl auth can-i list endpointslices = %q, want yes", out)
+		}
+		if out := run("auth", "can-i", "delete", "namespaces"); !strings.HasSuffix(out, "no") {
+			t.Errorf("kubectl auth can-i delete namespaces = %q, want no", out)
+		}
+	})
+
+	t.Run("cacerts in every cluster chain to the same root", func(t *testing.T) {
+		fx.t = t
+		seen := map[string]string{}
+		for _, c := range cs {
+			s, err := c.Client().CoreV1().Secrets("istio-system").Get(ctx, "cacerts", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem"} {
+				if len(s.Data[k]) == 0 {
+					t.Fatalf("%s: cacerts lacks %s", c.Name, k)
+				}
+			}
+			if !bytes.Equal(s.Data["root-cert.pem"], root.CertPEM) {
+				t.Errorf("%s: root-cert.pem is not the shared root", c.Name)
+			}
+			if err := istio.VerifyChain(s.Data["cert-chain.pem"], root, time.Now()); err != nil {
+				t.Errorf("%s: cert-chain.pem does not verify against the root: %v", c.Name, err)
+			}
+			if err := istio.VerifyChain(append(append([]byte{}, s.Data["ca-cert.pem"]...), s.Data["root-cert.pem"]...), root, time.Now()); err != nil {
+				t.Errorf("%s: ca-cert.pem does not verify against the root: %v", c.Name, err)
+			}
+			if other, dup := seen[string(s.Data["ca-cert.pem"])]; dup {
+				t.Errorf("%s and %s share an intermediate", c.Name, other)
+			}
+			seen[string(s.Data["ca-cert.pem"])] = c.Name
+		}
+		r := fx.plan(ctx, f, d, kube.Options{})
+		fp := root.Fingerprint()
+		js, _ := json.Marshal(r.Plan)
+		if !strings.Contains(string(js), fp) {
+			t.Errorf("the plan does not show the root fingerprint %s", fp)
+		}
+	})
+
+	var oldTokens map[string]string
+	t.Run("rotation issues new tokens and invalidates the old ones", func(t *testing.T) {
+		fx.t = t
+		oldTokens = readerTokens(ctx, t, cs)
+		r := fx.plan(ctx, f, d, kube.Options{RotateRemoteSecrets: true})
+		if got, want := len(changesOf(r.Plan, plan.Replace)), len(cs); got != want {
+			t.Errorf("rotation plan replaces %d objects, want %d token Secrets", got, want)
+		}
+		if got, want := len(changesOf(r.Plan, plan.Update)), len(cs)*(len(cs)-1); got != want {
+			t.Errorf("rotation plan updates %d objects, want %d remote secrets", got, want)
+		}
+		fx.apply(ctx, r, kube.ApplyOptions{})
+		rotated := time.Now()
+		newTokens := readerTokens(ctx, t, cs)
+		for _, c := range cs {
+			if newTokens[c.Name] == oldTokens[c.Name] {
+				t.Errorf("%s: token unchanged by rotation", c.Name)
+			}
+			// The API server caches successful token authentications for 10 seconds.
+			old := kubernetes.NewForConfigOrDie(c.TokenConfig(oldTokens[c.Name]))
+			var err error
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				_, err = old.CoreV1().Services("").List(ctx, metav1.ListOptions{})
+				if apierrors.IsUnauthorized(err) || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+			if !apierrors.IsUnauthorized(err) {
+				t.Errorf("%s: old token 20s after rotation: err = %v, want 401 Unauthorized", c.Name, err)
+			} else {
+				t.Logf("%s: old token rejected %s after rotation", c.Name, time.Since(rotated).Round(100*time.Millisecond))
+			}
+			if _, err := kubernetes.NewForConfigOrDie(c.TokenConfig(newTokens[c.Name])).CoreV1().Services("").List(ctx, metav1.ListOptions{}); err != nil {
+				t.Errorf("%s: new token: %v", c.Name, err)
+			}
+		}
+		for _, holder := range cs {
+			for _, target := range cs {
+				if holder != target {
+					cfg, err := clientcmd.RESTConfigFromKubeConfig(remoteKubeconfig(t, holder, target.Name))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if cfg.BearerToken != newTokens[target.Name] {
+						t.Errorf("%s's remote secret for %s does not carry the new token", holder.Name, target.Name)
+					}
+				}
+			}
+		}
+		requireNoChanges(t, fx.plan(ctx, f, d, kube.Options{}))
+		for k, v := range newTokens {
+			oldTokens[k+"-new"] = v
+		}
+	})
+
+	t.Run("objects the federation no longer wants are pruned, unowned ones are not", func(t *testing.T) {
+		fx.t = t
+		c1 := fx.client("c1")
+		// An object the federation applied, whose ownership labels someone removed, is no longer
+		// the tool's to delete.
+		np, err := c1.NetworkingV1().NetworkPolicies("apps").Get(ctx, kube.PolicyDNS, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		delete(np.Labels, kube.LabelManagedBy)
+		if _, err := c1.NetworkingV1().NetworkPolicies("apps").Update(ctx, np, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// Drop c3, the legacy namespace and the default policies of apps.
+		f2, d2 := fx.federation([]string{"c1", "c2"}, func(f *v1alpha1.Federation) {
+			f.Spec.Namespaces = []v1alpha1.Namespace{{Name: "apps", DefaultNetworkPolicy: ptr(false)}}
+		})
+		r := fx.plan(ctx, f2, d2, kube.Options{})
+		deletes := changesOf(r.Plan, plan.Delete)
+		for _, want := range []string{
+			"k8s:c1/istio-system/Secret/istio-remote-secret-c3",
+			"k8s:c2/istio-system/Secret/istio-remote-secret-c3",
+			"k8s:c1/Namespace/legacy",
+			"k8s:c2/apps/NetworkPolicy/" + kube.PolicyDenyAll,
+			"k8s:c1/apps/NetworkPolicy/" + kube.PolicyMesh,
+		} {
+			if !slices.Contains(deletes, want) {
+				t.Errorf("plan does not delete %s; deletes: %v", want, deletes)
+			}
+		}
+		for _, a := range deletes {
+			if strings.HasPrefix(a, "k8s:c3/") {
+				t.Errorf("plan deletes %s in c3, which is not in the federation any more", a)
+			}
+			if a == "k8s:c1/apps/NetworkPolicy/"+kube.PolicyDNS {
+				t.Errorf("plan deletes %s, which lost its ownership labels", a)
+			}
+		}
+		_, err = kube.Apply(ctx, r, kube.ApplyOptions{})
+		var refused *kube.DestroyRefusedError
+		if !errors.As(err, &refused) || !slices.Contains(refused.Addresses, "k8s:c1/Namespace/legacy") {
+			t.Fatalf("apply deleting namespaces without AllowDestroy: err = %v, want *kube.DestroyRefusedError", err)
+		}
+		fx.apply(ctx, r, kube.ApplyOptions{AllowDestroy: true})
+		if _, err := fx.client("c1").CoreV1().Secrets("istio-system").Get(ctx, "istio-remote-secret-c3", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("istio-remote-secret-c3 in c1: err = %v, want NotFound", err)
+		}
+		if _, err := c1.NetworkingV1().NetworkPolicies("apps").Get(ctx, kube.PolicyDNS, metav1.GetOptions{}); err != nil {
+			t.Errorf("the unowned NetworkPolicy was deleted: %v", err)
+		}
+		if _, err := fx.client("c3").CoreV1().Secrets("istio-system").Get(ctx, "istio-remote-secret-c1", metav1.GetOptions{}); err != nil {
+			t.Errorf("c3, outside the federation now, was touched: %v", err)
+		}
+		requireNoChanges(t, fx.plan(ctx, f2, d2, kube.Options{}))
+	})
+
+	t.Run("no secret appears in plans or progress", func(t *testing.T) {
+		fx.t = t
+		secrets := map[string]string{"root key": string(fx.rootKey)}
+		for name, tok := range oldTokens {
+			secrets["token "+name] = tok
+			secrets["base64 token "+name] = base64.StdEncoding.EncodeToString([]byte(tok))
+		}
+		for _, c := range cs {
+			s, err := c.Client().CoreV1().Secrets("istio-system").Get(ctx, "cacerts", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			secrets["intermediate key "+c.Name] = keyBody(s.Data["ca-key.pem"])
+			secrets["base64 intermediate key "+c.Name] = base64.StdEncoding.EncodeToString(s.Data["ca-key.pem"])[:40]
+		}
+		secrets["root key body"] = keyBody(fx.rootKey)
+		fx.mu.Lock()
+		all := strings.Join(fx.outputs, "\n")
+		fx.mu.Unlock()
+		if len(all) < 1000 {
+			t.Fatalf("only %d bytes of output recorded", len(all))
+		}
+		for what, s := range secrets {
+			if s == "" {
+				t.Fatalf("%s is empty", what)
+			}
+			if strings.Contains(all, s) {
+				t.Errorf("the %s appears in output", what)
+			}
+		}
+		if !strings.Contains(all, "(sensitive ") {
+			t.Errorf("no redaction marker in output")
+		}
+		t.Logf("searched %d bytes of plans and progress for %d secrets", len(all), len(secrets))
+	})
+}
+
+func keyBody(p []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(p)), "\n")
+	if len(lines) < 3 {
+		return ""
+	}
+	return lines[1]
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func remoteKubeconfig(t *testing.T, holder *testenv.Cluster, target string) []byte {
+	t.Helper()
+	s, err := holder.Client().CoreV1().Secrets("istio-system").Get(context.Background(), "istio-remote-secret-"+target, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Data[target]
+}
+
+func readerTokens(ctx context.Context, t *testing.T, cs []*testenv.Cluster) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, c := range cs {
+		s, err := c.Client().CoreV1().Secrets("istio-system").Get(ctx, kube.ReaderTokenSecret, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[c.Name] = string(s.Data[corev1.ServiceAccountTokenKey])
+	}
+	return out
+}
+
+// checkReader lists, with a remote secret's credentials, what istiod watches in a peer, and
+// checks that the credentials cannot write.
+func checkReader(ctx context.Context, t *testing.T, k kubernetes.Interface, pair string) {
+	t.Helper()
+	lists := map[string]func() error{
+		"services":       func() error { _, err := k.CoreV1().Services("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
+		"endpointslices": func() error { _, err := k.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
+		"endpoints":      func() error { _, err := k.CoreV1().Endpoints("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
+		"pods":           func() error { _, err := k.CoreV1().Pods("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
+		"namespaces":     func() error { _, err := k.CoreV1().Namespaces().List(ctx, metav1.ListOptions{Limit: 1}); return err },
+		"nodes":          func() error { _, err := k.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: 1}); return err },
+		"secrets":        func() error { _, err := k.CoreV1().Secrets("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
+		"replicasets":    func() error { _, err := k.AppsV1().ReplicaSets("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
+		"customresourcedefinitions": func() error {
+			return k.Discovery().RESTClient().Get().AbsPath("/apis/apiextensions.k8s.io/v1/customresourcedefinitions").Do(ctx).Error()
+		},
+	}
+	for what, list := range lists {
+		if err := list(); err != nil {
+			t.Errorf("%s: list %s: %v", pair, what, err)
+		}
+	}
+	_, err := k.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "should-not-exist"}}, metav1.CreateOptions{})
+	if !apierrors.IsForbidden(err) {
+		t.Errorf("%s: creating a namespace: err = %v, want Forbidden", pair, err)
+	}
+}
