@@ -60,7 +60,9 @@ func (fx *fixture) federation(names []string, change func(f *v1alpha1.Federation
 	for i, n := range names {
 		b.Cluster(fedtest.Cluster(n).Ranges(fmt.Sprintf("10.10.%d.0/24", i), fmt.Sprintf("10.%d.0.0/16", 100+i), fmt.Sprintf("172.16.%d.0/24", i), fmt.Sprintf("192.168.%d.0/28", i)))
 	}
-	b.Mesh(func(m *v1alpha1.Mesh) { m.CA = v1alpha1.CA{Mode: v1alpha1.CAPlugin, RootCertFile: "root-cert.pem", RootKeyFile: "root-key.pem"} })
+	b.Mesh(func(m *v1alpha1.Mesh) {
+		m.CA = v1alpha1.CA{Mode: v1alpha1.CAPlugin, RootCertFile: "root-cert.pem", RootKeyFile: "root-key.pem"}
+	})
 	f := b.Build()
 	f.Spec.Namespaces = []v1alpha1.Namespace{{Name: "apps"}, {Name: "legacy", Injection: ptr(false), PodSecurity: v1alpha1.PodSecurityRestricted, DefaultNetworkPolicy: ptr(false)}}
 	if change != nil {
@@ -616,14 +618,17 @@ func readerTokens(ctx context.Context, t *testing.T, cs []*testenv.Cluster) map[
 func checkReader(ctx context.Context, t *testing.T, k kubernetes.Interface, pair string) {
 	t.Helper()
 	lists := map[string]func() error{
-		"services":       func() error { _, err := k.CoreV1().Services("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
-		"endpointslices": func() error { _, err := k.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
-		"endpoints":      func() error { _, err := k.CoreV1().Endpoints("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
-		"pods":           func() error { _, err := k.CoreV1().Pods("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
-		"namespaces":     func() error { _, err := k.CoreV1().Namespaces().List(ctx, metav1.ListOptions{Limit: 1}); return err },
-		"nodes":          func() error { _, err := k.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: 1}); return err },
-		"secrets":        func() error { _, err := k.CoreV1().Secrets("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
-		"replicasets":    func() error { _, err := k.AppsV1().ReplicaSets("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
+		"services": func() error { _, err := k.CoreV1().Services("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
+		"endpointslices": func() error {
+			_, err := k.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{Limit: 1})
+			return err
+		},
+		"endpoints":   func() error { _, err := k.CoreV1().Endpoints("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
+		"pods":        func() error { _, err := k.CoreV1().Pods("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
+		"namespaces":  func() error { _, err := k.CoreV1().Namespaces().List(ctx, metav1.ListOptions{Limit: 1}); return err },
+		"nodes":       func() error { _, err := k.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: 1}); return err },
+		"secrets":     func() error { _, err := k.CoreV1().Secrets("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
+		"replicasets": func() error { _, err := k.AppsV1().ReplicaSets("").List(ctx, metav1.ListOptions{Limit: 1}); return err },
 		"customresourcedefinitions": func() error {
 			return k.Discovery().RESTClient().Get().AbsPath("/apis/apiextensions.k8s.io/v1/customresourcedefinitions").Do(ctx).Error()
 		},
