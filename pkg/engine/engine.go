@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"sort"
 	"strings"
@@ -36,8 +37,38 @@ func New(clients *gcp.Clients, opts Options) *Engine {
 type Result struct {
 	Plan    *plan.Plan
 	Derived *federation.Desired
-	desired map[plan.Address]*object
-	live    map[plan.Address]*object
+	// Clusters are the federation's clusters that exist, by name, with how to reach their API.
+	Clusters map[string]ClusterAccess
+	desired  map[plan.Address]*object
+	live     map[plan.Address]*object
+}
+
+// ClusterAccess is how GKE says a cluster's API server is reached.
+type ClusterAccess struct {
+	Name, Project, Location string
+	// Endpoint and PrivateEndpoint are host or host:port, without a scheme, as GKE reports them.
+	Endpoint, PrivateEndpoint string
+	// CAData is the PEM of the cluster CA.
+	CAData []byte
+	// Status is GKE's: PROVISIONING, RUNNING, RECONCILING, …
+	Status string
+}
+
+// clusterAccess lists how to reach the federation's clusters that exist.
+func clusterAccess(f *v1alpha1.Federation, s *snapshot) map[string]ClusterAccess {
+	out := map[string]ClusterAccess{}
+	for _, c := range f.Spec.Clusters {
+		for _, live := range s.clusters[c.Project] {
+			if live.GetName() != c.Name || live.GetLocation() != c.Location {
+				continue
+			}
+			ca, _ := base64.StdEncoding.DecodeString(live.GetMasterAuth().GetClusterCaCertificate())
+			out[c.Name] = ClusterAccess{Name: c.Name, Project: c.Project, Location: c.Location,
+				Endpoint: live.GetEndpoint(), PrivateEndpoint: live.GetPrivateClusterConfig().GetPrivateEndpoint(),
+				CAData: ca, Status: live.GetStatus().String()}
+		}
+	}
+	return out
 }
 
 // Plan reads the live state a federation concerns and diffs it against what the federation wants.
@@ -61,7 +92,7 @@ func (e *Engine) Plan(ctx context.Context, f *v1alpha1.Federation) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	r := &Result{Derived: derived, desired: map[plan.Address]*object{}, live: map[plan.Address]*object{}}
+	r := &Result{Derived: derived, Clusters: clusterAccess(f, snap), desired: map[plan.Address]*object{}, live: map[plan.Address]*object{}}
 	var dres, lres []plan.Resource
 	for _, o := range desired {
 		r.desired[o.res.Address] = o

@@ -64,3 +64,20 @@ func TestConvergenceForEverySample(t *testing.T) {
 		})
 	}
 }
+
+// After apply, the result of a plan says how to reach each cluster.
+func TestClusterAccess(t *testing.T) {
+	srv := gcpfake.Start(t)
+	e := newEngine(t, srv)
+	converge(t, e, "../../samples/two-cluster-private/federation.yaml")
+	r, err := e.Plan(context.Background(), load(t, "../../samples/two-cluster-private/federation.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"cluster3", "cluster4"} {
+		a, ok := r.Clusters[name]
+		if !ok || a.Endpoint == "" || a.PrivateEndpoint == "" || len(a.CAData) == 0 || a.Status != "RUNNING" {
+			t.Errorf("%s: %+v", name, a)
+		}
+	}
+}

@@ -22,18 +22,25 @@ type Fingerprint struct {
 // hashed like the rest, which reveals nothing of them.
 func FingerprintOf(live []Resource) Fingerprint {
 	f := Fingerprint{Resources: make(map[Address]string, len(live))}
-	addrs := make([]string, 0, len(live))
 	for _, r := range live {
 		f.Resources[r.Address] = hashOf(map[string]any{"fields": r.Fields, "owned": r.Owned})
-		addrs = append(addrs, string(r.Address))
+	}
+	f.Digest = digestOf(f.Resources)
+	return f
+}
+
+// digestOf hashes per-resource hashes in address order.
+func digestOf(resources map[Address]string) string {
+	addrs := make([]string, 0, len(resources))
+	for a := range resources {
+		addrs = append(addrs, string(a))
 	}
 	sort.Strings(addrs)
 	h := sha256.New()
 	for _, a := range addrs {
-		fmt.Fprintf(h, "%s=%s\n", a, f.Resources[Address(a)])
+		fmt.Fprintf(h, "%s=%s\n", a, resources[Address(a)])
 	}
-	f.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
-	return f
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // Differences lists, in address order, how now differs from f.

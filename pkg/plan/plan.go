@@ -377,3 +377,28 @@ func order(changes []Change) []Change {
 	})
 	return changes
 }
+
+// Merge combines plans of separate layers (Google Cloud, then the clusters) into one: changes,
+// conflicts and warnings in order, summed counts, and one live fingerprint over everything.
+// Addresses of different layers never collide.
+func Merge(federation string, plans ...*Plan) *Plan {
+	out := &Plan{FormatVersion: FormatVersion, Federation: federation, Changes: []Change{}, Conflicts: []Conflict{}, Warnings: []string{},
+		Live: Fingerprint{Resources: map[Address]string{}}}
+	for _, p := range plans {
+		if p == nil {
+			continue
+		}
+		out.Changes = append(out.Changes, p.Changes...)
+		out.Conflicts = append(out.Conflicts, p.Conflicts...)
+		out.Warnings = append(out.Warnings, p.Warnings...)
+		out.Summary.Add += p.Summary.Add
+		out.Summary.Change += p.Summary.Change
+		out.Summary.Replace += p.Summary.Replace
+		out.Summary.Destroy += p.Summary.Destroy
+		for a, h := range p.Live.Resources {
+			out.Live.Resources[a] = h
+		}
+	}
+	out.Live.Digest = digestOf(out.Live.Resources)
+	return out
+}

@@ -312,3 +312,22 @@ func TestSavedPlanStaleness(t *testing.T) {
 		t.Error("non-plan accepted")
 	}
 }
+
+func TestMerge(t *testing.T) {
+	gcpPlan, err := Diff([]Resource{res("gcp:projects/p/global/networks/n", map[string]any{"a": 1})}, nil, DiffOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := []Resource{res("k8s:c1/Namespace/old", map[string]any{"x": 1}, owned)}
+	kubePlan, err := Diff(nil, live, DiffOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Merge("f", gcpPlan, nil, kubePlan)
+	if m.Summary != (Summary{Add: 1, Destroy: 1}) || len(m.Changes) != 2 || m.Changes[0].Address.Layer() != "gcp" {
+		t.Errorf("merged: %+v", m)
+	}
+	if m.Live.Digest != FingerprintOf(live).Digest {
+		t.Errorf("the merged fingerprint must equal one taken over all live resources")
+	}
+}
