@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
@@ -200,9 +201,16 @@ func (a *applier) write(ctx context.Context, c plan.Change, progress func(string
 		return errors.New("no desired state")
 	}
 	// Ownership is checked again: an object created since the plan without the mark is left alone.
-	if cur, err := a.r.clients.get(ctx, o.ref); err == nil && !owned(cur, a.r.fed) {
+	// An object still being deleted is waited for, then created anew.
+	cur, err := a.r.clients.get(ctx, o.ref)
+	switch {
+	case err == nil && cur.GetDeletionTimestamp() != nil:
+		if err := a.waitGone(ctx, o.ref, cur.GetUID(), progress); err != nil {
+			return err
+		}
+	case err == nil && !owned(cur, a.r.fed):
 		return fmt.Errorf("%s exists without this federation's ownership labels (created since the plan); it was not changed", c.Address)
-	} else if err != nil && !apierrors.IsNotFound(err) {
+	case err != nil && !apierrors.IsNotFound(err):
 		return readError(o.ref, err)
 	}
 	u := o.u.DeepCopy()
@@ -297,8 +305,13 @@ func (a *applier) remove(ctx context.Context, addr plan.Address, progress func(s
 	if !wait {
 		return nil
 	}
-	return a.poll(ctx, "deletion of "+string(addr), progress, func(ctx context.Context) (bool, string, error) {
-		cur, err := a.r.clients.get(ctx, l.ref)
+	return a.waitGone(ctx, l.ref, uid, progress)
+}
+
+// waitGone waits until the object with uid is deleted, reporting what holds it.
+func (a *applier) waitGone(ctx context.Context, rf ref, uid types.UID, progress func(string)) error {
+	return a.poll(ctx, "the deletion of "+string(rf.Address())+" to finish", progress, func(ctx context.Context) (bool, string, error) {
+		cur, err := a.r.clients.get(ctx, rf)
 		if apierrors.IsNotFound(err) {
 			return true, "", nil
 		}
@@ -308,8 +321,27 @@ func (a *applier) remove(ctx context.Context, addr plan.Address, progress func(s
 		if cur.GetUID() != uid {
 			return true, "", nil
 		}
-		return false, "still present, finalizers " + strings.Join(cur.GetFinalizers(), ", "), nil
+		return false, deletionState(cur), nil
 	})
+}
+
+// deletionState says what keeps an object that is being deleted: its finalizers and, for a
+// namespace, the conditions the namespace controller reports (content or finalizers remaining).
+func deletionState(u *unstructured.Unstructured) string {
+	parts := []string{"it is being deleted"}
+	if f := u.GetFinalizers(); len(f) > 0 {
+		parts = append(parts, "finalizers "+strings.Join(f, ", "))
+	}
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["status"] == "True" {
+			if msg, _ := m["message"].(string); msg != "" {
+				parts = append(parts, msg)
+			}
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (a *applier) waitNamespace(ctx context.Context, rf ref, progress func(string)) error {

@@ -198,8 +198,8 @@ func (r *Result) readLive(ctx context.Context, want map[string][]*object) error 
 		if u == nil {
 			return
 		}
-		if u.GetDeletionTimestamp() != nil && r.desired[rf.Address()] == nil {
-			return // already being deleted, as the federation wants
+		if u.GetDeletionTimestamp() != nil {
+			return // going away: nothing to delete, and apply recreates it once it is gone
 		}
 		o := r.liveObject(rf, u)
 		mu.Lock()

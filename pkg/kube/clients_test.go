@@ -1,0 +1,185 @@
+package kube_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/asmfed/kubectl-asmfed/internal/testenv"
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/kube"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+func TestConfigsFromKubeconfigNamesMissingContexts(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config")
+	kc := `apiVersion: v1
+kind: Config
+clusters:
+- name: a
+  cluster: {server: "https://10.0.0.1"}
+users:
+- name: a
+  user: {token: x}
+contexts:
+- name: ctx-a
+  context: {cluster: a, user: a}
+`
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	loader := &clientcmd.ClientConfigLoadingRules{ExplicitPath: path}
+	_, err := kube.ConfigsFromKubeconfig(loader, map[string]string{"c1": "ctx-a", "c2": "gke_p_us-west2_c2", "c3": "nope"})
+	var me *kube.MissingContextsError
+	if !errors.As(err, &me) {
+		t.Fatalf("err = %v, want *kube.MissingContextsError", err)
+	}
+	want := `cluster c2 names kubeconfig context "gke_p_us-west2_c2"; cluster c3 names kubeconfig context "nope", which the kubeconfig does not have (contexts: ctx-a); hint: fix kubeconfigContext in the file, or pass --kubeconfig with the right file`
+	if err.Error() != want {
+		t.Errorf("error:\n got %s\nwant %s", err, want)
+	}
+	cfgs, err := kube.ConfigsFromKubeconfig(loader, map[string]string{"c1": "ctx-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfgs["c1"]; c.Host != "https://10.0.0.1" || c.QPS != kube.DefaultQPS || c.Burst != kube.DefaultBurst {
+		t.Errorf("config = host %s qps %v burst %d", c.Host, c.QPS, c.Burst)
+	}
+}
+
+func TestConfigForEndpointValidates(t *testing.T) {
+	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"})
+	for _, tc := range []struct {
+		name string
+		ep   kube.Endpoint
+		want string
+	}{
+		{"no host", kube.Endpoint{CAData: []byte("x"), TokenSource: ts}, "cluster endpoint has no address"},
+		{"no CA", kube.Endpoint{Host: "10.0.0.2", TokenSource: ts}, "cluster endpoint 10.0.0.2 has no CA certificate"},
+		{"no tokens", kube.Endpoint{Host: "10.0.0.2", CAData: []byte("x")}, "cluster endpoint 10.0.0.2 has no token source"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := kube.ConfigForEndpoint(tc.ep)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("err = %v, want %s", err, tc.want)
+			}
+		})
+	}
+	cfg, err := kube.ConfigForEndpoint(kube.Endpoint{Host: "10.0.0.2", CAData: []byte("x"), TokenSource: ts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Host != "https://10.0.0.2" || cfg.ExecProvider != nil || cfg.AuthProvider != nil {
+		t.Errorf("config = %+v", cfg)
+	}
+}
+
+// TestConfigForEndpointAuthenticates reaches a real API server the way the tool reaches GKE:
+// endpoint, CA and an OAuth token source, nothing else.
+func TestConfigForEndpointAuthenticates(t *testing.T) {
+	testenv.Require(t)
+	const token = "endpoint-test-token"
+	env, err := testenv.Start(context.Background(), testenv.Options{AdminToken: token, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	cs, err := env.AddClusters(context.Background(), "gke1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	ts := tokenFunc(func() (*oauth2.Token, error) {
+		calls++
+		return &oauth2.Token{AccessToken: token, Expiry: time.Now().Add(time.Hour)}, nil
+	})
+	cfg, err := kube.ConfigForEndpoint(kube.Endpoint{Host: strings.TrimPrefix(cs[0].Host, "https://"), CAData: cs[0].CAData, TokenSource: ts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := kubernetes.NewForConfigOrDie(cfg)
+	for range 3 {
+		if _, err := k.CoreV1().Namespaces().List(context.Background(), metav1.ListOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 1 {
+		t.Errorf("token source called %d times for 3 requests, want 1 (tokens are reused until they expire)", calls)
+	}
+}
+
+type tokenFunc func() (*oauth2.Token, error)
+
+func (f tokenFunc) Token() (*oauth2.Token, error) { return f() }
+
+// TestReadinessTimeoutSaysWhy recreates a namespace that is stuck terminating: apply waits for
+// the deletion, then fails naming what holds it.
+func TestReadinessTimeoutSaysWhy(t *testing.T) {
+	cs := testenv.Clusters(t, 1)
+	ctx := context.Background()
+	fx := &fixture{t: t, clusters: cs, configs: map[string]*rest.Config{"c1": cs[0].RESTConfig()}}
+	f, d := fx.federation([]string{"c1"}, func(f *v1alpha1.Federation) {
+		f.Spec.Mesh.CA = v1alpha1.CA{Mode: v1alpha1.CAManaged}
+		f.Spec.Namespaces = []v1alpha1.Namespace{{Name: "apps"}}
+	})
+	fx.apply(ctx, fx.plan(ctx, f, d, kube.Options{}), kube.ApplyOptions{})
+
+	k := cs[0].Client()
+	const finalizer = "example.com/hold"
+	if _, err := k.CoreV1().ConfigMaps("apps").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "held", Finalizers: []string{finalizer}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.CoreV1().Namespaces().Delete(ctx, "apps", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = k.CoreV1().ConfigMaps("apps").Patch(ctx, "held", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+	})
+	// Wait until the namespace controller reports what holds the namespace.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		ns, err := k.CoreV1().Namespaces().Get(ctx, "apps", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(fmt.Sprint(ns.Status.Conditions), finalizer) {
+			break
+		}
+	}
+	r := fx.plan(ctx, f, d, kube.Options{})
+	if !slices.Contains(changesOf(r.Plan, plan.Create), "k8s:c1/Namespace/apps") {
+		t.Fatalf("plan does not recreate the terminating namespace: %+v", r.Plan.Summary)
+	}
+	rep, err := kube.Apply(ctx, r, kube.ApplyOptions{ReadyTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = rep.Err()
+	if err == nil {
+		t.Fatal("apply succeeded while the namespace was terminating")
+	}
+	t.Logf("apply error: %v", err)
+	for _, want := range []string{"timed out after 3s waiting for the deletion of k8s:c1/Namespace/apps to finish: it is being deleted", finalizer} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q", want)
+		}
+	}
+}
