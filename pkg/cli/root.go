@@ -72,6 +72,7 @@ verifies that the mesh works.`,
 		newApplyCommand(g),
 		newDestroyCommand(g),
 		newVersionCommand(g),
+		newCACommand(g),
 	)
 	return root
 }

@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/istio"
+)
+
+func newCACommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ca",
+		Short: "Manage the mesh's shared root of trust (plug-in CA)",
+		Example: `  # Create a root CA (see kubectl asmfed ca init --help)
+  kubectl asmfed ca init --out /tmp/asmfed-ca --force`,
+		Args: cobra.NoArgs,
+	}
+	cmd.AddCommand(newCAInitCommand(g))
+	return cmd
+}
+
+type caInitOptions struct {
+	*globalOptions
+	out          string
+	organization string
+	validity     time.Duration
+	force        bool
+	output       string
+}
+
+func newCAInitCommand(g *globalOptions) *cobra.Command {
+	o := &caInitOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "init --out DIR",
+		Short: "Create the root CA every cluster's istiod chains to",
+		Long: `Init creates a self-signed root CA (ECDSA P-256) for the plug-in CA mode and writes
+root-cert.pem and root-key.pem into DIR, both readable by their owner only (0600).
+
+Point mesh.ca.rootCertFile and mesh.ca.rootKeyFile at them and set mesh.ca.mode: plugin. apply then
+issues an intermediate per cluster, signed by this root, and installs it as the cacerts Secret
+istiod reads, so workloads in every cluster trust each other. The key is read only to sign
+intermediates; plans show the root's fingerprint, never key material. Keep the key offline.
+
+Init refuses to replace an existing root: clusters using intermediates of the old root would stop
+trusting the new ones.`,
+		Example: `  # Try it in a scratch directory (--force replaces an earlier try)
+  kubectl asmfed ca init --out /tmp/asmfed-ca --force
+
+  # With an organisation name and a 20-year lifetime, as JSON
+  kubectl asmfed ca init --out /tmp/asmfed-ca --force --organization example --validity 175200h -o json`,
+		Args: cobra.NoArgs,
+		RunE: runE(o),
+	}
+	cmd.Flags().StringVar(&o.out, "out", "", "Directory to write root-cert.pem and root-key.pem into (created 0700 if missing)")
+	cmd.Flags().StringVar(&o.organization, "organization", istio.DefaultOrg, "Organisation (O) of the root certificate's subject")
+	cmd.Flags().DurationVar(&o.validity, "validity", 10*365*24*time.Hour, "Lifetime of the root certificate")
+	cmd.Flags().BoolVar(&o.force, "force", false, "Replace an existing root in --out (breaks trust with clusters using the old one)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "Output format: text or json")
+	_ = cmd.MarkFlagDirname("out")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *caInitOptions) Validate() error {
+	if o.out == "" {
+		return errors.New("no output directory: pass --out DIR")
+	}
+	if o.validity < 24*time.Hour {
+		return fmt.Errorf("--validity %s is too short for a root: use at least 24h", o.validity)
+	}
+	if o.organization == "" {
+		return errors.New("--organization is empty")
+	}
+	if o.output != "text" && o.output != "json" {
+		return fmt.Errorf("unknown output format %q: use text or json", o.output)
+	}
+	return nil
+}
+
+// Complete has nothing to read.
+func (o *caInitOptions) Complete() error { return nil }
+
+// caInitResult is what init reports: where the files are and how to recognise the root.
+type caInitResult struct {
+	CertFile    string    `json:"certFile"`
+	KeyFile     string    `json:"keyFile"`
+	Fingerprint string    `json:"fingerprint"`
+	Subject     string    `json:"subject"`
+	NotAfter    time.Time `json:"notAfter"`
+}
+
+// Run creates the root and writes it.
+func (o *caInitOptions) Run(context.Context) error {
+	root, err := istio.NewRoot(istio.RootOptions{Organization: o.organization, Validity: o.validity})
+	if err != nil {
+		return err
+	}
+	certFile, keyFile, err := root.WriteFiles(o.out, o.force)
+	if err != nil {
+		return err
+	}
+	res := caInitResult{CertFile: certFile, KeyFile: keyFile, Fingerprint: root.Fingerprint(),
+		Subject: root.Cert.Subject.String(), NotAfter: root.Cert.NotAfter.UTC()}
+	if o.output == "json" {
+		enc := json.NewEncoder(o.streams.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	fmt.Fprintf(o.streams.Out, "root CA %s\n  fingerprint %s\n  valid until %s\n  certificate %s\n  private key %s (0600: keep it offline)\n",
+		res.Subject, res.Fingerprint, res.NotAfter.Format(time.RFC3339), certFile, keyFile)
+	fmt.Fprintf(o.streams.ErrOut, "next: set in the federation file\n  mesh:\n    ca:\n      mode: plugin\n      rootCertFile: %s\n      rootKeyFile: %s\n", certFile, keyFile)
+	return nil
+}
