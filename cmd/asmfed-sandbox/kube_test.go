@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/asmfed/kubectl-asmfed/internal/sandbox"
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
 )
 
@@ -52,7 +53,7 @@ func TestKubeBackedClusters(t *testing.T) {
 		t.Fatalf("sandbox did not start:\n%s", stderr.String())
 	}
 	tokenFile := filepath.Join(dir, "access-token")
-	if !strings.Contains(stdout.String(), "export "+AccessTokenEnv+"="+tokenFile) {
+	if !strings.Contains(stdout.String(), "export "+sandbox.AccessTokenEnv+"="+tokenFile) {
 		t.Errorf("env output lacks the access token file:\n%s", stdout.String())
 	}
 	if fi, err := os.Stat(tokenFile); err != nil || fi.Mode().Perm() != 0o600 {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
+	"github.com/asmfed/kubectl-asmfed/internal/sandbox"
 )
 
 const usage = `usage:
@@ -118,7 +119,7 @@ func (o *serveOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 			base = dir
 		}
 		tokenFile = filepath.Join(base, "access-token")
-		kube, err := startKube(ctx, filepath.Join(base, "kube"), tokenFile, stderr)
+		kube, err := sandbox.StartKube(ctx, filepath.Join(base, "kube"), tokenFile, stderr)
 		if err != nil {
 			return err
 		}
@@ -145,7 +146,7 @@ func (o *serveOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 	}
 	printEnv(stdout, srv.URL())
 	if tokenFile != "" {
-		fmt.Fprintf(stdout, "export %s=%s\n", AccessTokenEnv, tokenFile)
+		fmt.Fprintf(stdout, "export %s=%s\n", sandbox.AccessTokenEnv, tokenFile)
 	}
 	fmt.Fprintf(stderr, "asmfed-sandbox: serving Google Cloud APIs on %s (admin: %s/_fake/); Ctrl-C to stop\n", srv.URL(), srv.URL())
 	<-ctx.Done()

@@ -23,6 +23,7 @@ type applyOptions struct {
 	planFile     string
 	autoApprove  bool
 	allowDestroy bool
+	rotate       bool
 
 	source *fileSource
 	saved  *plan.Saved
@@ -60,6 +61,7 @@ naming what changed. Replacing or deleting a cluster or a network needs --allow-
 	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file")
 	cmd.Flags().BoolVar(&o.autoApprove, "auto-approve", false, "Apply without asking for confirmation")
 	cmd.Flags().BoolVar(&o.allowDestroy, "allow-destroy", false, "Allow replacing or deleting clusters and networks")
+	cmd.Flags().BoolVar(&o.rotate, "rotate-remote-secrets", false, "Issue new reader tokens and rewrite every remote secret (the old tokens stop working)")
 	o.cloud.add(cmd.Flags())
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	return cmd
@@ -105,29 +107,31 @@ func (o *applyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	copts, err := o.clusterOptions(ctx, f, o.source, o.rotate)
+	if err != nil {
+		return err
+	}
 	eng, closeFn, err := o.newEngine(ctx, o.cloud)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	errOut := o.streams.ErrOut
-	fmt.Fprintf(errOut, "Reading live state of %s...\n", f.Metadata.Name)
-	res, err := eng.Plan(ctx, f)
+	fp, err := o.planBoth(ctx, eng, f, copts)
 	if err != nil {
 		return err
 	}
 	if o.saved != nil {
-		if err := o.saved.CheckFresh(plan.SourceOf(o.source.name, o.source.data), res.Plan.Live); err != nil {
+		if err := o.saved.CheckFresh(plan.SourceOf(o.source.name, o.source.data), fp.merged.Live); err != nil {
 			return err
 		}
 	}
 	// A saved plan was shown when it was made; it is fresh, so it is exactly this one.
-	if o.saved == nil || !res.Plan.HasChanges() {
-		if err := (plan.TextRenderer{Color: o.color(o.streams.Out)}).Render(o.streams.Out, res.Plan); err != nil {
+	if o.saved == nil || !fp.merged.HasChanges() {
+		if err := o.render(o.streams.Out, fp.merged); err != nil {
 			return err
 		}
 	}
-	if !res.Plan.HasChanges() {
+	if !fp.merged.HasChanges() && fp.deferred == nil {
 		return nil
 	}
 	if o.saved == nil && !o.autoApprove {
@@ -135,7 +139,35 @@ func (o *applyOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	return o.carryOut(ctx, eng, res, "Apply", engine.ApplyOptions{Parallelism: o.cloud.parallelism, AllowDestroy: o.allowDestroy})
+	aopts := engine.ApplyOptions{Parallelism: o.cloud.parallelism, AllowDestroy: o.allowDestroy}
+	gcpChanged := fp.gcp.Plan.HasChanges()
+	if gcpChanged {
+		if err := o.carryOut(ctx, eng, fp.gcp, "Apply", aopts); err != nil {
+			return err
+		}
+	}
+	kres := fp.kube
+	if gcpChanged || kres == nil {
+		// The clusters were created or changed: plan their side against what they are now.
+		fresh, err := o.planBoth(ctx, eng, f, copts)
+		if err != nil {
+			return err
+		}
+		if fresh.deferred != nil {
+			return fmt.Errorf("the Google Cloud layer is applied, but the cluster side cannot be: %w", fresh.deferred)
+		}
+		kres = fresh.kube
+		if fp.kube == nil || kres.Plan.Live.Digest != fp.kube.Plan.Live.Digest {
+			fmt.Fprintln(o.streams.Out, "\nCluster side, planned now that the clusters exist:")
+			if err := o.render(o.streams.Out, kres.Plan); err != nil {
+				return err
+			}
+		}
+	}
+	if !kres.Plan.HasChanges() {
+		return nil
+	}
+	return o.carryOutClusters(ctx, eng, kres, aopts)
 }
 
 // confirm asks on the terminal; without one it refuses rather than guessing.

@@ -1,25 +1,51 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
+	"github.com/asmfed/kubectl-asmfed/internal/sandbox"
+	"github.com/asmfed/kubectl-asmfed/internal/testenv"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
-// runAgainst drives the command tree with ASMFED_GCP_ENDPOINT pointing at srv.
-func runAgainst(t *testing.T, srv *gcpfake.Server, args ...string) result {
+// sandboxEnv is a simulator whose GKE clusters are real local API servers, and the environment
+// that points the plugin at it.
+type sandboxEnv struct {
+	srv *gcpfake.Server
+	env map[string]string
+}
+
+func startSandbox(t *testing.T) *sandboxEnv {
 	t.Helper()
-	return runWithEnv(t, "", map[string]string{EndpointEnv: srv.URL()}, args...)
+	testenv.Require(t)
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "access-token")
+	kb, err := sandbox.StartKube(context.Background(), filepath.Join(dir, "kube"), tokenFile, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kb.Stop() })
+	srv := gcpfake.Start(t, gcpfake.WithClusterBackend(kb))
+	return &sandboxEnv{srv: srv, env: map[string]string{EndpointEnv: srv.URL(), AccessTokenFileEnv: tokenFile}}
+}
+
+// runAgainst drives the command tree pointed at the sandbox.
+func runAgainst(t *testing.T, sb *sandboxEnv, args ...string) result {
+	t.Helper()
+	return runWithEnv(t, "", sb.env, args...)
 }
 
 // The whole CLI, end to end against the simulator: plan, apply, plan again.
 func TestPlanApplyPlan(t *testing.T) {
-	srv := gcpfake.Start(t)
+	sb := startSandbox(t)
+	srv := sb.srv
 	dir := t.TempDir()
 	file := filepath.Join(dir, "federation.yaml")
 	data, err := os.ReadFile(twoCluster)
@@ -31,7 +57,7 @@ func TestPlanApplyPlan(t *testing.T) {
 	}
 	planFile := filepath.Join(dir, "plan.json")
 
-	r := runAgainst(t, srv, "plan", "-f", file, "--out", planFile, "--detailed-exitcode")
+	r := runAgainst(t, sb, "plan", "-f", file, "--out", planFile, "--detailed-exitcode")
 	if r.code != ExitChanges {
 		t.Fatalf("first plan: code %d, want %d\n%s", r.code, ExitChanges, r.stderr)
 	}
@@ -42,7 +68,7 @@ func TestPlanApplyPlan(t *testing.T) {
 		t.Fatalf("saved plan: %v, mode %v", err, fi.Mode())
 	}
 
-	r = runAgainst(t, srv, "apply", "-f", file)
+	r = runAgainst(t, sb, "apply", "-f", file)
 	if r.code != ExitFailure || !strings.Contains(r.stderr, "pass --auto-approve") {
 		t.Fatalf("apply without a terminal must refuse: code %d\n%s", r.code, r.stderr)
 	}
@@ -50,41 +76,51 @@ func TestPlanApplyPlan(t *testing.T) {
 		t.Fatalf("a refused apply created %d firewall rules", n)
 	}
 
-	r = runAgainst(t, srv, "apply", planFile)
+	r = runAgainst(t, sb, "apply", planFile)
 	if r.code != ExitOK {
 		t.Fatalf("apply saved plan: code %d\n%s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "20 done, 0 failed, 0 skipped") {
+	if !strings.Contains(r.stderr, "20 done, 0 failed, 0 skipped") || !strings.Contains(r.stderr, "Cluster side finished") {
 		t.Errorf("apply summary:\n%s", r.stderr)
 	}
+	if !strings.Contains(r.stdout, "Cluster side, planned now that the clusters exist:") || !strings.Contains(r.stdout, "k8s:cluster3/istio-system/Secret/istio-remote-secret-cluster4") {
+		t.Errorf("apply did not show the cluster side it planned:\n%s", r.stdout)
+	}
 
-	r = runAgainst(t, srv, "plan", "-f", file, "--detailed-exitcode")
+	r = runAgainst(t, sb, "plan", "-f", file, "--detailed-exitcode")
 	if r.code != ExitOK || !strings.Contains(r.stdout, "No changes.") {
 		t.Fatalf("plan after apply: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
 	// The same saved plan is stale now, and says why.
-	r = runAgainst(t, srv, "apply", planFile)
+	r = runAgainst(t, sb, "apply", planFile)
 	if r.code != ExitFailure || !strings.Contains(r.stderr, "the saved plan is stale") || !strings.Contains(r.stderr, "firewalls/asmfed-asm-sample-admin was created") {
 		t.Fatalf("stale plan: code %d\n%s", r.code, r.stderr)
 	}
 
 	// A changed file makes a saved plan stale too.
-	r = runAgainst(t, srv, "plan", "-f", file, "--out", planFile)
+	r = runAgainst(t, sb, "plan", "-f", file, "--out", planFile)
 	if r.code != ExitOK {
 		t.Fatal(r.stderr)
 	}
 	if err := os.WriteFile(file, append(data, []byte("\n# edited\n")...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r = runAgainst(t, srv, "apply", planFile)
+	r = runAgainst(t, sb, "apply", planFile)
 	if r.code != ExitFailure || !strings.Contains(r.stderr, "federation.yaml changed") {
 		t.Fatalf("plan of an edited file: code %d\n%s", r.code, r.stderr)
 	}
 
-	r = runAgainst(t, srv, "plan", "-f", file, "-o", "json")
+	r = runAgainst(t, sb, "plan", "-f", file, "-o", "json")
 	var p plan.Plan
 	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || p.FormatVersion != plan.FormatVersion || p.HasChanges() {
 		t.Fatalf("plan -o json: %v %+v", err, p.Summary)
+	}
+	layers := map[string]int{}
+	for _, c := range p.Changes {
+		layers[c.Address.Layer()]++
+	}
+	if layers["gcp"] == 0 || layers["gke"] == 0 || layers["k8s"] == 0 {
+		t.Errorf("the plan does not cover every layer: %v", layers)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 )
@@ -220,7 +219,7 @@ func TestFlagValidation(t *testing.T) {
 // simulator, in order, with files written to a scratch directory. Confirmation prompts are answered
 // with --auto-approve, as no terminal is attached.
 func TestHelpHasExamples(t *testing.T) {
-	srv := gcpfake.Start(t)
+	sb := startSandbox(t)
 	dir := t.TempDir()
 	root := NewRootCommand(genericiooptions.NewTestIOStreamsDiscard())
 	var walk func(c *cobra.Command)
@@ -250,7 +249,7 @@ func TestHelpHasExamples(t *testing.T) {
 			if (args[0] == "apply" || args[0] == "destroy") && strings.Contains(line, " -f ") && !strings.Contains(line, "--auto-approve") {
 				args = append(args, "--auto-approve")
 			}
-			r := runWithEnv(t, stdin, map[string]string{EndpointEnv: srv.URL()}, args...)
+			r := runWithEnv(t, stdin, sb.env, args...)
 			ok := r.code == 0 || (r.code == ExitChanges && strings.Contains(line, "--detailed-exitcode"))
 			if !ok {
 				t.Errorf("example %q of %q exits %d: %s", line, c.CommandPath(), r.code, r.stderr)

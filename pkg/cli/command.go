@@ -9,6 +9,7 @@ import (
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine"
+	"github.com/asmfed/kubectl-asmfed/pkg/kube"
 )
 
 // options is what every command's options struct implements: Validate checks the flags (pure),
@@ -39,6 +40,23 @@ func valid(src *fileSource, filename string) (*v1alpha1.Federation, error) {
 		return nil, fmt.Errorf("%s is not valid (run kubectl asmfed validate -f %s):\n%w", src.name, filename, err)
 	}
 	return checked.Federation, nil
+}
+
+// carryOutClusters applies a cluster-side plan with progress on stderr and a summary.
+func (g *globalOptions) carryOutClusters(ctx context.Context, eng *engine.Engine, res *kube.Result, opts engine.ApplyOptions) error {
+	ui := newProgress(g.streams.ErrOut, isTerminal(g.streams.ErrOut))
+	opts.OnEvent = ui.Event
+	start := time.Now()
+	report, err := eng.ApplyClusters(ctx, res, opts)
+	ui.Close()
+	if err != nil {
+		return err
+	}
+	g.summarise("Cluster side", report, time.Since(start))
+	if err := report.Err(); err != nil {
+		return fmt.Errorf("the cluster side did not finish; fix the cause and run apply again (every step is safe to repeat):\n%w", err)
+	}
+	return nil
 }
 
 // carryOut applies a plan with progress on stderr and a summary at the end.

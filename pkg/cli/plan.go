@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/asmfed/kubectl-asmfed/pkg/engine"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
@@ -19,6 +18,7 @@ type planOptions struct {
 	out              string
 	output           string
 	detailedExitcode bool
+	rotate           bool
 
 	source *fileSource
 }
@@ -51,6 +51,7 @@ one of them, it is listed as a conflict. Point every Google API at the local san
 	cmd.Flags().StringVar(&o.out, "out", "", "Save the plan to this file for `kubectl asmfed apply FILE`")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "Output format: text or json")
 	cmd.Flags().BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "Exit 0 when there are no changes, 2 when there are, 1 on error")
+	cmd.Flags().BoolVar(&o.rotate, "rotate-remote-secrets", false, "Plan new reader tokens for every remote secret (the old ones stop working)")
 	o.cloud.add(cmd.Flags())
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
@@ -86,36 +87,39 @@ func (o *planOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	copts, err := o.clusterOptions(ctx, f, o.source, o.rotate)
+	if err != nil {
+		return err
+	}
 	eng, closeFn, err := o.newEngine(ctx, o.cloud)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	fmt.Fprintf(o.streams.ErrOut, "Reading live state of %s...\n", f.Metadata.Name)
-	res, err := eng.Plan(ctx, f)
+	fp, err := o.planBoth(ctx, eng, f, copts)
 	if err != nil {
 		return err
 	}
-	if err := o.print(res); err != nil {
+	if err := o.print(fp.merged); err != nil {
 		return err
 	}
 	if o.out != "" {
-		if err := writeSaved(o.out, &plan.Saved{Plan: res.Plan, Source: plan.SourceOf(o.source.name, o.source.data)}); err != nil {
+		if err := writeSaved(o.out, &plan.Saved{Plan: fp.merged, Source: plan.SourceOf(o.source.name, o.source.data)}); err != nil {
 			return err
 		}
 		fmt.Fprintf(o.streams.ErrOut, "Saved the plan to %s. Apply exactly this plan with: kubectl asmfed apply %s\n", o.out, o.out)
 	}
-	if o.detailedExitcode && res.Plan.HasChanges() {
+	if o.detailedExitcode && fp.merged.HasChanges() {
 		return &ExitError{Code: ExitChanges}
 	}
 	return nil
 }
 
-func (o *planOptions) print(res *engine.Result) error {
+func (o *planOptions) print(p *plan.Plan) error {
 	if o.output == "json" {
-		return plan.JSONRenderer{}.Render(o.streams.Out, res.Plan)
+		return plan.JSONRenderer{}.Render(o.streams.Out, p)
 	}
-	return plan.TextRenderer{Color: o.color(o.streams.Out)}.Render(o.streams.Out, res.Plan)
+	return o.render(o.streams.Out, p)
 }
 
 // writeSaved writes a saved plan atomically, readable only by its owner: plans name

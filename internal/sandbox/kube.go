@@ -1,4 +1,8 @@
-package main
+// Package sandbox backs the Google Cloud simulator with real local Kubernetes clusters: every GKE
+// cluster the simulator creates is a kube-apiserver on 127.0.0.1, reached with an access token the
+// sandbox writes. It serves the asmfed-sandbox command and end-to-end tests; the shipped plugin
+// never imports it.
+package sandbox
 
 import (
 	"context"
@@ -17,16 +21,16 @@ import (
 // (and to Google APIs off loopback). The sandbox's clusters accept the token it writes there.
 const AccessTokenEnv = "ASMFED_GCP_ACCESS_TOKEN_FILE"
 
-// kubeBackend backs every GKE cluster the simulator creates with a real local kube-apiserver, so
+// KubeBackend backs every GKE cluster the simulator creates with a real local kube-apiserver, so
 // that the plugin's path from "the cluster exists in GCP" to "talk to its API" is the real one:
 // the container API returns the server's address as the endpoint (public and private) and its CA.
-type kubeBackend struct {
+type KubeBackend struct {
 	env *testenv.Environment
 }
 
-// startKube starts the local Kubernetes environment and writes the access token its API servers
-// accept to tokenFile.
-func startKube(ctx context.Context, dir, tokenFile string, logw io.Writer) (*kubeBackend, error) {
+// StartKube starts the local Kubernetes environment in dir and writes the access token its API
+// servers accept to tokenFile (mode 0600).
+func StartKube(ctx context.Context, dir, tokenFile string, logw io.Writer) (*KubeBackend, error) {
 	raw := make([]byte, 24)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, err
@@ -44,7 +48,7 @@ func startKube(ctx context.Context, dir, tokenFile string, logw io.Writer) (*kub
 	if err != nil {
 		return nil, fmt.Errorf("start local Kubernetes (build the binaries with hack/testbin/build.sh): %w", err)
 	}
-	return &kubeBackend{env: env}, nil
+	return &KubeBackend{env: env}, nil
 }
 
 // clusterKey names the local cluster of a GKE cluster: the GKE name, plus a short hash of its
@@ -55,7 +59,7 @@ func clusterKey(project, location, name string) string {
 }
 
 // Provision starts a local API server for a new GKE cluster.
-func (b *kubeBackend) Provision(ctx context.Context, project, location, name string) (string, []byte, error) {
+func (b *KubeBackend) Provision(ctx context.Context, project, location, name string) (string, []byte, error) {
 	cs, err := b.env.AddClusters(ctx, clusterKey(project, location, name))
 	if err != nil {
 		return "", nil, err
@@ -65,7 +69,7 @@ func (b *kubeBackend) Provision(ctx context.Context, project, location, name str
 
 // Release is called when the GKE cluster is deleted. The local API server keeps running until the
 // sandbox stops (the environment has no per-cluster stop); nothing reaches it any more.
-func (b *kubeBackend) Release(project, location, name string) {}
+func (b *KubeBackend) Release(project, location, name string) {}
 
 // Stop stops every local server.
-func (b *kubeBackend) Stop() error { return b.env.Stop() }
+func (b *KubeBackend) Stop() error { return b.env.Stop() }

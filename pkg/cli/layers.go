@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"golang.org/x/oauth2"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/engine"
+	"github.com/asmfed/kubectl-asmfed/pkg/kube"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+// fullPlan is the plan of both layers: Google Cloud, and the clusters when they exist.
+type fullPlan struct {
+	gcp  *engine.Result
+	kube *kube.Result
+	// deferred says why the cluster side is not in the plan (clusters not created yet).
+	deferred error
+	merged   *plan.Plan
+}
+
+// clusterOptions tells the engine how the CLI reaches clusters: the kubeconfig context the file
+// names (every one checked before any work), or the GKE endpoint and CA with an OAuth token (the
+// token file of ASMFED_GCP_ACCESS_TOKEN_FILE, else Application Default Credentials).
+func (g *globalOptions) clusterOptions(ctx context.Context, f *v1alpha1.Federation, src *fileSource, rotate bool) (engine.ClusterOptions, error) {
+	contexts := map[string]string{}
+	for _, c := range f.Spec.Clusters {
+		if c.KubeconfigContext != "" {
+			contexts[c.Name] = c.KubeconfigContext
+		}
+	}
+	fromContexts := map[string]*rest.Config{}
+	if len(contexts) > 0 {
+		rules := clientcmd.NewDefaultClientConfigLoadingRules()
+		if g.kube.KubeConfig != nil && *g.kube.KubeConfig != "" {
+			rules.ExplicitPath = *g.kube.KubeConfig
+		}
+		var err error
+		if fromContexts, err = kube.ConfigsFromKubeconfig(rules, contexts); err != nil {
+			return engine.ClusterOptions{}, err
+		}
+	}
+	var tokens oauth2.TokenSource
+	tokenSource := func() (oauth2.TokenSource, error) {
+		if tokens != nil {
+			return tokens, nil
+		}
+		token, err := g.accessToken()
+		if err != nil {
+			return nil, err
+		}
+		if token != "" {
+			tokens = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})
+			return tokens, nil
+		}
+		tokens, err = kube.GoogleTokenSource(ctx)
+		return tokens, err
+	}
+	baseDir := "."
+	if src.name != "<stdin>" {
+		baseDir = filepath.Dir(src.name)
+	}
+	return engine.ClusterOptions{
+		BaseDir:             baseDir,
+		RotateRemoteSecrets: rotate,
+		Config: func(c v1alpha1.Cluster, access engine.ClusterAccess) (*rest.Config, error) {
+			if cfg, ok := fromContexts[c.Name]; ok {
+				return cfg, nil
+			}
+			ts, err := tokenSource()
+			if err != nil {
+				return nil, err
+			}
+			return kube.ConfigForEndpoint(kube.Endpoint{Host: access.Endpoint, CAData: access.CAData, TokenSource: ts})
+		},
+	}, nil
+}
+
+// planBoth plans the Google Cloud layer and, when every cluster exists, the cluster side.
+func (g *globalOptions) planBoth(ctx context.Context, eng *engine.Engine, f *v1alpha1.Federation, copts engine.ClusterOptions) (*fullPlan, error) {
+	fmt.Fprintf(g.streams.ErrOut, "Reading live state of %s...\n", f.Metadata.Name)
+	res, err := eng.Plan(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	fp := &fullPlan{gcp: res}
+	kres, err := eng.PlanClusters(ctx, f, res, copts)
+	var notReady *engine.ClustersNotReadyError
+	switch {
+	case errors.As(err, &notReady):
+		fp.deferred = err
+	case err != nil:
+		return nil, err
+	default:
+		fp.kube = kres
+	}
+	var kplan *plan.Plan
+	if fp.kube != nil {
+		kplan = fp.kube.Plan
+	}
+	fp.merged = plan.Merge(f.Metadata.Name, res.Plan, kplan)
+	if fp.deferred != nil {
+		fp.merged.Warnings = append(fp.merged.Warnings, fp.deferred.Error())
+	}
+	return fp, nil
+}
+
+// render prints a plan for people.
+func (g *globalOptions) render(w io.Writer, p *plan.Plan) error {
+	return plan.TextRenderer{Color: g.color(w)}.Render(w, p)
+}

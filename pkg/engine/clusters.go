@@ -1,0 +1,86 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/istio"
+	"github.com/asmfed/kubectl-asmfed/pkg/kube"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+// ClusterOptions say how the cluster side of a federation is reached and planned.
+type ClusterOptions struct {
+	// Config returns how to reach a cluster's API server, given what GKE says of it. Callers
+	// decide between a kubeconfig context and the GKE endpoint with an OAuth token.
+	Config func(c v1alpha1.Cluster, access ClusterAccess) (*rest.Config, error)
+	// BaseDir resolves the file's relative paths (the plug-in CA root).
+	BaseDir string
+	// RotateRemoteSecrets issues new reader tokens and rewrites every remote secret.
+	RotateRemoteSecrets bool
+}
+
+// ClustersNotReadyError says which clusters cannot be planned yet because GKE has not created
+// them or they are not running.
+type ClustersNotReadyError struct {
+	Clusters []string
+}
+
+func (e *ClustersNotReadyError) Error() string {
+	return fmt.Sprintf("clusters %s do not exist or are not running yet: their Kubernetes objects are planned once they do", strings.Join(e.Clusters, ", "))
+}
+
+// PlanClusters plans the cluster side of a federation (namespaces, remote secrets, cacerts) from
+// the result of Plan. Every cluster must exist and run, or have a kubeconfig context; otherwise
+// it returns a *ClustersNotReadyError.
+func (e *Engine) PlanClusters(ctx context.Context, f *v1alpha1.Federation, r *Result, opts ClusterOptions) (*kube.Result, error) {
+	var notReady []string
+	configs := map[string]*rest.Config{}
+	peers := map[string]string{}
+	for _, c := range f.Spec.Clusters {
+		access, ok := r.Clusters[c.Name]
+		if c.KubeconfigContext == "" && (!ok || access.Status != "RUNNING" || access.Endpoint == "") {
+			notReady = append(notReady, c.Name)
+			continue
+		}
+		cfg, err := opts.Config(c, access)
+		if err != nil {
+			return nil, fmt.Errorf("reach cluster %s: %w", c.Name, err)
+		}
+		configs[c.Name] = cfg
+		if c.PeerAPIServer == "" && access.PrivateEndpoint != "" {
+			peers[c.Name] = withScheme(access.PrivateEndpoint)
+		}
+	}
+	if len(notReady) > 0 {
+		sort.Strings(notReady)
+		return nil, &ClustersNotReadyError{Clusters: notReady}
+	}
+	kopts := kube.Options{PeerServers: peers, RotateRemoteSecrets: opts.RotateRemoteSecrets}
+	if ca := f.Spec.Mesh.CA; ca.Mode == v1alpha1.CAPlugin {
+		root, err := istio.LoadRootFiles(v1alpha1.ResolvePath(opts.BaseDir, ca.RootCertFile), v1alpha1.ResolvePath(opts.BaseDir, ca.RootKeyFile))
+		if err != nil {
+			return nil, err
+		}
+		kopts.CARoot = root
+	}
+	return kube.Plan(ctx, configs, r.Derived, f, kopts)
+}
+
+// ApplyClusters carries out a cluster-side plan.
+func (e *Engine) ApplyClusters(ctx context.Context, r *kube.Result, opts ApplyOptions) (*plan.Report, error) {
+	return kube.Apply(ctx, r, kube.ApplyOptions{Parallelism: opts.Parallelism, AllowDestroy: opts.AllowDestroy, OnEvent: opts.OnEvent})
+}
+
+// withScheme turns GKE's host or host:port into an https URL.
+func withScheme(hostport string) string {
+	if strings.Contains(hostport, "://") {
+		return hostport
+	}
+	return "https://" + hostport
+}
