@@ -9,6 +9,7 @@ import (
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"cloud.google.com/go/gkehub/apiv1beta1/gkehubpb"
 	"cloud.google.com/go/iam/apiv1/iampb"
+	hubv1 "google.golang.org/api/gkehub/v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
@@ -67,6 +68,12 @@ func (e *Engine) create(ctx context.Context, d *object, progress gcp.Progress) e
 		err = e.gcp.CreateNodePool(ctx, d.project, d.location, d.parent, d.msg.(*containerpb.NodePool), progress)
 	case kindMembership:
 		err = e.gcp.CreateMembership(ctx, d.project, d.location, d.parent, d.msg.(*gkehubpb.Membership), progress)
+	case kindFeature:
+		err = e.gcp.CreateFeature(ctx, d.project, meshFeature, d.msg.(*hubv1.Feature), progress)
+		if isConflict(err) {
+			// Enabled meanwhile, by someone else: set the federation's memberships on it.
+			return e.updateFeature(ctx, d, progress)
+		}
 	default:
 		return fmt.Errorf("cannot create a %s", d.res.Kind)
 	}
@@ -135,6 +142,8 @@ func (e *Engine) update(ctx context.Context, c plan.Change, d, l *object, progre
 		return nil
 	case kindCluster:
 		return e.updateCluster(ctx, c, d, l, progress)
+	case kindFeature:
+		return e.updateFeature(ctx, d, progress)
 	case kindNodePool:
 		want := d.msg.(*containerpb.NodePool)
 		if changed(c, "autoscaling") {
@@ -148,6 +157,23 @@ func (e *Engine) update(ctx context.Context, c plan.Change, d, l *object, progre
 		return nil
 	}
 	return fmt.Errorf("%s cannot be updated in place (fields %v)", c.Address, fieldPaths(c))
+}
+
+// updateFeature merges the federation's membership specs into the fleet feature's, read fresh, so
+// the specs of clusters outside the federation are kept.
+func (e *Engine) updateFeature(ctx context.Context, d *object, progress gcp.Progress) error {
+	cur, err := e.gcp.Feature(ctx, d.project, meshFeature)
+	if err != nil {
+		return err
+	}
+	specs := map[string]hubv1.MembershipFeatureSpec{}
+	for k, v := range cur.MembershipSpecs {
+		specs[k] = v
+	}
+	for k, v := range d.msg.(*hubv1.Feature).MembershipSpecs {
+		specs[k] = v
+	}
+	return e.gcp.UpdateFeatureMemberships(ctx, d.project, meshFeature, specs, progress)
 }
 
 func fieldPaths(c plan.Change) []string {

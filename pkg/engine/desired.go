@@ -8,6 +8,7 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"cloud.google.com/go/gkehub/apiv1beta1/gkehubpb"
+	hubv1 "google.golang.org/api/gkehub/v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
@@ -37,7 +38,7 @@ func nodePoolAddr(cluster plan.Address, pool string) plan.Address {
 
 // desiredState turns the file and what the compiler derived from it into the resources the
 // federation wants, each with the API object that creates it.
-func desiredState(f *v1alpha1.Federation, d *federation.Desired) ([]*object, error) {
+func desiredState(f *v1alpha1.Federation, d *federation.Desired, numbers map[string]int64) ([]*object, error) {
 	s := &f.Spec
 	marker := federation.DescriptionMarker(f.Metadata.Name)
 	var out []*object
@@ -176,8 +177,27 @@ func desiredState(f *v1alpha1.Federation, d *federation.Desired) ([]*object, err
 			Fields: membershipFields(mem), Immutable: []string{"resourceLink"}, DependsOn: []plan.Address{clusterAddr, apiDep(m.Project, "gkehub.googleapis.com")}},
 			msg: mem, project: m.Project, location: m.Location, parent: m.Name})
 	}
+	if f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged && len(d.FleetMemberships) > 0 {
+		fleet := f.Spec.FleetProject
+		feature := &hubv1.Feature{MembershipSpecs: map[string]hubv1.MembershipFeatureSpec{}}
+		deps := []plan.Address{apiDep(fleet, "mesh.googleapis.com")}
+		var names []string
+		for _, m := range d.FleetMemberships {
+			key := fmt.Sprintf("projects/%d/locations/%s/memberships/%s", numbers[m.Project], m.Location, m.Name)
+			feature.MembershipSpecs[key] = hubv1.MembershipFeatureSpec{Mesh: &hubv1.ServiceMeshMembershipSpec{Management: "MANAGEMENT_AUTOMATIC"}}
+			deps = append(deps, plan.Address(m.Address))
+			names = append(names, m.Name)
+		}
+		add(&object{res: plan.Resource{Address: featureAddr(fleet), Kind: kindFeature, Group: group(fleet),
+			Reason: fmt.Sprintf("mesh.controlPlane is managed: Google runs the control plane of %s through the fleet's servicemesh feature with automatic management (no in-cluster istiod)", strings.Join(names, ", ")),
+			Fields: featureFields(feature, nil), DependsOn: deps}, msg: feature, project: fleet})
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].res.Address < out[j].res.Address })
 	return out, nil
+}
+
+func featureAddr(project string) plan.Address {
+	return plan.Address(fmt.Sprintf("gcp:projects/%s/locations/global/features/%s", project, meshFeature))
 }
 
 // parseIAMResource splits projects/p or projects/p/regions/r/subnetworks/s.

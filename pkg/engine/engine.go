@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	hubv1 "google.golang.org/api/gkehub/v1"
+
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
@@ -84,7 +86,7 @@ func (e *Engine) Plan(ctx context.Context, f *v1alpha1.Federation) (*Result, err
 	if !derived.Resolved() {
 		return nil, fmt.Errorf("could not resolve the numbers of projects %s", strings.Join(derived.Unresolved, ", "))
 	}
-	desired, err := desiredState(f, derived)
+	desired, err := desiredState(f, derived, snap.numbers)
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +109,7 @@ func (e *Engine) Plan(ctx context.Context, f *v1alpha1.Federation) (*Result, err
 		return nil, err
 	}
 	p.Warnings = append(p.Warnings, derived.Warnings...)
+	p.Notes = append(p.Notes, meshStates(f, derived, snap)...)
 	for _, c := range p.Changes {
 		if c.Protected && (c.Action == plan.Replace || c.Action == plan.Delete) {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s will be %sd: everything running on it goes with it (apply needs --allow-destroy)", c.Address, c.Action))
@@ -141,6 +144,42 @@ func (e *Engine) PlanDestroy(ctx context.Context, f *v1alpha1.Federation) (*Resu
 	}
 	r.Plan = p
 	return r, nil
+}
+
+// meshStates reports the managed control plane's state per cluster, as the fleet feature gives it.
+func meshStates(f *v1alpha1.Federation, d *federation.Desired, s *snapshot) []string {
+	if f.Spec.Mesh.ControlPlane != v1alpha1.ControlPlaneManaged {
+		return nil
+	}
+	var out []string
+	for _, m := range d.FleetMemberships {
+		key := fmt.Sprintf("projects/%d/locations/%s/memberships/%s", s.numbers[m.Project], m.Location, m.Name)
+		var st *hubv1.ServiceMeshMembershipState
+		if s.meshFeature != nil {
+			if ms, ok := s.meshFeature.MembershipStates[key]; ok {
+				st = ms.Servicemesh
+			}
+		}
+		if st == nil {
+			out = append(out, fmt.Sprintf("managed control plane of %s: not provisioned yet", m.Name))
+			continue
+		}
+		cp, dp := "UNKNOWN", "UNKNOWN"
+		if st.ControlPlaneManagement != nil {
+			cp = st.ControlPlaneManagement.State
+		}
+		if st.DataPlaneManagement != nil {
+			dp = st.DataPlaneManagement.State
+		}
+		line := fmt.Sprintf("managed control plane of %s: control plane %s, data plane %s", m.Name, cp, dp)
+		for _, c := range st.Conditions {
+			if c.Severity == "ERROR" || c.Severity == "WARNING" {
+				line += fmt.Sprintf("; %s %s: %s", c.Severity, c.Code, c.Details)
+			}
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 // ApplyOptions tune Apply.

@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"cloud.google.com/go/gkehub/apiv1beta1/gkehubpb"
 	"golang.org/x/sync/errgroup"
+	hubv1 "google.golang.org/api/gkehub/v1"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
@@ -29,6 +30,8 @@ type snapshot struct {
 	xpnServices []string
 	clusters    map[string][]*containerpb.Cluster
 	memberships []*gkehubpb.Membership
+	// meshFeature is the fleet servicemesh feature, nil when it is not enabled.
+	meshFeature *hubv1.Feature
 	// policies are the IAM bindings (role → members) of the resources the federation binds
 	// roles on, keyed by resource name; a resource that does not exist yet has none.
 	policies map[string]map[string]map[string]bool
@@ -103,6 +106,16 @@ func (e *Engine) read(ctx context.Context, f *v1alpha1.Federation) (*snapshot, e
 		})
 	}
 	g.Go(func() (err error) { s.memberships, err = e.gcp.Memberships(ctx, f.Spec.FleetProject); return err })
+	if f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
+		g.Go(func() error {
+			feat, err := e.gcp.Feature(ctx, f.Spec.FleetProject, meshFeature)
+			if isNotFound(err) {
+				return nil
+			}
+			s.meshFeature = feat
+			return err
+		})
+	}
 	// Which resources carry IAM bindings does not depend on project numbers (only the members
 	// do), so their policies are read in the same round as everything else.
 	for _, res := range bindingResources(f) {
@@ -202,6 +215,18 @@ func (e *Engine) liveState(f *v1alpha1.Federation, s *snapshot, desired []*objec
 	}
 	for _, o := range liveBindings(s, desired) {
 		keep(o, false)
+	}
+	if s.meshFeature != nil {
+		if d, ok := want[featureAddr(f.Spec.FleetProject)]; ok {
+			keys := map[string]bool{}
+			for k := range d.res.Fields["membershipSpecs"].(map[string]any) {
+				keys[k] = true
+			}
+			// The feature is the fleet's, shared with clusters outside the federation: the
+			// federation manages the specs of its own memberships only, and never deletes it.
+			keep(&object{res: plan.Resource{Address: featureAddr(f.Spec.FleetProject), Kind: kindFeature, Group: "project " + f.Spec.FleetProject,
+				Fields: featureFields(s.meshFeature, keys)}, msg: s.meshFeature, project: f.Spec.FleetProject}, true)
+		}
 	}
 	for project, cls := range s.clusters {
 		for _, c := range cls {

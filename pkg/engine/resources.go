@@ -8,7 +8,7 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"cloud.google.com/go/gkehub/apiv1beta1/gkehubpb"
-	"google.golang.org/protobuf/proto"
+	hubv1 "google.golang.org/api/gkehub/v1"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
@@ -26,7 +26,27 @@ const (
 	kindCluster    = "cluster"
 	kindNodePool   = "nodePool"
 	kindMembership = "fleetMembership"
+	kindFeature    = "fleetFeature"
 )
+
+// meshFeature is the fleet feature of the managed control plane.
+const meshFeature = "servicemesh"
+
+// featureFields describes a fleet feature by the membership specs the federation manages.
+func featureFields(f *hubv1.Feature, keys map[string]bool) map[string]any {
+	specs := map[string]any{}
+	for k, s := range f.MembershipSpecs {
+		if keys != nil && !keys[k] {
+			continue
+		}
+		management := ""
+		if s.Mesh != nil {
+			management = s.Mesh.Management
+		}
+		specs[k] = map[string]any{"management": management}
+	}
+	return map[string]any{"membershipSpecs": specs}
+}
 
 // The fields of each kind are produced by one function from the API object, for desired and live
 // objects alike, so that the same meaning always yields the same fields: that is what keeps
@@ -216,7 +236,8 @@ func regionOf(location string) string {
 // object is one resource of desired or live state: its plan view and the API object behind it.
 type object struct {
 	res plan.Resource
-	msg proto.Message
+	// msg is the API object: a proto of the Cloud clients, or a type of the discovery clients.
+	msg any
 	// project, location and parent name the API scope of the object.
 	project, location, parent string
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"sync"
 	"time"
 
 	compute "cloud.google.com/go/compute/apiv1"
@@ -13,6 +14,7 @@ import (
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
 	serviceusage "cloud.google.com/go/serviceusage/apiv1"
 	"golang.org/x/oauth2"
+	hubv1 "google.golang.org/api/gkehub/v1"
 	"google.golang.org/api/impersonate"
 	"google.golang.org/api/option"
 )
@@ -54,6 +56,13 @@ type Clients struct {
 	memberships *gkehub.GkeHubMembershipClient
 
 	closers []func() error
+
+	// opts are the client options every client was built with; the Hub features client is
+	// built from them on first use.
+	opts    []option.ClientOption
+	hubOnce sync.Once
+	hubSvc  *hubv1.Service
+	hubErr  error
 }
 
 // New builds the clients. Credentials come from Application Default Credentials, optionally
@@ -70,7 +79,7 @@ func New(ctx context.Context, cfg Config) (*Clients, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Clients{cfg: cfg}
+	c := &Clients{cfg: cfg, opts: opts}
 	var firstErr error
 	if c.networks, err = compute.NewNetworksRESTClient(ctx, opts...); c.track(c.networks, "compute networks", err, &firstErr) {
 		c.networks = nil

@@ -128,7 +128,10 @@ type Plan struct {
 	Changes       []Change   `json:"changes"`
 	Conflicts     []Conflict `json:"conflicts"`
 	Warnings      []string   `json:"warnings"`
-	Summary       Summary    `json:"summary"`
+	// Notes report live state worth knowing that is not a change, e.g. the managed control
+	// plane's provisioning state per cluster.
+	Notes   []string `json:"notes,omitempty"`
+	Summary Summary  `json:"summary"`
 	// Live fingerprints the live state the plan was made from, per resource, so that a saved
 	// plan can be refused when it went stale, naming what moved.
 	Live Fingerprint `json:"liveFingerprint"`
@@ -391,6 +394,7 @@ func Merge(federation string, plans ...*Plan) *Plan {
 		out.Changes = append(out.Changes, p.Changes...)
 		out.Conflicts = append(out.Conflicts, p.Conflicts...)
 		out.Warnings = append(out.Warnings, p.Warnings...)
+		out.Notes = append(out.Notes, p.Notes...)
 		out.Summary.Add += p.Summary.Add
 		out.Summary.Change += p.Summary.Change
 		out.Summary.Replace += p.Summary.Replace

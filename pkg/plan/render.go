@@ -110,12 +110,15 @@ func legend(r TextRenderer) string {
 }
 
 func (r TextRenderer) warnings(b *bytes.Buffer, p *Plan) {
-	if len(p.Warnings) == 0 {
+	if len(p.Warnings)+len(p.Notes) == 0 {
 		return
 	}
 	b.WriteString("\n")
 	for _, w := range p.Warnings {
 		fmt.Fprintf(b, "%s %s\n", r.paint(ansiYellow, "warning:"), w)
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(b, "%s %s\n", r.paint(ansiDim, "note:"), n)
 	}
 }
 
