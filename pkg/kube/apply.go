@@ -232,6 +232,8 @@ func (a *applier) write(ctx context.Context, c plan.Change, progress func(string
 		return fmt.Errorf("server-side apply: %w", err)
 	}
 	switch o.role {
+	case roleCRD:
+		return a.waitCRD(ctx, o.ref, progress)
 	case roleNamespace:
 		return a.waitNamespace(ctx, o.ref, progress)
 	case roleTokenSecret:
@@ -385,6 +387,28 @@ func (a *applier) waitToken(ctx context.Context, rf ref, progress func(string)) 
 		return true, "", nil
 	})
 	return out, err
+}
+
+// waitCRD waits until a CRD is established, so objects of its kind can be created.
+func (a *applier) waitCRD(ctx context.Context, rf ref, progress func(string)) error {
+	return a.poll(ctx, "CustomResourceDefinition "+rf.Name+" to be established", progress, func(ctx context.Context) (bool, string, error) {
+		u, err := a.r.clients.get(ctx, rf)
+		if err != nil {
+			return false, "", err
+		}
+		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+		reason := "not established yet"
+		for _, c := range conds {
+			m, _ := c.(map[string]any)
+			if m["type"] == "Established" && m["status"] == "True" {
+				return true, "", nil
+			}
+			if m["type"] == "NamesAccepted" && m["status"] == "False" {
+				reason = fmt.Sprintf("names not accepted: %v", m["message"])
+			}
+		}
+		return false, reason, nil
+	})
 }
 
 // poll checks until check is done, ctx ends or the readiness timeout passes; a timeout names the

@@ -47,6 +47,14 @@ type Options struct {
 	ReadParallelism int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Manifests are, per cluster, the rendered Istio control plane to install (CRDs are applied
+	// and established before the rest).
+	Manifests map[string][]*unstructured.Unstructured
+	// MeshPolicy adds mesh-wide mTLS, ServiceEntries for the egress allow-list and the ingress
+	// Gateway; Istio's CRDs must exist or be among Manifests.
+	MeshPolicy bool
+	// IngressCredential is the gateway certificate read from the file's certFile and keyFile.
+	IngressCredential *IngressCredential
 }
 
 // Result is a plan together with what it was made from, which Apply needs to carry it out.
@@ -104,7 +112,7 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	if err != nil {
 		return nil, err
 	}
-	want, err := desiredObjects(f, d, caPlugin, fp)
+	want, err := desiredObjects(f, d, caPlugin, fp, opts)
 	if err != nil {
 		return nil, err
 	}

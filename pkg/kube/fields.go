@@ -30,6 +30,29 @@ var kinds = map[string]kind{
 	"NetworkPolicy":      {gvr: schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"}, apiVersion: "networking.k8s.io/v1", namespaced: true},
 	"ClusterRole":        {gvr: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}, apiVersion: "rbac.authorization.k8s.io/v1"},
 	"ClusterRoleBinding": {gvr: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}, apiVersion: "rbac.authorization.k8s.io/v1", immutable: []string{"roleRef"}},
+
+	// Kinds of the control plane Istio's library renders.
+	"CustomResourceDefinition":       {gvr: schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}, apiVersion: "apiextensions.k8s.io/v1"},
+	"Role":                           {gvr: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"}, apiVersion: "rbac.authorization.k8s.io/v1", namespaced: true},
+	"RoleBinding":                    {gvr: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"}, apiVersion: "rbac.authorization.k8s.io/v1", namespaced: true, immutable: []string{"roleRef"}},
+	"Service":                        {gvr: schema.GroupVersionResource{Version: "v1", Resource: "services"}, apiVersion: "v1", namespaced: true},
+	"Deployment":                     {gvr: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, apiVersion: "apps/v1", namespaced: true},
+	"HorizontalPodAutoscaler":        {gvr: schema.GroupVersionResource{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"}, apiVersion: "autoscaling/v2", namespaced: true},
+	"PodDisruptionBudget":            {gvr: schema.GroupVersionResource{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"}, apiVersion: "policy/v1", namespaced: true},
+	"MutatingWebhookConfiguration":   {gvr: schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "mutatingwebhookconfigurations"}, apiVersion: "admissionregistration.k8s.io/v1"},
+	"ValidatingWebhookConfiguration": {gvr: schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingwebhookconfigurations"}, apiVersion: "admissionregistration.k8s.io/v1"},
+
+	// Mesh policy, whose kinds come with Istio's CRDs.
+	"PeerAuthentication": {gvr: schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"}, apiVersion: "security.istio.io/v1", namespaced: true},
+	"ServiceEntry":       {gvr: schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "serviceentries"}, apiVersion: "networking.istio.io/v1", namespaced: true},
+	"Gateway":            {gvr: schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}, apiVersion: "networking.istio.io/v1", namespaced: true},
+}
+
+// crdOf names the CRD that defines an Istio kind, so an object of that kind waits for it.
+var crdOf = map[string]string{
+	"PeerAuthentication": "peerauthentications.security.istio.io",
+	"ServiceEntry":       "serviceentries.networking.istio.io",
+	"Gateway":            "gateways.networking.istio.io",
 }
 
 // ref identifies one object in one cluster.

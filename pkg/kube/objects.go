@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"encoding/base64"
 	"fmt"
 	"sort"
 	"strconv"
@@ -70,6 +71,7 @@ const (
 	roleRemoteSecret
 	roleCACerts
 	roleInventory
+	roleCRD
 )
 
 // object is a desired or live object with its plan resource.
@@ -132,6 +134,44 @@ func (b *builder) add(kindName, namespace string, typed runtime.Object, r role, 
 	return o, nil
 }
 
+// addUnstructured adds a rendered object (the control plane from Istio's library) as it is, with
+// the ownership labels. Its kind must be one the engine knows.
+func (b *builder) addUnstructured(u *unstructured.Unstructured, r role, reason string, deps ...plan.Address) (*object, error) {
+	kindName := u.GetKind()
+	k, ok := kinds[kindName]
+	if !ok {
+		return nil, fmt.Errorf("cluster %s: %s %s: kind %s is not one the tool applies", b.cluster, kindName, u.GetName(), kindName)
+	}
+	u = u.DeepCopy()
+	delete(u.Object, "status")
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	u.SetAPIVersion(k.apiVersion)
+	labels := u.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelManagedBy] = ManagedByValue
+	labels[LabelFederation] = b.fed
+	u.SetLabels(labels)
+	namespace := ""
+	if k.namespaced {
+		namespace = u.GetNamespace()
+		if namespace == "" {
+			return nil, fmt.Errorf("cluster %s: %s %s has no namespace", b.cluster, kindName, u.GetName())
+		}
+		deps = append([]plan.Address{Address(b.cluster, "", "Namespace", namespace)}, deps...)
+	} else {
+		u.SetNamespace("")
+	}
+	rf := ref{Cluster: b.cluster, Namespace: namespace, Kind: kindName, Name: u.GetName()}
+	o := &object{ref: rf, u: u, role: r, res: plan.Resource{
+		Address: rf.Address(), Kind: kindName, Group: "cluster " + b.cluster, Fields: objectFields(u), Owned: true,
+		Reason: reason, DependsOn: deps, Immutable: k.immutable, Sensitive: k.sensitive,
+	}}
+	b.objs = append(b.objs, o)
+	return o, nil
+}
+
 // meta is ObjectMeta with a name and labels.
 func meta(name string, labels map[string]string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Labels: labels}
@@ -139,7 +179,7 @@ func meta(name string, labels map[string]string) metav1.ObjectMeta {
 
 // desiredObjects builds every object the federation wants in every cluster, keyed by cluster.
 // Remote secrets' data and cacerts' data are filled in later: they depend on live state.
-func desiredObjects(f *v1alpha1.Federation, d *federation.Desired, caPlugin bool, rootFingerprint string) (map[string][]*object, error) {
+func desiredObjects(f *v1alpha1.Federation, d *federation.Desired, caPlugin bool, rootFingerprint string, opts Options) (map[string][]*object, error) {
 	out := map[string][]*object{}
 	podRanges := map[string]string{}
 	for _, c := range d.Clusters {
@@ -185,6 +225,14 @@ func desiredObjects(f *v1alpha1.Federation, d *federation.Desired, caPlugin bool
 		if caPlugin {
 			if _, err := b.add("Secret", istioNS, &corev1.Secret{ObjectMeta: meta("cacerts", nil), Type: corev1.SecretTypeOpaque}, roleCACerts,
 				fmt.Sprintf("istiod in %s signs workload certificates with an intermediate of the shared root %s, so workloads of every cluster trust each other", c.Name, rootFingerprint)); err != nil {
+				return nil, err
+			}
+		}
+		if err := b.install(opts.Manifests[c.Name], d.Mesh.Revision); err != nil {
+			return nil, err
+		}
+		if opts.MeshPolicy {
+			if err := b.meshPolicy(f, opts.IngressCredential); err != nil {
 				return nil, err
 			}
 		}
@@ -339,4 +387,131 @@ func generation(a map[string]string) int {
 		return 1
 	}
 	return n
+}
+
+// install adds a rendered control plane: CRDs first (each waited on until established), then
+// everything else, which waits for every CRD of its cluster.
+func (b *builder) install(manifests []*unstructured.Unstructured, revision string) error {
+	var crds []plan.Address
+	for _, u := range manifests {
+		if u.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		o, err := b.addUnstructured(u, roleCRD, fmt.Sprintf("Istio's API %s, installed before the control plane that serves it", u.GetName()))
+		if err != nil {
+			return err
+		}
+		crds = append(crds, o.res.Address)
+	}
+	for _, u := range manifests {
+		if u.GetKind() == "CustomResourceDefinition" {
+			continue
+		}
+		if _, err := b.addUnstructured(u, rolePlain, fmt.Sprintf("Istio control plane (revision %s) rendered by Istio's operator library", revision), crds...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// IngressCredential is the certificate the ingress gateway terminates TLS with, when the file
+// gives certFile and keyFile rather than an existing Secret.
+type IngressCredential struct {
+	CertPEM, KeyPEM, CAPEM []byte
+}
+
+// IngressCredentialSecret names the Secret created from the file's certFile and keyFile.
+const IngressCredentialSecret = "asmfed-ingress-credential"
+
+// meshPolicy adds mesh-wide mTLS, the egress allow-list and the ingress Gateway. Their kinds come
+// with Istio's CRDs, so each waits for its CRD when the CRDs are part of this apply.
+func (b *builder) meshPolicy(f *v1alpha1.Federation, cred *IngressCredential) error {
+	ns := federation.IstioNamespace
+	crdDep := func(kind string) []plan.Address {
+		addr := Address(b.cluster, "", "CustomResourceDefinition", crdOf[kind])
+		for _, o := range b.objs {
+			if o.res.Address == addr {
+				return []plan.Address{addr}
+			}
+		}
+		return nil
+	}
+	m := f.Spec.Mesh
+	pa := &unstructured.Unstructured{Object: map[string]any{
+		"kind": "PeerAuthentication", "metadata": map[string]any{"name": "default", "namespace": ns},
+		"spec": map[string]any{"mtls": map[string]any{"mode": m.MTLS}},
+	}}
+	if _, err := b.addUnstructured(pa, rolePlain, fmt.Sprintf("mesh-wide mutual TLS %s: in istio-system, the root namespace, it applies to every workload", m.MTLS), crdDep("PeerAuthentication")...); err != nil {
+		return err
+	}
+	for _, rule := range m.Egress.Allow {
+		var ports []any
+		for _, p := range rule.Ports {
+			ports = append(ports, map[string]any{"number": int64(p.Number), "name": strings.ToLower(p.Protocol) + "-" + fmt.Sprint(p.Number), "protocol": p.Protocol})
+		}
+		resolution := "DNS"
+		for _, h := range rule.Hosts {
+			if strings.HasPrefix(h, "*") {
+				resolution = "NONE"
+			}
+		}
+		spec := map[string]any{"hosts": toAny(rule.Hosts), "ports": ports, "location": "MESH_EXTERNAL", "resolution": resolution, "exportTo": []any{"*"}}
+		if len(rule.Addresses) > 0 {
+			spec["addresses"] = toAny(rule.Addresses)
+		}
+		se := &unstructured.Unstructured{Object: map[string]any{"kind": "ServiceEntry", "metadata": map[string]any{"name": "asmfed-egress-" + rule.Name, "namespace": ns}, "spec": spec}}
+		reason := fmt.Sprintf("egress is %s: %s is reachable from the mesh because spec.mesh.egress.allow lists it", m.Egress.Mode, strings.Join(rule.Hosts, ", "))
+		if _, err := b.addUnstructured(se, rolePlain, reason, crdDep("ServiceEntry")...); err != nil {
+			return err
+		}
+	}
+	in := m.Ingress
+	if !v1alpha1.Bool(in.Enabled) {
+		return nil
+	}
+	selector := map[string]any{"istio": strings.TrimPrefix(in.Name, "istio-")}
+	servers := []any{}
+	if t := in.TLS; t != nil {
+		tls := map[string]any{"mode": t.Mode}
+		if t.Mode != v1alpha1.TLSPassthrough {
+			tls["minProtocolVersion"] = t.MinProtocolVersion
+			credential := t.CredentialName
+			if credential == "" && cred != nil {
+				credential = IngressCredentialSecret
+				data := map[string]any{"tls.crt": base64.StdEncoding.EncodeToString(cred.CertPEM), "tls.key": base64.StdEncoding.EncodeToString(cred.KeyPEM)}
+				if len(cred.CAPEM) > 0 {
+					data["ca.crt"] = base64.StdEncoding.EncodeToString(cred.CAPEM)
+				}
+				sec := &unstructured.Unstructured{Object: map[string]any{"kind": "Secret", "type": "kubernetes.io/tls",
+					"metadata": map[string]any{"name": IngressCredentialSecret, "namespace": ns}, "data": data}}
+				if _, err := b.addUnstructured(sec, rolePlain, "the ingress gateway's certificate, from spec.mesh.ingress.tls certFile and keyFile"); err != nil {
+					return err
+				}
+			}
+			tls["credentialName"] = credential
+		}
+		protocol := "HTTPS"
+		if t.Mode == v1alpha1.TLSPassthrough {
+			protocol = "TLS"
+		}
+		servers = append(servers, map[string]any{"port": map[string]any{"number": int64(443), "name": "https", "protocol": protocol}, "hosts": toAny(in.Hosts), "tls": tls})
+	} else {
+		servers = append(servers, map[string]any{"port": map[string]any{"number": int64(80), "name": "http", "protocol": "HTTP"}, "hosts": toAny(in.Hosts)})
+	}
+	gw := &unstructured.Unstructured{Object: map[string]any{"kind": "Gateway", "metadata": map[string]any{"name": "asmfed-ingress", "namespace": ns},
+		"spec": map[string]any{"selector": selector, "servers": servers}}}
+	reason := "the ingress gateway's listener"
+	if in.TLS != nil {
+		reason += fmt.Sprintf(": TLS %s at the gateway, minimum %s", in.TLS.Mode, in.TLS.MinProtocolVersion)
+	}
+	_, err := b.addUnstructured(gw, rolePlain, reason, crdDep("Gateway")...)
+	return err
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }

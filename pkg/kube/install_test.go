@@ -1,0 +1,162 @@
+package kube_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+
+	"github.com/asmfed/kubectl-asmfed/internal/testenv"
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/istio"
+	"github.com/asmfed/kubectl-asmfed/pkg/kube"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+// crd is a minimal CustomResourceDefinition of an Istio kind, as the control plane's manifests
+// carry them.
+func crd(group, kind, plural string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": plural + "." + group},
+		"spec": map[string]any{
+			"group": group, "scope": "Namespaced",
+			"names": map[string]any{"kind": kind, "plural": plural, "singular": strings.ToLower(kind), "listKind": kind + "List"},
+			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
+		},
+	}}
+}
+
+func controlPlane() []*unstructured.Unstructured {
+	return []*unstructured.Unstructured{
+		crd("security.istio.io", "PeerAuthentication", "peerauthentications"),
+		crd("networking.istio.io", "ServiceEntry", "serviceentries"),
+		crd("networking.istio.io", "Gateway", "gateways"),
+		{Object: map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "istiod", "namespace": "istio-system"},
+			"spec": map[string]any{"ports": []any{map[string]any{"name": "grpc-xds", "port": int64(15010)}}, "selector": map[string]any{"app": "istiod"}}}},
+		{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "istiod", "namespace": "istio-system"},
+			"spec": map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "istiod"}},
+				"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": "istiod"}},
+					"spec": map[string]any{"containers": []any{map[string]any{"name": "discovery", "image": "docker.io/istio/pilot:1.31.0"}}}}}}},
+	}
+}
+
+// A rendered control plane is installed CRDs first, mesh policy (mTLS, egress allow-list, ingress
+// Gateway with a credential from files) after its CRDs; then the plan is empty; a rule removed from
+// the allow-list is pruned; the credential never shows.
+func TestInstallAndMeshPolicy(t *testing.T) {
+	cs := testenv.Clusters(t, 2)
+	ctx := context.Background()
+	configs := map[string]*rest.Config{}
+	var names []string
+	for _, c := range cs {
+		configs[c.Name] = c.RESTConfig()
+		names = append(names, c.Name)
+	}
+	root, err := istio.NewRoot(istio.RootOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := root.IssueIntermediate("gateway", istio.IntermediateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := &kube.IngressCredential{CertPEM: leaf["cert-chain.pem"], KeyPEM: leaf["ca-key.pem"]}
+	fx := &fixture{t: t, clusters: cs, configs: configs, root: root}
+	f, d := fx.federation(names, func(f *v1alpha1.Federation) {
+		f.Spec.Mesh.Egress.Allow = []v1alpha1.EgressRule{
+			{Name: "google-apis", Hosts: []string{"*.googleapis.com"}, Ports: []v1alpha1.EgressPort{{Number: 443}}},
+			{Name: "payments", Hosts: []string{"api.payments.example.com"}, Ports: []v1alpha1.EgressPort{{Number: 443, Protocol: "TLS"}}},
+		}
+		f.Spec.Mesh.Ingress.TLS = &v1alpha1.IngressTLS{Mode: v1alpha1.TLSSimple, CertFile: "tls.crt", KeyFile: "tls.key"}
+		f.Spec.Mesh.Ingress.Hosts = []string{"shop.example.com"}
+	})
+	manifests := map[string][]*unstructured.Unstructured{}
+	for _, n := range names {
+		manifests[n] = controlPlane()
+	}
+	opts := kube.Options{Manifests: manifests, MeshPolicy: true, IngressCredential: cred}
+	r := fx.plan(ctx, f, d, opts)
+	var text bytes.Buffer
+	if err := (plan.TextRenderer{}).Render(&text, r.Plan); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"+ k8s:c1/CustomResourceDefinition/gateways.networking.istio.io",
+		"+ k8s:c1/istio-system/Deployment/istiod",
+		"+ k8s:c1/istio-system/PeerAuthentication/default",
+		"+ k8s:c1/istio-system/ServiceEntry/asmfed-egress-google-apis",
+		"+ k8s:c2/istio-system/Gateway/asmfed-ingress",
+		"+ k8s:c2/istio-system/Secret/" + kube.IngressCredentialSecret,
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("plan lacks %q", want)
+		}
+	}
+	for _, secret := range [][]byte{cred.KeyPEM, []byte(b64(cred.KeyPEM))} {
+		if bytes.Contains(text.Bytes(), secret) {
+			t.Fatal("the gateway's private key is in the plan")
+		}
+	}
+	fx.apply(ctx, r, kube.ApplyOptions{})
+
+	dyn, err := dynamic.NewForConfig(configs["c1"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa, err := dyn.Resource(schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"}).Namespace("istio-system").Get(ctx, "default", metav1Get())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode, _, _ := unstructured.NestedString(pa.Object, "spec", "mtls", "mode"); mode != "STRICT" {
+		t.Errorf("mesh-wide mTLS %q, want STRICT", mode)
+	}
+	gw, err := dyn.Resource(schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}).Namespace("istio-system").Get(ctx, "asmfed-ingress", metav1Get())
+	if err != nil {
+		t.Fatal(err)
+	}
+	servers, _, _ := unstructured.NestedSlice(gw.Object, "spec", "servers")
+	if got := fmt.Sprint(servers); !strings.Contains(got, "credentialName:"+kube.IngressCredentialSecret) || !strings.Contains(got, "minProtocolVersion:TLSV1_2") {
+		t.Errorf("gateway servers: %s", got)
+	}
+
+	again := fx.plan(ctx, f, d, opts)
+	if again.Plan.HasChanges() {
+		var b bytes.Buffer
+		_ = (plan.TextRenderer{}).Render(&b, again.Plan)
+		t.Fatalf("not converged:\n%s", b.String())
+	}
+
+	f2, d2 := fx.federation(names, func(f *v1alpha1.Federation) {
+		f.Spec.Mesh.Egress.Allow = []v1alpha1.EgressRule{{Name: "google-apis", Hosts: []string{"*.googleapis.com"}, Ports: []v1alpha1.EgressPort{{Number: 443}}}}
+		f.Spec.Mesh.Ingress.TLS = &v1alpha1.IngressTLS{Mode: v1alpha1.TLSSimple, CertFile: "tls.crt", KeyFile: "tls.key"}
+		f.Spec.Mesh.Ingress.Hosts = []string{"shop.example.com"}
+	})
+	pruned := fx.plan(ctx, f2, d2, opts)
+	deletes := 0
+	for _, c := range pruned.Plan.Changes {
+		if c.Action == plan.Delete {
+			deletes++
+			if !strings.HasSuffix(string(c.Address), "ServiceEntry/asmfed-egress-payments") {
+				t.Errorf("unexpected delete %s", c.Address)
+			}
+		}
+	}
+	if deletes != 2 {
+		t.Errorf("want the payments ServiceEntry pruned in both clusters, got %d deletes", deletes)
+	}
+	fx.apply(ctx, pruned, kube.ApplyOptions{})
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func metav1Get() metav1.GetOptions { return metav1.GetOptions{} }
