@@ -2,8 +2,8 @@ package kube_test
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
