@@ -57,15 +57,22 @@ func spawn(cmd *exec.Cmd) error {
 
 // startProcess runs bin with args, logging to logPath.
 func startProcess(name, logPath, bin string, args ...string) (*process, error) {
+	return startProcessIn(name, logPath, "", nil, bin, args...)
+}
+
+// startProcessIn is startProcess with a working directory (empty: the test's)
+// and variables added to childEnv.
+func startProcessIn(name, logPath, dir string, env []string, bin string, args ...string) (*process, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open log for %s: %w", name, err)
 	}
 	defer logFile.Close() // the child holds its own descriptor
 	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	cmd.Env = childEnv()
+	cmd.Env = append(childEnv(), env...)
 	setProcAttr(cmd)
 	if err := spawn(cmd); err != nil {
 		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
