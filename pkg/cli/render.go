@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/istio/render"
 )
 
 type renderOptions struct {
@@ -21,22 +24,44 @@ type renderOptions struct {
 	output   string
 	cluster  string
 
+	manifests          bool
+	fleetProjectNumber int64
+
 	source *fileSource
 }
 
 func newRenderCommand(g *globalOptions) *cobra.Command {
 	o := &renderOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "render -f FILE --derived",
-		Short: "Show what the tool derives from a federation file, offline",
-		Long: `Render prints, without calling any API, everything the tool derives from a federation file:
-firewall rules, master authorized networks and global access per cluster, Cloud NAT per region,
-remote-secret pairs, APIs to enable, Shared VPC wiring and IAM bindings, fleet memberships and the
-mesh identity. Each derived item says why it exists.
+		Use:   "render -f FILE [--derived | --manifests] [--cluster NAME]",
+		Short: "Show what the tool derives from a federation file, offline: resources, Istio overlays, manifests",
+		Long: `Render prints, without calling any API, what the tool derives from a federation file.
 
-Values that need a live read (a project's number, a cluster's private endpoint) are shown as
-placeholders; plan resolves them.`,
-		Example: `  # The derived resources with their reasons
+Without flags it prints each cluster's IstioOperator overlay as YAML, one document per cluster: the
+profile, revision, hub and tag, the mesh ID, cluster name and network, the trust domain and its
+aliases, the egress policy, access logging and the ingress gateway behind an internal load
+balancer, with the file's own overlays (spec.mesh.overlays) merged in order over it. Every overlay
+is checked strictly against Istio's own types first: a misspelt field is an error naming the
+overlay's file, line and field, where istioctl would ignore it.
+
+With --manifests it renders the full install manifests in process with Istio's operator library
+(Istio ` + render.IstioRelease + `, charts built in, no network), namespace and CRDs first, ready for
+kubectl apply --server-side. Use --cluster to get one cluster's manifests. The mesh ID defaults to
+proj-<fleet project number>: give the number with --fleet-project-number, spec.fleetProjectNumber or
+spec.mesh.meshID.
+
+With --derived it prints everything else derived from the file: firewall rules, master authorized
+networks and global access per cluster, Cloud NAT per region, remote-secret pairs, APIs to enable,
+Shared VPC wiring and IAM bindings, fleet memberships and the mesh identity. Each derived item says
+why it exists. Values that need a live read (a project's number, a cluster's private endpoint) are
+shown as placeholders; plan resolves them.`,
+		Example: `  # Each cluster's IstioOperator overlay, user overlays merged in
+  kubectl asmfed render -f samples/two-cluster-private/federation.yaml
+
+  # One cluster's install manifests, ready for kubectl apply --server-side -f -
+  kubectl asmfed render -f samples/two-cluster-private/federation.yaml --manifests --cluster cluster3 --fleet-project-number 123456789012
+
+  # The derived resources with their reasons
   kubectl asmfed render -f samples/two-cluster-private/federation.yaml --derived
 
   # Only what concerns one cluster, as JSON
@@ -46,7 +71,9 @@ placeholders; plan resolves them.`,
 	}
 	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file, or - for standard input")
 	cmd.Flags().BoolVar(&o.derived, "derived", false, "Print the derived resources (firewall rules, authorized networks, remote secrets, …)")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "Output format: text, yaml or json")
+	cmd.Flags().BoolVar(&o.manifests, "manifests", false, "Print the rendered Istio install manifests instead of the overlays")
+	cmd.Flags().Int64Var(&o.fleetProjectNumber, "fleet-project-number", 0, "Number of the fleet project, for the default mesh ID (proj-NUMBER) when the file does not give it")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "Output format of --derived: text, yaml or json (overlays and manifests are YAML)")
 	cmd.Flags().StringVar(&o.cluster, "cluster", "", "Only show items that concern this cluster")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "yaml", "json"}, cobra.ShellCompDirectiveNoFileComp))
@@ -64,8 +91,17 @@ func (o *renderOptions) Validate() error {
 	if o.filename == "" {
 		return errors.New("no federation file: pass -f FILE")
 	}
+	if o.derived && o.manifests {
+		return errors.New("--derived and --manifests print different things: pass one of them")
+	}
+	if o.fleetProjectNumber < 0 {
+		return fmt.Errorf("--fleet-project-number must be positive, got %d", o.fleetProjectNumber)
+	}
 	if !o.derived {
-		return errors.New("nothing to render: pass --derived")
+		if o.output == "text" || o.output == "yaml" {
+			return nil
+		}
+		return fmt.Errorf("overlays and manifests print as YAML: drop -o %s", o.output)
 	}
 	switch o.output {
 	case "text", "yaml", "json":
@@ -74,15 +110,23 @@ func (o *renderOptions) Validate() error {
 	return fmt.Errorf("unknown output format %q: use text, yaml or json", o.output)
 }
 
-// Run compiles the file and prints the derived set.
+// Run compiles the file and prints the overlays, the manifests or the derived set.
 func (o *renderOptions) Run(context.Context) error {
-	f, err := valid(o.source, o.filename)
+	checked := o.source.check()
+	if err := checked.Err(); err != nil {
+		return fmt.Errorf("%s is not valid (run kubectl asmfed validate -f %s):\n%w", o.source.name, o.filename, err)
+	}
+	f := checked.Federation
+	facts := federation.Facts{}
+	if o.fleetProjectNumber > 0 {
+		facts.ProjectNumbers = map[string]int64{f.Spec.FleetProject: o.fleetProjectNumber}
+	}
+	d, err := federation.Compile(f, facts)
 	if err != nil {
 		return err
 	}
-	d, err := federation.Compile(f, federation.Facts{})
-	if err != nil {
-		return err
+	if !o.derived {
+		return o.runIstio(render.Input{Federation: f, Desired: d, Source: checked.Source, BaseDir: sourceDir(o.source)})
 	}
 	if o.cluster != "" {
 		if d, err = filterCluster(d, o.cluster); err != nil {
@@ -104,6 +148,55 @@ func (o *renderOptions) Run(context.Context) error {
 		return err
 	}
 	return writeDerivedText(o.streams.Out, f, d)
+}
+
+// sourceDir is the directory relative references of a federation file resolve against.
+func sourceDir(src *fileSource) string {
+	if src.name == "<stdin>" {
+		return "."
+	}
+	return filepath.Dir(src.name)
+}
+
+// runIstio prints each cluster's overlay, or its rendered manifests.
+func (o *renderOptions) runIstio(in render.Input) error {
+	var names []string
+	if o.cluster != "" {
+		names = []string{o.cluster}
+	}
+	w := &textWriter{w: o.streams.Out}
+	if !o.manifests {
+		clusters, err := render.Overlays(in, names...)
+		if err != nil {
+			return err
+		}
+		for _, c := range clusters {
+			data, err := render.YAML(c.Overlay)
+			if err != nil {
+				return err
+			}
+			w.line("---\n# IstioOperator for cluster %s\n%s", c.Name, strings.TrimSuffix(string(data), "\n"))
+		}
+		return w.err
+	}
+	start := time.Now()
+	r := &render.Renderer{}
+	clusters, err := r.Render(in, names...)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, c := range clusters {
+		w.line("# Istio %s install manifests for cluster %s: %d objects", render.IstioRelease, c.Name, len(c.Manifests))
+		for _, m := range c.Manifests {
+			w.line("---\n%s", strings.TrimSuffix(m.YAML, "\n"))
+		}
+		n += len(c.Manifests)
+	}
+	if w.err == nil {
+		fmt.Fprintf(o.streams.ErrOut, "rendered %d objects for %d clusters in %s\n", n, len(clusters), time.Since(start).Round(time.Millisecond))
+	}
+	return w.err
 }
 
 // filterCluster keeps the items that concern one cluster: its own settings, rules that target or

@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/istio/render"
 )
 
 type validateOptions struct {
@@ -28,7 +30,9 @@ func newValidateCommand(g *globalOptions) *cobra.Command {
 		Long: `Validate parses a federation file strictly (unknown and duplicate fields are errors), applies
 defaults, and checks it: names, CIDR syntax and overlaps, control-plane ranges, subnets and regions,
 mesh settings that contradict each other, and the files it references (certificates, keys,
-overlays). Every problem is printed as FILE:LINE:COL: field: message (hint).
+overlays). IstioOperator overlays are checked field by field against Istio's own types (a
+misspelt meshConfig field is an error, where istioctl ignores it), then merged and checked with
+Istio's own validation. Every problem is printed as FILE:LINE:COL: field: message (hint).
 
 It needs no credentials and calls no API.`,
 		Example: `  # Check a file
@@ -85,6 +89,9 @@ type validateReport struct {
 func (o *validateOptions) Run(context.Context) error {
 	lf := o.source.check()
 	errs, warnings := lf.Errors, lf.Warnings
+	if len(errs) == 0 {
+		errs = append(errs, checkOverlays(lf, sourceDir(o.source))...)
+	}
 	out, errOut := o.streams.Out, o.streams.ErrOut
 	if o.output == "json" {
 		report := validateReport{File: o.source.name, Valid: len(errs) == 0, Errors: nonNil(errs), Warnings: nonNil(warnings)}
@@ -117,6 +124,17 @@ func (o *validateOptions) Run(context.Context) error {
 		fmt.Fprintf(errOut, "%s is valid (%s, %s)\n", o.source.name, plural(len(lf.Federation.Spec.Clusters), "cluster"), plural(len(warnings), "warning"))
 	}
 	return nil
+}
+
+// checkOverlays checks the IstioOperator overlays deeply: every field against Istio's own types,
+// then the merged result with Istio's validation. The v1alpha1 check only looks at their shape, as
+// that package must not link Istio.
+func checkOverlays(lf *v1alpha1.Checked, baseDir string) v1alpha1.ErrorList {
+	d, err := federation.Compile(lf.Federation, federation.Facts{})
+	if err != nil {
+		return v1alpha1.ErrorList{lf.Source.Errorf("", "", "%v", err)}
+	}
+	return render.Check(render.Input{Federation: lf.Federation, Desired: d, Source: lf.Source, BaseDir: baseDir})
 }
 
 func nonNil(l v1alpha1.ErrorList) v1alpha1.ErrorList {
