@@ -3,13 +3,16 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/istio"
+	"github.com/asmfed/kubectl-asmfed/pkg/istio/render"
 	"github.com/asmfed/kubectl-asmfed/pkg/kube"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
@@ -62,6 +65,28 @@ func (e *Engine) PlanClusters(ctx context.Context, f *v1alpha1.Federation, r *Re
 		return nil, &ClustersNotReadyError{Clusters: notReady}
 	}
 	kopts := kube.Options{PeerServers: peers, RotateRemoteSecrets: opts.RotateRemoteSecrets}
+	if f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneInCluster {
+		// Render each cluster's control plane with Istio's library and install it with the
+		// federation's mesh policy.
+		rendered, err := (&render.Renderer{}).Render(render.Input{Federation: f, Desired: r.Derived, BaseDir: opts.BaseDir})
+		if err != nil {
+			return nil, err
+		}
+		kopts.Manifests = map[string][]*unstructured.Unstructured{}
+		for _, c := range rendered {
+			for _, m := range c.Manifests {
+				kopts.Manifests[c.Name] = append(kopts.Manifests[c.Name], m.Object)
+			}
+		}
+		kopts.MeshPolicy = true
+		if t := f.Spec.Mesh.Ingress.TLS; t != nil && t.CertFile != "" {
+			cred, err := readCredential(opts.BaseDir, t)
+			if err != nil {
+				return nil, err
+			}
+			kopts.IngressCredential = cred
+		}
+	}
 	if ca := f.Spec.Mesh.CA; ca.Mode == v1alpha1.CAPlugin {
 		root, err := istio.LoadRootFiles(v1alpha1.ResolvePath(opts.BaseDir, ca.RootCertFile), v1alpha1.ResolvePath(opts.BaseDir, ca.RootKeyFile))
 		if err != nil {
@@ -75,6 +100,24 @@ func (e *Engine) PlanClusters(ctx context.Context, f *v1alpha1.Federation, r *Re
 // ApplyClusters carries out a cluster-side plan.
 func (e *Engine) ApplyClusters(ctx context.Context, r *kube.Result, opts ApplyOptions) (*plan.Report, error) {
 	return kube.Apply(ctx, r, kube.ApplyOptions{Parallelism: opts.Parallelism, AllowDestroy: opts.AllowDestroy, OnEvent: opts.OnEvent})
+}
+
+// readCredential reads the ingress gateway's certificate files named in the file.
+func readCredential(baseDir string, t *v1alpha1.IngressTLS) (*kube.IngressCredential, error) {
+	var cred kube.IngressCredential
+	var err error
+	if cred.CertPEM, err = os.ReadFile(v1alpha1.ResolvePath(baseDir, t.CertFile)); err != nil {
+		return nil, fmt.Errorf("read ingress certificate: %w", err)
+	}
+	if cred.KeyPEM, err = os.ReadFile(v1alpha1.ResolvePath(baseDir, t.KeyFile)); err != nil {
+		return nil, fmt.Errorf("read ingress key: %w", err)
+	}
+	if t.CACertFile != "" {
+		if cred.CAPEM, err = os.ReadFile(v1alpha1.ResolvePath(baseDir, t.CACertFile)); err != nil {
+			return nil, fmt.Errorf("read ingress client CA: %w", err)
+		}
+	}
+	return &cred, nil
 }
 
 // withScheme turns GKE's host or host:port into an https URL.

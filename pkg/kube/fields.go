@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -171,6 +172,9 @@ func prune(live, desired any) any {
 		for k, dv := range d {
 			if lv, ok := l[k]; ok {
 				out[k] = prune(lv, dv)
+				if k == "limits" || k == "requests" {
+					out[k] = sameQuantities(out[k], dv)
+				}
 			}
 		}
 		return out
@@ -186,6 +190,51 @@ func prune(live, desired any) any {
 		return out
 	}
 	return live
+}
+
+// sameQuantities gives live resource quantities the desired spelling where they are equal: the
+// API server stores 2Gi as 2048Mi and 2 CPUs as 2000m.
+func sameQuantities(live, desired any) any {
+	l, ok1 := live.(map[string]any)
+	d, ok2 := desired.(map[string]any)
+	if !ok1 || !ok2 {
+		return live
+	}
+	out := make(map[string]any, len(l))
+	for k, lv := range l {
+		out[k] = lv
+		ls, okl := lv.(string)
+		ds, okd := d[k].(string)
+		if !okl || !okd {
+			continue
+		}
+		lq, errl := resource.ParseQuantity(ls)
+		dq, errd := resource.ParseQuantity(ds)
+		if errl == nil && errd == nil && lq.Cmp(dq) == 0 {
+			out[k] = ds
+		}
+	}
+	return out
+}
+
+// dropNulls removes null values from rendered objects: applying null means "no value", which is
+// how the server stores it, so keeping them would show as a difference forever.
+func dropNulls(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if e == nil {
+				delete(x, k)
+				continue
+			}
+			x[k] = dropNulls(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = dropNulls(e)
+		}
+	}
+	return v
 }
 
 func stringMap(m map[string]string) map[string]any {

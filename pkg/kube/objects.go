@@ -143,6 +143,7 @@ func (b *builder) addUnstructured(u *unstructured.Unstructured, r role, reason s
 		return nil, fmt.Errorf("cluster %s: %s %s: kind %s is not one the tool applies", b.cluster, kindName, u.GetName(), kindName)
 	}
 	u = u.DeepCopy()
+	dropNulls(u.Object)
 	delete(u.Object, "status")
 	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
 	u.SetAPIVersion(k.apiVersion)
@@ -403,8 +404,16 @@ func (b *builder) install(manifests []*unstructured.Unstructured, revision strin
 		}
 		crds = append(crds, o.res.Address)
 	}
+	have := map[plan.Address]bool{}
+	for _, o := range b.objs {
+		have[o.res.Address] = true
+	}
 	for _, u := range manifests {
 		if u.GetKind() == "CustomResourceDefinition" {
+			continue
+		}
+		// The federation already manages istio-system, with its network label.
+		if u.GetKind() == "Namespace" && have[Address(b.cluster, "", "Namespace", u.GetName())] {
 			continue
 		}
 		if _, err := b.addUnstructured(u, rolePlain, fmt.Sprintf("Istio control plane (revision %s) rendered by Istio's operator library", revision), crds...); err != nil {
