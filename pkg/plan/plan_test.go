@@ -331,3 +331,24 @@ func TestMerge(t *testing.T) {
 		t.Errorf("the merged fingerprint must equal one taken over all live resources")
 	}
 }
+
+func TestLongValuesAreCut(t *testing.T) {
+	long := strings.Repeat("x", 5000)
+	p, err := Diff([]Resource{res("k8s:c1/istio-system/ConfigMap/istio", map[string]any{"data": map[string]any{"mesh": long}})}, nil, DiffOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text, js bytes.Buffer
+	if err := (TextRenderer{}).Render(&text, p); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(text.String(), long) || !strings.Contains(text.String(), "bytes in all; plan -o json shows everything") {
+		t.Errorf("a 5000-byte value is not cut in text:\n%.400s", text.String())
+	}
+	if err := (JSONRenderer{}).Render(&js, p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), long) {
+		t.Error("JSON must keep the whole value")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Renderer writes a plan for a reader. Renderers never decide anything: the plan is complete.
@@ -197,7 +198,7 @@ func (r TextRenderer) fieldChange(b *bytes.Buffer, f FieldChange, width int) {
 
 // setDiff returns the elements only in before and only in after, compared by their JSON form.
 func setDiff(before, after []any) (removed, added []any) {
-	key := func(v any) string { return formatValue(v) }
+	key := func(v any) string { return fullValue(v) }
 	inBefore := map[string]int{}
 	for _, v := range before {
 		inBefore[key(v)]++
@@ -219,8 +220,24 @@ func setDiff(before, after []any) (removed, added []any) {
 	return removed, added
 }
 
-// formatValue prints a field value compactly: strings quoted, collections as JSON.
+// maxValue is how much of one value a text plan shows; the JSON plan has it whole.
+const maxValue = 200
+
+// formatValue prints a field value compactly: strings quoted, collections as JSON, cut to
+// maxValue characters (a rendered ConfigMap is tens of kilobytes).
 func formatValue(v any) string {
+	s := fullValue(v)
+	if len(s) <= maxValue {
+		return s
+	}
+	cut := maxValue
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes in all; plan -o json shows everything)", s[:cut], len(s))
+}
+
+func fullValue(v any) string {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
