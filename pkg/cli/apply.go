@@ -24,6 +24,8 @@ type applyOptions struct {
 	autoApprove  bool
 	allowDestroy bool
 	rotate       bool
+	wait         bool
+	timeout      time.Duration
 
 	source *fileSource
 	saved  *plan.Saved
@@ -61,6 +63,8 @@ naming what changed. Replacing or deleting a cluster or a network needs --allow-
 	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file")
 	cmd.Flags().BoolVar(&o.autoApprove, "auto-approve", false, "Apply without asking for confirmation")
 	cmd.Flags().BoolVar(&o.allowDestroy, "allow-destroy", false, "Allow replacing or deleting clusters and networks")
+	cmd.Flags().BoolVar(&o.wait, "wait", true, "Wait for the installed control plane (istiod, gateways) to be available, and say why not")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Minute, "How long each readiness wait may take")
 	cmd.Flags().BoolVar(&o.rotate, "rotate-remote-secrets", false, "Issue new reader tokens and rewrite every remote secret (the old tokens stop working)")
 	o.cloud.add(cmd.Flags())
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
@@ -78,6 +82,8 @@ func (o *applyOptions) Validate() error {
 		return errors.New("apply reads the federation file from disk: use -f FILE")
 	case o.cloud.parallelism < 1:
 		return fmt.Errorf("--parallelism must be at least 1, got %d", o.cloud.parallelism)
+	case o.timeout <= 0:
+		return fmt.Errorf("--timeout must be positive, got %s", o.timeout)
 	}
 	return nil
 }
@@ -139,7 +145,7 @@ func (o *applyOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	aopts := engine.ApplyOptions{Parallelism: o.cloud.parallelism, AllowDestroy: o.allowDestroy}
+	aopts := engine.ApplyOptions{Parallelism: o.cloud.parallelism, AllowDestroy: o.allowDestroy, WaitWorkloads: o.wait, ReadyTimeout: o.timeout}
 	gcpChanged := fp.gcp.Plan.HasChanges()
 	if gcpChanged {
 		if err := o.carryOut(ctx, eng, fp.gcp, "Apply", aopts); err != nil {

@@ -99,7 +99,8 @@ func (e *Engine) PlanClusters(ctx context.Context, f *v1alpha1.Federation, r *Re
 
 // ApplyClusters carries out a cluster-side plan.
 func (e *Engine) ApplyClusters(ctx context.Context, r *kube.Result, opts ApplyOptions) (*plan.Report, error) {
-	return kube.Apply(ctx, r, kube.ApplyOptions{Parallelism: opts.Parallelism, AllowDestroy: opts.AllowDestroy, OnEvent: opts.OnEvent})
+	return kube.Apply(ctx, r, kube.ApplyOptions{Parallelism: opts.Parallelism, AllowDestroy: opts.AllowDestroy, OnEvent: opts.OnEvent,
+		WaitWorkloads: opts.WaitWorkloads, ReadyTimeout: opts.ReadyTimeout})
 }
 
 // readCredential reads the ingress gateway's certificate files named in the file.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"time"
 	"encoding/base64"
 	"fmt"
 	"sort"
@@ -190,6 +191,10 @@ type ApplyOptions struct {
 	AllowDestroy bool
 	// OnEvent receives progress of each change.
 	OnEvent func(plan.Event)
+	// WaitWorkloads waits, on the cluster side, for the installed control plane's Deployments to
+	// be available, up to ReadyTimeout, and says why not.
+	WaitWorkloads bool
+	ReadyTimeout  time.Duration
 }
 
 // DestroyRefusedError lists protected resources a plan would replace or delete.

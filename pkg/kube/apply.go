@@ -9,9 +9,13 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
@@ -33,6 +37,9 @@ type ApplyOptions struct {
 	PollInterval time.Duration
 	// OnEvent receives progress of each change.
 	OnEvent func(plan.Event)
+	// WaitWorkloads waits for installed Deployments (istiod, the gateways) to have an available
+	// replica, and on timeout says why from their pods: image pull, crash loop, unschedulable.
+	WaitWorkloads bool
 }
 
 // DestroyRefusedError lists protected objects a plan would delete or replace.
@@ -234,6 +241,10 @@ func (a *applier) write(ctx context.Context, c plan.Change, progress func(string
 	switch o.role {
 	case roleCRD:
 		return a.waitCRD(ctx, o.ref, progress)
+	case roleWorkload:
+		if a.opts.WaitWorkloads {
+			return a.waitWorkload(ctx, o, progress)
+		}
 	case roleNamespace:
 		return a.waitNamespace(ctx, o.ref, progress)
 	case roleTokenSecret:
@@ -387,6 +398,71 @@ func (a *applier) waitToken(ctx context.Context, rf ref, progress func(string)) 
 		return true, "", nil
 	})
 	return out, err
+}
+
+// waitWorkload waits until a Deployment has an available replica; while it waits, and on timeout,
+// the reason comes from its pods: why a container is not running or a pod is not scheduled.
+func (a *applier) waitWorkload(ctx context.Context, o *object, progress func(string)) error {
+	rf := o.ref
+	return a.poll(ctx, "Deployment "+rf.Name+" in "+rf.Cluster+" to be available", progress, func(ctx context.Context) (bool, string, error) {
+		u, err := a.r.clients.get(ctx, rf)
+		if err != nil {
+			return false, "", err
+		}
+		available, _, _ := unstructured.NestedInt64(u.Object, "status", "availableReplicas")
+		if available > 0 {
+			return true, "", nil
+		}
+		selector, _, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
+		list, err := a.r.clients.Dynamic(rf.Cluster).Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace(rf.Namespace).
+			List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(selector).String()})
+		if err != nil {
+			return false, "", err
+		}
+		pods := make([]corev1.Pod, len(list.Items))
+		for i := range list.Items {
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(list.Items[i].Object, &pods[i]); err != nil {
+				return false, "", err
+			}
+		}
+		return false, podsReason(pods), nil
+	})
+}
+
+// podsReason says why no pod of a workload runs, the way a person would read kubectl describe.
+func podsReason(pods []corev1.Pod) string {
+	if len(pods) == 0 {
+		return "no pod exists yet (the Deployment controller has not created one)"
+	}
+	var reasons []string
+	for _, p := range pods {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+				reasons = append(reasons, fmt.Sprintf("pod %s is unschedulable: %s", p.Name, c.Message))
+			}
+		}
+		for _, cs := range append(append([]corev1.ContainerStatus(nil), p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+			switch {
+			case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
+				r := fmt.Sprintf("pod %s container %s: %s", p.Name, cs.Name, cs.State.Waiting.Reason)
+				if cs.State.Waiting.Message != "" {
+					r += ": " + cs.State.Waiting.Message
+				}
+				if cs.LastTerminationState.Terminated != nil {
+					r += fmt.Sprintf(" (last exit code %d)", cs.LastTerminationState.Terminated.ExitCode)
+				}
+				reasons = append(reasons, r)
+			case cs.State.Terminated != nil:
+				reasons = append(reasons, fmt.Sprintf("pod %s container %s terminated: %s (exit code %d)", p.Name, cs.Name, cs.State.Terminated.Reason, cs.State.Terminated.ExitCode))
+			case cs.State.Running != nil && !cs.Ready:
+				reasons = append(reasons, fmt.Sprintf("pod %s container %s is running but not ready", p.Name, cs.Name))
+			}
+		}
+	}
+	if len(reasons) == 0 {
+		return fmt.Sprintf("%d pods, none ready yet", len(pods))
+	}
+	return strings.Join(reasons, "; ")
 }
 
 // waitCRD waits until a CRD is established, so objects of its kind can be created.

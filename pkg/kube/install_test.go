@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -160,3 +162,43 @@ func TestInstallAndMeshPolicy(t *testing.T) {
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 func metav1Get() metav1.GetOptions { return metav1.GetOptions{} }
+
+// With WaitWorkloads, apply waits for installed Deployments and, on timeout, says why from their
+// pods: here a container that cannot pull its image.
+func TestWorkloadTimeoutSaysWhy(t *testing.T) {
+	cs := testenv.Clusters(t, 1)
+	ctx := context.Background()
+	c := cs[0]
+	configs := map[string]*rest.Config{c.Name: c.RESTConfig()}
+	root, err := istio.NewRoot(istio.RootOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := &fixture{t: t, clusters: cs, configs: configs, root: root}
+	f, d := fx.federation([]string{c.Name}, nil)
+	// The pod a scheduler and kubelet would have made, stuck pulling its image.
+	client := c.Client()
+	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "istio-system",
+		Labels: map[string]string{kube.LabelManagedBy: kube.ManagedByValue, kube.LabelFederation: fedName}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod, err := client.CoreV1().Pods("istio-system").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "istiod-abc", Labels: map[string]string{"app": "istiod"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "discovery", Image: "docker.io/istio/pilot:1.31.0"}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "discovery", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+		Reason: "ImagePullBackOff", Message: `Back-off pulling image "docker.io/istio/pilot:1.31.0"`}}}}
+	if _, err := client.CoreV1().Pods("istio-system").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r := fx.plan(ctx, f, d, kube.Options{CARoot: root, Manifests: map[string][]*unstructured.Unstructured{c.Name: controlPlane()}})
+	rep, err := kube.Apply(ctx, r, kube.ApplyOptions{WaitWorkloads: true, ReadyTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := fmt.Sprint(rep.Err())
+	if !strings.Contains(msg, "Deployment istiod") || !strings.Contains(msg, "pod istiod-abc container discovery: ImagePullBackOff: Back-off pulling image") {
+		t.Errorf("the timeout does not say why: %s", msg)
+	}
+}

@@ -72,6 +72,7 @@ const (
 	roleCACerts
 	roleInventory
 	roleCRD
+	roleWorkload
 )
 
 // object is a desired or live object with its plan resource.
@@ -336,7 +337,7 @@ func ReaderRules() []rbacv1.PolicyRule {
 	read := []string{"get", "list", "watch"}
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{"config.istio.io", "security.istio.io", "networking.istio.io", "authentication.istio.io", "rbac.istio.io", "telemetry.istio.io", "extensions.istio.io"}, Resources: []string{"*"}, Verbs: read},
-		{APIGroups: []string{""}, Resources: []string{"endpoints", "pods", "services", "nodes", "replicationcontrollers", "namespaces", "secrets"}, Verbs: read},
+		{APIGroups: []string{""}, Resources: []string{"endpoints", "pods", "services", "nodes", "replicationcontrollers", "namespaces", "secrets", "configmaps"}, Verbs: read},
 		{APIGroups: []string{"networking.istio.io"}, Resources: []string{"workloadentries"}, Verbs: read},
 		{APIGroups: []string{"networking.x-k8s.io", "gateway.networking.k8s.io"}, Resources: []string{"gateways"}, Verbs: read},
 		{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: read},
@@ -416,7 +417,11 @@ func (b *builder) install(manifests []*unstructured.Unstructured, revision strin
 		if u.GetKind() == "Namespace" && have[Address(b.cluster, "", "Namespace", u.GetName())] {
 			continue
 		}
-		if _, err := b.addUnstructured(u, rolePlain, fmt.Sprintf("Istio control plane (revision %s) rendered by Istio's operator library", revision), crds...); err != nil {
+		r := rolePlain
+		if u.GetKind() == "Deployment" {
+			r = roleWorkload
+		}
+		if _, err := b.addUnstructured(u, r, fmt.Sprintf("Istio control plane (revision %s) rendered by Istio's operator library", revision), crds...); err != nil {
 			return err
 		}
 	}
