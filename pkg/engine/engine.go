@@ -2,11 +2,11 @@ package engine
 
 import (
 	"context"
-	"time"
 	"encoding/base64"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	hubv1 "google.golang.org/api/gkehub/v1"
 
