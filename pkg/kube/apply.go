@@ -167,7 +167,9 @@ func (a *applier) inventoryAddresses(cluster string) []plan.Address {
 			out = append(out, addr)
 		}
 	}
-	return out
+	// A previous revision still in use stays listed, so the apply after its last user moves
+	// removes it.
+	return append(out, a.r.retained[cluster]...)
 }
 
 func (a *applier) change(ctx context.Context, c plan.Change, progress func(string)) error {

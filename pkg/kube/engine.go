@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"os"
 	"sort"
 	"strconv"
@@ -68,6 +69,9 @@ type Result struct {
 	opts    Options
 	desired map[plan.Address]*object
 	live    map[plan.Address]*object
+	// retained are, per cluster, objects of a previous Istio revision kept because namespaces or
+	// pods still use it.
+	retained map[string][]plan.Address
 	// inventories are the addresses each cluster's live inventory lists.
 	inventories map[string][]plan.Address
 	// desiredByCluster lists the desired addresses of each cluster.
@@ -118,7 +122,7 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	}
 	r := &Result{fed: d.Federation, clients: clients, opts: opts, Calls: map[string]int{},
 		desired: map[plan.Address]*object{}, live: map[plan.Address]*object{},
-		inventories: map[string][]plan.Address{}, desiredByCluster: map[string][]plan.Address{}}
+		inventories: map[string][]plan.Address{}, desiredByCluster: map[string][]plan.Address{}, retained: map[string][]plan.Address{}}
 	for cluster, objs := range want {
 		for _, o := range objs {
 			r.desired[o.res.Address] = o
@@ -130,6 +134,9 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	}
 	var warnings []string
 	if err := r.complete(&warnings); err != nil {
+		return nil, err
+	}
+	if err := r.retainRevisionsInUse(ctx, d.Mesh.Revision, &warnings); err != nil {
 		return nil, err
 	}
 	// Live objects are reduced to the shape of the now complete desired objects.
@@ -527,4 +534,74 @@ func (cs *ClientSet) caData(cluster string) []byte {
 		}
 	}
 	return nil
+}
+
+// retainRevisionsInUse keeps the control plane of a previous revision while anything still uses
+// it: a new revision is installed beside the old one, namespaces move to it by label, and pods
+// move when they restart. Until then the old revision's objects are neither deleted nor
+// shown as deletions; a warning says what still uses it.
+func (r *Result) retainRevisionsInUse(ctx context.Context, revision string, warnings *[]string) error {
+	type key struct{ cluster, rev string }
+	users := map[key]string{}
+	for addr, l := range r.live {
+		if _, wanted := r.desired[addr]; wanted || l.role == roleInventory || !owned(l.u, r.fed) {
+			continue
+		}
+		rev := l.u.GetLabels()[LabelRevision]
+		if rev == "" || rev == revision || l.ref.Kind == "Namespace" {
+			continue
+		}
+		k := key{l.ref.Cluster, rev}
+		use, seen := users[k]
+		if !seen {
+			var err error
+			if use, err = r.revisionUsers(ctx, k.cluster, k.rev); err != nil {
+				return err
+			}
+			users[k] = use
+			if use != "" {
+				*warnings = append(*warnings, fmt.Sprintf("revision %s stays in %s while %s use it; the apply after they move to %s removes it", rev, k.cluster, use, revision))
+			}
+		}
+		if use != "" {
+			delete(r.live, addr)
+			r.retained[k.cluster] = append(r.retained[k.cluster], addr)
+		}
+	}
+	for c := range r.retained {
+		sort.Slice(r.retained[c], func(i, j int) bool { return r.retained[c][i] < r.retained[c][j] })
+	}
+	return nil
+}
+
+// revisionUsers says what in a cluster still uses a revision: namespaces labelled with it that
+// the federation does not move (it moves its own in this apply), and pods injected by it.
+func (r *Result) revisionUsers(ctx context.Context, cluster, rev string) (string, error) {
+	sel := metav1.ListOptions{LabelSelector: LabelRevision + "=" + rev}
+	dyn := r.clients.Dynamic(cluster)
+	r.Calls[cluster] += 2
+	nss, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).List(ctx, sel)
+	if err != nil {
+		return "", fmt.Errorf("cluster %s: list namespaces of revision %s: %w", cluster, rev, err)
+	}
+	var names []string
+	for _, ns := range nss.Items {
+		if d, ok := r.desired[Address(cluster, "", "Namespace", ns.GetName())]; ok && d.u.GetLabels()[LabelRevision] != rev {
+			continue // the federation moves it to the new revision now
+		}
+		names = append(names, ns.GetName())
+	}
+	pods, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).List(ctx, sel)
+	if err != nil {
+		return "", fmt.Errorf("cluster %s: list pods of revision %s: %w", cluster, rev, err)
+	}
+	var parts []string
+	if len(names) > 0 {
+		sort.Strings(names)
+		parts = append(parts, "namespaces "+strings.Join(names, ", "))
+	}
+	if n := len(pods.Items); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d pods (restart them to move their sidecars)", n))
+	}
+	return strings.Join(parts, " and "), nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/istio"
 	"github.com/asmfed/kubectl-asmfed/pkg/kube"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
@@ -201,4 +202,81 @@ func TestWorkloadTimeoutSaysWhy(t *testing.T) {
 	if !strings.Contains(msg, "Deployment istiod") || !strings.Contains(msg, "pod istiod-abc container discovery: ImagePullBackOff: Back-off pulling image") {
 		t.Errorf("the timeout does not say why: %s", msg)
 	}
+}
+
+// revisioned is a control plane of one revision: what Istio's library renders carries the
+// revision in names and the istio.io/rev label.
+func revisioned(rev string) []*unstructured.Unstructured {
+	name := "istiod-" + rev
+	return []*unstructured.Unstructured{
+		{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": name, "namespace": "istio-system", "labels": map[string]any{"istio.io/rev": rev}},
+			"spec": map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "istiod", "istio.io/rev": rev}},
+				"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": "istiod", "istio.io/rev": rev}},
+					"spec": map[string]any{"containers": []any{map[string]any{"name": "discovery", "image": "docker.io/istio/pilot:" + rev}}}}}}},
+	}
+}
+
+// A new revision is installed beside the old one; the federation's namespaces move to it by
+// label; the old one stays while a namespace outside the federation still uses it, and goes with
+// the apply after that namespace moves.
+func TestRevisionUpgrade(t *testing.T) {
+	cs := testenv.Clusters(t, 1)
+	ctx := context.Background()
+	c := cs[0]
+	configs := map[string]*rest.Config{c.Name: c.RESTConfig()}
+	root, err := istio.NewRoot(istio.RootOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := &fixture{t: t, clusters: cs, configs: configs, root: root}
+	withRev := func(rev string) (*v1alpha1.Federation, *federation.Desired) {
+		return fx.federation([]string{c.Name}, func(f *v1alpha1.Federation) { f.Spec.Mesh.Revision = rev })
+	}
+	f, d := withRev("1-31-0")
+	fx.apply(ctx, fx.plan(ctx, f, d, kube.Options{Manifests: map[string][]*unstructured.Unstructured{c.Name: revisioned("1-31-0")}}), kube.ApplyOptions{})
+	client := c.Client()
+	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "legacy-app", Labels: map[string]string{"istio.io/rev": "1-31-0"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	f, d = withRev("1-32-0")
+	opts := kube.Options{Manifests: map[string][]*unstructured.Unstructured{c.Name: revisioned("1-32-0")}}
+	r := fx.plan(ctx, f, d, opts)
+	actions := map[string]plan.Action{}
+	for _, ch := range r.Plan.Changes {
+		actions[string(ch.Address)] = ch.Action
+	}
+	if actions["k8s:c1/istio-system/Deployment/istiod-1-32-0"] != plan.Create || actions["k8s:c1/Namespace/apps"] != plan.Update {
+		t.Errorf("the new revision is not installed beside the old one and the namespace not moved: %v", actions)
+	}
+	if a, ok := actions["k8s:c1/istio-system/Deployment/istiod-1-31-0"]; ok {
+		t.Errorf("the old revision is %s while legacy-app uses it", a)
+	}
+	if w := strings.Join(r.Plan.Warnings, "\n"); !strings.Contains(w, "revision 1-31-0 stays in c1 while namespaces legacy-app use it") {
+		t.Errorf("warnings: %s", w)
+	}
+	fx.apply(ctx, r, kube.ApplyOptions{})
+	if _, err := client.AppsV1().Deployments("istio-system").Get(ctx, "istiod-1-31-0", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the old revision was removed while in use: %v", err)
+	}
+
+	ns, err := client.CoreV1().Namespaces().Get(ctx, "legacy-app", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Labels["istio.io/rev"] = "1-32-0"
+	if _, err := client.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r = fx.plan(ctx, f, d, opts)
+	var deleted []string
+	for _, ch := range r.Plan.Changes {
+		if ch.Action == plan.Delete {
+			deleted = append(deleted, string(ch.Address))
+		}
+	}
+	if len(deleted) != 1 || deleted[0] != "k8s:c1/istio-system/Deployment/istiod-1-31-0" {
+		t.Fatalf("once nothing uses it, the old revision goes: deletes %v", deleted)
+	}
+	fx.apply(ctx, r, kube.ApplyOptions{})
 }
