@@ -370,6 +370,9 @@ func suggestField(got string, fields map[string]int) string {
 	return "valid fields: " + strings.Join(names, ", ")
 }
 
+// EditDistance is the Levenshtein distance between two strings, for "did you mean" hints.
+func EditDistance(a, b string) int { return levenshtein(a, b) }
+
 func levenshtein(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
