@@ -12,6 +12,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	meshv1alpha1 "istio.io/api/mesh/v1alpha1"
 	"istio.io/istio/operator/pkg/apis"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 )
 
 // fieldError is one problem found by the strict check, at a field path relative to the overlay's
