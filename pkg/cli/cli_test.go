@@ -249,6 +249,9 @@ func TestHelpHasExamples(t *testing.T) {
 			if (args[0] == "apply" || args[0] == "destroy") && strings.Contains(line, " -f ") && !strings.Contains(line, "--auto-approve") {
 				args = append(args, "--auto-approve")
 			}
+			if args[0] == "apply" {
+				args = append(args, "--wait=false") // the sandbox's clusters run no pods
+			}
 			r := runWithEnv(t, stdin, sb.env, args...)
 			ok := r.code == 0 || (r.code == ExitChanges && strings.Contains(line, "--detailed-exitcode"))
 			if !ok {
