@@ -93,6 +93,19 @@ func TestPlanApplyPlan(t *testing.T) {
 		t.Fatalf("plan after apply: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
+	// verify proves what apply did: clusters, nothing left to do, remote secrets that work.
+	r = runAgainst(t, sb, "verify", "-f", file)
+	if r.code != ExitOK || !strings.Contains(r.stdout, "√ cluster3 → cluster4: cluster3 lists services") || !strings.Contains(r.stdout, "0/") {
+		t.Fatalf("verify after apply: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runAgainst(t, sb, "verify", "-f", file, "-o", "json")
+	var rep struct {
+		Counts struct{ OK, Failed int } `json:"counts"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Counts.OK != 5 || rep.Counts.Failed != 0 {
+		t.Fatalf("verify -o json: %v %+v\n%s", err, rep, r.stdout)
+	}
+
 	// The same saved plan is stale now, and says why.
 	r = runAgainst(t, sb, "apply", planFile)
 	if r.code != ExitFailure || !strings.Contains(r.stderr, "the saved plan is stale") || !strings.Contains(r.stderr, "firewalls/asmfed-asm-sample-admin was created") {

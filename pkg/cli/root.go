@@ -71,6 +71,7 @@ verifies that the mesh works.`,
 		newPlanCommand(g),
 		newApplyCommand(g),
 		newDestroyCommand(g),
+		newVerifyCommand(g),
 		newVersionCommand(g),
 		newCACommand(g),
 	)

@@ -42,8 +42,17 @@ type Result struct {
 	Derived *federation.Desired
 	// Clusters are the federation's clusters that exist, by name, with how to reach their API.
 	Clusters map[string]ClusterAccess
+	// MeshStates are the managed control plane's states by cluster (managed mode only).
+	MeshStates map[string]MeshState
 	desired  map[plan.Address]*object
 	live     map[plan.Address]*object
+}
+
+// MeshState is the managed control plane's state on one cluster, as the fleet feature reports it.
+type MeshState struct {
+	ControlPlane, DataPlane string
+	// Conditions are the warning and error conditions, as "SEVERITY CODE: details".
+	Conditions []string
 }
 
 // ClusterAccess is how GKE says a cluster's API server is reached.
@@ -110,13 +119,15 @@ func (e *Engine) Plan(ctx context.Context, f *v1alpha1.Federation) (*Result, err
 		return nil, err
 	}
 	p.Warnings = append(p.Warnings, derived.Warnings...)
-	p.Notes = append(p.Notes, meshStates(f, derived, snap)...)
+	states, notes := meshStates(f, derived, snap)
+	p.Notes = append(p.Notes, notes...)
 	for _, c := range p.Changes {
 		if c.Protected && (c.Action == plan.Replace || c.Action == plan.Delete) {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s will be %sd: everything running on it goes with it (apply needs --allow-destroy)", c.Address, c.Action))
 		}
 	}
 	r.Plan = p
+	r.MeshStates = states
 	return r, nil
 }
 
@@ -147,12 +158,14 @@ func (e *Engine) PlanDestroy(ctx context.Context, f *v1alpha1.Federation) (*Resu
 	return r, nil
 }
 
-// meshStates reports the managed control plane's state per cluster, as the fleet feature gives it.
-func meshStates(f *v1alpha1.Federation, d *federation.Desired, s *snapshot) []string {
+// meshStates reads the managed control plane's state per cluster from the fleet feature, and says
+// it in notes.
+func meshStates(f *v1alpha1.Federation, d *federation.Desired, s *snapshot) (map[string]MeshState, []string) {
 	if f.Spec.Mesh.ControlPlane != v1alpha1.ControlPlaneManaged {
-		return nil
+		return nil, nil
 	}
-	var out []string
+	states := map[string]MeshState{}
+	var notes []string
 	for _, m := range d.FleetMemberships {
 		key := fmt.Sprintf("projects/%d/locations/%s/memberships/%s", s.numbers[m.Project], m.Location, m.Name)
 		var st *hubv1.ServiceMeshMembershipState
@@ -162,25 +175,28 @@ func meshStates(f *v1alpha1.Federation, d *federation.Desired, s *snapshot) []st
 			}
 		}
 		if st == nil {
-			out = append(out, fmt.Sprintf("managed control plane of %s: not provisioned yet", m.Name))
+			notes = append(notes, fmt.Sprintf("managed control plane of %s: not provisioned yet", m.Name))
 			continue
 		}
-		cp, dp := "UNKNOWN", "UNKNOWN"
+		ms := MeshState{ControlPlane: "UNKNOWN", DataPlane: "UNKNOWN"}
 		if st.ControlPlaneManagement != nil {
-			cp = st.ControlPlaneManagement.State
+			ms.ControlPlane = st.ControlPlaneManagement.State
 		}
 		if st.DataPlaneManagement != nil {
-			dp = st.DataPlaneManagement.State
+			ms.DataPlane = st.DataPlaneManagement.State
 		}
-		line := fmt.Sprintf("managed control plane of %s: control plane %s, data plane %s", m.Name, cp, dp)
+		line := fmt.Sprintf("managed control plane of %s: control plane %s, data plane %s", m.Name, ms.ControlPlane, ms.DataPlane)
 		for _, c := range st.Conditions {
 			if c.Severity == "ERROR" || c.Severity == "WARNING" {
-				line += fmt.Sprintf("; %s %s: %s", c.Severity, c.Code, c.Details)
+				cond := fmt.Sprintf("%s %s: %s", c.Severity, c.Code, c.Details)
+				ms.Conditions = append(ms.Conditions, cond)
+				line += "; " + cond
 			}
 		}
-		out = append(out, line)
+		states[m.Name] = ms
+		notes = append(notes, line)
 	}
-	return out
+	return states, notes
 }
 
 // ApplyOptions tune Apply.

@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/engine"
+	"github.com/asmfed/kubectl-asmfed/pkg/verify"
+)
+
+type verifyOptions struct {
+	*globalOptions
+	cloud    cloudFlags
+	filename string
+	output   string
+
+	source *fileSource
+}
+
+func newVerifyCommand(g *globalOptions) *cobra.Command {
+	o := &verifyOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "verify -f FILE",
+		Short: "Prove the federation works: clusters, live state, remote access, shared trust, managed control plane",
+		Long: `Verify runs checks against the live federation and prints one line per finding:
+√ passed, ‼ warning, × failed (with a hint), - skipped because its requirements are not met.
+
+Checks (their IDs are stable):
+  ASMFED-PRE-001     every cluster exists, runs and can be reached
+  ASMFED-PRE-002     apply has nothing left to do
+  ASMFED-ACCESS-001  every remote secret is labelled, keyed by its peer's name, carries a token (not an
+                     exec credential) and, used as istiod uses it, lists the peer's services, endpoint
+                     slices and mesh ConfigMaps
+  ASMFED-TRUST-001   plug-in CA: every cluster's cacerts carry the file's root and an intermediate it signed
+  ASMFED-MESH-001    managed control plane: every cluster's control and data plane are ACTIVE
+
+It exits 0 when nothing failed, 3 when a check failed, 1 when verify itself could not run.`,
+		Example: `  # Verify the two-cluster sample on the sandbox
+  kubectl asmfed verify -f samples/two-cluster-private/federation.yaml
+
+  # As JSON, for CI
+  kubectl asmfed verify -f samples/two-cluster-private/federation.yaml -o json`,
+		Args: cobra.NoArgs,
+		RunE: runE(o),
+	}
+	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "Output format: text or json")
+	o.cloud.add(cmd.Flags())
+	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *verifyOptions) Validate() error {
+	switch {
+	case o.filename == "":
+		return errors.New("no federation file: pass -f FILE")
+	case o.output != "text" && o.output != "json":
+		return fmt.Errorf("unknown output format %q: use text or json", o.output)
+	}
+	return nil
+}
+
+// Complete reads the federation file.
+func (o *verifyOptions) Complete() (err error) {
+	o.source, err = completeFile(o.filename, o.streams.In)
+	return err
+}
+
+// Run plans both layers to see the live state, runs the checks and prints the findings.
+func (o *verifyOptions) Run(ctx context.Context) error {
+	f, err := valid(o.source, o.filename)
+	if err != nil {
+		return err
+	}
+	copts, err := o.clusterOptions(ctx, f, o.source, false)
+	if err != nil {
+		return err
+	}
+	eng, closeFn, err := o.newEngine(ctx, o.cloud)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	fp, err := o.planBoth(ctx, eng, f, copts)
+	if err != nil {
+		return err
+	}
+	env := &verify.Env{Federation: f, Derived: fp.gcp.Derived, BaseDir: filepath.Dir(o.source.name), Clusters: map[string]*rest.Config{},
+		Pending: fp.merged, MeshStates: map[string]verify.MeshState{}}
+	var notReady *engine.ClustersNotReadyError
+	if errors.As(fp.deferred, &notReady) {
+		env.NotReady = notReady.Clusters
+	}
+	for _, c := range f.Spec.Clusters {
+		access, ok := fp.gcp.Clusters[c.Name]
+		if c.KubeconfigContext == "" && (!ok || access.Status != "RUNNING") {
+			continue
+		}
+		cfg, err := copts.Config(c, access)
+		if err != nil {
+			return fmt.Errorf("reach cluster %s: %w", c.Name, err)
+		}
+		env.Clusters[c.Name] = cfg
+	}
+	for name, st := range fp.gcp.MeshStates {
+		env.MeshStates[name] = verify.MeshState{ControlPlane: st.ControlPlane, DataPlane: st.DataPlane, Conditions: st.Conditions}
+	}
+	report := verify.Run(ctx, env, verify.Checks())
+	if o.output == "json" {
+		enc := json.NewEncoder(o.streams.Out)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(report); err != nil {
+			return err
+		}
+	} else {
+		o.printReport(report)
+	}
+	if report.Failed() {
+		return &ExitError{Code: ExitChecksFailed}
+	}
+	return nil
+}
+
+var marks = map[verify.Status]string{verify.OK: "√", verify.Warn: "‼", verify.Fail: "×", verify.Skipped: "-"}
+
+func (o *verifyOptions) printReport(r *verify.Report) {
+	w := o.streams.Out
+	color := o.color(w)
+	paint := func(code, s string) string {
+		if !color {
+			return s
+		}
+		return code + s + "\x1b[0m"
+	}
+	codes := map[verify.Status]string{verify.OK: "\x1b[32m", verify.Warn: "\x1b[33m", verify.Fail: "\x1b[31m", verify.Skipped: "\x1b[2m"}
+	last := ""
+	for _, res := range r.Results {
+		if res.Check != last {
+			fmt.Fprintf(w, "%s %s\n", res.Check, res.Name)
+			last = res.Check
+		}
+		subject := ""
+		if res.Subject != "" {
+			subject = res.Subject + ": "
+		}
+		fmt.Fprintf(w, "  %s %s%s\n", paint(codes[res.Status], marks[res.Status]), subject, res.Message)
+		if res.Hint != "" && (res.Status == verify.Fail || res.Status == verify.Warn) {
+			fmt.Fprintf(w, "      hint: %s\n", res.Hint)
+		}
+	}
+	c := r.Counts
+	fmt.Fprintf(w, "\n%d/%d findings failed, %d warnings, %d skipped\n", c.Fail, c.OK+c.Warn+c.Fail, c.Warn, c.Skipped)
+}
