@@ -44,8 +44,8 @@ type Result struct {
 	Clusters map[string]ClusterAccess
 	// MeshStates are the managed control plane's states by cluster (managed mode only).
 	MeshStates map[string]MeshState
-	desired  map[plan.Address]*object
-	live     map[plan.Address]*object
+	desired    map[plan.Address]*object
+	live       map[plan.Address]*object
 }
 
 // MeshState is the managed control plane's state on one cluster, as the fleet feature reports it.
