@@ -2,7 +2,7 @@
 # The main job on the two-cluster sample, on the local sandbox: start a simulated Google Cloud
 # whose GKE clusters are real local API servers, validate the file, plan, apply the saved plan
 # (network, clusters, then on the clusters namespaces, remote secrets and their reader accounts),
-# plan again to show that nothing is left to do, and destroy what was created. Everything started
+# plan again to show that nothing is left to do, verify, and destroy what was created. Everything started
 # here is stopped on exit, by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +47,9 @@ step "kubectl asmfed apply plan.json --wait=false"
 step "kubectl asmfed plan -f $sample --detailed-exitcode"
 "$bin" plan -f "$sample" --detailed-exitcode
 echo "The federation matches the live state." >&2
+
+step "kubectl asmfed verify -f $sample"
+"$bin" verify -f "$sample"
 
 step "kubectl get secrets -n istio-system -l istio/multiCluster=true   # on cluster3"
 server="$(grep -ho 'https://127.0.0.1:[0-9]*' "$work/state/kube/cluster3-"*/kubeconfig | head -1)"
