@@ -109,19 +109,12 @@ func (o *applyOptions) Complete() error {
 
 // Run plans, confirms and applies.
 func (o *applyOptions) Run(ctx context.Context) error {
-	f, err := valid(o.source, o.source.name)
+	s, err := o.open(ctx, o.source, o.source.name, o.cloud, o.rotate)
 	if err != nil {
 		return err
 	}
-	copts, err := o.clusterOptions(ctx, f, o.source, o.rotate)
-	if err != nil {
-		return err
-	}
-	eng, closeFn, err := o.newEngine(ctx, o.cloud)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
+	defer s.close()
+	f, copts, eng := s.f, s.copts, s.eng
 	fp, err := o.planBoth(ctx, eng, f, copts)
 	if err != nil {
 		return err

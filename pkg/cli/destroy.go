@@ -62,15 +62,12 @@ func (o *destroyOptions) Complete() (err error) {
 
 // Run plans the destruction, confirms and carries it out.
 func (o *destroyOptions) Run(ctx context.Context) error {
-	f, err := valid(o.source, o.filename)
+	s, err := o.open(ctx, o.source, o.filename, o.cloud, false)
 	if err != nil {
 		return err
 	}
-	eng, closeFn, err := o.newEngine(ctx, o.cloud)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
+	defer s.close()
+	f, eng := s.f, s.eng
 	fmt.Fprintf(o.streams.ErrOut, "Reading live state of %s...\n", f.Metadata.Name)
 	res, err := eng.PlanDestroy(ctx, f)
 	if err != nil {

@@ -83,6 +83,33 @@ func (g *globalOptions) clusterOptions(ctx context.Context, f *v1alpha1.Federati
 	}, nil
 }
 
+// session is what the commands that read live state start from: the checked federation, how
+// to reach its clusters, and the engine.
+type session struct {
+	f     *v1alpha1.Federation
+	copts engine.ClusterOptions
+	eng   *engine.Engine
+	close func()
+}
+
+// open checks the file, prepares cluster access (every kubeconfig context checked first) and
+// builds the engine. Callers defer s.close().
+func (g *globalOptions) open(ctx context.Context, src *fileSource, filename string, cloud cloudFlags, rotate bool) (*session, error) {
+	f, err := valid(src, filename)
+	if err != nil {
+		return nil, err
+	}
+	copts, err := g.clusterOptions(ctx, f, src, rotate)
+	if err != nil {
+		return nil, err
+	}
+	eng, closeFn, err := g.newEngine(ctx, cloud)
+	if err != nil {
+		return nil, err
+	}
+	return &session{f: f, copts: copts, eng: eng, close: closeFn}, nil
+}
+
 // planBoth plans the Google Cloud layer and, when every cluster exists, the cluster side.
 func (g *globalOptions) planBoth(ctx context.Context, eng *engine.Engine, f *v1alpha1.Federation, copts engine.ClusterOptions) (*fullPlan, error) {
 	fmt.Fprintf(g.streams.ErrOut, "Reading live state of %s...\n", f.Metadata.Name)

@@ -83,19 +83,12 @@ func (o *planOptions) Validate() error {
 
 // Run makes the plan and prints it.
 func (o *planOptions) Run(ctx context.Context) error {
-	f, err := valid(o.source, o.filename)
+	s, err := o.open(ctx, o.source, o.filename, o.cloud, o.rotate)
 	if err != nil {
 		return err
 	}
-	copts, err := o.clusterOptions(ctx, f, o.source, o.rotate)
-	if err != nil {
-		return err
-	}
-	eng, closeFn, err := o.newEngine(ctx, o.cloud)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
+	defer s.close()
+	f, copts, eng := s.f, s.copts, s.eng
 	fp, err := o.planBoth(ctx, eng, f, copts)
 	if err != nil {
 		return err

@@ -76,19 +76,12 @@ func (o *verifyOptions) Complete() (err error) {
 
 // Run plans both layers to see the live state, runs the checks and prints the findings.
 func (o *verifyOptions) Run(ctx context.Context) error {
-	f, err := valid(o.source, o.filename)
+	s, err := o.open(ctx, o.source, o.filename, o.cloud, false)
 	if err != nil {
 		return err
 	}
-	copts, err := o.clusterOptions(ctx, f, o.source, false)
-	if err != nil {
-		return err
-	}
-	eng, closeFn, err := o.newEngine(ctx, o.cloud)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
+	defer s.close()
+	f, copts, eng := s.f, s.copts, s.eng
 	fp, err := o.planBoth(ctx, eng, f, copts)
 	if err != nil {
 		return err
