@@ -120,17 +120,17 @@ func (o *applyOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.saved != nil {
-		if err := o.saved.CheckFresh(plan.SourceOf(o.source.name, o.source.data), fp.merged.Live); err != nil {
+		if err := o.saved.CheckFresh(plan.SourceOf(o.source.name, o.source.data), fp.Plan.Live); err != nil {
 			return err
 		}
 	}
 	// A saved plan was shown when it was made; it is fresh, so it is exactly this one.
-	if o.saved == nil || !fp.merged.HasChanges() {
-		if err := o.render(o.streams.Out, fp.merged); err != nil {
+	if o.saved == nil || !fp.Plan.HasChanges() {
+		if err := o.render(o.streams.Out, fp.Plan); err != nil {
 			return err
 		}
 	}
-	if !fp.merged.HasChanges() && fp.deferred == nil {
+	if !fp.Plan.HasChanges() && fp.Deferred == nil {
 		return nil
 	}
 	if o.saved == nil && !o.autoApprove {
@@ -139,24 +139,24 @@ func (o *applyOptions) Run(ctx context.Context) error {
 		}
 	}
 	aopts := engine.ApplyOptions{Parallelism: o.cloud.parallelism, AllowDestroy: o.allowDestroy, WaitWorkloads: o.wait, ReadyTimeout: o.timeout}
-	gcpChanged := fp.gcp.Plan.HasChanges()
+	gcpChanged := fp.GCP.Plan.HasChanges()
 	if gcpChanged {
-		if err := o.carryOut(ctx, eng, fp.gcp, "Apply", aopts); err != nil {
+		if err := o.carryOut(ctx, eng, fp.GCP, "Apply", aopts); err != nil {
 			return err
 		}
 	}
-	kres := fp.kube
+	kres := fp.Kube
 	if gcpChanged || kres == nil {
 		// The clusters were created or changed: plan their side against what they are now.
 		fresh, err := o.planBoth(ctx, eng, f, copts)
 		if err != nil {
 			return err
 		}
-		if fresh.deferred != nil {
-			return fmt.Errorf("the Google Cloud layer is applied, but the cluster side cannot be: %w", fresh.deferred)
+		if fresh.Deferred != nil {
+			return fmt.Errorf("the Google Cloud layer is applied, but the cluster side cannot be: %w", fresh.Deferred)
 		}
-		kres = fresh.kube
-		if fp.kube == nil || kres.Plan.Live.Digest != fp.kube.Plan.Live.Digest {
+		kres = fresh.Kube
+		if fp.Kube == nil || kres.Plan.Live.Digest != fp.Kube.Plan.Live.Digest {
 			fmt.Fprintln(o.streams.Out, "\nCluster side, planned now that the clusters exist:")
 			if err := o.render(o.streams.Out, kres.Plan); err != nil {
 				return err

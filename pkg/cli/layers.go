@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -16,15 +15,6 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/kube"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
-
-// fullPlan is the plan of both layers: Google Cloud, and the clusters when they exist.
-type fullPlan struct {
-	gcp  *engine.Result
-	kube *kube.Result
-	// deferred says why the cluster side is not in the plan (clusters not created yet).
-	deferred error
-	merged   *plan.Plan
-}
 
 // clusterOptions tells the engine how the CLI reaches clusters: the kubeconfig context the file
 // names (every one checked before any work), or the GKE endpoint and CA with an OAuth token (the
@@ -110,33 +100,10 @@ func (g *globalOptions) open(ctx context.Context, src *fileSource, filename stri
 	return &session{f: f, copts: copts, eng: eng, close: closeFn}, nil
 }
 
-// planBoth plans the Google Cloud layer and, when every cluster exists, the cluster side.
-func (g *globalOptions) planBoth(ctx context.Context, eng *engine.Engine, f *v1alpha1.Federation, copts engine.ClusterOptions) (*fullPlan, error) {
+// planBoth plans both layers, saying so on stderr.
+func (g *globalOptions) planBoth(ctx context.Context, eng *engine.Engine, f *v1alpha1.Federation, copts engine.ClusterOptions) (*engine.FullPlan, error) {
 	fmt.Fprintf(g.streams.ErrOut, "Reading live state of %s...\n", f.Metadata.Name)
-	res, err := eng.Plan(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	fp := &fullPlan{gcp: res}
-	kres, err := eng.PlanClusters(ctx, f, res, copts)
-	var notReady *engine.ClustersNotReadyError
-	switch {
-	case errors.As(err, &notReady):
-		fp.deferred = err
-	case err != nil:
-		return nil, err
-	default:
-		fp.kube = kres
-	}
-	var kplan *plan.Plan
-	if fp.kube != nil {
-		kplan = fp.kube.Plan
-	}
-	fp.merged = plan.Merge(f.Metadata.Name, res.Plan, kplan)
-	if fp.deferred != nil {
-		fp.merged.Warnings = append(fp.merged.Warnings, fp.deferred.Error())
-	}
-	return fp, nil
+	return eng.PlanAll(ctx, f, copts)
 }
 
 // render prints a plan for people.

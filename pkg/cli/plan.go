@@ -93,16 +93,16 @@ func (o *planOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := o.print(fp.merged); err != nil {
+	if err := o.print(fp.Plan); err != nil {
 		return err
 	}
 	if o.out != "" {
-		if err := writeSaved(o.out, &plan.Saved{Plan: fp.merged, Source: plan.SourceOf(o.source.name, o.source.data)}); err != nil {
+		if err := writeSaved(o.out, &plan.Saved{Plan: fp.Plan, Source: plan.SourceOf(o.source.name, o.source.data)}); err != nil {
 			return err
 		}
 		fmt.Fprintf(o.streams.ErrOut, "Saved the plan to %s. Apply exactly this plan with: kubectl asmfed apply %s\n", o.out, o.out)
 	}
-	if o.detailedExitcode && fp.merged.HasChanges() {
+	if o.detailedExitcode && fp.Plan.HasChanges() {
 		return &ExitError{Code: ExitChanges}
 	}
 	return nil

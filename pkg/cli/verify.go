@@ -86,14 +86,14 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	env := &verify.Env{Federation: f, Derived: fp.gcp.Derived, BaseDir: filepath.Dir(o.source.name), Clusters: map[string]*rest.Config{},
-		Pending: fp.merged, MeshStates: map[string]verify.MeshState{}}
+	env := &verify.Env{Federation: f, Derived: fp.GCP.Derived, BaseDir: filepath.Dir(o.source.name), Clusters: map[string]*rest.Config{},
+		Pending: fp.Plan, MeshStates: map[string]verify.MeshState{}}
 	var notReady *engine.ClustersNotReadyError
-	if errors.As(fp.deferred, &notReady) {
+	if errors.As(fp.Deferred, &notReady) {
 		env.NotReady = notReady.Clusters
 	}
 	for _, c := range f.Spec.Clusters {
-		access, ok := fp.gcp.Clusters[c.Name]
+		access, ok := fp.GCP.Clusters[c.Name]
 		if c.KubeconfigContext == "" && (!ok || access.Status != "RUNNING") {
 			continue
 		}
@@ -103,7 +103,7 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 		}
 		env.Clusters[c.Name] = cfg
 	}
-	for name, st := range fp.gcp.MeshStates {
+	for name, st := range fp.GCP.MeshStates {
 		env.MeshStates[name] = verify.MeshState{ControlPlane: st.ControlPlane, DataPlane: st.DataPlane, Conditions: st.Conditions}
 	}
 	report := verify.Run(ctx, env, verify.Checks())

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -127,4 +128,43 @@ func withScheme(hostport string) string {
 		return hostport
 	}
 	return "https://" + hostport
+}
+
+// FullPlan is the plan of both layers: Google Cloud, and the clusters when they all exist.
+type FullPlan struct {
+	GCP  *Result
+	Kube *kube.Result
+	// Deferred says why the cluster side is not planned yet (a *ClustersNotReadyError).
+	Deferred error
+	// Plan merges both layers, for rendering and saved-plan fingerprints.
+	Plan *plan.Plan
+}
+
+// PlanAll plans the Google Cloud layer and, when every cluster exists and runs, the cluster side;
+// otherwise the cluster side is deferred, with a warning in the plan.
+func (e *Engine) PlanAll(ctx context.Context, f *v1alpha1.Federation, opts ClusterOptions) (*FullPlan, error) {
+	res, err := e.Plan(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	fp := &FullPlan{GCP: res}
+	kres, err := e.PlanClusters(ctx, f, res, opts)
+	var notReady *ClustersNotReadyError
+	switch {
+	case errors.As(err, &notReady):
+		fp.Deferred = err
+	case err != nil:
+		return nil, err
+	default:
+		fp.Kube = kres
+	}
+	var kplan *plan.Plan
+	if fp.Kube != nil {
+		kplan = fp.Kube.Plan
+	}
+	fp.Plan = plan.Merge(f.Metadata.Name, res.Plan, kplan)
+	if fp.Deferred != nil {
+		fp.Plan.Warnings = append(fp.Plan.Warnings, fp.Deferred.Error())
+	}
+	return fp, nil
 }
