@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"io/fs"
 	"math/big"
 	"os"
@@ -325,28 +326,7 @@ func firstCert(data []byte) (*x509.Certificate, error) {
 	return certs[0], nil
 }
 
-func parseCerts(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM certificate")
-	}
-	return out, nil
-}
+func parseCerts(data []byte) ([]*x509.Certificate, error) { return v1alpha1.ParseCertificates(data) }
 
 func serial() *big.Int {
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))

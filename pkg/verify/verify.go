@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"sort"
@@ -327,11 +326,11 @@ func managedMesh(_ context.Context, env *Env) []Result {
 }
 
 func parseCert(data []byte) (*x509.Certificate, error) {
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("no PEM certificate")
+	certs, err := v1alpha1.ParseCertificates(data)
+	if err != nil {
+		return nil, err
 	}
-	return x509.ParseCertificate(block.Bytes)
+	return certs[0], nil
 }
 
 func fingerprint(c *x509.Certificate) string {

@@ -48,6 +48,9 @@ func (v *validator) nonEmptyFile(path, ref string) {
 	}
 }
 
+// ParseCertificates decodes every CERTIFICATE block of PEM data, in order.
+func ParseCertificates(data []byte) ([]*x509.Certificate, error) { return parseCerts(data) }
+
 // parseCerts decodes every CERTIFICATE block of a PEM file.
 func parseCerts(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
