@@ -427,8 +427,34 @@ func (a *applier) waitWorkload(ctx context.Context, o *object, progress func(str
 				return false, "", err
 			}
 		}
-		return false, podsReason(pods), nil
+		reason := podsReason(pods)
+		if len(pods) == 0 {
+			// Pods that were never created say nothing; the Deployment's conditions carry why
+			// the ReplicaSet could not create them (an admission webhook that cannot be reached
+			// on 15017, a quota).
+			if why := deploymentConditions(u); why != "" {
+				reason = why
+			}
+		}
+		return false, reason, nil
 	})
+}
+
+// deploymentConditions reports a Deployment's failing conditions: ReplicaFailure, or Progressing
+// or Available false with their messages.
+func deploymentConditions(u *unstructured.Unstructured) string {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	var out []string
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		typ, _ := m["type"].(string)
+		status, _ := m["status"].(string)
+		msg, _ := m["message"].(string)
+		if (typ == "ReplicaFailure" && status == "True") || ((typ == "Progressing" || typ == "Available") && status == "False") {
+			out = append(out, fmt.Sprintf("%s: %s", typ, msg))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // podsReason says why no pod of a workload runs, the way a person would read kubectl describe.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -279,4 +280,44 @@ func TestRevisionUpgrade(t *testing.T) {
 		t.Fatalf("once nothing uses it, the old revision goes: deletes %v", deleted)
 	}
 	fx.apply(ctx, r, kube.ApplyOptions{})
+}
+
+// When the ReplicaSet cannot create pods, the Deployment's conditions say why: here the injection
+// webhook that a private control plane cannot reach on 15017.
+func TestWorkloadTimeoutNamesTheWebhook(t *testing.T) {
+	cs := testenv.Clusters(t, 1)
+	ctx := context.Background()
+	c := cs[0]
+	root, err := istio.NewRoot(istio.RootOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := &fixture{t: t, clusters: cs, configs: map[string]*rest.Config{c.Name: c.RESTConfig()}, root: root}
+	f, d := fx.federation([]string{c.Name}, nil)
+	r := fx.plan(ctx, f, d, kube.Options{CARoot: root, Manifests: map[string][]*unstructured.Unstructured{c.Name: controlPlane()}})
+	// What the Deployment controller writes when the ReplicaSet's pod creations are refused.
+	failing := func() {
+		for i := 0; i < 100; i++ {
+			dep, err := c.Client().AppsV1().Deployments("istio-system").Get(ctx, "istiod", metav1.GetOptions{})
+			if err != nil {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			dep.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentReplicaFailure, Status: corev1.ConditionTrue, Reason: "FailedCreate",
+				Message: `Internal error occurred: failed calling webhook "namespace.sidecar-injector.istio.io": dial tcp 10.8.0.12:15017: i/o timeout`}}
+			if _, err := c.Client().AppsV1().Deployments("istio-system").UpdateStatus(ctx, dep, metav1.UpdateOptions{}); err == nil {
+				return
+			}
+		}
+	}
+	done := make(chan struct{})
+	go func() { failing(); close(done) }()
+	rep, err := kube.Apply(ctx, r, kube.ApplyOptions{WaitWorkloads: true, ReadyTimeout: 3 * time.Second})
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := fmt.Sprint(rep.Err()); !strings.Contains(msg, "ReplicaFailure: Internal error occurred: failed calling webhook") || !strings.Contains(msg, ":15017: i/o timeout") {
+		t.Errorf("the timeout does not name the webhook: %s", msg)
+	}
 }
