@@ -2,7 +2,9 @@ package federation
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,7 +66,7 @@ func Compile(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
 	d.IAMBindings = c.iamBindings()
 	d.FleetMemberships = c.fleetMemberships()
 	if len(c.unresolved) > 0 {
-		d.Unresolved = sortedKeys(c.unresolved)
+		d.Unresolved = slices.Sorted(maps.Keys(c.unresolved))
 	}
 	d.Warnings = c.warnings
 	d.emptyNotNull()
@@ -152,7 +154,7 @@ func (c *compiler) index() error {
 		if len(tags) == 0 {
 			return fmt.Errorf("%s.nodePools: no network tags (apply defaults before compiling)", field)
 		}
-		info.tags = sortedKeys(tags)
+		info.tags = slices.Sorted(maps.Keys(tags))
 		c.regions[info.region] = true
 		c.clusters = append(c.clusters, info)
 	}
@@ -363,7 +365,7 @@ func (c *compiler) firewallRules() ([]FirewallRule, error) {
 		}
 		cpRanges = append(cpRanges, ci.spec.ControlPlaneRange)
 	}
-	tags := sortedKeys(allTags)
+	tags := slices.Sorted(maps.Keys(allTags))
 
 	cp, err := normalizeCIDRs("spec.clusters[].controlPlaneRange", cpRanges)
 	if err != nil {
@@ -397,7 +399,7 @@ func (c *compiler) firewallRules() ([]FirewallRule, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, c.rules("mesh-from-"+ci.spec.Name, src, sortedKeys(peerTags), crossAllowed,
+		out = append(out, c.rules("mesh-from-"+ci.spec.Name, src, slices.Sorted(maps.Keys(peerTags)), crossAllowed,
 			fmt.Sprintf("pods of %s (%s) reach workloads of %s directly: one VPC, one Istio network, and pod IPs are alias IPs of the peers' nodes",
 				ci.spec.Name, src[0], strings.Join(peers, ", ")))...)
 	}
@@ -613,7 +615,7 @@ func (c *compiler) apis() []APIService {
 		}
 	}
 	shared := false
-	for _, p := range sortedKeys(byProject) {
+	for _, p := range slices.Sorted(maps.Keys(byProject)) {
 		names := strings.Join(byProject[p], ", ")
 		add(p, "container.googleapis.com", "GKE clusters "+names)
 		add(p, "compute.googleapis.com", "nodes of "+names+" are Compute Engine VMs")
@@ -634,8 +636,8 @@ func (c *compiler) apis() []APIService {
 	}
 
 	var out []APIService
-	for _, p := range sortedKeys(need) {
-		for _, s := range sortedKeys(need[p]) {
+	for _, p := range slices.Sorted(maps.Keys(need)) {
+		for _, s := range slices.Sorted(maps.Keys(need[p])) {
 			out = append(out, APIService{
 				Address: fmt.Sprintf("gcp:projects/%s/services/%s", p, s),
 				Project: p,
@@ -669,7 +671,7 @@ func (c *compiler) sharedVPC() *SharedVPC {
 		HostProject: host,
 		HostReason:  fmt.Sprintf("VPC %s is in %s and clusters in other projects attach to it", c.spec.Network.Name, host),
 	}
-	for _, p := range sortedKeys(subnetsOf) {
+	for _, p := range slices.Sorted(maps.Keys(subnetsOf)) {
 		names := strings.Join(clustersOf[p], ", ")
 		s.ServiceProjects = append(s.ServiceProjects, ServiceProject{
 			Address: fmt.Sprintf("gcp:projects/%s/xpnResources/%s", host, p),
@@ -679,7 +681,7 @@ func (c *compiler) sharedVPC() *SharedVPC {
 		num, ok := c.number(p)
 		gke := fmt.Sprintf("serviceAccount:service-%s@container-engine-robot.iam.gserviceaccount.com", num)
 		apis := fmt.Sprintf("serviceAccount:%s@cloudservices.gserviceaccount.com", num)
-		for _, sn := range sortedKeys(subnetsOf[p]) {
+		for _, sn := range slices.Sorted(maps.Keys(subnetsOf[p])) {
 			sub := subnetsOf[p][sn]
 			res := c.subnetwork(sub.Region, sub.Name)
 			s.Bindings = append(s.Bindings,
@@ -710,7 +712,7 @@ func (c *compiler) iamBindings() []IAMBinding {
 	num, ok := c.number(fleet)
 	hub := fmt.Sprintf("serviceAccount:service-%s@gcp-sa-gkehub.iam.gserviceaccount.com", num)
 	mesh := fmt.Sprintf("serviceAccount:service-%s@gcp-sa-servicemesh.iam.gserviceaccount.com", num)
-	for _, p := range sortedKeys(projects) {
+	for _, p := range slices.Sorted(maps.Keys(projects)) {
 		names := strings.Join(projects[p], ", ")
 		out = append(out, binding("projects/"+p, "roles/gkehub.crossProjectServiceAgent", hub, !ok,
 			fmt.Sprintf("the fleet's GKE Hub service agent (fleet project %s) manages the memberships of %s in project %s", fleet, names, p)))
@@ -823,15 +825,6 @@ func prefixLess(a, b string) bool {
 	return pa.Bits() < pb.Bits()
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func sortedUnique(in []string) []string {
 	if len(in) == 0 {
 		return nil
@@ -840,5 +833,5 @@ func sortedUnique(in []string) []string {
 	for _, s := range in {
 		seen[s] = true
 	}
-	return sortedKeys(seen)
+	return slices.Sorted(maps.Keys(seen))
 }

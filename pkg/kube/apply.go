@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -139,7 +141,7 @@ func (a *applier) recordInventories(ctx context.Context) error {
 			}
 		}
 	}
-	for _, cluster := range sortedKeys(acting) {
+	for _, cluster := range slices.Sorted(maps.Keys(acting)) {
 		nsAddr := Address(cluster, "", "Namespace", federation.IstioNamespace)
 		if a.r.live[nsAddr] == nil {
 			if err := a.apply(ctx, a.r.desired[nsAddr].u, cluster); err != nil {

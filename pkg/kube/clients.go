@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 
 	"golang.org/x/oauth2"
@@ -96,7 +97,7 @@ type MissingContextsError struct {
 
 func (e *MissingContextsError) Error() string {
 	var parts []string
-	for _, c := range sortedKeys(e.Missing) {
+	for _, c := range slices.Sorted(maps.Keys(e.Missing)) {
 		parts = append(parts, fmt.Sprintf("cluster %s names kubeconfig context %q", c, e.Missing[c]))
 	}
 	avail := "none"
@@ -126,7 +127,7 @@ func ConfigsFromKubeconfig(loader clientcmd.ClientConfigLoader, contexts map[str
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &MissingContextsError{Missing: missing, Available: sortedKeys(raw.Contexts)}
+		return nil, &MissingContextsError{Missing: missing, Available: slices.Sorted(maps.Keys(raw.Contexts))}
 	}
 	out := make(map[string]*rest.Config, len(contexts))
 	for cluster, ctxName := range contexts {
@@ -163,19 +164,10 @@ func NewClientSet(configs map[string]*rest.Config) (*ClientSet, error) {
 }
 
 // Clusters are the names of the clusters, sorted.
-func (cs *ClientSet) Clusters() []string { return sortedKeys(cs.configs) }
+func (cs *ClientSet) Clusters() []string { return slices.Sorted(maps.Keys(cs.configs)) }
 
 // Config returns the configuration of a cluster, nil if unknown.
 func (cs *ClientSet) Config(cluster string) *rest.Config { return cs.configs[cluster] }
 
 // Dynamic returns the dynamic client of a cluster, nil if unknown.
 func (cs *ClientSet) Dynamic(cluster string) dynamic.Interface { return cs.dynamic[cluster] }
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

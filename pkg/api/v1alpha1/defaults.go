@@ -2,8 +2,9 @@ package v1alpha1
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -106,7 +107,7 @@ func SetDefaults(f *Federation) {
 	}
 	if *nat.Enabled {
 		if len(nat.Regions) == 0 {
-			nat.Regions = sortedKeys(regions)
+			nat.Regions = slices.Sorted(maps.Keys(regions))
 		}
 		if len(nat.Subnets) == 0 {
 			nat.Subnets = clusterSubnets
@@ -275,13 +276,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

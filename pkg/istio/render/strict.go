@@ -4,8 +4,9 @@ import (
 	"encoding"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -34,7 +35,7 @@ type fieldError struct {
 // it is Istio's escape hatch.
 func checkStrict(iop map[string]any) []fieldError {
 	c := &checker{}
-	for _, k := range sortedKeys(iop) {
+	for _, k := range slices.Sorted(maps.Keys(iop)) {
 		v := iop[k]
 		switch k {
 		case "apiVersion", "kind":
@@ -65,7 +66,7 @@ func (c *checker) spec(v any) {
 	if !ok {
 		return
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		p := "spec." + k
 		switch k {
 		case "meshConfig":
@@ -76,7 +77,7 @@ func (c *checker) spec(v any) {
 		default:
 			f, found := jsonFields(reflect.TypeOf(apis.IstioOperatorSpec{}))[k]
 			if !found {
-				c.unknown(p, k, sortedKeys(jsonFields(reflect.TypeOf(apis.IstioOperatorSpec{}))), "IstioOperator spec")
+				c.unknown(p, k, slices.Sorted(maps.Keys(jsonFields(reflect.TypeOf(apis.IstioOperatorSpec{})))), "IstioOperator spec")
 				continue
 			}
 			c.goValue(m[k], f.Type, p)
@@ -140,10 +141,10 @@ func (c *checker) goValue(v any, t reflect.Type, path string) {
 			return
 		}
 		fields := jsonFields(t)
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			f, found := fields[k]
 			if !found {
-				c.unknown(path+"."+k, k, sortedKeys(fields), t.Name())
+				c.unknown(path+"."+k, k, slices.Sorted(maps.Keys(fields)), t.Name())
 				continue
 			}
 			c.goValue(m[k], f.Type, path+"."+k)
@@ -153,7 +154,7 @@ func (c *checker) goValue(v any, t reflect.Type, path string) {
 		if !ok {
 			return
 		}
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			c.goValue(m[k], t.Elem(), path+"."+k)
 		}
 	case reflect.Slice, reflect.Array:
@@ -242,7 +243,7 @@ func (c *checker) proto(v any, md protoreflect.MessageDescriptor, path string) {
 		return
 	}
 	fields := md.Fields()
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		fd := fields.ByJSONName(k)
 		if fd == nil {
 			fd = fields.ByTextName(k)
@@ -270,7 +271,7 @@ func (c *checker) protoField(v any, fd protoreflect.FieldDescriptor, path string
 		if !ok {
 			return
 		}
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			c.singular(m[k], fd.MapValue(), path+"."+k)
 		}
 	case fd.IsList():
@@ -388,15 +389,6 @@ func kindOf(v any) string {
 		return fmt.Sprintf("the number %v", x)
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // suggest names the known field closest to a misspelt one, or returns "".
