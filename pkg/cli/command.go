@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,6 +11,7 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine"
 	"github.com/asmfed/kubectl-asmfed/pkg/kube"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
 // options is what every command's options struct implements: Validate checks the flags (pure),
@@ -44,34 +46,31 @@ func valid(src *fileSource, filename string) (*v1alpha1.Federation, error) {
 
 // carryOutClusters applies a cluster-side plan with progress on stderr and a summary.
 func (g *globalOptions) carryOutClusters(ctx context.Context, eng *engine.Engine, res *kube.Result, opts engine.ApplyOptions) error {
-	ui := newProgress(g.streams.ErrOut, isTerminal(g.streams.ErrOut))
-	opts.OnEvent = ui.Event
-	start := time.Now()
-	report, err := eng.ApplyClusters(ctx, res, opts)
-	ui.Close()
-	if err != nil {
-		return err
-	}
-	g.summarise("Cluster side", report, time.Since(start))
-	if err := report.Err(); err != nil {
-		return fmt.Errorf("the cluster side did not finish; fix the cause and run apply again (every step is safe to repeat):\n%w", err)
-	}
-	return nil
+	return g.withProgress("Cluster side", opts, func(opts engine.ApplyOptions) (*plan.Report, error) {
+		return eng.ApplyClusters(ctx, res, opts)
+	})
 }
 
 // carryOut applies a plan with progress on stderr and a summary at the end.
 func (g *globalOptions) carryOut(ctx context.Context, eng *engine.Engine, res *engine.Result, what string, opts engine.ApplyOptions) error {
+	return g.withProgress(what, opts, func(opts engine.ApplyOptions) (*plan.Report, error) {
+		return eng.Apply(ctx, res, opts)
+	})
+}
+
+// withProgress runs one layer's apply with a progress display on stderr, then summarises it.
+func (g *globalOptions) withProgress(what string, opts engine.ApplyOptions, apply func(engine.ApplyOptions) (*plan.Report, error)) error {
 	ui := newProgress(g.streams.ErrOut, isTerminal(g.streams.ErrOut))
 	opts.OnEvent = ui.Event
 	start := time.Now()
-	report, err := eng.Apply(ctx, res, opts)
+	report, err := apply(opts)
 	ui.Close()
 	if err != nil {
 		return err
 	}
 	g.summarise(what, report, time.Since(start))
 	if err := report.Err(); err != nil {
-		return fmt.Errorf("%s did not finish; fix the cause and run it again (every step is safe to repeat):\n%w", what, err)
+		return fmt.Errorf("%s did not finish; fix the cause and run the command again (every step is safe to repeat):\n%w", strings.ToLower(what[:1])+what[1:], err)
 	}
 	return nil
 }

@@ -233,18 +233,21 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 		p.Max = 30 * time.Second
 	}
 	if p.Sleep == nil {
-		p.Sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+		p.Sleep = sleep
 	}
 	return p
+}
+
+// sleep waits d, or returns ctx's error when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func retryable(err error) (bool, time.Duration) {

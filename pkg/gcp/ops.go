@@ -34,15 +34,7 @@ func newPoll(first, max time.Duration) *backoffPoll {
 }
 
 func (b *backoffPoll) wait(ctx context.Context) error {
-	d := min(b.max, max(b.first, time.Since(b.start)/10))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return sleep(ctx, min(b.max, max(b.first, time.Since(b.start)/10)))
 }
 
 // waitCompute polls a compute operation until it is DONE and fails when the operation failed,
