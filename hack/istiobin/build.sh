@@ -55,16 +55,8 @@ if [ -x "$out" ]; then
 	exit 0
 fi
 
-mkdir -p "$bindir"
-pid= tmp=
-# On interruption, stop the running build and drop its partial output.
-cleanup() {
-	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
-	if [ -n "$tmp" ]; then rm -f "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# shellcheck source=../lib/gobuild.sh
+. "$root/hack/lib/gobuild.sh"
 
 # buildVersion makes `pilot-discovery version` (and istiod's /version and
 # its logs) report the module version instead of "unknown".
@@ -73,32 +65,6 @@ ldflags+=" -X istio.io/istio/pkg/version.buildGitRevision=${version##*-}"
 ldflags+=" -X istio.io/istio/pkg/version.buildStatus=Clean -X istio.io/istio/pkg/version.buildTag=$version"
 
 log "pilot-discovery $version: building (cold, 2 cores: about 10 min, 2.8 GB of memory)"
-tmp=$(mktemp "$bindir/.pilot-discovery-$version.XXXXXX")
-start=$(date +%s)
-(cd "$here" && exec go build -trimpath -ldflags "$ldflags" -o "$tmp" istio.io/istio/pilot/cmd/pilot-discovery) &
-pid=$!
-# Heartbeat so that CI logs show the build is alive.
-while kill -0 "$pid" 2>/dev/null; do
-	for _ in $(seq 60); do
-		sleep 1
-		kill -0 "$pid" 2>/dev/null || break
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "pilot-discovery $version: still building ($(( ($(date +%s) - start) / 60 )) min)"
-	fi
-done
-if wait "$pid"; then
-	pid=
-	chmod 0755 "$tmp"
-	mv -f "$tmp" "$out"
-	tmp=
-	log "pilot-discovery $version: built in $(( $(date +%s) - start )) s -> $out"
-else
-	pid=
-	rm -f "$tmp"
-	tmp=
-	log "pilot-discovery $version: BUILD FAILED after $(( $(date +%s) - start )) s"
-	exit 1
-fi
+gobuild "pilot-discovery $version" "$here" "$ldflags" istio.io/istio/pilot/cmd/pilot-discovery "$out" || exit 1
 check
 echo "$out"

@@ -44,17 +44,9 @@ if [ ${#names[@]} -eq 0 ]; then
 	names=(etcd kube-apiserver kube-controller-manager)
 fi
 
-mkdir -p "$bindir"
+# shellcheck source=../lib/gobuild.sh
+. "$here/../lib/gobuild.sh"
 failed=0
-pid= tmp=
-# On interruption, stop the running build and drop its partial output.
-cleanup() {
-	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
-	if [ -n "$tmp" ]; then rm -f "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 for name in "${names[@]}"; do
 	case $name in
 	etcd) pkg=./cmd/etcd version=$etcd_version ldflags="-s -w" ;;
@@ -71,32 +63,6 @@ for name in "${names[@]}"; do
 		continue
 	fi
 	log "$name $version: building (cold, 2 cores: etcd ~3 min, kube-apiserver ~12-17 min, kube-controller-manager ~2-5 min)"
-	tmp=$(mktemp "$bindir/.$name-$version.XXXXXX")
-	start=$(date +%s)
-	go build -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg" &
-	pid=$!
-	# Heartbeat so that CI logs show the build is alive.
-	while kill -0 "$pid" 2>/dev/null; do
-		for _ in $(seq 60); do
-			sleep 1
-			kill -0 "$pid" 2>/dev/null || break
-		done
-		if kill -0 "$pid" 2>/dev/null; then
-			log "$name $version: still building ($(( ($(date +%s) - start) / 60 )) min)"
-		fi
-	done
-	if wait "$pid"; then
-		pid=
-		chmod 0755 "$tmp"
-		mv -f "$tmp" "$out"
-		tmp=
-		log "$name $version: built in $(( $(date +%s) - start )) s -> $out"
-	else
-		pid=
-		rm -f "$tmp"
-		tmp=
-		log "$name $version: BUILD FAILED after $(( $(date +%s) - start )) s"
-		failed=1
-	fi
+	gobuild "$name $version" "$here" "$ldflags" "$pkg" "$out" || failed=1
 done
 exit $failed
