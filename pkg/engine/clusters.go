@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -69,7 +72,7 @@ func (e *Engine) PlanClusters(ctx context.Context, f *v1alpha1.Federation, r *Re
 	if f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneInCluster {
 		// Render each cluster's control plane with Istio's library and install it with the
 		// federation's mesh policy.
-		rendered, err := (&render.Renderer{}).Render(render.Input{Federation: f, Desired: r.Derived, BaseDir: opts.BaseDir})
+		rendered, err := e.render(render.Input{Federation: f, Desired: r.Derived, BaseDir: opts.BaseDir})
 		if err != nil {
 			return nil, err
 		}
@@ -167,4 +170,46 @@ func (e *Engine) PlanAll(ctx context.Context, f *v1alpha1.Federation, opts Clust
 		fp.Plan.Warnings = append(fp.Plan.Warnings, fp.Deferred.Error())
 	}
 	return fp, nil
+}
+
+// render renders the control plane, or returns the previous render when its input is the same.
+// Overlay files are read as part of the input, so an edited overlay renders again.
+func (e *Engine) render(in render.Input) ([]render.Cluster, error) {
+	key, err := renderKey(in)
+	if err != nil {
+		return nil, err
+	}
+	e.renderMu.Lock()
+	defer e.renderMu.Unlock()
+	if key == e.renderKey {
+		return e.rendered, nil
+	}
+	out, err := (&render.Renderer{}).Render(in)
+	if err != nil {
+		return nil, err
+	}
+	e.renderKey, e.rendered = key, out
+	return out, nil
+}
+
+func renderKey(in render.Input) (string, error) {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	if err := enc.Encode(in.Federation); err != nil {
+		return "", err
+	}
+	if err := enc.Encode(in.Desired); err != nil {
+		return "", err
+	}
+	for _, o := range in.Federation.Spec.Mesh.Overlays {
+		if o.File == "" {
+			continue
+		}
+		data, err := os.ReadFile(v1alpha1.ResolvePath(in.BaseDir, o.File))
+		if err != nil {
+			return "", fmt.Errorf("read overlay %s: %w", o.File, err)
+		}
+		h.Write(data)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	hubv1 "google.golang.org/api/gkehub/v1"
@@ -13,6 +14,7 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
+	"github.com/asmfed/kubectl-asmfed/pkg/istio/render"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
@@ -26,6 +28,12 @@ type Options struct {
 type Engine struct {
 	gcp  *gcp.Clients
 	opts Options
+
+	// rendered keeps the last control-plane render, so that planning the cluster side again
+	// within one apply (after the Google Cloud layer) does not render the same input twice.
+	renderMu  sync.Mutex
+	renderKey string
+	rendered  []render.Cluster
 }
 
 // New returns an engine that talks to Google Cloud through clients.
