@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
 // Limits of Google Cloud the compiler respects or warns about.
@@ -51,6 +52,7 @@ func Compile(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
 	if d.Mesh, err = c.mesh(); err != nil {
 		return nil, err
 	}
+	d.Network, d.Subnets = c.network()
 	if d.Clusters, err = c.clusterDesired(d.Mesh); err != nil {
 		return nil, err
 	}
@@ -65,6 +67,10 @@ func Compile(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
 	d.SharedVPC = c.sharedVPC()
 	d.IAMBindings = c.iamBindings()
 	d.FleetMemberships = c.fleetMemberships()
+	d.MeshFeature = c.meshFeature(d.FleetMemberships)
+	if err := c.clusterObjects(d); err != nil {
+		return nil, err
+	}
 	if len(c.unresolved) > 0 {
 		d.Unresolved = slices.Sorted(maps.Keys(c.unresolved))
 	}
@@ -89,6 +95,11 @@ func (d *Desired) emptyNotNull() {
 	}
 	if d.IAMBindings == nil {
 		d.IAMBindings = []IAMBinding{}
+	}
+	for i := range d.Clusters {
+		if d.Clusters[i].Objects == nil {
+			d.Clusters[i].Objects = []KubeObject{}
+		}
 	}
 }
 
@@ -226,6 +237,60 @@ func (c *compiler) mesh() (MeshIdentity, error) {
 	return id, nil
 }
 
+// network derives the VPC and its subnets, each with the ownership marker in its description.
+func (c *compiler) network() (Network, []Subnet) {
+	n := c.spec.Network
+	marker := DescriptionMarker(c.fed)
+	reason := "the custom-mode VPC of spec.network; every cluster's nodes, pods and services live on it"
+	net := Network{Address: plan.NetworkAddress(n.Project, n.Name), Project: n.Project, Name: n.Name, RoutingMode: "REGIONAL",
+		Description: marker + ": the VPC every cluster of the federation is attached to", Reason: reason}
+	usedBy := map[string][]string{}
+	for _, ci := range c.clusters {
+		usedBy[ci.subnet.Name] = append(usedBy[ci.subnet.Name], ci.spec.Name)
+	}
+	subnets := []Subnet{}
+	for _, sub := range n.Subnets {
+		s := Subnet{Address: plan.SubnetworkAddress(n.Project, sub.Region, sub.Name), Project: n.Project, Region: sub.Region, Name: sub.Name,
+			Network: c.vpc(), PrimaryRange: sub.PrimaryRange, SecondaryRanges: []SecondaryRange{}, PrivateGoogleAccess: v1alpha1.Bool(sub.PrivateGoogleAccess)}
+		for _, r := range []*v1alpha1.SecondaryRange{sub.PodRange, sub.ServiceRange} {
+			if r != nil {
+				s.SecondaryRanges = append(s.SecondaryRanges, SecondaryRange{Name: r.Name, CIDR: r.CIDR})
+			}
+		}
+		sort.Slice(s.SecondaryRanges, func(i, j int) bool { return s.SecondaryRanges[i].Name < s.SecondaryRanges[j].Name })
+		s.Reason = fmt.Sprintf("subnet %s of spec.network in %s", sub.Name, sub.Region)
+		if users := usedBy[sub.Name]; len(users) > 0 {
+			s.Reason += fmt.Sprintf(": nodes of %s, with pod and service secondary ranges", strings.Join(users, ", "))
+		}
+		s.Description = marker + ": " + s.Reason
+		subnets = append(subnets, s)
+	}
+	sort.Slice(subnets, func(i, j int) bool { return subnets[i].Address < subnets[j].Address })
+	return net, subnets
+}
+
+// meshFeature is the fleet servicemesh feature of a managed control plane, with automatic
+// management for every member.
+func (c *compiler) meshFeature(members []FleetMembership) *MeshFeature {
+	if c.spec.Mesh.ControlPlane != v1alpha1.ControlPlaneManaged || len(members) == 0 {
+		return nil
+	}
+	fleet := c.spec.FleetProject
+	f := &MeshFeature{Address: plan.FeatureAddress(fleet, MeshFeatureName), Project: fleet, Name: MeshFeatureName, Management: "MANAGEMENT_AUTOMATIC"}
+	var names []string
+	for _, m := range members {
+		num, _ := c.number(m.Project)
+		f.Memberships = append(f.Memberships, fmt.Sprintf("projects/%s/locations/%s/memberships/%s", num, m.Location, m.Name))
+		names = append(names, m.Name)
+	}
+	sort.Strings(f.Memberships)
+	f.Reason = fmt.Sprintf("mesh.controlPlane is managed: Google runs the control plane of %s through the fleet's servicemesh feature with automatic management (no in-cluster istiod)", strings.Join(names, ", "))
+	return f
+}
+
+// MeshFeatureName is the fleet feature of the managed control plane.
+const MeshFeatureName = "servicemesh"
+
 func (c *compiler) vpc() string {
 	return fmt.Sprintf("projects/%s/global/networks/%s", c.spec.Network.Project, c.spec.Network.Name)
 }
@@ -243,7 +308,7 @@ func (c *compiler) clusterDesired(mesh MeshIdentity) ([]ClusterDesired, error) {
 	for _, ci := range c.clusters {
 		cl := ci.spec
 		d := ClusterDesired{
-			Address:           fmt.Sprintf("gke:projects/%s/locations/%s/clusters/%s", cl.Project, cl.Location, cl.Name),
+			Address:           plan.ClusterAddress(cl.Project, cl.Location, cl.Name),
 			Name:              cl.Name,
 			IstioClusterName:  cl.Name,
 			Project:           cl.Project,
@@ -259,6 +324,24 @@ func (c *compiler) clusterDesired(mesh MeshIdentity) ([]ClusterDesired, error) {
 			ControlPlaneRange: cl.ControlPlaneRange,
 			NodeTags:          ci.tags,
 			PrivateEndpoint:   v1alpha1.Bool(cl.PrivateEndpoint),
+			SubnetAddress:     plan.SubnetworkAddress(c.spec.Network.Project, ci.subnet.Region, ci.subnet.Name),
+			NetworkPolicy:     v1alpha1.Bool(cl.NetworkPolicy),
+			ShieldedNodes:     v1alpha1.Bool(cl.ShieldedNodes),
+			ReleaseChannel:    cl.ReleaseChannel,
+			Reason:            fmt.Sprintf("private cluster %s of the federation in %s", cl.Name, cl.Location),
+		}
+		for _, np := range cl.NodePools {
+			var min, max int32
+			if np.Autoscaling != nil {
+				min, max = np.Autoscaling.Min, np.Autoscaling.Max
+			}
+			d.NodePools = append(d.NodePools, NodePool{
+				Address:     plan.NodePoolAddress(cl.Project, cl.Location, cl.Name, np.Name),
+				Name:        np.Name,
+				MachineType: np.MachineType, ImageType: np.ImageType, DiskSizeGB: np.DiskSizeGB, DiskType: np.DiskType,
+				Tags: np.Tags, ServiceAccount: np.ServiceAccount, MinNodes: min, MaxNodes: max,
+				Reason: fmt.Sprintf("node pool %s of %s (the default node pool is never created)", np.Name, cl.Name),
+			})
 		}
 		if v1alpha1.Bool(cl.WorkloadIdentity) {
 			d.WorkloadPool = cl.Project + ".svc.id.goog"
@@ -437,7 +520,7 @@ func (c *compiler) rules(kind string, src, tags []string, allowed []Allowed, rea
 			name = FirewallName(c.fed, fmt.Sprintf("%s-%d", kind, i+1))
 		}
 		out = append(out, FirewallRule{
-			Address:      fmt.Sprintf("gcp:projects/%s/global/firewalls/%s", c.spec.Network.Project, name),
+			Address:      plan.FirewallAddress(c.spec.Network.Project, name),
 			Name:         name,
 			Project:      c.spec.Network.Project,
 			Network:      c.spec.Network.Name,
@@ -527,7 +610,7 @@ func (c *compiler) nats() ([]NAT, error) {
 			Reason: fmt.Sprintf("private nodes in %s have no external IPs; Cloud NAT lets them pull images (%s) and reach allowed external hosts. Private Google Access covers Google APIs only",
 				region, c.spec.Mesh.Hub),
 		}
-		n.Address = fmt.Sprintf("gcp:projects/%s/regions/%s/routers/%s", n.Project, region, n.Router)
+		n.Address = plan.RouterAddress(n.Project, region, n.Router)
 		for _, s := range names {
 			n.Subnets = append(n.Subnets, NATSubnet{Name: s, Ranges: []string{"PRIMARY_IP_RANGE"}})
 		}
@@ -565,7 +648,7 @@ func (c *compiler) remoteSecrets() []RemoteSecret {
 				s.ServerFromEndpoint = true
 				how = "its private endpoint"
 			}
-			s.Address = fmt.Sprintf("k8s:%s/%s/Secret/%s", h, s.Namespace, s.Name)
+			s.Address = plan.ObjectAddress(h, s.Namespace, "Secret", s.Name)
 			s.Reason = fmt.Sprintf("istiod in %s discovers the services and endpoints of %s by watching its API server at %s with the token of %s; %s's pod range %s is in %s's master authorized networks",
 				h, t, how, ReaderServiceAccount, h, holder.subnet.PodRange.CIDR, t)
 			if holder.region != target.region {
@@ -639,7 +722,7 @@ func (c *compiler) apis() []APIService {
 	for _, p := range slices.Sorted(maps.Keys(need)) {
 		for _, s := range slices.Sorted(maps.Keys(need[p])) {
 			out = append(out, APIService{
-				Address: fmt.Sprintf("gcp:projects/%s/services/%s", p, s),
+				Address: plan.APIAddress(p, s),
 				Project: p,
 				Service: s,
 				Reason:  strings.Join(need[p][s], "; "),
@@ -674,7 +757,7 @@ func (c *compiler) sharedVPC() *SharedVPC {
 	for _, p := range slices.Sorted(maps.Keys(subnetsOf)) {
 		names := strings.Join(clustersOf[p], ", ")
 		s.ServiceProjects = append(s.ServiceProjects, ServiceProject{
-			Address: fmt.Sprintf("gcp:projects/%s/xpnResources/%s", host, p),
+			Address: plan.XpnServiceAddress(host, p),
 			Project: p,
 			Reason:  fmt.Sprintf("clusters %s in %s use subnets of %s's VPC", names, p, host),
 		})
@@ -727,7 +810,7 @@ func (c *compiler) iamBindings() []IAMBinding {
 
 func binding(resource, role, member string, unresolved bool, reason string) IAMBinding {
 	return IAMBinding{
-		Address:    fmt.Sprintf("gcp:%s/iam/%s/%s", resource, role, member),
+		Address:    plan.IAMBindingAddress(resource, role, member),
 		Resource:   resource,
 		Role:       role,
 		Member:     member,
@@ -754,7 +837,7 @@ func (c *compiler) fleetMemberships() []FleetMembership {
 	for _, ci := range c.clusters {
 		cl := ci.spec
 		out = append(out, FleetMembership{
-			Address:  fmt.Sprintf("gcp:projects/%s/locations/global/memberships/%s", fleet, cl.Name),
+			Address:  plan.MembershipAddress(fleet, "global", cl.Name),
 			Project:  fleet,
 			Location: "global",
 			Name:     cl.Name,

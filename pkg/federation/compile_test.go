@@ -65,7 +65,7 @@ func summarize(d *federation.Desired) summary {
 		s.APIs[a.Project] = append(s.APIs[a.Project], strings.TrimSuffix(a.Service, ".googleapis.com"))
 	}
 	for _, m := range d.FleetMemberships {
-		s.Memberships = append(s.Memberships, m.Address)
+		s.Memberships = append(s.Memberships, string(m.Address))
 	}
 	return s
 }
@@ -353,35 +353,45 @@ func TestCompileTwentyClustersProperties(t *testing.T) {
 }
 
 func addresses(d *federation.Desired) []string {
-	var out []string
+	out := []string{string(d.Network.Address)}
+	for _, s := range d.Subnets {
+		out = append(out, string(s.Address))
+	}
 	for _, c := range d.Clusters {
-		out = append(out, c.Address)
+		out = append(out, string(c.Address))
+		for _, p := range c.NodePools {
+			out = append(out, string(p.Address))
+		}
+		for _, o := range c.Objects {
+			out = append(out, string(o.Address))
+		}
+	}
+	if d.MeshFeature != nil {
+		out = append(out, string(d.MeshFeature.Address))
 	}
 	for _, r := range d.FirewallRules {
-		out = append(out, r.Address)
+		out = append(out, string(r.Address))
 	}
 	for _, n := range d.NATs {
-		out = append(out, n.Address)
+		out = append(out, string(n.Address))
 	}
-	for _, s := range d.RemoteSecrets {
-		out = append(out, s.Address)
-	}
+	// A remote secret pair and the Secret object that carries it share one address.
 	for _, a := range d.APIs {
-		out = append(out, a.Address)
+		out = append(out, string(a.Address))
 	}
 	for _, b := range d.IAMBindings {
-		out = append(out, b.Address)
+		out = append(out, string(b.Address))
 	}
 	if d.SharedVPC != nil {
 		for _, b := range d.SharedVPC.Bindings {
-			out = append(out, b.Address)
+			out = append(out, string(b.Address))
 		}
 		for _, p := range d.SharedVPC.ServiceProjects {
-			out = append(out, p.Address)
+			out = append(out, string(p.Address))
 		}
 	}
 	for _, m := range d.FleetMemberships {
-		out = append(out, m.Address)
+		out = append(out, string(m.Address))
 	}
 	return out
 }

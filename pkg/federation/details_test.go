@@ -373,44 +373,68 @@ func checkReasons(t *testing.T, d *federation.Desired) {
 	if d.Mesh.Reason == "" {
 		missing("mesh")
 	}
+	if d.Network.Reason == "" {
+		missing(string(d.Network.Address))
+	}
+	for _, s := range d.Subnets {
+		if s.Reason == "" {
+			missing(string(s.Address))
+		}
+	}
+	if d.MeshFeature != nil && d.MeshFeature.Reason == "" {
+		missing(string(d.MeshFeature.Address))
+	}
 	for _, c := range d.Clusters {
+		if c.Reason == "" {
+			missing(string(c.Address))
+		}
+		for _, p := range c.NodePools {
+			if p.Reason == "" {
+				missing(string(p.Address))
+			}
+		}
+		for _, o := range c.Objects {
+			if o.Reason == "" {
+				missing(string(o.Address))
+			}
+		}
 		if c.MasterGlobalAccessReason == "" {
-			missing(c.Address + " global access")
+			missing(string(c.Address) + " global access")
 		}
 		for _, n := range c.MasterAuthorizedNetworks {
 			if n.Reason == "" {
-				missing(c.Address + " authorized network " + n.CIDR)
+				missing(string(c.Address) + " authorized network " + n.CIDR)
 			}
 		}
 	}
 	for _, r := range d.FirewallRules {
 		if r.Reason == "" {
-			missing(r.Address)
+			missing(string(r.Address))
 		}
 	}
 	for _, n := range d.NATs {
 		if n.Reason == "" {
-			missing(n.Address)
+			missing(string(n.Address))
 		}
 	}
 	for _, s := range d.RemoteSecrets {
 		if s.Reason == "" {
-			missing(s.Address)
+			missing(string(s.Address))
 		}
 	}
 	for _, a := range d.APIs {
 		if a.Reason == "" {
-			missing(a.Address)
+			missing(string(a.Address))
 		}
 	}
 	for _, b := range d.IAMBindings {
 		if b.Reason == "" {
-			missing(b.Address)
+			missing(string(b.Address))
 		}
 	}
 	for _, m := range d.FleetMemberships {
 		if m.Reason == "" {
-			missing(m.Address)
+			missing(string(m.Address))
 		}
 	}
 	if s := d.SharedVPC; s != nil {
@@ -419,12 +443,12 @@ func checkReasons(t *testing.T, d *federation.Desired) {
 		}
 		for _, p := range s.ServiceProjects {
 			if p.Reason == "" {
-				missing(p.Address)
+				missing(string(p.Address))
 			}
 		}
 		for _, b := range s.Bindings {
 			if b.Reason == "" {
-				missing(b.Address)
+				missing(string(b.Address))
 			}
 		}
 	}

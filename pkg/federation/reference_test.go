@@ -143,7 +143,7 @@ func TestCompileReference(t *testing.T) {
 		}
 		var got []secret
 		for _, s := range d.RemoteSecrets {
-			got = append(got, secret{s.Address, s.DataKey, s.Server})
+			got = append(got, secret{string(s.Address), s.DataKey, s.Server})
 			if s.Labels["istio/multiCluster"] != "true" {
 				t.Errorf("secret %s: no istio/multiCluster=true label, istiod would ignore it", s.Address)
 			}

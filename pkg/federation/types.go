@@ -1,5 +1,7 @@
 package federation
 
+import "github.com/asmfed/kubectl-asmfed/pkg/plan"
+
 // Facts are the live values the compiler cannot know from the file. The caller reads them (the
 // Resource Manager API at plan time) and passes them in, so that the compiler stays pure and the
 // offline commands (validate, render) can run with no facts at all.
@@ -51,7 +53,12 @@ type Desired struct {
 	Federation string `json:"federation"`
 	// Mesh is the identity every cluster's control plane is configured with.
 	Mesh MeshIdentity `json:"mesh"`
-	// Clusters are the per-cluster derivations, sorted by name.
+	// Network is the VPC every cluster is attached to.
+	Network Network `json:"network"`
+	// Subnets are the VPC's subnets, sorted by region then name.
+	Subnets []Subnet `json:"subnets"`
+	// Clusters are the per-cluster derivations, sorted by name, each with its node pools and the
+	// Kubernetes objects the federation wants in it.
 	Clusters []ClusterDesired `json:"clusters"`
 	// FirewallRules are the ingress rules in the network project, sorted by name.
 	FirewallRules []FirewallRule `json:"firewallRules"`
@@ -69,6 +76,9 @@ type Desired struct {
 	IAMBindings []IAMBinding `json:"iamBindings"`
 	// FleetMemberships register every cluster in the fleet project, sorted by name.
 	FleetMemberships []FleetMembership `json:"fleetMemberships"`
+	// MeshFeature is the fleet's servicemesh feature when the control plane is managed; nil
+	// otherwise.
+	MeshFeature *MeshFeature `json:"meshFeature,omitempty"`
 	// Unresolved lists the projects whose numbers were not in Facts; placeholders stand for them.
 	// Empty means the Desired is final.
 	Unresolved []string `json:"unresolved,omitempty"`
@@ -104,7 +114,7 @@ type MeshIdentity struct {
 // ClusterDesired is what the federation derives for one cluster.
 type ClusterDesired struct {
 	// Address is the cluster's plan address, gke:projects/P/locations/L/clusters/N.
-	Address string `json:"address"`
+	Address plan.Address `json:"address"`
 	// Name is the GKE cluster name and also the Istio cluster name.
 	Name string `json:"name"`
 	// IstioClusterName is values.global.multiCluster.clusterName; equal to Name so that remote
@@ -141,6 +151,87 @@ type ClusterDesired struct {
 	Labels map[string]string `json:"labels"`
 	// LabelsUnresolved is true when the mesh_id label is a placeholder.
 	LabelsUnresolved bool `json:"labelsUnresolved,omitempty"`
+	// SubnetAddress is the address of the subnet the nodes are on.
+	SubnetAddress plan.Address `json:"subnetAddress"`
+	// NetworkPolicy enforces NetworkPolicies (Calico), which the default policies need.
+	NetworkPolicy bool `json:"networkPolicy"`
+	// ShieldedNodes turns on shielded GKE nodes.
+	ShieldedNodes bool `json:"shieldedNodes"`
+	// ReleaseChannel is GKE's: RAPID, REGULAR, STABLE, EXTENDED or UNSPECIFIED.
+	ReleaseChannel string `json:"releaseChannel"`
+	// NodePools are the cluster's node pools, in file order; no default pool ever exists.
+	NodePools []NodePool `json:"nodePools"`
+	// Reason says why the cluster exists.
+	Reason string `json:"reason"`
+	// Objects are the Kubernetes objects the federation wants in the cluster, sorted by address.
+	Objects []KubeObject `json:"objects"`
+}
+
+// Network is the custom-mode VPC of the federation.
+type Network struct {
+	// Address is gcp:projects/P/global/networks/N.
+	Address plan.Address `json:"address"`
+	Project string       `json:"project"`
+	Name    string       `json:"name"`
+	// RoutingMode is REGIONAL: each region's Cloud Router advertises its own subnets.
+	RoutingMode string `json:"routingMode"`
+	// Description is what is written to the network: the ownership marker then the reason.
+	Description string `json:"description"`
+	Reason      string `json:"reason"`
+}
+
+// Subnet is one subnet of the VPC with its pod and service secondary ranges.
+type Subnet struct {
+	// Address is gcp:projects/P/regions/R/subnetworks/S.
+	Address plan.Address `json:"address"`
+	Project string       `json:"project"`
+	Region  string       `json:"region"`
+	Name    string       `json:"name"`
+	// Network is the VPC's relative name, projects/P/global/networks/N.
+	Network      string `json:"network"`
+	PrimaryRange string `json:"primaryRange"`
+	// SecondaryRanges are the pod and service ranges, sorted by name.
+	SecondaryRanges     []SecondaryRange `json:"secondaryRanges"`
+	PrivateGoogleAccess bool             `json:"privateGoogleAccess"`
+	// Description is what is written to the subnet: the ownership marker then the reason.
+	Description string `json:"description"`
+	Reason      string `json:"reason"`
+}
+
+// SecondaryRange is a named alias range of a subnet.
+type SecondaryRange struct {
+	Name string `json:"name"`
+	CIDR string `json:"cidr"`
+}
+
+// NodePool is one node pool of a cluster.
+type NodePool struct {
+	// Address is gke:projects/P/locations/L/clusters/C/nodePools/N.
+	Address        plan.Address `json:"address"`
+	Name           string       `json:"name"`
+	MachineType    string       `json:"machineType"`
+	ImageType      string       `json:"imageType"`
+	DiskSizeGB     int32        `json:"diskSizeGB"`
+	DiskType       string       `json:"diskType"`
+	Tags           []string     `json:"tags"`
+	ServiceAccount string       `json:"serviceAccount,omitempty"`
+	// MinNodes and MaxNodes bound autoscaling, per zone.
+	MinNodes int32  `json:"minNodes"`
+	MaxNodes int32  `json:"maxNodes"`
+	Reason   string `json:"reason"`
+}
+
+// MeshFeature is the fleet's servicemesh feature with automatic management for every member.
+type MeshFeature struct {
+	// Address is gcp:projects/FLEET/locations/global/features/servicemesh.
+	Address plan.Address `json:"address"`
+	Project string       `json:"project"`
+	Name    string       `json:"name"`
+	// Memberships are the member keys, projects/NUMBER/locations/L/memberships/M, sorted.
+	Memberships []string `json:"memberships"`
+	// Management is MANAGEMENT_AUTOMATIC.
+	Management string `json:"management"`
+	Reason     string `json:"reason"`
 }
 
 // AuthorizedNetwork is one entry of a cluster's master authorized networks.
@@ -154,7 +245,7 @@ type AuthorizedNetwork struct {
 // name prefix and the description marker.
 type FirewallRule struct {
 	// Address is gcp:projects/P/global/firewalls/NAME.
-	Address string `json:"address"`
+	Address plan.Address `json:"address"`
 	// Name starts with asmfed-<federation>- (see FirewallName).
 	Name string `json:"name"`
 	// Project is the network project: firewall rules belong to the VPC, even in a Shared VPC.
@@ -189,10 +280,10 @@ type Allowed struct {
 // need it to pull images and reach the internet.
 type NAT struct {
 	// Address is gcp:projects/P/regions/R/routers/ROUTER.
-	Address string `json:"address"`
-	Project string `json:"project"`
-	Region  string `json:"region"`
-	Network string `json:"network"`
+	Address plan.Address `json:"address"`
+	Project string       `json:"project"`
+	Region  string       `json:"region"`
+	Network string       `json:"network"`
 	// Router is the Cloud Router's name (see RouterName) and Name the NAT's inside it (NATName).
 	Router string `json:"router"`
 	Name   string `json:"name"`
@@ -210,7 +301,7 @@ type NATSubnet struct {
 // RemoteSecret lets the holder's istiod watch the target's API server.
 type RemoteSecret struct {
 	// Address is k8s:HOLDER/istio-system/Secret/NAME.
-	Address string `json:"address"`
+	Address plan.Address `json:"address"`
 	// Holder is the cluster the Secret is written to; Target the cluster it gives access to.
 	Holder    string `json:"holder"`
 	Target    string `json:"target"`
@@ -232,10 +323,10 @@ type RemoteSecret struct {
 // APIService is one Google API to enable in one project.
 type APIService struct {
 	// Address is gcp:projects/P/services/S.
-	Address string `json:"address"`
-	Project string `json:"project"`
-	Service string `json:"service"`
-	Reason  string `json:"reason"`
+	Address plan.Address `json:"address"`
+	Project string       `json:"project"`
+	Service string       `json:"service"`
+	Reason  string       `json:"reason"`
 }
 
 // SharedVPC is the host and service project wiring of a Shared VPC.
@@ -252,16 +343,16 @@ type SharedVPC struct {
 // ServiceProject is a project attached to the Shared VPC host.
 type ServiceProject struct {
 	// Address is gcp:projects/HOST/xpnResources/P.
-	Address string `json:"address"`
-	Project string `json:"project"`
-	Reason  string `json:"reason"`
+	Address plan.Address `json:"address"`
+	Project string       `json:"project"`
+	Reason  string       `json:"reason"`
 }
 
 // IAMBinding is one non-authoritative grant (a member added to a role): other members of the
 // role are left alone.
 type IAMBinding struct {
 	// Address is gcp:RESOURCE/iam/ROLE/MEMBER.
-	Address string `json:"address"`
+	Address plan.Address `json:"address"`
 	// Resource is projects/P or projects/P/regions/R/subnetworks/S.
 	Resource string `json:"resource"`
 	Role     string `json:"role"`
@@ -274,12 +365,53 @@ type IAMBinding struct {
 // FleetMembership registers a cluster in the fleet project.
 type FleetMembership struct {
 	// Address is gcp:projects/FLEET/locations/global/memberships/NAME.
-	Address  string `json:"address"`
-	Project  string `json:"project"`
-	Location string `json:"location"`
-	Name     string `json:"name"`
+	Address  plan.Address `json:"address"`
+	Project  string       `json:"project"`
+	Location string       `json:"location"`
+	Name     string       `json:"name"`
 	// Cluster is the full resource name of the GKE cluster,
 	// //container.googleapis.com/projects/P/locations/L/clusters/N.
 	Cluster string `json:"cluster"`
 	Reason  string `json:"reason"`
+}
+
+// ObjectRole says how the cluster layer treats an object beyond applying it as it is.
+type ObjectRole string
+
+// Roles of Kubernetes objects. Objects without a role are applied as they are.
+const (
+	// RoleNamespace objects are protected: deleting one deletes everything in it.
+	RoleNamespace ObjectRole = "namespace"
+	// RoleReaderToken is the reader account's long-lived token Secret; the API server fills it in.
+	RoleReaderToken ObjectRole = "readerToken"
+	// RoleRemoteSecret carries a peer's kubeconfig, made from the peer's live token.
+	RoleRemoteSecret ObjectRole = "remoteSecret"
+	// RoleCACerts carries an intermediate of the plug-in root, issued at apply time.
+	RoleCACerts ObjectRole = "cacerts"
+	// RoleIngressCredential carries the gateway certificate read from the files the file names.
+	RoleIngressCredential ObjectRole = "ingressCredential"
+	// RoleCRD is a CustomResourceDefinition of the control plane, waited on until established.
+	RoleCRD ObjectRole = "crd"
+	// RoleWorkload is a Deployment of the control plane, waited on until available.
+	RoleWorkload ObjectRole = "workload"
+)
+
+// KubeObject is one Kubernetes object the federation wants in one cluster.
+type KubeObject struct {
+	// Address is k8s:CLUSTER/[NAMESPACE/]KIND/NAME.
+	Address   plan.Address `json:"address"`
+	Cluster   string       `json:"cluster"`
+	Namespace string       `json:"namespace,omitempty"`
+	Kind      string       `json:"kind"`
+	Name      string       `json:"name"`
+	Role      ObjectRole   `json:"role,omitempty"`
+	// Object is the manifest with the ownership labels. Values only known live (a remote
+	// secret's kubeconfig, cacerts, the gateway certificate) are absent; Pending says which.
+	Object map[string]any `json:"object"`
+	// Pending names the values the cluster layer fills in at plan time, and from what.
+	Pending string `json:"pending,omitempty"`
+	// DependsOn are objects that must exist first: the namespace, the CRD of the kind, the
+	// peer's reader token.
+	DependsOn []plan.Address `json:"dependsOn,omitempty"`
+	Reason    string         `json:"reason"`
 }

@@ -41,16 +41,6 @@ func (a Action) Symbol() string {
 	return " "
 }
 
-// Address names a resource uniformly across layers: gcp:projects/p/global/firewalls/x,
-// gke:projects/p/locations/l/clusters/c, k8s:c1/istio-system/Secret/name.
-type Address string
-
-// Layer is the part before the colon: gcp, gke or k8s.
-func (a Address) Layer() string {
-	layer, _, _ := strings.Cut(string(a), ":")
-	return layer
-}
-
 // Resource is one desired or live object reduced to the fields the tool manages, normalised so
 // that equal meaning gives equal values (sorted sets, server defaults filled in, canonical links).
 // Adapters produce Resources; Diff compares them.

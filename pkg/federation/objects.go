@@ -1,0 +1,452 @@
+package federation
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+// Names and marks of the Kubernetes objects the federation wants.
+const (
+	// LabelNetwork is the Istio network of a cluster, on its istio-system namespace.
+	LabelNetwork = "topology.istio.io/network"
+	// LabelRevision enrols a namespace in the mesh revision; LabelInjection disables injection.
+	LabelRevision  = "istio.io/rev"
+	LabelInjection = "istio-injection"
+	// ReaderClusterRole and its binding grant the reader account what istiod needs of a peer.
+	ReaderClusterRole = "asmfed-istio-reader"
+	// ReaderTokenSecret is the long-lived token Secret of the reader account.
+	ReaderTokenSecret = "asmfed-istio-reader-token"
+	// CACertsSecret holds the cluster's intermediate of the plug-in root; istiod reads it.
+	CACertsSecret = "cacerts"
+	// IngressCredentialSecret names the Secret made from the file's certFile and keyFile.
+	IngressCredentialSecret = "asmfed-ingress-credential"
+	// Default NetworkPolicy names.
+	PolicyDenyAll = "asmfed-default-deny"
+	PolicyDNS     = "asmfed-allow-dns"
+	PolicyIstiod  = "asmfed-allow-istiod"
+	PolicyMesh    = "asmfed-allow-mesh"
+)
+
+// apiVersions are the API versions of the kinds the compiler builds.
+var apiVersions = map[string]string{
+	"Namespace":          "v1",
+	"ServiceAccount":     "v1",
+	"Secret":             "v1",
+	"NetworkPolicy":      "networking.k8s.io/v1",
+	"ClusterRole":        "rbac.authorization.k8s.io/v1",
+	"ClusterRoleBinding": "rbac.authorization.k8s.io/v1",
+	"PeerAuthentication": "security.istio.io/v1",
+	"ServiceEntry":       "networking.istio.io/v1",
+	"Gateway":            "networking.istio.io/v1",
+}
+
+// CRDOf names the CRD that defines an Istio kind, so that an object of that kind waits for it
+// when the CRD is installed in the same apply.
+var CRDOf = map[string]string{
+	"PeerAuthentication": "peerauthentications.security.istio.io",
+	"ServiceEntry":       "serviceentries.networking.istio.io",
+	"Gateway":            "gateways.networking.istio.io",
+}
+
+// objectBuilder accumulates the objects of one cluster.
+type objectBuilder struct {
+	fed     string
+	cluster string
+	objs    []KubeObject
+	err     error
+}
+
+// add converts a typed object, or takes an unstructured one, sets the ownership labels and
+// records it with its reason. The namespace of a namespaced object is a dependency.
+func (b *objectBuilder) add(namespace string, obj any, role ObjectRole, reason string, deps ...plan.Address) *KubeObject {
+	if b.err != nil {
+		return nil
+	}
+	var m map[string]any
+	switch o := obj.(type) {
+	case *unstructured.Unstructured:
+		m = o.DeepCopy().Object
+	case runtime.Object:
+		var err error
+		if m, err = runtime.DefaultUnstructuredConverter.ToUnstructured(o); err != nil {
+			b.err = fmt.Errorf("cluster %s: convert %T: %w", b.cluster, obj, err)
+			return nil
+		}
+	default:
+		b.err = fmt.Errorf("cluster %s: %T is not an object", b.cluster, obj)
+		return nil
+	}
+	u := &unstructured.Unstructured{Object: m}
+	delete(u.Object, "status")
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	if spec, ok := u.Object["spec"].(map[string]any); ok && len(spec) == 0 {
+		delete(u.Object, "spec")
+	}
+	kind := u.GetKind()
+	if kind == "" {
+		kind = kindOf(obj)
+		u.SetKind(kind)
+	}
+	if u.GetAPIVersion() == "" {
+		u.SetAPIVersion(apiVersions[kind])
+	}
+	labels := u.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[KubeLabelManagedBy] = ManagedByValue
+	labels[KubeLabelFederation] = b.fed
+	u.SetLabels(labels)
+	if namespace != "" {
+		u.SetNamespace(namespace)
+		deps = append([]plan.Address{plan.ObjectAddress(b.cluster, "", "Namespace", namespace)}, deps...)
+	}
+	b.objs = append(b.objs, KubeObject{
+		Address:   plan.ObjectAddress(b.cluster, namespace, kind, u.GetName()),
+		Cluster:   b.cluster,
+		Namespace: namespace,
+		Kind:      kind,
+		Name:      u.GetName(),
+		Role:      role,
+		Object:    u.Object,
+		DependsOn: deps,
+		Reason:    reason,
+	})
+	return &b.objs[len(b.objs)-1]
+}
+
+func kindOf(obj any) string {
+	switch obj.(type) {
+	case *corev1.Namespace:
+		return "Namespace"
+	case *corev1.ServiceAccount:
+		return "ServiceAccount"
+	case *corev1.Secret:
+		return "Secret"
+	case *networkingv1.NetworkPolicy:
+		return "NetworkPolicy"
+	case *rbacv1.ClusterRole:
+		return "ClusterRole"
+	case *rbacv1.ClusterRoleBinding:
+		return "ClusterRoleBinding"
+	}
+	return ""
+}
+
+func meta(name string, labels map[string]string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Labels: labels}
+}
+
+// clusterObjects derives the Kubernetes objects of every cluster: istio-system on the mesh's
+// network, the application namespaces with their default policies, the reader account peers
+// use, the remote secrets, cacerts of the plug-in CA, and the mesh policy of an in-cluster
+// control plane. The control plane itself is attached later (AttachControlPlane): it is
+// rendered by Istio's library, which the compiler does not run.
+func (c *compiler) clusterObjects(d *Desired) error {
+	podRanges := map[string]string{}
+	for _, cd := range d.Clusters {
+		podRanges[cd.Name] = cd.PodRange
+	}
+	targets := map[string]bool{}
+	for _, rs := range d.RemoteSecrets {
+		targets[rs.Target] = true
+	}
+	for i := range d.Clusters {
+		cd := &d.Clusters[i]
+		b := &objectBuilder{fed: d.Federation, cluster: cd.Name}
+		b.add("", &corev1.Namespace{ObjectMeta: meta(IstioNamespace, map[string]string{LabelNetwork: cd.Network})}, RoleNamespace,
+			fmt.Sprintf("the Istio control plane's namespace; %s=%s puts %s on the mesh's one network, so its pods talk to every peer's pods directly", LabelNetwork, cd.Network, cd.Name))
+		for _, ns := range c.spec.Namespaces {
+			b.appNamespace(ns, d.Mesh, cd.Name, podRanges)
+		}
+		if targets[cd.Name] {
+			b.reader()
+		}
+		for _, rs := range d.RemoteSecrets {
+			if rs.Holder != cd.Name {
+				continue
+			}
+			o := b.add(rs.Namespace, &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Name: rs.Name, Labels: rs.Labels, Annotations: rs.Annotations},
+				Type:       corev1.SecretTypeOpaque,
+			}, RoleRemoteSecret, rs.Reason,
+				plan.ObjectAddress(rs.Target, IstioNamespace, "Secret", ReaderTokenSecret),
+				plan.ObjectAddress(rs.Target, "", "ClusterRoleBinding", ReaderClusterRole))
+			if o != nil {
+				o.Pending = fmt.Sprintf("data.%s: a kubeconfig for %s with the live token of %s/%s in %s", rs.DataKey, rs.Server, IstioNamespace, ReaderServiceAccount, rs.Target)
+			}
+		}
+		if d.Mesh.CA == v1alpha1.CAPlugin {
+			o := b.add(IstioNamespace, &corev1.Secret{ObjectMeta: meta(CACertsSecret, nil), Type: corev1.SecretTypeOpaque}, RoleCACerts,
+				fmt.Sprintf("istiod in %s signs workload certificates with an intermediate of the shared root (spec.mesh.ca.rootCertFile), so workloads of every cluster trust each other", cd.Name))
+			if o != nil {
+				o.Pending = "data: an intermediate CA issued by the plug-in root, kept until it nears expiry"
+			}
+		}
+		if d.Mesh.ControlPlane == v1alpha1.ControlPlaneInCluster {
+			b.meshPolicy(c.spec.Mesh)
+		}
+		if b.err != nil {
+			return b.err
+		}
+		sort.Slice(b.objs, func(i, j int) bool { return b.objs[i].Address < b.objs[j].Address })
+		cd.Objects = b.objs
+	}
+	return nil
+}
+
+func (b *objectBuilder) appNamespace(ns v1alpha1.Namespace, mesh MeshIdentity, cluster string, podRanges map[string]string) {
+	labels := map[string]string{}
+	level := ns.PodSecurity
+	if level == "" {
+		level = v1alpha1.PodSecurityBaseline
+	}
+	for _, mode := range []string{"enforce", "audit", "warn"} {
+		labels["pod-security.kubernetes.io/"+mode] = level
+	}
+	why := []string{"Pod Security level " + level}
+	if ns.Injection == nil || *ns.Injection {
+		labels[LabelRevision] = mesh.Revision
+		why = append(why, "sidecars of revision "+mesh.Revision)
+	} else {
+		labels[LabelInjection] = "disabled"
+		why = append(why, "no sidecar injection")
+	}
+	b.add("", &corev1.Namespace{ObjectMeta: meta(ns.Name, labels)}, RoleNamespace,
+		fmt.Sprintf("application namespace %s of the federation: %s", ns.Name, strings.Join(why, ", ")))
+	if ns.DefaultNetworkPolicy != nil && !*ns.DefaultNetworkPolicy {
+		return
+	}
+	b.networkPolicies(ns.Name, mesh.Revision, cluster, podRanges)
+}
+
+func (b *objectBuilder) networkPolicies(ns, revision, cluster string, podRanges map[string]string) {
+	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
+	port := func(p corev1.Protocol, n int) networkingv1.NetworkPolicyPort {
+		v := intstr.FromInt32(int32(n))
+		return networkingv1.NetworkPolicyPort{Protocol: &p, Port: &v}
+	}
+	both := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}
+	istioNS := &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: IstioNamespace}}
+	meshPeers := []networkingv1.NetworkPolicyPeer{
+		{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelRevision: revision}}},
+		{NamespaceSelector: istioNS},
+	}
+	var peers []string
+	for name, cidr := range podRanges {
+		if name != cluster && cidr != "" {
+			peers = append(peers, cidr)
+		}
+	}
+	sort.Strings(peers)
+	for _, cidr := range peers {
+		meshPeers = append(meshPeers, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
+	}
+	policies := []struct {
+		name, reason string
+		spec         networkingv1.NetworkPolicySpec
+	}{
+		{PolicyDenyAll, "deny by default: pods of " + ns + " receive and send only what the other default policies allow",
+			networkingv1.NetworkPolicySpec{PolicyTypes: both}},
+		{PolicyDNS, "pods resolve names through the cluster DNS (port 53, UDP and TCP)",
+			networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+				Egress: []networkingv1.NetworkPolicyEgressRule{{Ports: []networkingv1.NetworkPolicyPort{port(udp, 53), port(tcp, 53)}}}}},
+		{PolicyIstiod, "sidecars fetch configuration and certificates from istiod in istio-system (15012) and report to it (15014)",
+			networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+				Egress: []networkingv1.NetworkPolicyEgressRule{{
+					To:    []networkingv1.NetworkPolicyPeer{{NamespaceSelector: istioNS}},
+					Ports: []networkingv1.NetworkPolicyPort{port(tcp, 15012), port(tcp, 15014)}}}}},
+		{PolicyMesh, "mesh traffic (mutual TLS between sidecars) to and from the namespaces of revision " + revision + ", istio-system and the pod ranges of the peer clusters",
+			networkingv1.NetworkPolicySpec{PolicyTypes: both,
+				Ingress: []networkingv1.NetworkPolicyIngressRule{{From: meshPeers}},
+				Egress:  []networkingv1.NetworkPolicyEgressRule{{To: meshPeers}}}},
+	}
+	for _, p := range policies {
+		b.add(ns, &networkingv1.NetworkPolicy{ObjectMeta: meta(p.name, nil), Spec: p.spec}, "", p.reason)
+	}
+}
+
+// ReaderRules are the read-only permissions istiod needs in a peer cluster: those of the
+// istio-reader ClusterRole that istioctl create-remote-secret binds the reader account to.
+func ReaderRules() []rbacv1.PolicyRule {
+	read := []string{"get", "list", "watch"}
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{"config.istio.io", "security.istio.io", "networking.istio.io", "authentication.istio.io", "rbac.istio.io", "telemetry.istio.io", "extensions.istio.io"}, Resources: []string{"*"}, Verbs: read},
+		{APIGroups: []string{""}, Resources: []string{"endpoints", "pods", "services", "nodes", "replicationcontrollers", "namespaces", "secrets", "configmaps"}, Verbs: read},
+		{APIGroups: []string{"networking.istio.io"}, Resources: []string{"workloadentries"}, Verbs: read},
+		{APIGroups: []string{"networking.x-k8s.io", "gateway.networking.k8s.io"}, Resources: []string{"gateways"}, Verbs: read},
+		{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: read},
+		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read},
+		{APIGroups: []string{"multicluster.x-k8s.io"}, Resources: []string{"serviceexports"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
+		{APIGroups: []string{"multicluster.x-k8s.io"}, Resources: []string{"serviceimports"}, Verbs: read},
+		{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: read},
+		{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+	}
+}
+
+// reader adds, in a cluster peers read from, the reader account, its ClusterRole and binding
+// and its long-lived token Secret.
+func (b *objectBuilder) reader() {
+	ns, sa := IstioNamespace, ReaderServiceAccount
+	b.add(ns, &corev1.ServiceAccount{ObjectMeta: meta(sa, nil)}, "",
+		fmt.Sprintf("the identity the istiod of every peer uses to watch %s's services and endpoints", b.cluster))
+	b.add("", &rbacv1.ClusterRole{ObjectMeta: meta(ReaderClusterRole, nil), Rules: ReaderRules()}, "",
+		"read-only access istiod needs to a peer (the istio-reader role of istioctl create-remote-secret)")
+	saAddr := plan.ObjectAddress(b.cluster, ns, "ServiceAccount", sa)
+	b.add("", &rbacv1.ClusterRoleBinding{
+		ObjectMeta: meta(ReaderClusterRole, nil),
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ReaderClusterRole},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: ns}},
+	}, "", "grants "+sa+" the read-only role", plan.ObjectAddress(b.cluster, "", "ClusterRole", ReaderClusterRole), saAddr)
+	b.add(ns, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: ReaderTokenSecret, Annotations: map[string]string{corev1.ServiceAccountNameKey: sa}},
+		Type:       corev1.SecretTypeServiceAccountToken,
+	}, RoleReaderToken, "the long-lived token of "+sa+" that remote secrets in the peers carry; deleting it invalidates the token", saAddr)
+}
+
+// meshPolicy adds mesh-wide mTLS, the egress allow-list and the ingress Gateway.
+func (b *objectBuilder) meshPolicy(m v1alpha1.Mesh) {
+	ns := IstioNamespace
+	b.add(ns, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": apiVersions["PeerAuthentication"], "kind": "PeerAuthentication", "metadata": map[string]any{"name": "default"},
+		"spec": map[string]any{"mtls": map[string]any{"mode": m.MTLS}},
+	}}, "", fmt.Sprintf("mesh-wide mutual TLS %s: in istio-system, the root namespace, it applies to every workload", m.MTLS))
+	for _, rule := range m.Egress.Allow {
+		var ports []any
+		for _, p := range rule.Ports {
+			ports = append(ports, map[string]any{"number": int64(p.Number), "name": strings.ToLower(p.Protocol) + "-" + fmt.Sprint(p.Number), "protocol": p.Protocol})
+		}
+		resolution := "DNS"
+		for _, h := range rule.Hosts {
+			if strings.HasPrefix(h, "*") {
+				resolution = "NONE"
+			}
+		}
+		spec := map[string]any{"hosts": toAny(rule.Hosts), "ports": ports, "location": "MESH_EXTERNAL", "resolution": resolution, "exportTo": []any{"*"}}
+		if len(rule.Addresses) > 0 {
+			spec["addresses"] = toAny(rule.Addresses)
+		}
+		b.add(ns, &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersions["ServiceEntry"], "kind": "ServiceEntry",
+			"metadata": map[string]any{"name": "asmfed-egress-" + rule.Name}, "spec": spec}}, "",
+			fmt.Sprintf("egress is %s: %s is reachable from the mesh because spec.mesh.egress.allow lists it", m.Egress.Mode, strings.Join(rule.Hosts, ", ")))
+	}
+	in := m.Ingress
+	if !v1alpha1.Bool(in.Enabled) {
+		return
+	}
+	servers := []any{}
+	if t := in.TLS; t != nil {
+		tls := map[string]any{"mode": t.Mode}
+		if t.Mode != v1alpha1.TLSPassthrough {
+			tls["minProtocolVersion"] = t.MinProtocolVersion
+			credential := t.CredentialName
+			if credential == "" && t.CertFile != "" {
+				credential = IngressCredentialSecret
+				o := b.add(ns, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+					"metadata": map[string]any{"name": IngressCredentialSecret}}}, RoleIngressCredential,
+					"the ingress gateway's certificate, from spec.mesh.ingress.tls certFile and keyFile")
+				if o != nil {
+					o.Pending = "data: tls.crt, tls.key (and ca.crt) read from spec.mesh.ingress.tls certFile, keyFile (and caCertFile)"
+				}
+			}
+			tls["credentialName"] = credential
+		}
+		protocol := "HTTPS"
+		if t.Mode == v1alpha1.TLSPassthrough {
+			protocol = "TLS"
+		}
+		servers = append(servers, map[string]any{"port": map[string]any{"number": int64(443), "name": "https", "protocol": protocol}, "hosts": toAny(in.Hosts), "tls": tls})
+	} else {
+		servers = append(servers, map[string]any{"port": map[string]any{"number": int64(80), "name": "http", "protocol": "HTTP"}, "hosts": toAny(in.Hosts)})
+	}
+	reason := "the ingress gateway's listener"
+	if in.TLS != nil {
+		reason += fmt.Sprintf(": TLS %s at the gateway, minimum %s", in.TLS.Mode, in.TLS.MinProtocolVersion)
+	}
+	b.add(ns, &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersions["Gateway"], "kind": "Gateway", "metadata": map[string]any{"name": "asmfed-ingress"},
+		"spec": map[string]any{"selector": map[string]any{"istio": strings.TrimPrefix(in.Name, "istio-")}, "servers": servers}}}, "", reason)
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// AttachControlPlane adds each cluster's rendered control plane (Istio's install, from
+// pkg/istio/render) to the desired objects: CRDs, then everything else, which waits for every CRD
+// of its cluster; the federation's own objects of Istio kinds wait for their CRD. The compiler
+// leaves the control plane out because rendering it runs Istio's library; the result is the
+// same value the plan and render --derived show.
+func (d *Desired) AttachControlPlane(manifests map[string][]*unstructured.Unstructured) error {
+	for i := range d.Clusters {
+		cd := &d.Clusters[i]
+		ms := manifests[cd.Name]
+		if len(ms) == 0 {
+			continue
+		}
+		b := &objectBuilder{fed: d.Federation, cluster: cd.Name}
+		have := map[plan.Address]bool{}
+		for _, o := range cd.Objects {
+			have[o.Address] = true
+		}
+		var crds []plan.Address
+		for _, u := range ms {
+			if u.GetKind() != "CustomResourceDefinition" {
+				continue
+			}
+			if o := b.add("", u, RoleCRD, fmt.Sprintf("Istio's API %s, installed before the control plane that serves it", u.GetName())); o != nil {
+				crds = append(crds, o.Address)
+			}
+		}
+		for _, u := range ms {
+			kind := u.GetKind()
+			if kind == "CustomResourceDefinition" {
+				continue
+			}
+			// The federation already manages istio-system, with its network label.
+			if kind == "Namespace" && have[plan.ObjectAddress(cd.Name, "", "Namespace", u.GetName())] {
+				continue
+			}
+			role := ObjectRole("")
+			if kind == "Deployment" {
+				role = RoleWorkload
+			}
+			b.add(u.GetNamespace(), u, role, fmt.Sprintf("Istio control plane (revision %s) rendered by Istio's operator library", d.Mesh.Revision), crds...)
+		}
+		if b.err != nil {
+			return b.err
+		}
+		installed := map[plan.Address]bool{}
+		for _, a := range crds {
+			installed[a] = true
+		}
+		for j := range cd.Objects {
+			o := &cd.Objects[j]
+			if crd, ok := CRDOf[o.Kind]; ok {
+				if a := plan.ObjectAddress(cd.Name, "", "CustomResourceDefinition", crd); installed[a] && !slices.Contains(o.DependsOn, a) {
+					o.DependsOn = append(o.DependsOn, a)
+				}
+			}
+		}
+		cd.Objects = append(cd.Objects, b.objs...)
+		sort.Slice(cd.Objects, func(i, j int) bool { return cd.Objects[i].Address < cd.Objects[j].Address })
+	}
+	return nil
+}
