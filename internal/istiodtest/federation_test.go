@@ -25,8 +25,8 @@ import (
 	"github.com/asmfed/kubectl-asmfed/internal/istiodtest"
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/engine/clusterlayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
-	"github.com/asmfed/kubectl-asmfed/pkg/kube"
 )
 
 const (
@@ -86,11 +86,11 @@ func TestFederationThroughIstiod(t *testing.T) {
 	if err != nil {
 		t.Fatalf("compile: %v", err)
 	}
-	r, err := kube.Plan(ctx, configs, d, f, kube.Options{PeerServers: peers})
+	r, err := clusterlayer.Plan(ctx, configs, d, clusterlayer.Options{PeerServers: peers})
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}
-	rep, err := kube.Apply(ctx, r, kube.ApplyOptions{})
+	rep, err := clusterlayer.Apply(ctx, r, clusterlayer.ApplyOptions{})
 	if err != nil {
 		t.Fatalf("apply: %v", err)
 	}
@@ -201,12 +201,12 @@ func TestFederationThroughIstiod(t *testing.T) {
 	})
 
 	t.Run("a revoked reader token drops the peer", func(t *testing.T) {
-		tokenSecret, err := b2.CoreV1().Secrets(istiodtest.Namespace).Get(ctx, kube.ReaderTokenSecret, metav1.GetOptions{})
+		tokenSecret, err := b2.CoreV1().Secrets(istiodtest.Namespace).Get(ctx, federation.ReaderTokenSecret, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		token := string(tokenSecret.Data[corev1.ServiceAccountTokenKey])
-		if err := b2.CoreV1().Secrets(istiodtest.Namespace).Delete(ctx, kube.ReaderTokenSecret, metav1.DeleteOptions{}); err != nil {
+		if err := b2.CoreV1().Secrets(istiodtest.Namespace).Delete(ctx, federation.ReaderTokenSecret, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		// The API server rejects a legacy token once its Secret is gone.
@@ -399,17 +399,17 @@ func requireSynced(t *testing.T, ctx context.Context, i *istiodtest.Istiod, peer
 // line lists ConfigMap istio-<revision> in istio-system of every remote cluster and, while that
 // is forbidden, never reports the cluster synced: /debug/clusterz says "timeout" after
 // PILOT_REMOTE_CLUSTER_TIMEOUT. The chart's istio-reader ClusterRole of the pinned module grants
-// get/list/watch on configmaps; kube.ReaderRules must too. Until it does, the reader account gets
+// get/list/watch on configmaps; federation.ReaderRules must too. Until it does, the reader account gets
 // them from a separate ClusterRole here, so that the engine's own objects stay untouched. Once
 // ReaderRules has them, this does nothing.
 func grantConfigMapsIfMissing(t *testing.T, ctx context.Context, cs []*testenv.Cluster) {
 	t.Helper()
-	for _, r := range kube.ReaderRules() {
+	for _, r := range federation.ReaderRules() {
 		if slices.Contains(r.APIGroups, "") && slices.Contains(r.Resources, "configmaps") && slices.Contains(r.Verbs, "list") {
 			return
 		}
 	}
-	t.Logf("kube.ReaderRules lacks get/list/watch on configmaps, which istiod reads in remote clusters; granting them separately")
+	t.Logf("federation.ReaderRules lacks get/list/watch on configmaps, which istiod reads in remote clusters; granting them separately")
 	const name = "istiodtest-reader-configmaps"
 	for _, c := range cs {
 		rbac := c.Client().RbacV1()

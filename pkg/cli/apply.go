@@ -114,8 +114,7 @@ func (o *applyOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
-	f, copts, eng := s.f, s.copts, s.eng
-	fp, err := o.planBoth(ctx, eng, f, copts)
+	fp, err := o.planBoth(ctx, s.eng, s.f, s.copts)
 	if err != nil {
 		return err
 	}
@@ -138,35 +137,16 @@ func (o *applyOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	aopts := engine.ApplyOptions{Parallelism: o.cloud.parallelism, AllowDestroy: o.allowDestroy, WaitWorkloads: o.wait, ReadyTimeout: o.timeout}
-	gcpChanged := fp.GCP.Plan.HasChanges()
-	if gcpChanged {
-		if err := o.carryOut(ctx, eng, fp.GCP, "Apply", aopts); err != nil {
-			return err
-		}
+	aopts, done := o.progressOptions(engine.ApplyOptions{Parallelism: o.cloud.parallelism, AllowDestroy: o.allowDestroy, WaitWorkloads: o.wait, ReadyTimeout: o.timeout})
+	report, err := s.eng.ApplyAll(ctx, fp, aopts)
+	done()
+	if err != nil {
+		return err
 	}
-	kres := fp.Kube
-	if gcpChanged || kres == nil {
-		// The clusters were created or changed: plan their side against what they are now.
-		fresh, err := o.planBoth(ctx, eng, f, copts)
-		if err != nil {
-			return err
-		}
-		if fresh.Deferred != nil {
-			return fmt.Errorf("the Google Cloud layer is applied, but the cluster side cannot be: %w", fresh.Deferred)
-		}
-		kres = fresh.Kube
-		if fp.Kube == nil || kres.Plan.Live.Digest != fp.Kube.Plan.Live.Digest {
-			fmt.Fprintln(o.streams.Out, "\nCluster side, planned now that the clusters exist:")
-			if err := o.render(o.streams.Out, kres.Plan); err != nil {
-				return err
-			}
-		}
+	if err := report.Err(); err != nil {
+		return phaseFailed(err)
 	}
-	if !kres.Plan.HasChanges() {
-		return nil
-	}
-	return o.carryOutClusters(ctx, eng, kres, aopts)
+	return nil
 }
 
 // confirm asks on the terminal; without one it refuses rather than guessing.

@@ -3,14 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine"
-	"github.com/asmfed/kubectl-asmfed/pkg/kube"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
@@ -44,33 +42,25 @@ func valid(src *fileSource, filename string) (*v1alpha1.Federation, error) {
 	return checked.Federation, nil
 }
 
-// carryOutClusters applies a cluster-side plan with progress on stderr and a summary.
-func (g *globalOptions) carryOutClusters(ctx context.Context, eng *engine.Engine, res *kube.Result, opts engine.ApplyOptions) error {
-	return g.withProgress("Cluster side", opts, func(opts engine.ApplyOptions) (*plan.Report, error) {
-		return eng.ApplyClusters(ctx, res, opts)
-	})
-}
-
-// carryOut applies a plan with progress on stderr and a summary at the end.
-func (g *globalOptions) carryOut(ctx context.Context, eng *engine.Engine, res *engine.Result, what string, opts engine.ApplyOptions) error {
-	return g.withProgress(what, opts, func(opts engine.ApplyOptions) (*plan.Report, error) {
-		return eng.Apply(ctx, res, opts)
-	})
-}
-
-// withProgress runs one layer's apply with a progress display on stderr, then summarises it.
-func (g *globalOptions) withProgress(what string, opts engine.ApplyOptions, apply func(engine.ApplyOptions) (*plan.Report, error)) error {
+// progressOptions show an apply's progress on stderr, each phase's summary when it ends, and
+// the cluster side's plan when it was made anew during the apply. Call the returned function
+// when the apply returns.
+func (g *globalOptions) progressOptions(opts engine.ApplyOptions) (engine.ApplyOptions, func()) {
 	ui := newProgress(g.streams.ErrOut, isTerminal(g.streams.ErrOut))
-	opts.OnEvent = ui.Event
-	start := time.Now()
-	report, err := apply(opts)
-	ui.Close()
-	if err != nil {
-		return err
+	opts.OnEvent = func(_ engine.Phase, e plan.Event) { ui.Event(e) }
+	opts.OnPhase = func(p engine.Phase, replanned *plan.Plan) {
+		if replanned != nil {
+			fmt.Fprintln(g.streams.Out, "\nCluster side, planned now that the clusters exist:")
+			_ = g.render(g.streams.Out, replanned)
+		}
 	}
-	g.summarise(what, report, time.Since(start))
-	if err := report.Err(); err != nil {
-		return fmt.Errorf("%s did not finish; fix the cause and run the command again (every step is safe to repeat):\n%w", strings.ToLower(what[:1])+what[1:], err)
+	opts.OnPhaseDone = func(p engine.Phase, r *plan.Report, elapsed time.Duration) {
+		g.summarise(string(p), r, elapsed)
 	}
-	return nil
+	return opts, ui.Close
+}
+
+// phaseFailed wraps the failure of an apply phase with what to do.
+func phaseFailed(err error) error {
+	return fmt.Errorf("apply did not finish; fix the cause and run the command again (every step is safe to repeat):\n%w", err)
 }

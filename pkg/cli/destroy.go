@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -84,5 +85,16 @@ func (o *destroyOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	return o.carryOut(ctx, eng, res, "Destroy", engine.ApplyOptions{Parallelism: o.cloud.parallelism, AllowDestroy: true})
+	opts, done := o.progressOptions(engine.ApplyOptions{Parallelism: o.cloud.parallelism, AllowDestroy: true})
+	start := time.Now()
+	report, err := eng.Destroy(ctx, res, opts)
+	done()
+	if err != nil {
+		return err
+	}
+	o.summarise("Destroy", report, time.Since(start))
+	if err := report.Err(); err != nil {
+		return fmt.Errorf("destroy did not finish; fix the cause and run the command again (every step is safe to repeat):\n%w", err)
+	}
+	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/engine"
 	"github.com/asmfed/kubectl-asmfed/pkg/verify"
@@ -86,24 +85,13 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	env := &verify.Env{Federation: f, Derived: fp.GCP.Derived, BaseDir: filepath.Dir(o.source.name), Clusters: map[string]*rest.Config{},
-		Pending: fp.Plan, MeshStates: map[string]verify.MeshState{}}
-	var notReady *engine.ClustersNotReadyError
-	if errors.As(fp.Deferred, &notReady) {
-		env.NotReady = notReady.Clusters
+	configs, notReady, err := engine.Reachable(f, fp.Cloud.Clusters, copts)
+	if err != nil {
+		return err
 	}
-	for _, c := range f.Spec.Clusters {
-		access, ok := fp.GCP.Clusters[c.Name]
-		if c.KubeconfigContext == "" && (!ok || access.Status != "RUNNING") {
-			continue
-		}
-		cfg, err := copts.Config(c, access)
-		if err != nil {
-			return fmt.Errorf("reach cluster %s: %w", c.Name, err)
-		}
-		env.Clusters[c.Name] = cfg
-	}
-	for name, st := range fp.GCP.MeshStates {
+	env := &verify.Env{Federation: f, Derived: fp.Model, BaseDir: filepath.Dir(o.source.name), Clusters: configs,
+		NotReady: notReady, Pending: fp.Plan, MeshStates: map[string]verify.MeshState{}}
+	for name, st := range fp.Cloud.MeshStates {
 		env.MeshStates[name] = verify.MeshState{ControlPlane: st.ControlPlane, DataPlane: st.DataPlane, Conditions: st.Conditions}
 	}
 	report := verify.Run(ctx, env, verify.Checks())

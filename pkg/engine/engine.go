@@ -2,264 +2,345 @@ package engine
 
 import (
 	"context"
-	"encoding/base64"
+	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	hubv1 "google.golang.org/api/gkehub/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/engine/clusterlayer"
+	"github.com/asmfed/kubectl-asmfed/pkg/engine/gcplayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
+	"github.com/asmfed/kubectl-asmfed/pkg/istio"
 	"github.com/asmfed/kubectl-asmfed/pkg/istio/render"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
 // Options tune the engine.
 type Options struct {
-	// ReadParallelism bounds concurrent reads of live state. Default 64: a plan is a few dozen reads, all independent.
+	// ReadParallelism bounds concurrent reads of Google Cloud's live state. Default 64.
 	ReadParallelism int
 }
 
-// Engine plans and applies federations against Google Cloud.
+// Engine plans and applies whole federations: the Google Cloud layer, then the clusters.
 type Engine struct {
-	gcp  *gcp.Clients
-	opts Options
-
-	// rendered keeps the last control-plane render, so that planning the cluster side again
-	// within one apply (after the Google Cloud layer) does not render the same input twice.
-	renderMu  sync.Mutex
-	renderKey string
-	rendered  []render.Cluster
+	cloud *gcplayer.Layer
 }
 
 // New returns an engine that talks to Google Cloud through clients.
 func New(clients *gcp.Clients, opts Options) *Engine {
-	if opts.ReadParallelism <= 0 {
-		opts.ReadParallelism = 64
-	}
-	return &Engine{gcp: clients, opts: opts}
+	return &Engine{cloud: gcplayer.New(clients, gcplayer.Options{ReadParallelism: opts.ReadParallelism})}
 }
 
-// Result is a plan together with what it was made from, which apply needs to carry it out.
-type Result struct {
-	Plan    *plan.Plan
-	Derived *federation.Desired
-	// Clusters are the federation's clusters that exist, by name, with how to reach their API.
-	Clusters map[string]ClusterAccess
-	// MeshStates are the managed control plane's states by cluster (managed mode only).
-	MeshStates map[string]MeshState
-	desired    map[plan.Address]*object
-	live       map[plan.Address]*object
+// ClusterOptions say how the cluster side of a federation is reached and planned.
+type ClusterOptions struct {
+	// Config returns how to reach a cluster's API server, given what GKE says of it. Callers
+	// decide between a kubeconfig context and the GKE endpoint with an OAuth token.
+	Config func(c v1alpha1.Cluster, access gcplayer.ClusterAccess) (*rest.Config, error)
+	// BaseDir resolves the file's relative paths (the plug-in CA root, the gateway certificate).
+	BaseDir string
+	// RotateRemoteSecrets issues new reader tokens and rewrites every remote secret.
+	RotateRemoteSecrets bool
 }
 
-// MeshState is the managed control plane's state on one cluster, as the fleet feature reports it.
-type MeshState struct {
-	ControlPlane, DataPlane string
-	// Conditions are the warning and error conditions, as "SEVERITY CODE: details".
-	Conditions []string
+// ClustersNotReadyError says which clusters cannot be planned yet because GKE has not created
+// them or they are not running.
+type ClustersNotReadyError struct {
+	Clusters []string
 }
 
-// ClusterAccess is how GKE says a cluster's API server is reached.
-type ClusterAccess struct {
-	Name, Project, Location string
-	// Endpoint and PrivateEndpoint are host or host:port, without a scheme, as GKE reports them.
-	Endpoint, PrivateEndpoint string
-	// CAData is the PEM of the cluster CA.
-	CAData []byte
-	// Status is GKE's: PROVISIONING, RUNNING, RECONCILING, …
-	Status string
+func (e *ClustersNotReadyError) Error() string {
+	return fmt.Sprintf("clusters %s do not exist or are not running yet: their Kubernetes objects are planned once they do", strings.Join(e.Clusters, ", "))
 }
 
-// clusterAccess lists how to reach the federation's clusters that exist.
-func clusterAccess(f *v1alpha1.Federation, s *snapshot) map[string]ClusterAccess {
-	out := map[string]ClusterAccess{}
+// Reachable decides which clusters the cluster side can work on now, and how to reach them: a
+// cluster with a kubeconfig context always, any other once GKE reports it RUNNING with an
+// endpoint. It returns the configurations of the reachable clusters and the names of the others,
+// sorted. Plan, apply and verify all ask it.
+func Reachable(f *v1alpha1.Federation, access map[string]gcplayer.ClusterAccess, opts ClusterOptions) (map[string]*rest.Config, []string, error) {
+	configs := map[string]*rest.Config{}
+	var notReady []string
 	for _, c := range f.Spec.Clusters {
-		for _, live := range s.clusters[c.Project] {
-			if live.GetName() != c.Name || live.GetLocation() != c.Location {
-				continue
-			}
-			ca, _ := base64.StdEncoding.DecodeString(live.GetMasterAuth().GetClusterCaCertificate())
-			out[c.Name] = ClusterAccess{Name: c.Name, Project: c.Project, Location: c.Location,
-				Endpoint: live.GetEndpoint(), PrivateEndpoint: live.GetPrivateClusterConfig().GetPrivateEndpoint(),
-				CAData: ca, Status: live.GetStatus().String()}
-		}
-	}
-	return out
-}
-
-// Plan reads the live state a federation concerns and diffs it against what the federation wants.
-func (e *Engine) Plan(ctx context.Context, f *v1alpha1.Federation) (*Result, error) {
-	snap, err := e.read(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	derived, err := federation.Compile(f, federation.Facts{ProjectNumbers: snap.numbers})
-	if err != nil {
-		return nil, err
-	}
-	if !derived.Resolved() {
-		return nil, fmt.Errorf("could not resolve the numbers of projects %s", strings.Join(derived.Unresolved, ", "))
-	}
-	desired, err := desiredState(f, derived, snap.numbers)
-	if err != nil {
-		return nil, err
-	}
-	live, err := e.liveState(f, snap, desired)
-	if err != nil {
-		return nil, err
-	}
-	r := &Result{Derived: derived, Clusters: clusterAccess(f, snap), desired: map[plan.Address]*object{}, live: map[plan.Address]*object{}}
-	var dres, lres []plan.Resource
-	for _, o := range desired {
-		r.desired[o.res.Address] = o
-		dres = append(dres, o.res)
-	}
-	for _, o := range live {
-		r.live[o.res.Address] = o
-		lres = append(lres, o.res)
-	}
-	p, err := plan.Diff(dres, lres, plan.DiffOptions{Federation: f.Metadata.Name})
-	if err != nil {
-		return nil, err
-	}
-	p.Warnings = append(p.Warnings, derived.Warnings...)
-	states, notes := meshStates(f, derived, snap)
-	p.Notes = append(p.Notes, notes...)
-	for _, c := range p.Changes {
-		if c.Protected && (c.Action == plan.Replace || c.Action == plan.Delete) {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("%s will be %sd: everything running on it goes with it (apply needs --allow-destroy)", c.Address, c.Action))
-		}
-	}
-	r.Plan = p
-	r.MeshStates = states
-	return r, nil
-}
-
-// PlanDestroy plans the deletion of everything the federation owns, in reverse dependency order:
-// memberships and node pools before their clusters, clusters before their subnets, routers before
-// the subnets they NAT, and the network last. Enabled APIs, Shared VPC wiring and IAM bindings carry
-// no ownership mark and stay.
-func (e *Engine) PlanDestroy(ctx context.Context, f *v1alpha1.Federation) (*Result, error) {
-	snap, err := e.read(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	live, err := e.liveState(f, snap, nil)
-	if err != nil {
-		return nil, err
-	}
-	r := &Result{desired: map[plan.Address]*object{}, live: map[plan.Address]*object{}}
-	var lres []plan.Resource
-	for _, o := range live {
-		r.live[o.res.Address] = o
-		lres = append(lres, o.res)
-	}
-	p, err := plan.Diff(nil, lres, plan.DiffOptions{Federation: f.Metadata.Name})
-	if err != nil {
-		return nil, err
-	}
-	r.Plan = p
-	return r, nil
-}
-
-// meshStates reads the managed control plane's state per cluster from the fleet feature, and says
-// it in notes.
-func meshStates(f *v1alpha1.Federation, d *federation.Desired, s *snapshot) (map[string]MeshState, []string) {
-	if f.Spec.Mesh.ControlPlane != v1alpha1.ControlPlaneManaged {
-		return nil, nil
-	}
-	states := map[string]MeshState{}
-	var notes []string
-	for _, m := range d.FleetMemberships {
-		key := fmt.Sprintf("projects/%d/locations/%s/memberships/%s", s.numbers[m.Project], m.Location, m.Name)
-		var st *hubv1.ServiceMeshMembershipState
-		if s.meshFeature != nil {
-			if ms, ok := s.meshFeature.MembershipStates[key]; ok {
-				st = ms.Servicemesh
-			}
-		}
-		if st == nil {
-			notes = append(notes, fmt.Sprintf("managed control plane of %s: not provisioned yet", m.Name))
+		a, ok := access[c.Name]
+		if c.KubeconfigContext == "" && (!ok || a.Status != "RUNNING" || a.Endpoint == "") {
+			notReady = append(notReady, c.Name)
 			continue
 		}
-		ms := MeshState{ControlPlane: "UNKNOWN", DataPlane: "UNKNOWN"}
-		if st.ControlPlaneManagement != nil {
-			ms.ControlPlane = st.ControlPlaneManagement.State
+		cfg, err := opts.Config(c, a)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reach cluster %s: %w", c.Name, err)
 		}
-		if st.DataPlaneManagement != nil {
-			ms.DataPlane = st.DataPlaneManagement.State
-		}
-		line := fmt.Sprintf("managed control plane of %s: control plane %s, data plane %s", m.Name, ms.ControlPlane, ms.DataPlane)
-		for _, c := range st.Conditions {
-			if c.Severity == "ERROR" || c.Severity == "WARNING" {
-				cond := fmt.Sprintf("%s %s: %s", c.Severity, c.Code, c.Details)
-				ms.Conditions = append(ms.Conditions, cond)
-				line += "; " + cond
-			}
-		}
-		states[m.Name] = ms
-		notes = append(notes, line)
+		configs[c.Name] = cfg
 	}
-	return states, notes
+	sort.Strings(notReady)
+	return configs, notReady, nil
 }
 
-// ApplyOptions tune Apply.
+// FullPlan is the plan of both layers: Google Cloud, and the clusters when they all exist.
+type FullPlan struct {
+	Cloud *gcplayer.CloudPlan
+	// Clusters is nil when the cluster side is deferred.
+	Clusters *clusterlayer.ClusterPlan
+	// Deferred says why the cluster side is not planned yet (a *ClustersNotReadyError).
+	Deferred error
+	// Plan merges both layers, for rendering and saved-plan fingerprints.
+	Plan *plan.Plan
+	// Model is the federation's whole desired state, with the rendered control plane attached.
+	Model *federation.Desired
+
+	federation *v1alpha1.Federation
+	opts       ClusterOptions
+}
+
+// PlanAll plans the Google Cloud layer and, when every cluster exists and runs, the cluster side;
+// otherwise the cluster side is deferred, with a warning in the plan. An in-cluster control
+// plane is rendered once, here, and carried in the plan.
+func (e *Engine) PlanAll(ctx context.Context, f *v1alpha1.Federation, opts ClusterOptions) (*FullPlan, error) {
+	cloud, err := e.cloud.Plan(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	model := cloud.Derived
+	if f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneInCluster {
+		rendered, err := (&render.Renderer{}).Render(render.Input{Federation: f, Desired: model, BaseDir: opts.BaseDir})
+		if err != nil {
+			return nil, err
+		}
+		manifests := map[string][]*unstructured.Unstructured{}
+		for _, c := range rendered {
+			for _, m := range c.Manifests {
+				manifests[c.Name] = append(manifests[c.Name], m.Object)
+			}
+		}
+		if err := model.AttachControlPlane(manifests); err != nil {
+			return nil, err
+		}
+	}
+	fp := &FullPlan{Cloud: cloud, Model: model, federation: f, opts: opts}
+	if err := e.planClusters(ctx, fp); err != nil {
+		return nil, err
+	}
+	return fp, nil
+}
+
+// planClusters plans the cluster side against the clusters as they are now, and merges the plans.
+func (e *Engine) planClusters(ctx context.Context, fp *FullPlan) error {
+	fp.Clusters, fp.Deferred = nil, nil
+	configs, notReady, err := Reachable(fp.federation, fp.Cloud.Clusters, fp.opts)
+	if err != nil {
+		return err
+	}
+	if len(notReady) > 0 {
+		fp.Deferred = &ClustersNotReadyError{Clusters: notReady}
+	} else {
+		kopts, err := clusterOptions(fp.federation, fp.Cloud.Clusters, fp.opts)
+		if err != nil {
+			return err
+		}
+		if fp.Clusters, err = clusterlayer.Plan(ctx, configs, fp.Model, kopts); err != nil {
+			return err
+		}
+	}
+	var kplan *plan.Plan
+	if fp.Clusters != nil {
+		kplan = fp.Clusters.Plan
+	}
+	fp.Plan = plan.Merge(fp.federation.Metadata.Name, fp.Cloud.Plan, kplan)
+	if fp.Deferred != nil {
+		fp.Plan.Warnings = append(fp.Plan.Warnings, fp.Deferred.Error())
+	}
+	return nil
+}
+
+// clusterOptions reads what the cluster layer needs beside the model: the peers' private
+// endpoints, the plug-in root and the gateway certificate.
+func clusterOptions(f *v1alpha1.Federation, access map[string]gcplayer.ClusterAccess, opts ClusterOptions) (clusterlayer.Options, error) {
+	kopts := clusterlayer.Options{PeerServers: map[string]string{}, RotateRemoteSecrets: opts.RotateRemoteSecrets}
+	for _, c := range f.Spec.Clusters {
+		if a, ok := access[c.Name]; ok && c.PeerAPIServer == "" && a.PrivateEndpoint != "" {
+			kopts.PeerServers[c.Name] = "https://" + a.PrivateEndpoint
+		}
+	}
+	if t := f.Spec.Mesh.Ingress.TLS; f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneInCluster && t != nil && t.CertFile != "" {
+		cred, err := readCredential(opts.BaseDir, t)
+		if err != nil {
+			return kopts, err
+		}
+		kopts.IngressCredential = cred
+	}
+	if ca := f.Spec.Mesh.CA; ca.Mode == v1alpha1.CAPlugin {
+		root, err := istio.LoadRootFiles(v1alpha1.ResolvePath(opts.BaseDir, ca.RootCertFile), v1alpha1.ResolvePath(opts.BaseDir, ca.RootKeyFile))
+		if err != nil {
+			return kopts, err
+		}
+		kopts.CARoot = root
+	}
+	return kopts, nil
+}
+
+// readCredential reads the ingress gateway's certificate files named in the file.
+func readCredential(baseDir string, t *v1alpha1.IngressTLS) (*clusterlayer.IngressCredential, error) {
+	var cred clusterlayer.IngressCredential
+	var err error
+	if cred.CertPEM, err = os.ReadFile(v1alpha1.ResolvePath(baseDir, t.CertFile)); err != nil {
+		return nil, fmt.Errorf("read ingress certificate: %w", err)
+	}
+	if cred.KeyPEM, err = os.ReadFile(v1alpha1.ResolvePath(baseDir, t.KeyFile)); err != nil {
+		return nil, fmt.Errorf("read ingress key: %w", err)
+	}
+	if t.CACertFile != "" {
+		if cred.CAPEM, err = os.ReadFile(v1alpha1.ResolvePath(baseDir, t.CACertFile)); err != nil {
+			return nil, fmt.Errorf("read ingress client CA: %w", err)
+		}
+	}
+	return &cred, nil
+}
+
+// Phase names a part of an apply.
+type Phase string
+
+// Phases of ApplyAll, in order.
+const (
+	PhaseCloud    Phase = "Google Cloud"
+	PhaseClusters Phase = "Cluster side"
+)
+
+// ApplyOptions tune ApplyAll.
 type ApplyOptions struct {
 	// Parallelism bounds concurrent changes. Default 10.
 	Parallelism int
-	// AllowDestroy permits replacing or deleting protected resources (clusters, networks).
+	// AllowDestroy permits replacing or deleting protected resources (networks, clusters,
+	// namespaces).
 	AllowDestroy bool
-	// OnEvent receives progress of each change.
-	OnEvent func(plan.Event)
-	// WaitWorkloads waits, on the cluster side, for the installed control plane's Deployments to
-	// be available, up to ReadyTimeout, and says why not.
+	// WaitWorkloads waits for the installed control plane's Deployments to be available, up to
+	// ReadyTimeout, and says why not.
 	WaitWorkloads bool
 	ReadyTimeout  time.Duration
+	// OnEvent receives the progress of each change.
+	OnEvent func(Phase, plan.Event)
+	// OnPhase is told when a phase starts. replanned is the cluster side's plan when it was
+	// made anew, against the clusters as the Google Cloud phase left them (nil otherwise).
+	OnPhase func(p Phase, replanned *plan.Plan)
+	// OnPhaseDone receives each phase's report and how long it took.
+	OnPhaseDone func(p Phase, r *plan.Report, elapsed time.Duration)
 }
 
-// DestroyRefusedError lists protected resources a plan would replace or delete.
-type DestroyRefusedError struct {
-	Addresses []plan.Address
+// Report is what ApplyAll did, per phase; a phase that had nothing to do has none.
+type Report struct {
+	Cloud, Clusters *plan.Report
 }
 
-func (e *DestroyRefusedError) Error() string {
-	names := make([]string, len(e.Addresses))
-	for i, a := range e.Addresses {
-		names[i] = string(a)
-	}
-	return fmt.Sprintf("the plan replaces or deletes %s; nothing was changed (pass --allow-destroy if that is intended)", strings.Join(names, ", "))
-}
-
-// Apply carries out a plan made by Plan. It refuses, before changing anything, a plan that would
-// replace or delete protected resources unless allowed. Step failures are in the report.
-func (e *Engine) Apply(ctx context.Context, r *Result, opts ApplyOptions) (*plan.Report, error) {
-	if len(r.Plan.Conflicts) > 0 {
-		var names []string
-		for _, c := range r.Plan.Conflicts {
-			names = append(names, string(c.Address))
-		}
-		return nil, fmt.Errorf("the plan has resources that exist without this federation's ownership mark (%s); nothing was changed: rename them in the file or remove them", strings.Join(names, ", "))
-	}
-	if !opts.AllowDestroy {
-		var refused []plan.Address
-		for _, c := range r.Plan.Changes {
-			if c.Protected && (c.Action == plan.Replace || c.Action == plan.Delete) {
-				refused = append(refused, c.Address)
+// Err is the first phase's failure, or nil.
+func (r *Report) Err() error {
+	for _, p := range []*plan.Report{r.Cloud, r.Clusters} {
+		if p != nil {
+			if err := p.Err(); err != nil {
+				return err
 			}
 		}
-		if len(refused) > 0 {
-			sort.Slice(refused, func(i, j int) bool { return refused[i] < refused[j] })
-			return nil, &DestroyRefusedError{Addresses: refused}
+	}
+	return nil
+}
+
+// ErrClusterSideBlocked is returned when the Google Cloud layer is applied and the clusters are
+// still not all reachable.
+var ErrClusterSideBlocked = errors.New("the Google Cloud layer is applied, but the cluster side cannot be")
+
+// ApplyAll carries out a full plan: the Google Cloud layer, then the cluster side, planned again
+// against the clusters as they now are when the first phase changed anything (or the side was
+// deferred). Both phases are checked before anything changes where they can be: conflicts and
+// refused deletions of a planned cluster side stop the apply before the Google Cloud phase starts.
+// A failed phase stops the apply; its report says what failed.
+func (e *Engine) ApplyAll(ctx context.Context, fp *FullPlan, opts ApplyOptions) (*Report, error) {
+	if fp.Clusters != nil {
+		if err := fp.Clusters.Plan.CheckApplicable(opts.AllowDestroy); err != nil {
+			return nil, err
 		}
 	}
-	steps := plan.StepsFor(r.Plan, func(c plan.Change) func(context.Context, func(string)) error {
-		return func(ctx context.Context, progress func(string)) error {
-			return e.change(ctx, c, r.desired[c.Address], r.live[c.Address], gcp.Progress(progress))
+	rep := &Report{}
+	event := func(p Phase) func(plan.Event) {
+		if opts.OnEvent == nil {
+			return nil
 		}
-	})
-	return plan.Execute(ctx, steps, plan.ExecOptions{Parallelism: opts.Parallelism, OnEvent: opts.OnEvent})
+		return func(ev plan.Event) { opts.OnEvent(p, ev) }
+	}
+	cloudChanged := fp.Cloud.Plan.HasChanges()
+	if cloudChanged {
+		if opts.OnPhase != nil {
+			opts.OnPhase(PhaseCloud, nil)
+		}
+		start := time.Now()
+		r, err := e.cloud.Apply(ctx, fp.Cloud, gcplayer.ApplyOptions{Parallelism: opts.Parallelism, AllowDestroy: opts.AllowDestroy, OnEvent: event(PhaseCloud)})
+		if err != nil {
+			return rep, err
+		}
+		rep.Cloud = r
+		if opts.OnPhaseDone != nil {
+			opts.OnPhaseDone(PhaseCloud, r, time.Since(start))
+		}
+		if r.Err() != nil {
+			return rep, nil
+		}
+	}
+	var replanned *plan.Plan
+	if cloudChanged || fp.Clusters == nil {
+		// The clusters were created or changed: plan their side against what they are now.
+		cloud, err := e.cloud.Plan(ctx, fp.federation)
+		if err != nil {
+			return rep, err
+		}
+		before := fp.Clusters
+		fresh := &FullPlan{Cloud: cloud, Model: fp.Model, federation: fp.federation, opts: fp.opts}
+		// The model keeps its rendered control plane; only the live state is read again.
+		if err := e.planClusters(ctx, fresh); err != nil {
+			return rep, err
+		}
+		if fresh.Deferred != nil {
+			return rep, fmt.Errorf("%w: %w", ErrClusterSideBlocked, fresh.Deferred)
+		}
+		if before == nil || fresh.Clusters.Plan.Live.Digest != before.Plan.Live.Digest {
+			replanned = fresh.Clusters.Plan
+		}
+		if err := fresh.Clusters.Plan.CheckApplicable(opts.AllowDestroy); err != nil {
+			return rep, err
+		}
+		fp.Clusters = fresh.Clusters
+	}
+	if !fp.Clusters.Plan.HasChanges() {
+		return rep, nil
+	}
+	if opts.OnPhase != nil {
+		opts.OnPhase(PhaseClusters, replanned)
+	}
+	start := time.Now()
+	r, err := clusterlayer.Apply(ctx, fp.Clusters, clusterlayer.ApplyOptions{Parallelism: opts.Parallelism, AllowDestroy: opts.AllowDestroy,
+		OnEvent: event(PhaseClusters), WaitWorkloads: opts.WaitWorkloads, ReadyTimeout: opts.ReadyTimeout})
+	if err != nil {
+		return rep, err
+	}
+	rep.Clusters = r
+	if opts.OnPhaseDone != nil {
+		opts.OnPhaseDone(PhaseClusters, r, time.Since(start))
+	}
+	return rep, nil
+}
+
+// PlanDestroy plans the deletion of everything the federation owns in Google Cloud.
+func (e *Engine) PlanDestroy(ctx context.Context, f *v1alpha1.Federation) (*gcplayer.CloudPlan, error) {
+	return e.cloud.PlanDestroy(ctx, f)
+}
+
+// Destroy carries out a plan made by PlanDestroy.
+func (e *Engine) Destroy(ctx context.Context, p *gcplayer.CloudPlan, opts ApplyOptions) (*plan.Report, error) {
+	var onEvent func(plan.Event)
+	if opts.OnEvent != nil {
+		onEvent = func(ev plan.Event) { opts.OnEvent(PhaseCloud, ev) }
+	}
+	return e.cloud.Apply(ctx, p, gcplayer.ApplyOptions{Parallelism: opts.Parallelism, AllowDestroy: true, OnEvent: onEvent})
 }

@@ -47,7 +47,7 @@ func Compile(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
 	if err := c.index(); err != nil {
 		return nil, err
 	}
-	d := &Desired{Federation: c.fed}
+	d := &Desired{Federation: c.fed, FleetProject: c.spec.FleetProject}
 	var err error
 	if d.Mesh, err = c.mesh(); err != nil {
 		return nil, err
@@ -837,11 +837,12 @@ func (c *compiler) fleetMemberships() []FleetMembership {
 	for _, ci := range c.clusters {
 		cl := ci.spec
 		out = append(out, FleetMembership{
-			Address:  plan.MembershipAddress(fleet, "global", cl.Name),
-			Project:  fleet,
-			Location: "global",
-			Name:     cl.Name,
-			Cluster:  fmt.Sprintf("//container.googleapis.com/projects/%s/locations/%s/clusters/%s", cl.Project, cl.Location, cl.Name),
+			Address:        plan.MembershipAddress(fleet, "global", cl.Name),
+			Project:        fleet,
+			Location:       "global",
+			Name:           cl.Name,
+			Cluster:        fmt.Sprintf("//container.googleapis.com/projects/%s/locations/%s/clusters/%s", cl.Project, cl.Location, cl.Name),
+			ClusterAddress: plan.ClusterAddress(cl.Project, cl.Location, cl.Name),
 			Reason: fmt.Sprintf("fleet Workload Identity and the mesh's fleet features (mesh ID, managed CA, Cloud Service Mesh dashboards) know %s through its membership in %s",
 				cl.Name, fleet),
 		})

@@ -51,6 +51,8 @@ const (
 type Desired struct {
 	// Federation is the federation's name, the value of the ownership marks.
 	Federation string `json:"federation"`
+	// FleetProject hosts the fleet memberships and features.
+	FleetProject string `json:"fleetProject"`
 	// Mesh is the identity every cluster's control plane is configured with.
 	Mesh MeshIdentity `json:"mesh"`
 	// Network is the VPC every cluster is attached to.
@@ -372,7 +374,9 @@ type FleetMembership struct {
 	// Cluster is the full resource name of the GKE cluster,
 	// //container.googleapis.com/projects/P/locations/L/clusters/N.
 	Cluster string `json:"cluster"`
-	Reason  string `json:"reason"`
+	// ClusterAddress is the cluster's plan address, which the membership waits for.
+	ClusterAddress plan.Address `json:"clusterAddress"`
+	Reason         string       `json:"reason"`
 }
 
 // ObjectRole says how the cluster layer treats an object beyond applying it as it is.

@@ -1,4 +1,5 @@
-// Package kube is the multi-cluster Kubernetes client set: server-side apply with the asmfed
-// field manager, ownership labels, inventories and pruning, readiness waits. It knows nothing
-// about Google Cloud.
+// Package kube is the Kubernetes client side of the tool: rest configurations for a cluster
+// reached through its GKE endpoint with an OAuth token or through a kubeconfig context, with the
+// tool's rate limits, and the multi-cluster client set. It knows nothing about Google Cloud's
+// APIs, plans or the federation; the engine's cluster layer uses it.
 package kube

@@ -396,3 +396,65 @@ func Merge(federation string, plans ...*Plan) *Plan {
 	out.Live.Digest = digestOf(out.Live.Resources)
 	return out
 }
+
+// Changed reports whether the change touches a field.
+func (c Change) Changed(field string) bool {
+	for _, f := range c.Fields {
+		if f.Path == field {
+			return true
+		}
+	}
+	return false
+}
+
+// ConflictError refuses a plan with resources that exist without the federation's ownership mark.
+type ConflictError struct {
+	Federation string
+	Conflicts  []Conflict
+}
+
+func (e *ConflictError) Error() string {
+	names := make([]string, len(e.Conflicts))
+	for i, c := range e.Conflicts {
+		names[i] = string(c.Address)
+	}
+	return fmt.Sprintf("the plan has resources that exist without the ownership mark of federation %q (%s); nothing was changed: rename them in the file, or delete them if they are leftovers",
+		e.Federation, strings.Join(names, ", "))
+}
+
+// DestroyRefusedError lists protected resources (networks, clusters, namespaces) a plan would
+// replace or delete.
+type DestroyRefusedError struct {
+	Addresses []Address
+}
+
+func (e *DestroyRefusedError) Error() string {
+	names := make([]string, len(e.Addresses))
+	for i, a := range e.Addresses {
+		names[i] = string(a)
+	}
+	return fmt.Sprintf("the plan replaces or deletes %s, with everything running on or in them; nothing was changed (pass --allow-destroy if that is intended)", strings.Join(names, ", "))
+}
+
+// CheckApplicable refuses, before anything changes, a plan with conflicts (a *ConflictError) or
+// one that replaces or deletes protected resources when destruction is not allowed (a
+// *DestroyRefusedError). Both layers use it, so the refusal and its advice are one.
+func (p *Plan) CheckApplicable(allowDestroy bool) error {
+	if len(p.Conflicts) > 0 {
+		return &ConflictError{Federation: p.Federation, Conflicts: p.Conflicts}
+	}
+	if allowDestroy {
+		return nil
+	}
+	var refused []Address
+	for _, c := range p.Changes {
+		if c.Protected && (c.Action == Replace || c.Action == Delete) {
+			refused = append(refused, c.Address)
+		}
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	sort.Slice(refused, func(i, j int) bool { return refused[i] < refused[j] })
+	return &DestroyRefusedError{Addresses: refused}
+}

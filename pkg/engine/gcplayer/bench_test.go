@@ -1,4 +1,4 @@
-package engine_test
+package gcplayer_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
-	"github.com/asmfed/kubectl-asmfed/pkg/engine"
+	"github.com/asmfed/kubectl-asmfed/pkg/engine/gcplayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
 )
 
@@ -24,14 +24,14 @@ func benchFederation(b *testing.B, n int) *v1alpha1.Federation {
 	return f
 }
 
-func benchEngine(b *testing.B, srv *gcpfake.Server, poll time.Duration) *engine.Engine {
+func benchEngine(b *testing.B, srv *gcpfake.Server, poll time.Duration) *gcplayer.Layer {
 	b.Helper()
 	clients, err := gcp.New(context.Background(), gcp.Config{Endpoint: srv.URL(), PollInterval: poll, MaxPollInterval: 10 * poll})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { clients.Close() })
-	return engine.New(clients, engine.Options{})
+	return gcplayer.New(clients, gcplayer.Options{})
 }
 
 // BenchmarkPlan measures a plan of an applied federation with 50 ms per API call, and the calls
@@ -47,7 +47,7 @@ func BenchmarkPlan(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			rep, err := e.Apply(ctx, r, engine.ApplyOptions{Parallelism: 32})
+			rep, err := e.Apply(ctx, r, gcplayer.ApplyOptions{Parallelism: 32})
 			if err != nil || rep.Err() != nil {
 				b.Fatalf("setup apply: %v %v", err, rep.Err())
 			}
@@ -95,7 +95,7 @@ func BenchmarkApply(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				rep, err := e.Apply(ctx, r, engine.ApplyOptions{Parallelism: tc.parallelism})
+				rep, err := e.Apply(ctx, r, gcplayer.ApplyOptions{Parallelism: tc.parallelism})
 				if err != nil || rep.Err() != nil {
 					b.Fatalf("apply: %v %v", err, rep.Err())
 				}

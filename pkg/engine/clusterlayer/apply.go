@@ -1,4 +1,4 @@
-package kube
+package clusterlayer
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -44,60 +43,21 @@ type ApplyOptions struct {
 	WaitWorkloads bool
 }
 
-// DestroyRefusedError lists protected objects a plan would delete or replace.
-type DestroyRefusedError struct {
-	Addresses []plan.Address
-}
-
-func (e *DestroyRefusedError) Error() string {
-	names := make([]string, len(e.Addresses))
-	for i, a := range e.Addresses {
-		names[i] = string(a)
-	}
-	return fmt.Sprintf("the plan deletes %s with everything in them; nothing was changed (allow destruction if that is intended)", strings.Join(names, ", "))
-}
-
-// ConflictError refuses a plan with objects that exist without this federation's ownership.
-type ConflictError struct {
-	Conflicts []plan.Conflict
-}
-
-func (e *ConflictError) Error() string {
-	names := make([]string, len(e.Conflicts))
-	for i, c := range e.Conflicts {
-		names[i] = string(c.Address)
-	}
-	return fmt.Sprintf("objects exist without federation ownership labels (%s); nothing was changed: delete or rename them, or label them %s=%s and %s=<federation> to hand them over",
-		strings.Join(names, ", "), LabelManagedBy, ManagedByValue, LabelFederation)
-}
-
 // Apply carries out a plan made by Plan: server-side apply under the asmfed field manager, in
 // dependency order across clusters, waiting for readiness where later steps need it. Before
 // changing a cluster it records in the cluster's inventory everything the plan will create, so
 // that an interrupted apply leaves nothing unlisted; the inventory's own step, last in its
 // cluster, writes the final list. A plan with conflicts, or deleting protected objects without
 // AllowDestroy, is refused before anything changes. Step failures are in the report.
-func Apply(ctx context.Context, r *Result, opts ApplyOptions) (*plan.Report, error) {
+func Apply(ctx context.Context, r *ClusterPlan, opts ApplyOptions) (*plan.Report, error) {
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 2 * time.Minute
 	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 200 * time.Millisecond
 	}
-	if len(r.Plan.Conflicts) > 0 {
-		return nil, &ConflictError{Conflicts: r.Plan.Conflicts}
-	}
-	if !opts.AllowDestroy {
-		var refused []plan.Address
-		for _, c := range r.Plan.Changes {
-			if c.Protected && (c.Action == plan.Replace || c.Action == plan.Delete) {
-				refused = append(refused, c.Address)
-			}
-		}
-		if len(refused) > 0 {
-			sort.Slice(refused, func(i, j int) bool { return refused[i] < refused[j] })
-			return nil, &DestroyRefusedError{Addresses: refused}
-		}
+	if err := r.Plan.CheckApplicable(opts.AllowDestroy); err != nil {
+		return nil, err
 	}
 	a := &applier{r: r, opts: opts}
 	if err := a.recordInventories(ctx); err != nil {
@@ -126,7 +86,7 @@ func Apply(ctx context.Context, r *Result, opts ApplyOptions) (*plan.Report, err
 }
 
 type applier struct {
-	r    *Result
+	r    *ClusterPlan
 	opts ApplyOptions
 }
 
@@ -142,13 +102,13 @@ func (a *applier) recordInventories(ctx context.Context) error {
 		}
 	}
 	for _, cluster := range slices.Sorted(maps.Keys(acting)) {
-		nsAddr := Address(cluster, "", "Namespace", federation.IstioNamespace)
+		nsAddr := plan.ObjectAddress(cluster, "", "Namespace", federation.IstioNamespace)
 		if a.r.live[nsAddr] == nil {
 			if err := a.apply(ctx, a.r.desired[nsAddr].u, cluster); err != nil {
 				return fmt.Errorf("create %s to hold the inventory: %w", nsAddr, err)
 			}
 		}
-		inv := a.r.desired[Address(cluster, federation.IstioNamespace, "ConfigMap", inventoryName(a.r.fed))]
+		inv := a.r.desired[plan.ObjectAddress(cluster, federation.IstioNamespace, "ConfigMap", inventoryName(a.r.fed))]
 		u := inv.u.DeepCopy()
 		addrs := append(append([]plan.Address{}, a.r.inventories[cluster]...), a.inventoryAddresses(cluster)...)
 		if err := unstructured.SetNestedField(u.Object, map[string]any{InventoryKey: inventoryData(addrs)}, "data"); err != nil {
@@ -213,7 +173,7 @@ func (a *applier) write(ctx context.Context, c plan.Change, progress func(string
 	}
 	// Ownership is checked again: an object created since the plan without the mark is left alone.
 	// An object still being deleted is waited for, then created anew.
-	cur, err := a.r.clients.get(ctx, o.ref)
+	cur, err := get(ctx, a.r.clients, o.ref)
 	switch {
 	case err == nil && cur.GetDeletionTimestamp() != nil:
 		if err := a.waitGone(ctx, o.ref, cur.GetUID(), progress); err != nil {
@@ -226,11 +186,11 @@ func (a *applier) write(ctx context.Context, c plan.Change, progress func(string
 	}
 	u := o.u.DeepCopy()
 	switch o.role {
-	case roleRemoteSecret:
+	case federation.RoleRemoteSecret:
 		if err := a.fillRemoteSecret(ctx, o, u, progress); err != nil {
 			return err
 		}
-	case roleCACerts:
+	case federation.RoleCACerts:
 		if err := a.fillCACerts(c, o, u, progress); err != nil {
 			return err
 		}
@@ -243,15 +203,15 @@ func (a *applier) write(ctx context.Context, c plan.Change, progress func(string
 		return fmt.Errorf("server-side apply: %w", err)
 	}
 	switch o.role {
-	case roleCRD:
+	case federation.RoleCRD:
 		return a.waitCRD(ctx, o.ref, progress)
-	case roleWorkload:
+	case federation.RoleWorkload:
 		if a.opts.WaitWorkloads {
 			return a.waitWorkload(ctx, o, progress)
 		}
-	case roleNamespace:
+	case federation.RoleNamespace:
 		return a.waitNamespace(ctx, o.ref, progress)
-	case roleTokenSecret:
+	case federation.RoleReaderToken:
 		_, err := a.waitToken(ctx, o.ref, progress)
 		return err
 	}
@@ -262,14 +222,14 @@ func (a *applier) write(ctx context.Context, c plan.Change, progress func(string
 // target's token controller to fill it in.
 func (a *applier) fillRemoteSecret(ctx context.Context, o *object, u *unstructured.Unstructured, progress func(string)) error {
 	rs := o.remote
-	tokRef := ref{Cluster: rs.Target, Namespace: federation.IstioNamespace, Kind: "Secret", Name: ReaderTokenSecret}
+	tokRef := ref{Cluster: rs.Target, Namespace: federation.IstioNamespace, Kind: "Secret", Name: federation.ReaderTokenSecret}
 	tok, err := a.waitToken(ctx, tokRef, progress)
 	if err != nil {
 		return err
 	}
 	token, ca := tokenOf(tok)
 	if len(ca) == 0 {
-		ca = a.r.clients.caData(rs.Target)
+		ca = caData(a.r.clients, rs.Target)
 	}
 	server, _ := a.r.peerServer(rs)
 	kc, err := remoteKubeconfig(rs.DataKey, server, ca, token)
@@ -284,7 +244,7 @@ func (a *applier) fillRemoteSecret(ctx context.Context, o *object, u *unstructur
 func (a *applier) fillCACerts(c plan.Change, o *object, u *unstructured.Unstructured, progress func(string)) error {
 	root := a.r.opts.CARoot
 	var data map[string][]byte
-	if l := a.r.live[c.Address]; l != nil && c.Action == plan.Update && !changed(c, fieldIntermediate) && !changed(c, fieldRootFingerprint) {
+	if l := a.r.live[c.Address]; l != nil && c.Action == plan.Update && !c.Changed(fieldIntermediate) && !c.Changed(fieldRootFingerprint) {
 		data = secretData(l.u)
 	} else {
 		progress("issuing an intermediate CA signed by root " + root.Fingerprint())
@@ -328,7 +288,7 @@ func (a *applier) remove(ctx context.Context, addr plan.Address, progress func(s
 // waitGone waits until the object with uid is deleted, reporting what holds it.
 func (a *applier) waitGone(ctx context.Context, rf ref, uid types.UID, progress func(string)) error {
 	return a.poll(ctx, "the deletion of "+string(rf.Address())+" to finish", progress, func(ctx context.Context) (bool, string, error) {
-		cur, err := a.r.clients.get(ctx, rf)
+		cur, err := get(ctx, a.r.clients, rf)
 		if apierrors.IsNotFound(err) {
 			return true, "", nil
 		}
@@ -363,7 +323,7 @@ func deletionState(u *unstructured.Unstructured) string {
 
 func (a *applier) waitNamespace(ctx context.Context, rf ref, progress func(string)) error {
 	return a.poll(ctx, "namespace "+rf.Name+" in "+rf.Cluster+" to be Active", progress, func(ctx context.Context) (bool, string, error) {
-		u, err := a.r.clients.get(ctx, rf)
+		u, err := get(ctx, a.r.clients, rf)
 		if apierrors.IsNotFound(err) {
 			return false, "not found", nil
 		}
@@ -385,7 +345,7 @@ func (a *applier) waitNamespace(ctx context.Context, rf ref, progress func(strin
 func (a *applier) waitToken(ctx context.Context, rf ref, progress func(string)) (*unstructured.Unstructured, error) {
 	var out *unstructured.Unstructured
 	err := a.poll(ctx, "the token of "+string(rf.Address()), progress, func(ctx context.Context) (bool, string, error) {
-		u, err := a.r.clients.get(ctx, rf)
+		u, err := get(ctx, a.r.clients, rf)
 		if apierrors.IsNotFound(err) {
 			return false, "the token Secret does not exist", nil
 		}
@@ -409,7 +369,7 @@ func (a *applier) waitToken(ctx context.Context, rf ref, progress func(string)) 
 func (a *applier) waitWorkload(ctx context.Context, o *object, progress func(string)) error {
 	rf := o.ref
 	return a.poll(ctx, "Deployment "+rf.Name+" in "+rf.Cluster+" to be available", progress, func(ctx context.Context) (bool, string, error) {
-		u, err := a.r.clients.get(ctx, rf)
+		u, err := get(ctx, a.r.clients, rf)
 		if err != nil {
 			return false, "", err
 		}
@@ -498,7 +458,7 @@ func podsReason(pods []corev1.Pod) string {
 // waitCRD waits until a CRD is established, so objects of its kind can be created.
 func (a *applier) waitCRD(ctx context.Context, rf ref, progress func(string)) error {
 	return a.poll(ctx, "CustomResourceDefinition "+rf.Name+" to be established", progress, func(ctx context.Context) (bool, string, error) {
-		u, err := a.r.clients.get(ctx, rf)
+		u, err := get(ctx, a.r.clients, rf)
 		if err != nil {
 			return false, "", err
 		}

@@ -1,17 +1,18 @@
-package kube
+package clusterlayer
 
 import (
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -24,6 +25,7 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/istio"
+	"github.com/asmfed/kubectl-asmfed/pkg/kube"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
@@ -48,24 +50,19 @@ type Options struct {
 	ReadParallelism int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// Manifests are, per cluster, the rendered Istio control plane to install (CRDs are applied
-	// and established before the rest).
-	Manifests map[string][]*unstructured.Unstructured
-	// MeshPolicy adds mesh-wide mTLS, ServiceEntries for the egress allow-list and the ingress
-	// Gateway; Istio's CRDs must exist or be among Manifests.
-	MeshPolicy bool
 	// IngressCredential is the gateway certificate read from the file's certFile and keyFile.
 	IngressCredential *IngressCredential
 }
 
-// Result is a plan together with what it was made from, which Apply needs to carry it out.
-type Result struct {
+// ClusterPlan is the cluster side's plan together with what it was made from, which Apply needs
+// to carry it out.
+type ClusterPlan struct {
 	Plan *plan.Plan
 	// Calls counts the API requests the plan made, per cluster.
 	Calls map[string]int
 
 	fed     string
-	clients *ClientSet
+	clients *kube.ClientSet
 	opts    Options
 	desired map[plan.Address]*object
 	live    map[plan.Address]*object
@@ -82,10 +79,10 @@ type Result struct {
 var ErrNoClusters = errors.New("no client configuration")
 
 // Plan reads the live objects the federation concerns in every cluster, in parallel, and diffs
-// them against what the federation wants. d is the compiled federation (federation.Compile) and
-// f the defaulted file it was compiled from; clusters maps each cluster name to a configuration
-// that reaches it (ConfigForEndpoint, ConfigsFromKubeconfig).
-func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.Desired, f *v1alpha1.Federation, opts Options) (*Result, error) {
+// them against what the model wants: d is the compiled federation (federation.Compile), with the
+// control plane attached when it is installed in cluster; clusters maps each cluster name to a
+// configuration that reaches it (kube.ConfigForEndpoint, kube.ConfigsFromKubeconfig).
+func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.Desired, opts Options) (*ClusterPlan, error) {
 	if opts.RenewBefore <= 0 {
 		opts.RenewBefore = 30 * 24 * time.Hour
 	}
@@ -104,23 +101,18 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("clusters %s: %w (pass a kubeconfig context or an endpoint for each)", strings.Join(missing, ", "), ErrNoClusters)
 	}
-	caPlugin := f.Spec.Mesh.CA.Mode == v1alpha1.CAPlugin
-	var fp string
-	if caPlugin {
-		if opts.CARoot == nil {
-			return nil, errors.New("mesh.ca.mode is plugin but no root was given; hint: create one with `kubectl asmfed ca init --out ca/` and set mesh.ca.rootCertFile and rootKeyFile")
-		}
-		fp = opts.CARoot.Fingerprint()
+	if d.Mesh.CA == v1alpha1.CAPlugin && opts.CARoot == nil {
+		return nil, errors.New("mesh.ca.mode is plugin but no root was given; hint: create one with `kubectl asmfed ca init --out ca/` and set mesh.ca.rootCertFile and rootKeyFile")
 	}
-	clients, err := NewClientSet(clusters)
+	clients, err := kube.NewClientSet(clusters)
 	if err != nil {
 		return nil, err
 	}
-	want, err := desiredObjects(f, d, caPlugin, fp, opts)
+	want, err := desiredObjects(d, opts.IngressCredential)
 	if err != nil {
 		return nil, err
 	}
-	r := &Result{fed: d.Federation, clients: clients, opts: opts, Calls: map[string]int{},
+	r := &ClusterPlan{fed: d.Federation, clients: clients, opts: opts, Calls: map[string]int{},
 		desired: map[plan.Address]*object{}, live: map[plan.Address]*object{},
 		inventories: map[string][]plan.Address{}, desiredByCluster: map[string][]plan.Address{}, retained: map[string][]plan.Address{}}
 	for cluster, objs := range want {
@@ -162,11 +154,11 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 			continue
 		}
 		switch {
-		case o.role == roleTokenSecret && c.Action == plan.Replace && opts.RotateRemoteSecrets:
+		case o.role == federation.RoleReaderToken && c.Action == plan.Replace && opts.RotateRemoteSecrets:
 			c.ActionReason = "remote secret rotation: a new token Secret replaces this one, which invalidates the old token"
-		case o.role == roleRemoteSecret && c.Action == plan.Update && r.pendingToken(o):
+		case o.role == federation.RoleRemoteSecret && c.Action == plan.Update && r.pendingToken(o):
 			c.ActionReason = fmt.Sprintf("carries the new token of %s's reader account, issued during apply", o.remote.Target)
-		case o.role == roleCACerts && c.Action == plan.Update && changed(*c, fieldIntermediate):
+		case o.role == federation.RoleCACerts && c.Action == plan.Update && c.Changed(fieldIntermediate):
 			c.ActionReason = "a new intermediate is issued: " + fmt.Sprint(c.Before[fieldIntermediate])
 		}
 		if c.Protected && c.Action == plan.Delete {
@@ -179,18 +171,9 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	return r, nil
 }
 
-func changed(c plan.Change, field string) bool {
-	for _, f := range c.Fields {
-		if f.Path == field {
-			return true
-		}
-	}
-	return false
-}
-
 // readLive reads, per cluster and in parallel, the inventory and then every object that is
 // desired or listed in it.
-func (r *Result) readLive(ctx context.Context, want map[string][]*object) error {
+func (r *ClusterPlan) readLive(ctx context.Context, want map[string][]*object) error {
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	sem := make(chan struct{}, r.opts.ReadParallelism)
@@ -200,7 +183,7 @@ func (r *Result) readLive(ctx context.Context, want map[string][]*object) error 
 		mu.Lock()
 		r.Calls[rf.Cluster]++
 		mu.Unlock()
-		u, err := r.clients.get(gctx, rf)
+		u, err := get(gctx, r.clients, rf)
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
@@ -305,7 +288,7 @@ func inventoryData(addrs []plan.Address) string {
 
 // liveObject reduces a live object to a plan resource: the fields the desired object of the
 // same address manages, or its ownership labels and top-level fields when nothing wants it.
-func (r *Result) liveObject(rf ref, u *unstructured.Unstructured) *object {
+func (r *ClusterPlan) liveObject(rf ref, u *unstructured.Unstructured) *object {
 	k := kinds[rf.Kind]
 	o := &object{ref: rf, u: u, res: plan.Resource{
 		Address:   rf.Address(),
@@ -316,7 +299,7 @@ func (r *Result) liveObject(rf ref, u *unstructured.Unstructured) *object {
 		Sensitive: k.sensitive,
 	}}
 	if rf.Namespace != "" {
-		o.res.DependsOn = []plan.Address{Address(rf.Cluster, "", "Namespace", rf.Namespace)}
+		o.res.DependsOn = []plan.Address{plan.ObjectAddress(rf.Cluster, "", "Namespace", rf.Namespace)}
 	}
 	if rf.Kind == "Namespace" {
 		o.res.Protected = true
@@ -329,11 +312,11 @@ func (r *Result) liveObject(rf ref, u *unstructured.Unstructured) *object {
 	o.role = d.role
 	o.res.Fields = liveFields(u, d.res.Fields)
 	switch d.role {
-	case roleTokenSecret:
+	case federation.RoleReaderToken:
 		o.res.Fields[fieldTokenGeneration] = generation(u.GetAnnotations())
-	case roleRemoteSecret:
+	case federation.RoleRemoteSecret:
 		o.res.Fields[fieldServer] = kubeconfigServer(u, d.remote.DataKey)
-	case roleCACerts:
+	case federation.RoleCACerts:
 		data := secretData(u)
 		if fp := rootFingerprintOf(data); fp != "" {
 			o.res.Fields[fieldRootFingerprint] = fp
@@ -351,10 +334,10 @@ func (r *Result) liveObject(rf ref, u *unstructured.Unstructured) *object {
 
 // complete fills in the desired fields that depend on live state: token generations, remote
 // secrets' kubeconfigs (from the peers' live tokens) and cacerts' root and intermediate.
-func (r *Result) complete(warnings *[]string) error {
+func (r *ClusterPlan) complete(warnings *[]string) error {
 	// Token generations first: remote secrets carry their target's.
 	for addr, o := range r.desired {
-		if o.role != roleTokenSecret {
+		if o.role != federation.RoleReaderToken {
 			continue
 		}
 		gen := 1
@@ -371,9 +354,9 @@ func (r *Result) complete(warnings *[]string) error {
 	warned := map[string]bool{}
 	for _, o := range r.desired {
 		switch o.role {
-		case roleRemoteSecret:
+		case federation.RoleRemoteSecret:
 			rs := o.remote
-			tokenAddr := Address(rs.Target, federation.IstioNamespace, "Secret", ReaderTokenSecret)
+			tokenAddr := plan.ObjectAddress(rs.Target, federation.IstioNamespace, "Secret", federation.ReaderTokenSecret)
 			tok := r.desired[tokenAddr]
 			setAnnotation(o.u, AnnotationTokenGeneration, tok.u.GetAnnotations()[AnnotationTokenGeneration])
 			server, fromConfig := r.peerServer(rs)
@@ -385,7 +368,7 @@ func (r *Result) complete(warnings *[]string) error {
 			if !r.pendingToken(o) {
 				token, ca := tokenOf(r.live[tokenAddr].u)
 				if len(ca) == 0 {
-					ca = r.clients.caData(rs.Target)
+					ca = caData(r.clients, rs.Target)
 				}
 				kc, err := remoteKubeconfig(rs.DataKey, server, ca, token)
 				if err != nil {
@@ -398,7 +381,7 @@ func (r *Result) complete(warnings *[]string) error {
 			}
 			o.res.Fields = objectFields(o.u)
 			o.res.Fields[fieldServer] = server
-		case roleCACerts:
+		case federation.RoleCACerts:
 			o.res.Fields[fieldRootFingerprint] = r.opts.CARoot.Fingerprint()
 			o.res.Fields[fieldIntermediate] = intermediateOK
 		}
@@ -411,8 +394,8 @@ const pendingData = "(known after apply)"
 
 // pendingToken reports whether a remote secret's token is unknown until apply: its target's token
 // Secret is missing, not filled in yet, or about to be replaced.
-func (r *Result) pendingToken(o *object) bool {
-	addr := Address(o.remote.Target, federation.IstioNamespace, "Secret", ReaderTokenSecret)
+func (r *ClusterPlan) pendingToken(o *object) bool {
+	addr := plan.ObjectAddress(o.remote.Target, federation.IstioNamespace, "Secret", federation.ReaderTokenSecret)
 	l := r.live[addr]
 	if l == nil || !l.res.Owned || r.opts.RotateRemoteSecrets {
 		return true
@@ -423,7 +406,7 @@ func (r *Result) pendingToken(o *object) bool {
 
 // peerServer is the address a remote secret points at, and whether it fell back to the one this
 // tool uses.
-func (r *Result) peerServer(rs *federation.RemoteSecret) (string, bool) {
+func (r *ClusterPlan) peerServer(rs *federation.RemoteSecret) (string, bool) {
 	if s := r.opts.PeerServers[rs.Target]; s != "" {
 		return withScheme(s), false
 	}
@@ -509,7 +492,7 @@ func kubeconfigServer(u *unstructured.Unstructured, key string) any {
 	return nil
 }
 
-func (cs *ClientSet) get(ctx context.Context, rf ref) (*unstructured.Unstructured, error) {
+func get(ctx context.Context, cs *kube.ClientSet, rf ref) (*unstructured.Unstructured, error) {
 	k := kinds[rf.Kind]
 	ri := cs.Dynamic(rf.Cluster).Resource(k.gvr)
 	if k.namespaced {
@@ -520,7 +503,7 @@ func (cs *ClientSet) get(ctx context.Context, rf ref) (*unstructured.Unstructure
 
 // caData is the CA a cluster's configuration trusts, for remote secrets when the token Secret
 // has no ca.crt.
-func (cs *ClientSet) caData(cluster string) []byte {
+func caData(cs *kube.ClientSet, cluster string) []byte {
 	cfg := cs.Config(cluster)
 	if cfg == nil {
 		return nil
@@ -540,14 +523,14 @@ func (cs *ClientSet) caData(cluster string) []byte {
 // it: a new revision is installed beside the old one, namespaces move to it by label, and pods
 // move when they restart. Until then the old revision's objects are neither deleted nor
 // shown as deletions; a warning says what still uses it.
-func (r *Result) retainRevisionsInUse(ctx context.Context, revision string, warnings *[]string) error {
+func (r *ClusterPlan) retainRevisionsInUse(ctx context.Context, revision string, warnings *[]string) error {
 	type key struct{ cluster, rev string }
 	users := map[key]string{}
 	for addr, l := range r.live {
 		if _, wanted := r.desired[addr]; wanted || l.role == roleInventory || !owned(l.u, r.fed) {
 			continue
 		}
-		rev := l.u.GetLabels()[LabelRevision]
+		rev := l.u.GetLabels()[federation.LabelRevision]
 		if rev == "" || rev == revision || l.ref.Kind == "Namespace" {
 			continue
 		}
@@ -576,8 +559,8 @@ func (r *Result) retainRevisionsInUse(ctx context.Context, revision string, warn
 
 // revisionUsers says what in a cluster still uses a revision: namespaces labelled with it that
 // the federation does not move (it moves its own in this apply), and pods injected by it.
-func (r *Result) revisionUsers(ctx context.Context, cluster, rev string) (string, error) {
-	sel := metav1.ListOptions{LabelSelector: LabelRevision + "=" + rev}
+func (r *ClusterPlan) revisionUsers(ctx context.Context, cluster, rev string) (string, error) {
+	sel := metav1.ListOptions{LabelSelector: federation.LabelRevision + "=" + rev}
 	dyn := r.clients.Dynamic(cluster)
 	r.Calls[cluster] += 2
 	nss, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).List(ctx, sel)
@@ -586,7 +569,7 @@ func (r *Result) revisionUsers(ctx context.Context, cluster, rev string) (string
 	}
 	var names []string
 	for _, ns := range nss.Items {
-		if d, ok := r.desired[Address(cluster, "", "Namespace", ns.GetName())]; ok && d.u.GetLabels()[LabelRevision] != rev {
+		if d, ok := r.desired[plan.ObjectAddress(cluster, "", "Namespace", ns.GetName())]; ok && d.u.GetLabels()[federation.LabelRevision] != rev {
 			continue // the federation moves it to the new revision now
 		}
 		names = append(names, ns.GetName())

@@ -1,4 +1,4 @@
-package engine_test
+package gcplayer_test
 
 import (
 	"context"
@@ -12,15 +12,15 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
-	"github.com/asmfed/kubectl-asmfed/pkg/engine"
+	"github.com/asmfed/kubectl-asmfed/pkg/engine/gcplayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
-const twoCluster = "../../samples/two-cluster-private/federation.yaml"
+const twoCluster = "../../../samples/two-cluster-private/federation.yaml"
 
 // converge plans and applies until the plan is empty, at most twice, and fails on anything else.
-func converge(t *testing.T, e *engine.Engine, path string) {
+func converge(t *testing.T, e *gcplayer.Layer, path string) {
 	t.Helper()
 	ctx := context.Background()
 	f := load(t, path)
@@ -29,7 +29,7 @@ func converge(t *testing.T, e *engine.Engine, path string) {
 		t.Fatal(err)
 	}
 	if r.Plan.HasChanges() {
-		rep, err := e.Apply(ctx, r, engine.ApplyOptions{})
+		rep, err := e.Apply(ctx, r, gcplayer.ApplyOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func TestResumeAfterAFailureAtEachStep(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				rep, err := e.Apply(ctx, r, engine.ApplyOptions{})
+				rep, err := e.Apply(ctx, r, gcplayer.ApplyOptions{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -162,7 +162,7 @@ func TestResumeAfterCancel(t *testing.T) {
 				t.Fatal(err)
 			}
 			finished := 0
-			rep, err := e.Apply(ctx, r, engine.ApplyOptions{Parallelism: 2, OnEvent: func(ev plan.Event) {
+			rep, err := e.Apply(ctx, r, gcplayer.ApplyOptions{Parallelism: 2, OnEvent: func(ev plan.Event) {
 				if ev.Kind == plan.EventFinished {
 					if finished++; finished == after {
 						cancel()
@@ -204,7 +204,7 @@ func TestClientErrorsAreNotRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := e.Apply(ctx, r, engine.ApplyOptions{})
+	rep, err := e.Apply(ctx, r, gcplayer.ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestFailedClusterOperation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := e.Apply(ctx, r, engine.ApplyOptions{})
+	rep, err := e.Apply(ctx, r, gcplayer.ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestOwnership(t *testing.T) {
 	if r.Plan.HasChanges() || len(r.Plan.Conflicts) != 1 || !strings.HasSuffix(string(r.Plan.Conflicts[0].Address), "asmfed-asm-sample-admin") {
 		t.Fatalf("want one conflict and no changes:\n%s", render(r.Plan))
 	}
-	if _, err := e.Apply(ctx, r, engine.ApplyOptions{}); err == nil || !strings.Contains(err.Error(), "ownership mark") {
+	if _, err := e.Apply(ctx, r, gcplayer.ApplyOptions{}); err == nil || !strings.Contains(err.Error(), "ownership mark") {
 		t.Fatalf("apply with a conflict: %v", err)
 	}
 	for _, m := range []string{"Firewalls/Insert", "Firewalls/Update", "Firewalls/Patch", "Firewalls/Delete"} {
@@ -317,8 +317,8 @@ func TestReplacingAClusterNeedsAllowDestroy(t *testing.T) {
 	if r.Plan.Summary.Replace != 1 {
 		t.Fatalf("a new control-plane range must replace the cluster:\n%s", render(r.Plan))
 	}
-	_, err = e.Apply(ctx, r, engine.ApplyOptions{})
-	var refused *engine.DestroyRefusedError
+	_, err = e.Apply(ctx, r, gcplayer.ApplyOptions{})
+	var refused *plan.DestroyRefusedError
 	if err == nil || !errorsAs(err, &refused) {
 		t.Fatalf("replace without --allow-destroy: %v", err)
 	}

@@ -1,4 +1,4 @@
-package engine
+package gcplayer
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	hubv1 "google.golang.org/api/gkehub/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
@@ -22,7 +23,7 @@ func isConflict(err error) bool { return gcp.IsKind(err, gcp.KindConflict) }
 // change carries out one change. Every branch is idempotent: a create that finds the resource
 // already there (an earlier apply that was interrupted) counts as done, a delete that finds it
 // gone likewise, so that apply can always be run again.
-func (e *Engine) change(ctx context.Context, c plan.Change, d, l *object, progress gcp.Progress) error {
+func (e *Layer) change(ctx context.Context, c plan.Change, d, l *object, progress gcp.Progress) error {
 	switch c.Action {
 	case plan.Create:
 		return e.create(ctx, d, progress)
@@ -39,37 +40,37 @@ func (e *Engine) change(ctx context.Context, c plan.Change, d, l *object, progre
 	return nil
 }
 
-func (e *Engine) create(ctx context.Context, d *object, progress gcp.Progress) error {
+func (e *Layer) create(ctx context.Context, d *object, progress gcp.Progress) error {
 	if d == nil {
 		return fmt.Errorf("no desired state")
 	}
 	var err error
 	switch d.res.Kind {
-	case kindAPI:
+	case plan.KindAPI:
 		err = e.gcp.EnableServices(ctx, d.project, []string{d.parent}, progress)
-	case kindNetwork:
+	case plan.KindNetwork:
 		err = e.gcp.InsertNetwork(ctx, d.project, d.msg.(*computepb.Network), progress)
-	case kindSubnetwork:
+	case plan.KindSubnetwork:
 		err = e.gcp.InsertSubnetwork(ctx, d.project, d.location, d.msg.(*computepb.Subnetwork), progress)
-	case kindFirewall:
+	case plan.KindFirewall:
 		err = e.gcp.InsertFirewall(ctx, d.project, d.msg.(*computepb.Firewall), progress)
-	case kindRouter:
+	case plan.KindRouter:
 		err = e.gcp.InsertRouter(ctx, d.project, d.location, d.msg.(*computepb.Router), progress)
-	case kindXpnHost:
+	case plan.KindXpnHost:
 		err = e.gcp.EnableXpnHost(ctx, d.project, progress)
-	case kindXpnService:
+	case plan.KindXpnService:
 		err = e.gcp.AttachXpnServiceProject(ctx, d.project, d.parent, progress)
-	case kindIAM:
+	case plan.KindIAMBinding:
 		err = e.addBinding(ctx, d)
-	case kindCluster:
+	case plan.KindCluster:
 		err = e.gcp.CreateCluster(ctx, d.project, d.location, d.msg.(*containerpb.Cluster), progress)
-	case kindNodePool:
+	case plan.KindNodePool:
 		// Node pools are created with their cluster; this creates one added later.
 		err = e.gcp.CreateNodePool(ctx, d.project, d.location, d.parent, d.msg.(*containerpb.NodePool), progress)
-	case kindMembership:
+	case plan.KindMembership:
 		err = e.gcp.CreateMembership(ctx, d.project, d.location, d.parent, d.msg.(*gkehubpb.Membership), progress)
-	case kindFeature:
-		err = e.gcp.CreateFeature(ctx, d.project, meshFeature, d.msg.(*hubv1.Feature), progress)
+	case plan.KindFeature:
+		err = e.gcp.CreateFeature(ctx, d.project, federation.MeshFeatureName, d.msg.(*hubv1.Feature), progress)
 		if isConflict(err) {
 			// Enabled meanwhile, by someone else: set the federation's memberships on it.
 			return e.updateFeature(ctx, d, progress)
@@ -84,25 +85,25 @@ func (e *Engine) create(ctx context.Context, d *object, progress gcp.Progress) e
 	return err
 }
 
-func (e *Engine) delete(ctx context.Context, l *object, progress gcp.Progress) error {
+func (e *Layer) delete(ctx context.Context, l *object, progress gcp.Progress) error {
 	if l == nil {
 		return nil
 	}
 	var err error
 	switch l.res.Kind {
-	case kindNetwork:
+	case plan.KindNetwork:
 		err = e.gcp.DeleteNetwork(ctx, l.project, l.msg.(*computepb.Network).GetName(), progress)
-	case kindSubnetwork:
+	case plan.KindSubnetwork:
 		err = e.gcp.DeleteSubnetwork(ctx, l.project, l.location, l.msg.(*computepb.Subnetwork).GetName(), progress)
-	case kindFirewall:
+	case plan.KindFirewall:
 		err = e.gcp.DeleteFirewall(ctx, l.project, l.msg.(*computepb.Firewall).GetName(), progress)
-	case kindRouter:
+	case plan.KindRouter:
 		err = e.gcp.DeleteRouter(ctx, l.project, l.location, l.msg.(*computepb.Router).GetName(), progress)
-	case kindCluster:
+	case plan.KindCluster:
 		err = e.gcp.DeleteCluster(ctx, l.project, l.location, l.msg.(*containerpb.Cluster).GetName(), progress)
-	case kindNodePool:
+	case plan.KindNodePool:
 		err = e.gcp.DeleteNodePool(ctx, l.project, l.location, l.parent, l.msg.(*containerpb.NodePool).GetName(), progress)
-	case kindMembership:
+	case plan.KindMembership:
 		err = e.gcp.DeleteMembership(ctx, l.project, l.location, l.parent, progress)
 	default:
 		return fmt.Errorf("the tool never deletes a %s", l.res.Kind)
@@ -113,45 +114,36 @@ func (e *Engine) delete(ctx context.Context, l *object, progress gcp.Progress) e
 	return err
 }
 
-func changed(c plan.Change, field string) bool {
-	for _, f := range c.Fields {
-		if f.Path == field {
-			return true
-		}
-	}
-	return false
-}
-
-func (e *Engine) update(ctx context.Context, c plan.Change, d, l *object, progress gcp.Progress) error {
+func (e *Layer) update(ctx context.Context, c plan.Change, d, l *object, progress gcp.Progress) error {
 	switch d.res.Kind {
-	case kindFirewall:
+	case plan.KindFirewall:
 		return e.gcp.UpdateFirewall(ctx, d.project, d.msg.(*computepb.Firewall), progress)
-	case kindRouter:
+	case plan.KindRouter:
 		return e.gcp.PatchRouter(ctx, d.project, d.location, d.msg.(*computepb.Router), progress)
-	case kindSubnetwork:
+	case plan.KindSubnetwork:
 		want, have := d.msg.(*computepb.Subnetwork), l.msg.(*computepb.Subnetwork)
-		if changed(c, "secondaryIpRanges") || changed(c, "description") {
+		if c.Changed("secondaryIpRanges") || c.Changed("description") {
 			patch := &computepb.Subnetwork{Name: want.Name, SecondaryIpRanges: want.SecondaryIpRanges, Description: want.Description, Fingerprint: have.Fingerprint}
 			if err := e.gcp.PatchSubnetwork(ctx, d.project, d.location, patch, progress); err != nil {
 				return err
 			}
 		}
-		if changed(c, "privateIpGoogleAccess") {
+		if c.Changed("privateIpGoogleAccess") {
 			return e.gcp.SetPrivateGoogleAccess(ctx, d.project, d.location, want.GetName(), want.GetPrivateIpGoogleAccess(), progress)
 		}
 		return nil
-	case kindCluster:
+	case plan.KindCluster:
 		return e.updateCluster(ctx, c, d, l, progress)
-	case kindFeature:
+	case plan.KindFeature:
 		return e.updateFeature(ctx, d, progress)
-	case kindNodePool:
+	case plan.KindNodePool:
 		want := d.msg.(*containerpb.NodePool)
-		if changed(c, "autoscaling") {
+		if c.Changed("autoscaling") {
 			if err := e.gcp.SetNodePoolAutoscaling(ctx, d.project, d.location, d.parent, want.GetName(), want.GetAutoscaling(), progress); err != nil {
 				return err
 			}
 		}
-		if changed(c, "imageType") || changed(c, "tags") {
+		if c.Changed("imageType") || c.Changed("tags") {
 			return e.gcp.UpdateNodePool(ctx, d.project, d.location, d.parent, want, progress)
 		}
 		return nil
@@ -161,8 +153,8 @@ func (e *Engine) update(ctx context.Context, c plan.Change, d, l *object, progre
 
 // updateFeature merges the federation's membership specs into the fleet feature's, read fresh, so
 // the specs of clusters outside the federation are kept.
-func (e *Engine) updateFeature(ctx context.Context, d *object, progress gcp.Progress) error {
-	cur, err := e.gcp.Feature(ctx, d.project, meshFeature)
+func (e *Layer) updateFeature(ctx context.Context, d *object, progress gcp.Progress) error {
+	cur, err := e.gcp.Feature(ctx, d.project, federation.MeshFeatureName)
 	if err != nil {
 		return err
 	}
@@ -173,7 +165,7 @@ func (e *Engine) updateFeature(ctx context.Context, d *object, progress gcp.Prog
 	for k, v := range d.msg.(*hubv1.Feature).MembershipSpecs {
 		specs[k] = v
 	}
-	return e.gcp.UpdateFeatureMemberships(ctx, d.project, meshFeature, specs, progress)
+	return e.gcp.UpdateFeatureMemberships(ctx, d.project, federation.MeshFeatureName, specs, progress)
 }
 
 func fieldPaths(c plan.Change) []string {
@@ -186,32 +178,32 @@ func fieldPaths(c plan.Change) []string {
 
 // updateCluster applies each changed field with the call GKE has for it, one at a time (GKE
 // refuses concurrent operations on a cluster).
-func (e *Engine) updateCluster(ctx context.Context, c plan.Change, d, l *object, progress gcp.Progress) error {
+func (e *Layer) updateCluster(ctx context.Context, c plan.Change, d, l *object, progress gcp.Progress) error {
 	want, have := d.msg.(*containerpb.Cluster), l.msg.(*containerpb.Cluster)
 	name := want.GetName()
 	var updates []*containerpb.ClusterUpdate
-	if changed(c, "masterAuthorizedNetworks") {
+	if c.Changed("masterAuthorizedNetworks") {
 		updates = append(updates, &containerpb.ClusterUpdate{DesiredMasterAuthorizedNetworksConfig: want.GetMasterAuthorizedNetworksConfig()})
 	}
-	if changed(c, "masterGlobalAccess") || changed(c, "privateEndpoint") {
+	if c.Changed("masterGlobalAccess") || c.Changed("privateEndpoint") {
 		updates = append(updates, &containerpb.ClusterUpdate{DesiredPrivateClusterConfig: &containerpb.PrivateClusterConfig{
 			EnablePrivateEndpoint:    want.GetPrivateClusterConfig().GetEnablePrivateEndpoint(),
 			MasterGlobalAccessConfig: want.GetPrivateClusterConfig().GetMasterGlobalAccessConfig()}})
 	}
-	if changed(c, "workloadPool") {
+	if c.Changed("workloadPool") {
 		wi := want.GetWorkloadIdentityConfig()
 		if wi == nil {
 			wi = &containerpb.WorkloadIdentityConfig{}
 		}
 		updates = append(updates, &containerpb.ClusterUpdate{DesiredWorkloadIdentityConfig: wi})
 	}
-	if changed(c, "shieldedNodes") {
+	if c.Changed("shieldedNodes") {
 		updates = append(updates, &containerpb.ClusterUpdate{DesiredShieldedNodes: want.GetShieldedNodes()})
 	}
-	if changed(c, "releaseChannel") {
+	if c.Changed("releaseChannel") {
 		updates = append(updates, &containerpb.ClusterUpdate{DesiredReleaseChannel: want.GetReleaseChannel()})
 	}
-	if changed(c, "networkPolicy") {
+	if c.Changed("networkPolicy") {
 		updates = append(updates, &containerpb.ClusterUpdate{DesiredAddonsConfig: &containerpb.AddonsConfig{NetworkPolicyConfig: want.GetAddonsConfig().GetNetworkPolicyConfig()}})
 	}
 	for _, u := range updates {
@@ -219,12 +211,12 @@ func (e *Engine) updateCluster(ctx context.Context, c plan.Change, d, l *object,
 			return err
 		}
 	}
-	if changed(c, "networkPolicy") {
+	if c.Changed("networkPolicy") {
 		if err := e.gcp.SetNetworkPolicy(ctx, d.project, d.location, name, want.GetNetworkPolicy().GetEnabled(), progress); err != nil {
 			return err
 		}
 	}
-	if changed(c, "labels") {
+	if c.Changed("labels") {
 		// Keep labels others set; set every label the federation manages.
 		labels := map[string]string{}
 		for k, v := range have.GetResourceLabels() {
@@ -242,7 +234,7 @@ func (e *Engine) updateCluster(ctx context.Context, c plan.Change, d, l *object,
 
 // addBinding adds a member to a role in an IAM policy, read-modify-write with the policy's etag;
 // a concurrent change makes the write fail, and the binding is retried on the fresh policy.
-func (e *Engine) addBinding(ctx context.Context, d *object) error {
+func (e *Layer) addBinding(ctx context.Context, d *object) error {
 	role, member := d.res.Fields["role"].(string), d.res.Fields["member"].(string)
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
@@ -278,7 +270,7 @@ func withMember[B any](bindings []B, role, member string, roleOf func(B) string,
 	return append(bindings, newBinding()), true
 }
 
-func (e *Engine) addSubnetBinding(ctx context.Context, project, region, subnet, role, member string) error {
+func (e *Layer) addSubnetBinding(ctx context.Context, project, region, subnet, role, member string) error {
 	p, err := e.gcp.SubnetworkIAMPolicy(ctx, project, region, subnet)
 	if err != nil {
 		return err
@@ -295,7 +287,7 @@ func (e *Engine) addSubnetBinding(ctx context.Context, project, region, subnet, 
 	return e.gcp.SetSubnetworkIAMPolicy(ctx, project, region, subnet, p)
 }
 
-func (e *Engine) addProjectBinding(ctx context.Context, project, role, member string) error {
+func (e *Layer) addProjectBinding(ctx context.Context, project, role, member string) error {
 	p, err := e.gcp.ProjectIAMPolicy(ctx, project)
 	if err != nil {
 		return err

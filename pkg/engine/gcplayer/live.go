@@ -1,8 +1,10 @@
-package engine
+package gcplayer
 
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -13,7 +15,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	hubv1 "google.golang.org/api/gkehub/v1"
 
-	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
@@ -38,41 +39,32 @@ type snapshot struct {
 }
 
 // projectsOf lists every project a federation touches.
-func projectsOf(f *v1alpha1.Federation) []string {
-	seen := map[string]bool{f.Spec.FleetProject: true, f.Spec.Network.Project: true}
-	for _, c := range f.Spec.Clusters {
+func projectsOf(d *federation.Desired) []string {
+	seen := map[string]bool{d.FleetProject: true, d.Network.Project: true}
+	for _, c := range d.Clusters {
 		seen[c.Project] = true
 	}
-	out := make([]string, 0, len(seen))
-	for p := range seen {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(seen))
 }
 
-func clusterProjects(f *v1alpha1.Federation) []string {
+func clusterProjects(d *federation.Desired) []string {
 	seen := map[string]bool{}
-	var out []string
-	for _, c := range f.Spec.Clusters {
-		if !seen[c.Project] {
-			seen[c.Project] = true
-			out = append(out, c.Project)
-		}
+	for _, c := range d.Clusters {
+		seen[c.Project] = true
 	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(seen))
 }
 
-// read takes the snapshot: every list runs in parallel.
-func (e *Engine) read(ctx context.Context, f *v1alpha1.Federation) (*snapshot, error) {
+// read takes the snapshot: every list runs in parallel. d may still hold placeholders for
+// project numbers (which the snapshot reads): what is read does not depend on them.
+func (e *Layer) read(ctx context.Context, d *federation.Desired) (*snapshot, error) {
 	s := &snapshot{numbers: map[string]int64{}, services: map[string][]string{}, clusters: map[string][]*containerpb.Cluster{},
 		policies: map[string]map[string]map[string]bool{}}
 	var mu sync.Mutex
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(e.opts.ReadParallelism)
-	netProject := f.Spec.Network.Project
-	for _, p := range projectsOf(f) {
+	netProject := d.Network.Project
+	for _, p := range projectsOf(d) {
 		g.Go(func() error {
 			n, err := e.gcp.ProjectNumber(ctx, p)
 			mu.Lock()
@@ -92,11 +84,11 @@ func (e *Engine) read(ctx context.Context, f *v1alpha1.Federation) (*snapshot, e
 	g.Go(func() (err error) { s.subnetworks, err = e.gcp.Subnetworks(ctx, netProject); return err })
 	g.Go(func() (err error) { s.firewalls, err = e.gcp.Firewalls(ctx, netProject); return err })
 	g.Go(func() (err error) { s.routers, err = e.gcp.Routers(ctx, netProject); return err })
-	if sharedVPC(f) {
+	if d.SharedVPC != nil {
 		g.Go(func() (err error) { s.xpnHost, err = e.gcp.XpnHost(ctx, netProject); return err })
 		g.Go(func() (err error) { s.xpnServices, err = e.gcp.XpnServiceProjects(ctx, netProject); return err })
 	}
-	for _, p := range clusterProjects(f) {
+	for _, p := range clusterProjects(d) {
 		g.Go(func() error {
 			cls, err := e.gcp.Clusters(ctx, p)
 			mu.Lock()
@@ -105,10 +97,10 @@ func (e *Engine) read(ctx context.Context, f *v1alpha1.Federation) (*snapshot, e
 			return err
 		})
 	}
-	g.Go(func() (err error) { s.memberships, err = e.gcp.Memberships(ctx, f.Spec.FleetProject); return err })
-	if f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
+	g.Go(func() (err error) { s.memberships, err = e.gcp.Memberships(ctx, d.FleetProject); return err })
+	if d.MeshFeature != nil {
 		g.Go(func() error {
-			feat, err := e.gcp.Feature(ctx, f.Spec.FleetProject, meshFeature)
+			feat, err := e.gcp.Feature(ctx, d.FleetProject, federation.MeshFeatureName)
 			if isNotFound(err) {
 				return nil
 			}
@@ -118,7 +110,7 @@ func (e *Engine) read(ctx context.Context, f *v1alpha1.Federation) (*snapshot, e
 	}
 	// Which resources carry IAM bindings does not depend on project numbers (only the members
 	// do), so their policies are read in the same round as everything else.
-	for _, res := range bindingResources(f) {
+	for _, res := range bindingResources(d) {
 		g.Go(func() error {
 			members, err := e.readPolicy(ctx, res)
 			mu.Lock()
@@ -133,15 +125,6 @@ func (e *Engine) read(ctx context.Context, f *v1alpha1.Federation) (*snapshot, e
 	return s, nil
 }
 
-func sharedVPC(f *v1alpha1.Federation) bool {
-	for _, c := range f.Spec.Clusters {
-		if c.Project != f.Spec.Network.Project {
-			return true
-		}
-	}
-	return false
-}
-
 func hasMarker(description, fed string) bool {
 	return strings.HasPrefix(description, federation.DescriptionMarker(fed))
 }
@@ -153,8 +136,8 @@ func ownedLabels(labels map[string]string, fed string) bool {
 // liveState turns the snapshot into plan resources: the ones the federation wants, and the ones
 // it owns (which it may delete). Everything else in the projects is none of its business and is
 // left out, so that unrelated changes never make a saved plan stale.
-func (e *Engine) liveState(f *v1alpha1.Federation, s *snapshot, desired []*object) ([]*object, error) {
-	fed := f.Metadata.Name
+func liveState(d *federation.Desired, s *snapshot, desired []*object) []*object {
+	fed := d.Federation
 	want := map[plan.Address]*object{}
 	for _, o := range desired {
 		want[o.res.Address] = o
@@ -162,7 +145,7 @@ func (e *Engine) liveState(f *v1alpha1.Federation, s *snapshot, desired []*objec
 	var out []*object
 	keep := func(o *object, owned bool) {
 		o.res.Owned = owned
-		o.res.Protected = o.res.Kind == kindCluster || o.res.Kind == kindNetwork
+		o.res.Protected = o.res.Kind == plan.KindCluster || o.res.Kind == plan.KindNetwork
 		if _, wanted := want[o.res.Address]; wanted || owned {
 			if d, ok := want[o.res.Address]; ok {
 				o.res.Group, o.res.Kind = d.res.Group, d.res.Kind
@@ -171,77 +154,77 @@ func (e *Engine) liveState(f *v1alpha1.Federation, s *snapshot, desired []*objec
 			out = append(out, o)
 		}
 	}
-	netProject := f.Spec.Network.Project
+	netProject := d.Network.Project
 
 	for project, svcs := range s.services {
 		for _, svc := range svcs {
-			keep(&object{res: plan.Resource{Address: apiAddr(project, svc), Kind: kindAPI, Group: "project " + project,
+			keep(&object{res: plan.Resource{Address: plan.APIAddress(project, svc), Kind: plan.KindAPI, Group: "project " + project,
 				Fields: map[string]any{"state": "ENABLED"}}, project: project, parent: svc}, false)
 		}
 	}
 	for _, n := range s.networks {
-		keep(&object{res: plan.Resource{Address: networkAddr(netProject, n.GetName()), Kind: kindNetwork, Group: "project " + netProject,
+		keep(&object{res: plan.Resource{Address: plan.NetworkAddress(netProject, n.GetName()), Kind: plan.KindNetwork, Group: "project " + netProject,
 			Fields: networkFields(n)}, msg: n, project: netProject}, hasMarker(n.GetDescription(), fed))
 	}
 	for _, sn := range s.subnetworks {
 		region := lastSegment(sn.GetRegion())
-		keep(&object{res: plan.Resource{Address: subnetAddr(netProject, region, sn.GetName()), Kind: kindSubnetwork, Group: "project " + netProject,
-			Fields: subnetworkFields(sn), DependsOn: []plan.Address{plan.Address("gcp:" + shortLink(sn.GetNetwork()))}}, msg: sn, project: netProject, location: region},
+		keep(&object{res: plan.Resource{Address: plan.SubnetworkAddress(netProject, region, sn.GetName()), Kind: plan.KindSubnetwork, Group: "project " + netProject,
+			Fields: subnetworkFields(sn), DependsOn: []plan.Address{networkOf(sn.GetNetwork())}}, msg: sn, project: netProject, location: region},
 			hasMarker(sn.GetDescription(), fed))
 	}
 	for _, fw := range s.firewalls {
-		keep(&object{res: plan.Resource{Address: plan.Address(fmt.Sprintf("gcp:projects/%s/global/firewalls/%s", netProject, fw.GetName())), Kind: kindFirewall,
-			Group: "project " + netProject, Fields: firewallFields(fw), DependsOn: []plan.Address{plan.Address("gcp:" + shortLink(fw.GetNetwork()))}},
+		keep(&object{res: plan.Resource{Address: plan.FirewallAddress(netProject, fw.GetName()), Kind: plan.KindFirewall,
+			Group: "project " + netProject, Fields: firewallFields(fw), DependsOn: []plan.Address{networkOf(fw.GetNetwork())}},
 			msg: fw, project: netProject}, hasMarker(fw.GetDescription(), fed))
 	}
 	for _, r := range s.routers {
 		region := lastSegment(r.GetRegion())
-		deps := []plan.Address{plan.Address("gcp:" + shortLink(r.GetNetwork()))}
+		deps := []plan.Address{networkOf(r.GetNetwork())}
 		for _, n := range r.GetNats() {
 			for _, sn := range n.GetSubnetworks() {
-				deps = append(deps, plan.Address("gcp:"+shortLink(sn.GetName())))
+				deps = append(deps, subnetworkOf(sn.GetName()))
 			}
 		}
-		keep(&object{res: plan.Resource{Address: plan.Address(fmt.Sprintf("gcp:projects/%s/regions/%s/routers/%s", netProject, region, r.GetName())), Kind: kindRouter,
+		keep(&object{res: plan.Resource{Address: plan.RouterAddress(netProject, region, r.GetName()), Kind: plan.KindRouter,
 			Group: "project " + netProject, Fields: routerFields(r), DependsOn: deps},
 			msg: r, project: netProject, location: region}, hasMarker(r.GetDescription(), fed))
 	}
 	if s.xpnHost {
-		keep(&object{res: plan.Resource{Address: xpnHostAddr(netProject), Kind: kindXpnHost, Fields: map[string]any{"enabled": true}}, project: netProject}, false)
+		keep(&object{res: plan.Resource{Address: plan.XpnHostAddress(netProject), Kind: plan.KindXpnHost, Fields: map[string]any{"enabled": true}}, project: netProject}, false)
 	}
 	for _, sp := range s.xpnServices {
-		keep(&object{res: plan.Resource{Address: plan.Address(fmt.Sprintf("gcp:projects/%s/xpnResources/%s", netProject, sp)), Kind: kindXpnService,
+		keep(&object{res: plan.Resource{Address: plan.XpnServiceAddress(netProject, sp), Kind: plan.KindXpnService,
 			Fields: map[string]any{"attached": true}}, project: netProject, parent: sp}, false)
 	}
 	for _, o := range liveBindings(s, desired) {
 		keep(o, false)
 	}
-	if s.meshFeature != nil {
-		if d, ok := want[featureAddr(f.Spec.FleetProject)]; ok {
+	if s.meshFeature != nil && d.MeshFeature != nil {
+		if w, ok := want[d.MeshFeature.Address]; ok {
 			keys := map[string]bool{}
-			for k := range d.res.Fields["membershipSpecs"].(map[string]any) {
+			for k := range w.res.Fields["membershipSpecs"].(map[string]any) {
 				keys[k] = true
 			}
 			// The feature is the fleet's, shared with clusters outside the federation: the
 			// federation manages the specs of its own memberships only, and never deletes it.
-			keep(&object{res: plan.Resource{Address: featureAddr(f.Spec.FleetProject), Kind: kindFeature, Group: "project " + f.Spec.FleetProject,
-				Fields: featureFields(s.meshFeature, keys)}, msg: s.meshFeature, project: f.Spec.FleetProject}, true)
+			keep(&object{res: plan.Resource{Address: d.MeshFeature.Address, Kind: plan.KindFeature, Group: "project " + d.FleetProject,
+				Fields: featureFields(s.meshFeature, keys)}, msg: s.meshFeature, project: d.FleetProject}, true)
 		}
 	}
 	for project, cls := range s.clusters {
 		for _, c := range cls {
-			addr := plan.Address(fmt.Sprintf("gke:projects/%s/locations/%s/clusters/%s", project, c.GetLocation(), c.GetName()))
+			addr := plan.ClusterAddress(project, c.GetLocation(), c.GetName())
 			fields := clusterFields(c, project)
 			owned := ownedLabels(c.GetResourceLabels(), fed)
-			if d, ok := want[addr]; ok {
-				fields["labels"] = scopeLabels(fields["labels"].(map[string]any), d.res.Fields["labels"])
+			if w, ok := want[addr]; ok {
+				fields["labels"] = scopeLabels(fields["labels"].(map[string]any), w.res.Fields["labels"])
 			}
 			// A cluster is deleted before the subnet and network it uses.
-			deps := []plan.Address{plan.Address("gcp:" + fields["subnetwork"].(string)), plan.Address("gcp:" + fields["network"].(string))}
-			keep(&object{res: plan.Resource{Address: addr, Kind: kindCluster, Group: "cluster " + c.GetName(), Fields: fields, DependsOn: deps},
+			deps := []plan.Address{subnetworkOf(fields["subnetwork"].(string)), networkOf(fields["network"].(string))}
+			keep(&object{res: plan.Resource{Address: addr, Kind: plan.KindCluster, Group: "cluster " + c.GetName(), Fields: fields, DependsOn: deps},
 				msg: c, project: project, location: c.GetLocation()}, owned)
 			for _, np := range c.GetNodePools() {
-				keep(&object{res: plan.Resource{Address: nodePoolAddr(addr, np.GetName()), Kind: kindNodePool, Group: "cluster " + c.GetName(),
+				keep(&object{res: plan.Resource{Address: plan.NodePoolAddress(project, c.GetLocation(), c.GetName(), np.GetName()), Kind: plan.KindNodePool, Group: "cluster " + c.GetName(),
 					Fields: nodePoolFields(np), DependsOn: []plan.Address{addr}}, msg: np, project: project, location: c.GetLocation(), parent: c.GetName()}, owned)
 			}
 		}
@@ -250,14 +233,28 @@ func (e *Engine) liveState(f *v1alpha1.Federation, s *snapshot, desired []*objec
 		name := m.GetName() // projects/p/locations/l/memberships/id
 		var deps []plan.Address
 		if link := m.GetEndpoint().GetGkeCluster().GetResourceLink(); link != "" {
-			deps = append(deps, plan.Address("gke:"+shortLink(link)))
+			if r, err := plan.ParseAddress(plan.Address("gke:" + shortLink(link))); err == nil && r.Kind == plan.KindCluster {
+				deps = append(deps, r.Address())
+			}
 		}
-		keep(&object{res: plan.Resource{Address: plan.Address("gcp:" + name), Kind: kindMembership, Group: "project " + f.Spec.FleetProject,
-			Fields: membershipFields(m), DependsOn: deps}, msg: m, project: f.Spec.FleetProject, location: segmentAfter(name, "locations"), parent: lastSegment(name)},
+		keep(&object{res: plan.Resource{Address: plan.MembershipAddress(d.FleetProject, segmentAfter(name, "locations"), lastSegment(name)), Kind: plan.KindMembership, Group: "project " + d.FleetProject,
+			Fields: membershipFields(m), DependsOn: deps}, msg: m, project: d.FleetProject, location: segmentAfter(name, "locations"), parent: lastSegment(name)},
 			ownedLabels(m.GetLabels(), fed))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].res.Address < out[j].res.Address })
-	return out, nil
+	return out
+}
+
+// networkOf is the address of a network from a link to it (a URL or a relative name).
+func networkOf(link string) plan.Address {
+	l := shortLink(link)
+	return plan.NetworkAddress(segmentAfter(l, "projects"), lastSegment(l))
+}
+
+// subnetworkOf is the address of a subnetwork from a link to it.
+func subnetworkOf(link string) plan.Address {
+	l := shortLink(link)
+	return plan.SubnetworkAddress(segmentAfter(l, "projects"), segmentAfter(l, "regions"), lastSegment(l))
 }
 
 // scopeLabels keeps the live labels the federation manages: the keys it sets. Labels others add
@@ -283,31 +280,20 @@ func scopeLabels(live map[string]any, desired any) map[string]any {
 
 // bindingResources lists the resources (projects/p, projects/p/regions/r/subnetworks/s) on
 // which the federation binds IAM roles.
-func bindingResources(f *v1alpha1.Federation) []string {
-	d, err := federation.Compile(f, federation.Facts{})
-	if err != nil {
-		return nil
-	}
+func bindingResources(d *federation.Desired) []string {
 	seen := map[string]bool{}
-	var out []string
-	add := func(bs []federation.IAMBinding) {
-		for _, b := range bs {
-			if !seen[b.Resource] {
-				seen[b.Resource] = true
-				out = append(out, b.Resource)
-			}
-		}
-	}
-	add(d.IAMBindings)
+	bs := d.IAMBindings
 	if d.SharedVPC != nil {
-		add(d.SharedVPC.Bindings)
+		bs = append(slices.Clone(bs), d.SharedVPC.Bindings...)
 	}
-	sort.Strings(out)
-	return out
+	for _, b := range bs {
+		seen[b.Resource] = true
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // readPolicy reads the bindings of one IAM policy as role → members.
-func (e *Engine) readPolicy(ctx context.Context, resource string) (map[string]map[string]bool, error) {
+func (e *Layer) readPolicy(ctx context.Context, resource string) (map[string]map[string]bool, error) {
 	members := map[string]map[string]bool{}
 	project, region, subnet := parseIAMResource(resource)
 	if subnet != "" {
@@ -337,7 +323,7 @@ func (e *Engine) readPolicy(ctx context.Context, resource string) (map[string]ma
 func liveBindings(s *snapshot, desired []*object) []*object {
 	var out []*object
 	for _, o := range desired {
-		if o.res.Kind != kindIAM {
+		if o.res.Kind != plan.KindIAMBinding {
 			continue
 		}
 		resource := "projects/" + o.project
@@ -346,7 +332,7 @@ func liveBindings(s *snapshot, desired []*object) []*object {
 		}
 		role, member := o.res.Fields["role"].(string), o.res.Fields["member"].(string)
 		if s.policies[resource][role][member] {
-			out = append(out, &object{res: plan.Resource{Address: o.res.Address, Kind: kindIAM, Group: o.res.Group,
+			out = append(out, &object{res: plan.Resource{Address: o.res.Address, Kind: plan.KindIAMBinding, Group: o.res.Group,
 				Fields: map[string]any{"role": role, "member": member}}, project: o.project, location: o.location, parent: o.parent})
 		}
 	}

@@ -1,4 +1,4 @@
-package engine
+package gcplayer
 
 import (
 	"fmt"
@@ -12,25 +12,6 @@ import (
 
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
-
-// Kinds of Google Cloud resources the engine manages.
-const (
-	kindAPI        = "api"
-	kindNetwork    = "network"
-	kindSubnetwork = "subnetwork"
-	kindFirewall   = "firewall"
-	kindRouter     = "router"
-	kindXpnHost    = "sharedVpcHost"
-	kindXpnService = "sharedVpcServiceProject"
-	kindIAM        = "iamBinding"
-	kindCluster    = "cluster"
-	kindNodePool   = "nodePool"
-	kindMembership = "fleetMembership"
-	kindFeature    = "fleetFeature"
-)
-
-// meshFeature is the fleet feature of the managed control plane.
-const meshFeature = "servicemesh"
 
 // featureFields describes a fleet feature by the membership specs the federation manages.
 func featureFields(f *hubv1.Feature, keys map[string]bool) map[string]any {

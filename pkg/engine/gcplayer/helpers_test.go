@@ -1,4 +1,4 @@
-package engine_test
+package gcplayer_test
 
 import "errors"
 

@@ -1,4 +1,4 @@
-package engine_test
+package gcplayer_test
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
-	"github.com/asmfed/kubectl-asmfed/pkg/engine"
+	"github.com/asmfed/kubectl-asmfed/pkg/engine/gcplayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
@@ -26,7 +26,7 @@ func load(t *testing.T, path string) *v1alpha1.Federation {
 	return c.Federation
 }
 
-func newEngine(t *testing.T, srv *gcpfake.Server) *engine.Engine {
+func newEngine(t *testing.T, srv *gcpfake.Server) *gcplayer.Layer {
 	t.Helper()
 	clients, err := gcp.New(context.Background(), gcp.Config{Endpoint: srv.URL(), PollInterval: 5 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond,
 		Retry: gcp.RetryPolicy{Initial: time.Millisecond, Max: 10 * time.Millisecond}})
@@ -34,7 +34,7 @@ func newEngine(t *testing.T, srv *gcpfake.Server) *engine.Engine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { clients.Close() })
-	return engine.New(clients, engine.Options{})
+	return gcplayer.New(clients, gcplayer.Options{})
 }
 
 func render(p *plan.Plan) string {
@@ -45,7 +45,7 @@ func render(p *plan.Plan) string {
 
 // Apply followed by plan shows no changes, for every sample.
 func TestConvergenceForEverySample(t *testing.T) {
-	samples, err := filepath.Glob("../../samples/*/federation.yaml")
+	samples, err := filepath.Glob("../../../samples/*/federation.yaml")
 	if err != nil || len(samples) == 0 {
 		t.Fatalf("no samples: %v", err)
 	}
@@ -69,8 +69,8 @@ func TestConvergenceForEverySample(t *testing.T) {
 func TestClusterAccess(t *testing.T) {
 	srv := gcpfake.Start(t)
 	e := newEngine(t, srv)
-	converge(t, e, "../../samples/two-cluster-private/federation.yaml")
-	r, err := e.Plan(context.Background(), load(t, "../../samples/two-cluster-private/federation.yaml"))
+	converge(t, e, "../../../samples/two-cluster-private/federation.yaml")
+	r, err := e.Plan(context.Background(), load(t, "../../../samples/two-cluster-private/federation.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

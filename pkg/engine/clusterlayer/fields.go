@@ -1,13 +1,13 @@
-package kube
+package clusterlayer
 
 import (
 	"fmt"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
@@ -64,49 +64,28 @@ type ref struct {
 	Name      string
 }
 
-// Address is the plan address of the object: k8s:<cluster>/<namespace>/<Kind>/<name>, or
-// k8s:<cluster>/<Kind>/<name> for cluster-scoped kinds.
+// Address is the plan address of the object.
 func (r ref) Address() plan.Address {
-	if r.Namespace == "" {
-		return plan.Address(fmt.Sprintf("k8s:%s/%s/%s", r.Cluster, r.Kind, r.Name))
-	}
-	return plan.Address(fmt.Sprintf("k8s:%s/%s/%s/%s", r.Cluster, r.Namespace, r.Kind, r.Name))
+	return plan.ObjectAddress(r.Cluster, r.Namespace, r.Kind, r.Name)
 }
 
-// Address returns the plan address of an object; namespace is empty for cluster-scoped kinds.
-func Address(cluster, namespace, kind, name string) plan.Address {
-	return ref{Cluster: cluster, Namespace: namespace, Kind: kind, Name: name}.Address()
-}
-
-// parseAddress reads an address of a kind the engine manages.
+// parseAddress reads the address of an object of a kind the layer manages.
 func parseAddress(a plan.Address) (ref, error) {
-	rest, ok := strings.CutPrefix(string(a), "k8s:")
-	if !ok {
+	p, err := plan.ParseAddress(a)
+	if err != nil {
+		return ref{}, err
+	}
+	if p.Layer != plan.LayerK8s {
 		return ref{}, fmt.Errorf("%q is not a Kubernetes address", a)
 	}
-	parts := strings.Split(rest, "/")
-	var r ref
-	switch len(parts) {
-	case 3:
-		r = ref{Cluster: parts[0], Kind: parts[1], Name: parts[2]}
-	case 4:
-		r = ref{Cluster: parts[0], Namespace: parts[1], Kind: parts[2], Name: parts[3]}
-	default:
-		return ref{}, fmt.Errorf("%q is not k8s:CLUSTER/[NAMESPACE/]KIND/NAME", a)
-	}
-	k, known := kinds[r.Kind]
+	k, known := kinds[p.Kind]
 	if !known {
-		return ref{}, fmt.Errorf("%q: the tool does not manage kind %s", a, r.Kind)
+		return ref{}, fmt.Errorf("%q: the tool does not manage kind %s", a, p.Kind)
 	}
-	if k.namespaced != (r.Namespace != "") {
-		return ref{}, fmt.Errorf("%q: wrong scope for kind %s", a, r.Kind)
+	if k.namespaced != (p.Namespace != "") {
+		return ref{}, fmt.Errorf("%q: wrong scope for kind %s", a, p.Kind)
 	}
-	for _, p := range parts {
-		if p == "" {
-			return ref{}, fmt.Errorf("%q has an empty part", a)
-		}
-	}
-	return r, nil
+	return ref{Cluster: p.Cluster, Namespace: p.Namespace, Kind: p.Kind, Name: p.Name}, nil
 }
 
 // objectFields are the managed fields of an object as a plan shows them: its labels and
@@ -150,7 +129,7 @@ func deletedFields(live *unstructured.Unstructured) map[string]any {
 	f := objectFields(live)
 	if l, ok := f["labels"].(map[string]any); ok {
 		own := map[string]any{}
-		for _, k := range []string{LabelManagedBy, LabelFederation} {
+		for _, k := range []string{federation.KubeLabelManagedBy, federation.KubeLabelFederation} {
 			if v, ok := l[k]; ok {
 				own[k] = v
 			}
@@ -246,7 +225,7 @@ func stringMap(m map[string]string) map[string]any {
 }
 
 // owned reports whether an object carries this federation's ownership labels.
-func owned(u *unstructured.Unstructured, federation string) bool {
+func owned(u *unstructured.Unstructured, fed string) bool {
 	l := u.GetLabels()
-	return l[LabelManagedBy] == ManagedByValue && l[LabelFederation] == federation
+	return l[federation.KubeLabelManagedBy] == federation.ManagedByValue && l[federation.KubeLabelFederation] == fed
 }

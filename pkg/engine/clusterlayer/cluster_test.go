@@ -1,4 +1,4 @@
-package kube_test
+package clusterlayer_test
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -28,9 +29,9 @@ import (
 	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/engine/clusterlayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/istio"
-	"github.com/asmfed/kubectl-asmfed/pkg/kube"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
@@ -52,9 +53,9 @@ type fixture struct {
 	outputs []string
 }
 
-// federationOf builds a federation of the named local clusters with application namespaces and
+// federation compiles a federation of the named local clusters with application namespaces and
 // the plug-in CA.
-func (fx *fixture) federation(names []string, change func(f *v1alpha1.Federation)) (*v1alpha1.Federation, *federation.Desired) {
+func (fx *fixture) federation(names []string, change func(f *v1alpha1.Federation)) *federation.Desired {
 	fx.t.Helper()
 	b := fedtest.New(fedName).FleetProject("fleet-project", 123456)
 	for i, n := range names {
@@ -73,16 +74,51 @@ func (fx *fixture) federation(names []string, change func(f *v1alpha1.Federation
 	if err != nil {
 		fx.t.Fatalf("compile: %v", err)
 	}
-	return f, d
+	return d
 }
 
 func ptr[T any](v T) *T { return &v }
 
-func (fx *fixture) plan(ctx context.Context, f *v1alpha1.Federation, d *federation.Desired, opts kube.Options) *kube.Result {
+// install says what of Istio the test's clusters get beside the federation's own objects: a
+// control plane attached to the model, and whether the mesh policy stays in it (its objects are
+// of Istio's kinds, which need Istio's CRDs; without them it is left out).
+type install struct {
+	manifests  map[string][]*unstructured.Unstructured
+	meshPolicy bool
+}
+
+// model is d as the layer gets it for what the test installs; d itself is not changed.
+func (fx *fixture) model(d *federation.Desired, in install) *federation.Desired {
+	fx.t.Helper()
+	m := *d
+	m.Clusters = slices.Clone(d.Clusters)
+	for i := range m.Clusters {
+		var keep []federation.KubeObject
+		for _, o := range m.Clusters[i].Objects {
+			_, istioKind := federation.CRDOf[o.Kind]
+			if !in.meshPolicy && (istioKind || o.Role == federation.RoleIngressCredential) {
+				continue
+			}
+			o.DependsOn = slices.Clone(o.DependsOn)
+			keep = append(keep, o)
+		}
+		m.Clusters[i].Objects = keep
+	}
+	if err := m.AttachControlPlane(in.manifests); err != nil {
+		fx.t.Fatalf("attach the control plane: %v", err)
+	}
+	return &m
+}
+
+func (fx *fixture) plan(ctx context.Context, d *federation.Desired, opts clusterlayer.Options, in ...install) *clusterlayer.ClusterPlan {
 	fx.t.Helper()
 	opts.CARoot = fx.root
+	var what install
+	if len(in) > 0 {
+		what = in[0]
+	}
 	start := time.Now()
-	r, err := kube.Plan(ctx, fx.configs, d, f, opts)
+	r, err := clusterlayer.Plan(ctx, fx.configs, fx.model(d, what), opts)
 	if err != nil {
 		fx.t.Fatalf("plan: %v", err)
 	}
@@ -112,7 +148,7 @@ func (fx *fixture) record(s ...string) {
 	fx.outputs = append(fx.outputs, s...)
 }
 
-func (fx *fixture) apply(ctx context.Context, r *kube.Result, opts kube.ApplyOptions) *plan.Report {
+func (fx *fixture) apply(ctx context.Context, r *clusterlayer.ClusterPlan, opts clusterlayer.ApplyOptions) *plan.Report {
 	fx.t.Helper()
 	opts.OnEvent = func(e plan.Event) {
 		line := fmt.Sprintf("%s %s %s %s", e.Kind, e.Address, e.Message, e.Status)
@@ -122,7 +158,7 @@ func (fx *fixture) apply(ctx context.Context, r *kube.Result, opts kube.ApplyOpt
 		fx.record(line)
 	}
 	start := time.Now()
-	rep, err := kube.Apply(ctx, r, opts)
+	rep, err := clusterlayer.Apply(ctx, r, opts)
 	if err != nil {
 		fx.t.Fatalf("apply: %v", err)
 	}
@@ -154,7 +190,7 @@ func (fx *fixture) cluster(name string) *testenv.Cluster {
 	return nil
 }
 
-func requireNoChanges(t *testing.T, r *kube.Result) {
+func requireNoChanges(t *testing.T, r *clusterlayer.ClusterPlan) {
 	t.Helper()
 	if r.Plan.HasChanges() || len(r.Plan.Conflicts) > 0 {
 		var b bytes.Buffer
@@ -196,19 +232,19 @@ func TestClusterSide(t *testing.T) {
 		fx.configs[c.Name] = c.RESTConfig()
 		names = append(names, c.Name)
 	}
-	f, d := fx.federation(names, nil)
+	d := fx.federation(names, nil)
 
 	t.Run("unowned object is reported, not overwritten", func(t *testing.T) {
 		fx.t = t
-		cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: kube.ReaderClusterRole},
+		cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: federation.ReaderClusterRole},
 			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}}}}
 		c2 := fx.client("c2")
 		made, err := c2.RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := fx.plan(ctx, f, d, kube.Options{})
-		want := plan.Address("k8s:c2/ClusterRole/" + kube.ReaderClusterRole)
+		r := fx.plan(ctx, d, clusterlayer.Options{})
+		want := plan.Address("k8s:c2/ClusterRole/" + federation.ReaderClusterRole)
 		if len(r.Plan.Conflicts) != 1 || r.Plan.Conflicts[0].Address != want {
 			t.Fatalf("conflicts = %+v, want one for %s", r.Plan.Conflicts, want)
 		}
@@ -217,12 +253,12 @@ func TestClusterSide(t *testing.T) {
 		if !strings.Contains(text.String(), string(want)) {
 			t.Errorf("text plan does not name the conflict:\n%s", text.String())
 		}
-		_, err = kube.Apply(ctx, r, kube.ApplyOptions{})
-		var ce *kube.ConflictError
+		_, err = clusterlayer.Apply(ctx, r, clusterlayer.ApplyOptions{})
+		var ce *plan.ConflictError
 		if !errors.As(err, &ce) {
-			t.Fatalf("apply with a conflict: err = %v, want *kube.ConflictError", err)
+			t.Fatalf("apply with a conflict: err = %v, want *plan.ConflictError", err)
 		}
-		after, err := c2.RbacV1().ClusterRoles().Get(ctx, kube.ReaderClusterRole, metav1.GetOptions{})
+		after, err := c2.RbacV1().ClusterRoles().Get(ctx, federation.ReaderClusterRole, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -234,20 +270,20 @@ func TestClusterSide(t *testing.T) {
 				t.Errorf("%s: istio-system exists after a refused apply (err %v)", c.Name, err)
 			}
 		}
-		if err := c2.RbacV1().ClusterRoles().Delete(ctx, kube.ReaderClusterRole, metav1.DeleteOptions{}); err != nil {
+		if err := c2.RbacV1().ClusterRoles().Delete(ctx, federation.ReaderClusterRole, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	})
 
 	t.Run("apply then plan shows no changes", func(t *testing.T) {
 		fx.t = t
-		r := fx.plan(ctx, f, d, kube.Options{})
+		r := fx.plan(ctx, d, clusterlayer.Options{})
 		if n := len(changesOf(r.Plan, plan.Create)); n == 0 || r.Plan.Summary.Change+r.Plan.Summary.Destroy+r.Plan.Summary.Replace != 0 {
 			t.Fatalf("first plan: %+v, want only creates", r.Plan.Summary)
 		}
 		t.Logf("first plan creates %d objects in %d clusters", r.Plan.Summary.Add, len(cs))
-		fx.apply(ctx, r, kube.ApplyOptions{})
-		requireNoChanges(t, fx.plan(ctx, f, d, kube.Options{}))
+		fx.apply(ctx, r, clusterlayer.ApplyOptions{})
+		requireNoChanges(t, fx.plan(ctx, d, clusterlayer.Options{}))
 	})
 
 	t.Run("objects", func(t *testing.T) {
@@ -261,7 +297,7 @@ func TestClusterSide(t *testing.T) {
 			if got := ns.Labels["topology.istio.io/network"]; got != d.Mesh.Network {
 				t.Errorf("%s: istio-system network label = %q, want %q", c.Name, got, d.Mesh.Network)
 			}
-			if ns.Labels[kube.LabelManagedBy] != "asmfed" || ns.Labels[kube.LabelFederation] != fedName {
+			if ns.Labels[federation.KubeLabelManagedBy] != "asmfed" || ns.Labels[federation.KubeLabelFederation] != fedName {
 				t.Errorf("%s: istio-system labels %v lack the ownership marks", c.Name, ns.Labels)
 			}
 			apps, err := k.CoreV1().Namespaces().Get(ctx, "apps", metav1.GetOptions{})
@@ -286,7 +322,7 @@ func TestClusterSide(t *testing.T) {
 			for _, np := range nps.Items {
 				npNames = append(npNames, np.Name)
 			}
-			if want := []string{kube.PolicyDNS, kube.PolicyIstiod, kube.PolicyMesh, kube.PolicyDenyAll}; !slices.Equal(npNames, want) {
+			if want := []string{federation.PolicyDNS, federation.PolicyIstiod, federation.PolicyMesh, federation.PolicyDenyAll}; !slices.Equal(npNames, want) {
 				t.Errorf("%s: apps NetworkPolicies = %v, want %v", c.Name, npNames, want)
 			}
 			if nps, _ := k.NetworkingV1().NetworkPolicies("legacy").List(ctx, metav1.ListOptions{}); len(nps.Items) != 0 {
@@ -307,18 +343,18 @@ func TestClusterSide(t *testing.T) {
 					t.Errorf("%s: remote secret for %s has data keys %v, want only %s", c.Name, peer.Name, keys(s.Data), peer.Name)
 				}
 				for _, mf := range s.ManagedFields {
-					if mf.Manager == kube.FieldManager && mf.Operation != metav1.ManagedFieldsOperationApply {
-						t.Errorf("%s: %s wrote with operation %s, want Apply", c.Name, kube.FieldManager, mf.Operation)
+					if mf.Manager == clusterlayer.FieldManager && mf.Operation != metav1.ManagedFieldsOperationApply {
+						t.Errorf("%s: %s wrote with operation %s, want Apply", c.Name, clusterlayer.FieldManager, mf.Operation)
 					}
 				}
 			}
-			inv, err := k.CoreV1().ConfigMaps("istio-system").Get(ctx, kube.InventoryPrefix+fedName, metav1.GetOptions{})
+			inv, err := k.CoreV1().ConfigMaps("istio-system").Get(ctx, clusterlayer.InventoryPrefix+fedName, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			lines := strings.Split(inv.Data[kube.InventoryKey], "\n")
+			lines := strings.Split(inv.Data[clusterlayer.InventoryKey], "\n")
 			if !slices.IsSorted(lines) || !slices.Contains(lines, "k8s:"+c.Name+"/istio-system/Secret/cacerts") || !slices.Contains(lines, "k8s:"+c.Name+"/Namespace/apps") {
-				t.Errorf("%s: inventory = %q", c.Name, inv.Data[kube.InventoryKey])
+				t.Errorf("%s: inventory = %q", c.Name, inv.Data[clusterlayer.InventoryKey])
 			}
 		}
 	})
@@ -416,7 +452,7 @@ func TestClusterSide(t *testing.T) {
 			}
 			seen[string(s.Data["ca-cert.pem"])] = c.Name
 		}
-		r := fx.plan(ctx, f, d, kube.Options{})
+		r := fx.plan(ctx, d, clusterlayer.Options{})
 		fp := root.Fingerprint()
 		js, _ := json.Marshal(r.Plan)
 		if !strings.Contains(string(js), fp) {
@@ -428,14 +464,14 @@ func TestClusterSide(t *testing.T) {
 	t.Run("rotation issues new tokens and invalidates the old ones", func(t *testing.T) {
 		fx.t = t
 		oldTokens = readerTokens(ctx, t, cs)
-		r := fx.plan(ctx, f, d, kube.Options{RotateRemoteSecrets: true})
+		r := fx.plan(ctx, d, clusterlayer.Options{RotateRemoteSecrets: true})
 		if got, want := len(changesOf(r.Plan, plan.Replace)), len(cs); got != want {
 			t.Errorf("rotation plan replaces %d objects, want %d token Secrets", got, want)
 		}
 		if got, want := len(changesOf(r.Plan, plan.Update)), len(cs)*(len(cs)-1); got != want {
 			t.Errorf("rotation plan updates %d objects, want %d remote secrets", got, want)
 		}
-		fx.apply(ctx, r, kube.ApplyOptions{})
+		fx.apply(ctx, r, clusterlayer.ApplyOptions{})
 		rotated := time.Now()
 		newTokens := readerTokens(ctx, t, cs)
 		for _, c := range cs {
@@ -475,7 +511,7 @@ func TestClusterSide(t *testing.T) {
 				}
 			}
 		}
-		requireNoChanges(t, fx.plan(ctx, f, d, kube.Options{}))
+		requireNoChanges(t, fx.plan(ctx, d, clusterlayer.Options{}))
 		for k, v := range newTokens {
 			oldTokens[k+"-new"] = v
 		}
@@ -486,26 +522,26 @@ func TestClusterSide(t *testing.T) {
 		c1 := fx.client("c1")
 		// An object the federation applied, whose ownership labels someone removed, is no longer
 		// the tool's to delete.
-		np, err := c1.NetworkingV1().NetworkPolicies("apps").Get(ctx, kube.PolicyDNS, metav1.GetOptions{})
+		np, err := c1.NetworkingV1().NetworkPolicies("apps").Get(ctx, federation.PolicyDNS, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		delete(np.Labels, kube.LabelManagedBy)
+		delete(np.Labels, federation.KubeLabelManagedBy)
 		if _, err := c1.NetworkingV1().NetworkPolicies("apps").Update(ctx, np, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		// Drop c3, the legacy namespace and the default policies of apps.
-		f2, d2 := fx.federation([]string{"c1", "c2"}, func(f *v1alpha1.Federation) {
+		d2 := fx.federation([]string{"c1", "c2"}, func(f *v1alpha1.Federation) {
 			f.Spec.Namespaces = []v1alpha1.Namespace{{Name: "apps", DefaultNetworkPolicy: ptr(false)}}
 		})
-		r := fx.plan(ctx, f2, d2, kube.Options{})
+		r := fx.plan(ctx, d2, clusterlayer.Options{})
 		deletes := changesOf(r.Plan, plan.Delete)
 		for _, want := range []string{
 			"k8s:c1/istio-system/Secret/istio-remote-secret-c3",
 			"k8s:c2/istio-system/Secret/istio-remote-secret-c3",
 			"k8s:c1/Namespace/legacy",
-			"k8s:c2/apps/NetworkPolicy/" + kube.PolicyDenyAll,
-			"k8s:c1/apps/NetworkPolicy/" + kube.PolicyMesh,
+			"k8s:c2/apps/NetworkPolicy/" + federation.PolicyDenyAll,
+			"k8s:c1/apps/NetworkPolicy/" + federation.PolicyMesh,
 		} {
 			if !slices.Contains(deletes, want) {
 				t.Errorf("plan does not delete %s; deletes: %v", want, deletes)
@@ -515,26 +551,26 @@ func TestClusterSide(t *testing.T) {
 			if strings.HasPrefix(a, "k8s:c3/") {
 				t.Errorf("plan deletes %s in c3, which is not in the federation any more", a)
 			}
-			if a == "k8s:c1/apps/NetworkPolicy/"+kube.PolicyDNS {
+			if a == "k8s:c1/apps/NetworkPolicy/"+federation.PolicyDNS {
 				t.Errorf("plan deletes %s, which lost its ownership labels", a)
 			}
 		}
-		_, err = kube.Apply(ctx, r, kube.ApplyOptions{})
-		var refused *kube.DestroyRefusedError
+		_, err = clusterlayer.Apply(ctx, r, clusterlayer.ApplyOptions{})
+		var refused *plan.DestroyRefusedError
 		if !errors.As(err, &refused) || !slices.Contains(refused.Addresses, "k8s:c1/Namespace/legacy") {
-			t.Fatalf("apply deleting namespaces without AllowDestroy: err = %v, want *kube.DestroyRefusedError", err)
+			t.Fatalf("apply deleting namespaces without AllowDestroy: err = %v, want *plan.DestroyRefusedError", err)
 		}
-		fx.apply(ctx, r, kube.ApplyOptions{AllowDestroy: true})
+		fx.apply(ctx, r, clusterlayer.ApplyOptions{AllowDestroy: true})
 		if _, err := fx.client("c1").CoreV1().Secrets("istio-system").Get(ctx, "istio-remote-secret-c3", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("istio-remote-secret-c3 in c1: err = %v, want NotFound", err)
 		}
-		if _, err := c1.NetworkingV1().NetworkPolicies("apps").Get(ctx, kube.PolicyDNS, metav1.GetOptions{}); err != nil {
+		if _, err := c1.NetworkingV1().NetworkPolicies("apps").Get(ctx, federation.PolicyDNS, metav1.GetOptions{}); err != nil {
 			t.Errorf("the unowned NetworkPolicy was deleted: %v", err)
 		}
 		if _, err := fx.client("c3").CoreV1().Secrets("istio-system").Get(ctx, "istio-remote-secret-c1", metav1.GetOptions{}); err != nil {
 			t.Errorf("c3, outside the federation now, was touched: %v", err)
 		}
-		requireNoChanges(t, fx.plan(ctx, f2, d2, kube.Options{}))
+		requireNoChanges(t, fx.plan(ctx, d2, clusterlayer.Options{}))
 	})
 
 	t.Run("no secret appears in plans or progress", func(t *testing.T) {
@@ -604,7 +640,7 @@ func readerTokens(ctx context.Context, t *testing.T, cs []*testenv.Cluster) map[
 	t.Helper()
 	out := map[string]string{}
 	for _, c := range cs {
-		s, err := c.Client().CoreV1().Secrets("istio-system").Get(ctx, kube.ReaderTokenSecret, metav1.GetOptions{})
+		s, err := c.Client().CoreV1().Secrets("istio-system").Get(ctx, federation.ReaderTokenSecret, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package engine_test
+package gcplayer_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
-	"github.com/asmfed/kubectl-asmfed/pkg/engine"
+	"github.com/asmfed/kubectl-asmfed/pkg/engine/gcplayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
@@ -51,7 +51,7 @@ func TestInPlaceUpdates(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("unexpected changes:\n%s", render(r.Plan))
 	}
-	rep, err := e.Apply(ctx, r, engine.ApplyOptions{})
+	rep, err := e.Apply(ctx, r, gcplayer.ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,9 +77,9 @@ func TestInPlaceUpdates(t *testing.T) {
 func TestDestroy(t *testing.T) {
 	srv := gcpfake.Start(t)
 	e := newEngine(t, srv)
-	converge(t, e, "../../samples/multi-project-shared-vpc/federation.yaml")
+	converge(t, e, "../../../samples/multi-project-shared-vpc/federation.yaml")
 	ctx := context.Background()
-	f := load(t, "../../samples/multi-project-shared-vpc/federation.yaml")
+	f := load(t, "../../../samples/multi-project-shared-vpc/federation.yaml")
 	r, err := e.PlanDestroy(ctx, f)
 	if err != nil {
 		t.Fatal(err)
@@ -87,10 +87,10 @@ func TestDestroy(t *testing.T) {
 	if r.Plan.Summary.Destroy == 0 || r.Plan.Summary.Add+r.Plan.Summary.Change+r.Plan.Summary.Replace != 0 {
 		t.Fatalf("destroy plan:\n%s", render(r.Plan))
 	}
-	if _, err := e.Apply(ctx, r, engine.ApplyOptions{}); err == nil {
+	if _, err := e.Apply(ctx, r, gcplayer.ApplyOptions{}); err == nil {
 		t.Fatal("destroy ran without allowing it")
 	}
-	rep, err := e.Apply(ctx, r, engine.ApplyOptions{AllowDestroy: true})
+	rep, err := e.Apply(ctx, r, gcplayer.ApplyOptions{AllowDestroy: true})
 	if err != nil {
 		t.Fatal(err)
 	}

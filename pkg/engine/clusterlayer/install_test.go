@@ -1,4 +1,4 @@
-package kube_test
+package clusterlayer_test
 
 import (
 	"bytes"
@@ -19,9 +19,9 @@ import (
 
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/engine/clusterlayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/istio"
-	"github.com/asmfed/kubectl-asmfed/pkg/kube"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
@@ -74,9 +74,9 @@ func TestInstallAndMeshPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cred := &kube.IngressCredential{CertPEM: leaf["cert-chain.pem"], KeyPEM: leaf["ca-key.pem"]}
+	cred := &clusterlayer.IngressCredential{CertPEM: leaf["cert-chain.pem"], KeyPEM: leaf["ca-key.pem"]}
 	fx := &fixture{t: t, clusters: cs, configs: configs, root: root}
-	f, d := fx.federation(names, func(f *v1alpha1.Federation) {
+	d := fx.federation(names, func(f *v1alpha1.Federation) {
 		f.Spec.Mesh.Egress.Allow = []v1alpha1.EgressRule{
 			{Name: "google-apis", Hosts: []string{"*.googleapis.com"}, Ports: []v1alpha1.EgressPort{{Number: 443}}},
 			{Name: "payments", Hosts: []string{"api.payments.example.com"}, Ports: []v1alpha1.EgressPort{{Number: 443, Protocol: "TLS"}}},
@@ -88,8 +88,8 @@ func TestInstallAndMeshPolicy(t *testing.T) {
 	for _, n := range names {
 		manifests[n] = controlPlane()
 	}
-	opts := kube.Options{Manifests: manifests, MeshPolicy: true, IngressCredential: cred}
-	r := fx.plan(ctx, f, d, opts)
+	opts := clusterlayer.Options{IngressCredential: cred}
+	r := fx.plan(ctx, d, opts, install{manifests: manifests, meshPolicy: true})
 	var text bytes.Buffer
 	if err := (plan.TextRenderer{}).Render(&text, r.Plan); err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestInstallAndMeshPolicy(t *testing.T) {
 		"+ k8s:c1/istio-system/PeerAuthentication/default",
 		"+ k8s:c1/istio-system/ServiceEntry/asmfed-egress-google-apis",
 		"+ k8s:c2/istio-system/Gateway/asmfed-ingress",
-		"+ k8s:c2/istio-system/Secret/" + kube.IngressCredentialSecret,
+		"+ k8s:c2/istio-system/Secret/" + federation.IngressCredentialSecret,
 	} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("plan lacks %q", want)
@@ -111,7 +111,7 @@ func TestInstallAndMeshPolicy(t *testing.T) {
 			t.Fatal("the gateway's private key is in the plan")
 		}
 	}
-	fx.apply(ctx, r, kube.ApplyOptions{})
+	fx.apply(ctx, r, clusterlayer.ApplyOptions{})
 
 	dyn, err := dynamic.NewForConfig(configs["c1"])
 	if err != nil {
@@ -129,23 +129,23 @@ func TestInstallAndMeshPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	servers, _, _ := unstructured.NestedSlice(gw.Object, "spec", "servers")
-	if got := fmt.Sprint(servers); !strings.Contains(got, "credentialName:"+kube.IngressCredentialSecret) || !strings.Contains(got, "minProtocolVersion:TLSV1_2") {
+	if got := fmt.Sprint(servers); !strings.Contains(got, "credentialName:"+federation.IngressCredentialSecret) || !strings.Contains(got, "minProtocolVersion:TLSV1_2") {
 		t.Errorf("gateway servers: %s", got)
 	}
 
-	again := fx.plan(ctx, f, d, opts)
+	again := fx.plan(ctx, d, opts, install{manifests: manifests, meshPolicy: true})
 	if again.Plan.HasChanges() {
 		var b bytes.Buffer
 		_ = (plan.TextRenderer{}).Render(&b, again.Plan)
 		t.Fatalf("not converged:\n%s", b.String())
 	}
 
-	f2, d2 := fx.federation(names, func(f *v1alpha1.Federation) {
+	d2 := fx.federation(names, func(f *v1alpha1.Federation) {
 		f.Spec.Mesh.Egress.Allow = []v1alpha1.EgressRule{{Name: "google-apis", Hosts: []string{"*.googleapis.com"}, Ports: []v1alpha1.EgressPort{{Number: 443}}}}
 		f.Spec.Mesh.Ingress.TLS = &v1alpha1.IngressTLS{Mode: v1alpha1.TLSSimple, CertFile: "tls.crt", KeyFile: "tls.key"}
 		f.Spec.Mesh.Ingress.Hosts = []string{"shop.example.com"}
 	})
-	pruned := fx.plan(ctx, f2, d2, opts)
+	pruned := fx.plan(ctx, d2, opts)
 	deletes := 0
 	for _, c := range pruned.Plan.Changes {
 		if c.Action == plan.Delete {
@@ -158,7 +158,7 @@ func TestInstallAndMeshPolicy(t *testing.T) {
 	if deletes != 2 {
 		t.Errorf("want the payments ServiceEntry pruned in both clusters, got %d deletes", deletes)
 	}
-	fx.apply(ctx, pruned, kube.ApplyOptions{})
+	fx.apply(ctx, pruned, clusterlayer.ApplyOptions{})
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
@@ -177,11 +177,11 @@ func TestWorkloadTimeoutSaysWhy(t *testing.T) {
 		t.Fatal(err)
 	}
 	fx := &fixture{t: t, clusters: cs, configs: configs, root: root}
-	f, d := fx.federation([]string{c.Name}, nil)
+	d := fx.federation([]string{c.Name}, nil)
 	// The pod a scheduler and kubelet would have made, stuck pulling its image.
 	client := c.Client()
 	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "istio-system",
-		Labels: map[string]string{kube.LabelManagedBy: kube.ManagedByValue, kube.LabelFederation: fedName}}}, metav1.CreateOptions{}); err != nil {
+		Labels: map[string]string{federation.KubeLabelManagedBy: federation.ManagedByValue, federation.KubeLabelFederation: fedName}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pod, err := client.CoreV1().Pods("istio-system").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "istiod-abc", Labels: map[string]string{"app": "istiod"}},
@@ -194,8 +194,8 @@ func TestWorkloadTimeoutSaysWhy(t *testing.T) {
 	if _, err := client.CoreV1().Pods("istio-system").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	r := fx.plan(ctx, f, d, kube.Options{CARoot: root, Manifests: map[string][]*unstructured.Unstructured{c.Name: controlPlane()}})
-	rep, err := kube.Apply(ctx, r, kube.ApplyOptions{WaitWorkloads: true, ReadyTimeout: 2 * time.Second})
+	r := fx.plan(ctx, d, clusterlayer.Options{CARoot: root}, install{manifests: map[string][]*unstructured.Unstructured{c.Name: controlPlane()}})
+	rep, err := clusterlayer.Apply(ctx, r, clusterlayer.ApplyOptions{WaitWorkloads: true, ReadyTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,19 +230,19 @@ func TestRevisionUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	fx := &fixture{t: t, clusters: cs, configs: configs, root: root}
-	withRev := func(rev string) (*v1alpha1.Federation, *federation.Desired) {
+	withRev := func(rev string) *federation.Desired {
 		return fx.federation([]string{c.Name}, func(f *v1alpha1.Federation) { f.Spec.Mesh.Revision = rev })
 	}
-	f, d := withRev("1-31-0")
-	fx.apply(ctx, fx.plan(ctx, f, d, kube.Options{Manifests: map[string][]*unstructured.Unstructured{c.Name: revisioned("1-31-0")}}), kube.ApplyOptions{})
+	d := withRev("1-31-0")
+	fx.apply(ctx, fx.plan(ctx, d, clusterlayer.Options{}, install{manifests: map[string][]*unstructured.Unstructured{c.Name: revisioned("1-31-0")}}), clusterlayer.ApplyOptions{})
 	client := c.Client()
 	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "legacy-app", Labels: map[string]string{"istio.io/rev": "1-31-0"}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
-	f, d = withRev("1-32-0")
-	opts := kube.Options{Manifests: map[string][]*unstructured.Unstructured{c.Name: revisioned("1-32-0")}}
-	r := fx.plan(ctx, f, d, opts)
+	d = withRev("1-32-0")
+	in := install{manifests: map[string][]*unstructured.Unstructured{c.Name: revisioned("1-32-0")}}
+	r := fx.plan(ctx, d, clusterlayer.Options{}, in)
 	actions := map[string]plan.Action{}
 	for _, ch := range r.Plan.Changes {
 		actions[string(ch.Address)] = ch.Action
@@ -256,7 +256,7 @@ func TestRevisionUpgrade(t *testing.T) {
 	if w := strings.Join(r.Plan.Warnings, "\n"); !strings.Contains(w, "revision 1-31-0 stays in c1 while namespaces legacy-app use it") {
 		t.Errorf("warnings: %s", w)
 	}
-	fx.apply(ctx, r, kube.ApplyOptions{})
+	fx.apply(ctx, r, clusterlayer.ApplyOptions{})
 	if _, err := client.AppsV1().Deployments("istio-system").Get(ctx, "istiod-1-31-0", metav1.GetOptions{}); err != nil {
 		t.Fatalf("the old revision was removed while in use: %v", err)
 	}
@@ -269,7 +269,7 @@ func TestRevisionUpgrade(t *testing.T) {
 	if _, err := client.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	r = fx.plan(ctx, f, d, opts)
+	r = fx.plan(ctx, d, clusterlayer.Options{}, in)
 	var deleted []string
 	for _, ch := range r.Plan.Changes {
 		if ch.Action == plan.Delete {
@@ -279,7 +279,7 @@ func TestRevisionUpgrade(t *testing.T) {
 	if len(deleted) != 1 || deleted[0] != "k8s:c1/istio-system/Deployment/istiod-1-31-0" {
 		t.Fatalf("once nothing uses it, the old revision goes: deletes %v", deleted)
 	}
-	fx.apply(ctx, r, kube.ApplyOptions{})
+	fx.apply(ctx, r, clusterlayer.ApplyOptions{})
 }
 
 // When the ReplicaSet cannot create pods, the Deployment's conditions say why: here the injection
@@ -293,8 +293,8 @@ func TestWorkloadTimeoutNamesTheWebhook(t *testing.T) {
 		t.Fatal(err)
 	}
 	fx := &fixture{t: t, clusters: cs, configs: map[string]*rest.Config{c.Name: c.RESTConfig()}, root: root}
-	f, d := fx.federation([]string{c.Name}, nil)
-	r := fx.plan(ctx, f, d, kube.Options{CARoot: root, Manifests: map[string][]*unstructured.Unstructured{c.Name: controlPlane()}})
+	d := fx.federation([]string{c.Name}, nil)
+	r := fx.plan(ctx, d, clusterlayer.Options{CARoot: root}, install{manifests: map[string][]*unstructured.Unstructured{c.Name: controlPlane()}})
 	// What the Deployment controller writes when the ReplicaSet's pod creations are refused.
 	failing := func() {
 		for i := 0; i < 100; i++ {
@@ -312,7 +312,7 @@ func TestWorkloadTimeoutNamesTheWebhook(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { failing(); close(done) }()
-	rep, err := kube.Apply(ctx, r, kube.ApplyOptions{WaitWorkloads: true, ReadyTimeout: 3 * time.Second})
+	rep, err := clusterlayer.Apply(ctx, r, clusterlayer.ApplyOptions{WaitWorkloads: true, ReadyTimeout: 3 * time.Second})
 	<-done
 	if err != nil {
 		t.Fatal(err)

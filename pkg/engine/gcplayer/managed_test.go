@@ -1,4 +1,4 @@
-package engine_test
+package gcplayer_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
-	"github.com/asmfed/kubectl-asmfed/pkg/engine"
+	"github.com/asmfed/kubectl-asmfed/pkg/engine/gcplayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
@@ -36,7 +36,7 @@ func TestManagedControlPlane(t *testing.T) {
 	if !strings.Contains(strings.Join(r.Plan.Notes, "\n"), "managed control plane of cluster3: not provisioned yet") {
 		t.Errorf("notes before apply: %v", r.Plan.Notes)
 	}
-	rep, err := e.Apply(ctx, r, engine.ApplyOptions{})
+	rep, err := e.Apply(ctx, r, gcplayer.ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,228 @@
+package gcplayer
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+
+	hubv1 "google.golang.org/api/gkehub/v1"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+// Options tune the layer.
+type Options struct {
+	// ReadParallelism bounds concurrent reads of live state. Default 64: a plan is a few dozen reads, all independent.
+	ReadParallelism int
+}
+
+// Layer plans and applies the Google Cloud side of federations.
+type Layer struct {
+	gcp  *gcp.Clients
+	opts Options
+}
+
+// New returns a layer that talks to Google Cloud through clients.
+func New(clients *gcp.Clients, opts Options) *Layer {
+	if opts.ReadParallelism <= 0 {
+		opts.ReadParallelism = 64
+	}
+	return &Layer{gcp: clients, opts: opts}
+}
+
+// CloudPlan is the Google Cloud layer's plan together with what it was made from, which Apply
+// needs to carry it out.
+type CloudPlan struct {
+	Plan *plan.Plan
+	// Derived is the federation's model, compiled with the project numbers read live.
+	Derived *federation.Desired
+	// Clusters are the federation's clusters that exist, by name, with how to reach their API.
+	Clusters map[string]ClusterAccess
+	// MeshStates are the managed control plane's states by cluster (managed mode only).
+	MeshStates map[string]MeshState
+	desired    map[plan.Address]*object
+	live       map[plan.Address]*object
+}
+
+// MeshState is the managed control plane's state on one cluster, as the fleet feature reports it.
+type MeshState struct {
+	ControlPlane, DataPlane string
+	// Conditions are the warning and error conditions, as "SEVERITY CODE: details".
+	Conditions []string
+}
+
+// ClusterAccess is how GKE says a cluster's API server is reached.
+type ClusterAccess struct {
+	Name, Project, Location string
+	// Endpoint and PrivateEndpoint are host or host:port, without a scheme, as GKE reports them.
+	Endpoint, PrivateEndpoint string
+	// CAData is the PEM of the cluster CA.
+	CAData []byte
+	// Status is GKE's: PROVISIONING, RUNNING, RECONCILING, …
+	Status string
+}
+
+// clusterAccess lists how to reach the federation's clusters that exist.
+func clusterAccess(d *federation.Desired, s *snapshot) map[string]ClusterAccess {
+	out := map[string]ClusterAccess{}
+	for _, c := range d.Clusters {
+		for _, live := range s.clusters[c.Project] {
+			if live.GetName() != c.Name || live.GetLocation() != c.Location {
+				continue
+			}
+			ca, _ := base64.StdEncoding.DecodeString(live.GetMasterAuth().GetClusterCaCertificate())
+			out[c.Name] = ClusterAccess{Name: c.Name, Project: c.Project, Location: c.Location,
+				Endpoint: live.GetEndpoint(), PrivateEndpoint: live.GetPrivateClusterConfig().GetPrivateEndpoint(),
+				CAData: ca, Status: live.GetStatus().String()}
+		}
+	}
+	return out
+}
+
+// Plan reads the live state a federation concerns and diffs it against what the federation wants.
+// The model is compiled twice: offline, to know what to read (which does not depend on project
+// numbers), then with the numbers read, which resolves its placeholders.
+func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, error) {
+	offline, err := federation.Compile(f, federation.Facts{})
+	if err != nil {
+		return nil, err
+	}
+	snap, err := e.read(ctx, offline)
+	if err != nil {
+		return nil, err
+	}
+	derived, err := federation.Compile(f, federation.Facts{ProjectNumbers: snap.numbers})
+	if err != nil {
+		return nil, err
+	}
+	if !derived.Resolved() {
+		return nil, fmt.Errorf("could not resolve the numbers of projects %s", strings.Join(derived.Unresolved, ", "))
+	}
+	desired, err := desiredState(derived)
+	if err != nil {
+		return nil, err
+	}
+	live := liveState(derived, snap, desired)
+	r := &CloudPlan{Derived: derived, Clusters: clusterAccess(derived, snap), desired: map[plan.Address]*object{}, live: map[plan.Address]*object{}}
+	var dres, lres []plan.Resource
+	for _, o := range desired {
+		r.desired[o.res.Address] = o
+		dres = append(dres, o.res)
+	}
+	for _, o := range live {
+		r.live[o.res.Address] = o
+		lres = append(lres, o.res)
+	}
+	p, err := plan.Diff(dres, lres, plan.DiffOptions{Federation: f.Metadata.Name})
+	if err != nil {
+		return nil, err
+	}
+	p.Warnings = append(p.Warnings, derived.Warnings...)
+	states, notes := meshStates(derived, snap)
+	p.Notes = append(p.Notes, notes...)
+	for _, c := range p.Changes {
+		if c.Protected && (c.Action == plan.Replace || c.Action == plan.Delete) {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s will be %sd: everything running on it goes with it (apply needs --allow-destroy)", c.Address, c.Action))
+		}
+	}
+	r.Plan = p
+	r.MeshStates = states
+	return r, nil
+}
+
+// PlanDestroy plans the deletion of everything the federation owns, in reverse dependency order:
+// memberships and node pools before their clusters, clusters before their subnets, routers before
+// the subnets they NAT, and the network last. Enabled APIs, Shared VPC wiring and IAM bindings carry
+// no ownership mark and stay.
+func (e *Layer) PlanDestroy(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, error) {
+	offline, err := federation.Compile(f, federation.Facts{})
+	if err != nil {
+		return nil, err
+	}
+	snap, err := e.read(ctx, offline)
+	if err != nil {
+		return nil, err
+	}
+	live := liveState(offline, snap, nil)
+	r := &CloudPlan{desired: map[plan.Address]*object{}, live: map[plan.Address]*object{}}
+	var lres []plan.Resource
+	for _, o := range live {
+		r.live[o.res.Address] = o
+		lres = append(lres, o.res)
+	}
+	p, err := plan.Diff(nil, lres, plan.DiffOptions{Federation: f.Metadata.Name})
+	if err != nil {
+		return nil, err
+	}
+	r.Plan = p
+	return r, nil
+}
+
+// meshStates reads the managed control plane's state per cluster from the fleet feature, and says
+// it in notes.
+func meshStates(d *federation.Desired, s *snapshot) (map[string]MeshState, []string) {
+	if d.MeshFeature == nil {
+		return nil, nil
+	}
+	states := map[string]MeshState{}
+	var notes []string
+	for _, m := range d.FleetMemberships {
+		key := fmt.Sprintf("projects/%d/locations/%s/memberships/%s", s.numbers[m.Project], m.Location, m.Name)
+		var st *hubv1.ServiceMeshMembershipState
+		if s.meshFeature != nil {
+			if ms, ok := s.meshFeature.MembershipStates[key]; ok {
+				st = ms.Servicemesh
+			}
+		}
+		if st == nil {
+			notes = append(notes, fmt.Sprintf("managed control plane of %s: not provisioned yet", m.Name))
+			continue
+		}
+		ms := MeshState{ControlPlane: "UNKNOWN", DataPlane: "UNKNOWN"}
+		if st.ControlPlaneManagement != nil {
+			ms.ControlPlane = st.ControlPlaneManagement.State
+		}
+		if st.DataPlaneManagement != nil {
+			ms.DataPlane = st.DataPlaneManagement.State
+		}
+		line := fmt.Sprintf("managed control plane of %s: control plane %s, data plane %s", m.Name, ms.ControlPlane, ms.DataPlane)
+		for _, c := range st.Conditions {
+			if c.Severity == "ERROR" || c.Severity == "WARNING" {
+				cond := fmt.Sprintf("%s %s: %s", c.Severity, c.Code, c.Details)
+				ms.Conditions = append(ms.Conditions, cond)
+				line += "; " + cond
+			}
+		}
+		states[m.Name] = ms
+		notes = append(notes, line)
+	}
+	return states, notes
+}
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	// Parallelism bounds concurrent changes. Default 10.
+	Parallelism int
+	// AllowDestroy permits replacing or deleting protected resources (clusters, networks).
+	AllowDestroy bool
+	// OnEvent receives progress of each change.
+	OnEvent func(plan.Event)
+}
+
+// Apply carries out a plan made by Plan. It refuses, before changing anything, a plan that would
+// replace or delete protected resources unless allowed. Step failures are in the report.
+func (e *Layer) Apply(ctx context.Context, r *CloudPlan, opts ApplyOptions) (*plan.Report, error) {
+	if err := r.Plan.CheckApplicable(opts.AllowDestroy); err != nil {
+		return nil, err
+	}
+	steps := plan.StepsFor(r.Plan, func(c plan.Change) func(context.Context, func(string)) error {
+		return func(ctx context.Context, progress func(string)) error {
+			return e.change(ctx, c, r.desired[c.Address], r.live[c.Address], gcp.Progress(progress))
+		}
+	})
+	return plan.Execute(ctx, steps, plan.ExecOptions{Parallelism: opts.Parallelism, OnEvent: opts.OnEvent})
+}
