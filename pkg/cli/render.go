@@ -236,9 +236,15 @@ func filterCluster(d *federation.Desired, name string) (*federation.Desired, err
 			out.RemoteSecrets = append(out.RemoteSecrets, s)
 		}
 	}
+	out.Subnets = nil
+	for _, sn := range d.Subnets {
+		if sn.Address == c.SubnetAddress {
+			out.Subnets = append(out.Subnets, sn)
+		}
+	}
 	out.FleetMemberships = nil
 	for _, m := range d.FleetMemberships {
-		if m.Cluster == name {
+		if m.ClusterAddress == c.Address {
 			out.FleetMemberships = append(out.FleetMemberships, m)
 		}
 	}
@@ -274,9 +280,25 @@ func writeDerivedText(w io.Writer, f *v1alpha1.Federation, d *federation.Desired
 	p.kv("images", m.Hub+" : "+m.Tag)
 	p.why(m.Reason)
 
+	p.section("Network")
+	p.item("%s", d.Network.Address)
+	p.kv("routing mode", d.Network.RoutingMode)
+	p.why(d.Network.Reason)
+	for _, sn := range d.Subnets {
+		p.item("%s", sn.Address)
+		ranges := []string{sn.PrimaryRange}
+		for _, r := range sn.SecondaryRanges {
+			ranges = append(ranges, fmt.Sprintf("%s %s", r.Name, r.CIDR))
+		}
+		p.kv("ranges", strings.Join(ranges, ", "))
+		p.kv("Google access", fmt.Sprint(sn.PrivateGoogleAccess))
+		p.why(sn.Reason)
+	}
+
 	p.section("Clusters (%d)", len(d.Clusters))
 	for _, c := range d.Clusters {
 		p.item("%s", c.Address)
+		p.why(c.Reason)
 		p.kv("project", c.Project)
 		p.kv("location", c.Location)
 		p.kv("subnet", fmt.Sprintf("%s (pods %s, services %s)", c.Subnetwork, c.PodRange, c.ServiceRange))
@@ -286,6 +308,21 @@ func writeDerivedText(w io.Writer, f *v1alpha1.Federation, d *federation.Desired
 		p.line("    master authorized networks:")
 		for _, an := range c.MasterAuthorizedNetworks {
 			p.line("      %-18s %-22s %s", an.CIDR, an.DisplayName, an.Reason)
+		}
+		p.line("    node pools:")
+		for _, np := range c.NodePools {
+			p.line("      %s: %s, %d-%d nodes per zone, tags %s", np.Name, np.MachineType, np.MinNodes, np.MaxNodes, strings.Join(np.Tags, ", "))
+		}
+	}
+
+	for _, c := range d.Clusters {
+		p.section("Kubernetes objects in %s (%d, and the control plane that render --manifests shows)", c.Name, len(c.Objects))
+		for _, o := range c.Objects {
+			p.item("%s", o.Address)
+			if o.Pending != "" {
+				p.kv("at plan time", o.Pending)
+			}
+			p.why(o.Reason)
 		}
 	}
 
@@ -361,6 +398,12 @@ func writeDerivedText(w io.Writer, f *v1alpha1.Federation, d *federation.Desired
 	for _, fm := range d.FleetMemberships {
 		p.item("%s", fm.Address)
 		p.why(fm.Reason)
+	}
+	if mf := d.MeshFeature; mf != nil {
+		p.section("Fleet feature")
+		p.item("%s", mf.Address)
+		p.kv("management", mf.Management)
+		p.why(mf.Reason)
 	}
 
 	if len(d.Unresolved) > 0 {
