@@ -69,8 +69,8 @@ type ExecOptions struct {
 	Now func() time.Time
 }
 
-// Result is how one step ended.
-type Result struct {
+// StepResult is how one step ended.
+type StepResult struct {
 	Address Address       `json:"address"`
 	Action  Action        `json:"action"`
 	Status  Status        `json:"status"`
@@ -82,7 +82,7 @@ type Result struct {
 
 // Report is the outcome of an apply: every step's result, in address order.
 type Report struct {
-	Results []Result `json:"results"`
+	Results []StepResult `json:"results"`
 	Elapsed time.Duration
 }
 
@@ -158,7 +158,7 @@ func Execute(ctx context.Context, steps []Step, opts ExecOptions) (*Report, erro
 	}
 
 	start := opts.Now()
-	results := map[Address]Result{}
+	results := map[Address]StepResult{}
 	type done struct {
 		addr    Address
 		err     error
@@ -179,7 +179,7 @@ func Execute(ctx context.Context, steps []Step, opts ExecOptions) (*Report, erro
 			return
 		}
 		s := byAddr[addr]
-		results[addr] = Result{Address: addr, Action: s.Action, Status: StatusSkipped, Cause: cause}
+		results[addr] = StepResult{Address: addr, Action: s.Action, Status: StatusSkipped, Cause: cause}
 		emit(Event{Kind: EventFinished, Address: addr, Action: s.Action, Status: StatusSkipped, Cause: cause})
 		for _, dep := range dependents[addr] {
 			skip(dep, cause)
@@ -209,7 +209,7 @@ func Execute(ctx context.Context, steps []Step, opts ExecOptions) (*Report, erro
 		d := <-finished
 		running--
 		s := byAddr[d.addr]
-		res := Result{Address: d.addr, Action: s.Action, Status: StatusDone, Elapsed: d.elapsed}
+		res := StepResult{Address: d.addr, Action: s.Action, Status: StatusDone, Elapsed: d.elapsed}
 		if d.err != nil {
 			res.Status, res.Error, res.err = StatusFailed, d.err.Error(), d.err
 		}
@@ -231,7 +231,7 @@ func Execute(ctx context.Context, steps []Step, opts ExecOptions) (*Report, erro
 	}
 	for _, s := range steps {
 		if _, ok := results[s.Address]; !ok {
-			results[s.Address] = Result{Address: s.Address, Action: s.Action, Status: StatusCancelled}
+			results[s.Address] = StepResult{Address: s.Address, Action: s.Action, Status: StatusCancelled}
 			emit(Event{Kind: EventFinished, Address: s.Address, Action: s.Action, Status: StatusCancelled})
 		}
 	}

@@ -91,13 +91,13 @@ func inventory(t *testing.T, srv *gcpfake.Server, project string) []string {
 	return out
 }
 
-func statusOf(rep *plan.Report, suffix string) plan.Result {
+func statusOf(rep *plan.Report, suffix string) plan.StepResult {
 	for _, r := range rep.Results {
 		if strings.HasSuffix(string(r.Address), suffix) {
 			return r
 		}
 	}
-	return plan.Result{}
+	return plan.StepResult{}
 }
 
 // Inject a failure at each kind of step in turn: the apply reports it, and the next apply
@@ -235,7 +235,7 @@ func TestFailedClusterOperation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var failed []plan.Result
+	var failed []plan.StepResult
 	for _, res := range rep.Results {
 		if res.Status == plan.StatusFailed {
 			failed = append(failed, res)
