@@ -87,11 +87,7 @@ func clusterAccess(d *federation.Desired, s *snapshot) map[string]ClusterAccess 
 // The model is compiled twice: offline, to know what to read (which does not depend on project
 // numbers), then with the numbers read, which resolves its placeholders.
 func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, error) {
-	offline, err := federation.Compile(f, federation.Facts{})
-	if err != nil {
-		return nil, err
-	}
-	snap, err := e.read(ctx, offline)
+	_, snap, err := e.readFor(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -134,16 +130,22 @@ func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, e
 	return r, nil
 }
 
+// readFor compiles the federation offline, which says what to read, and reads it.
+func (e *Layer) readFor(ctx context.Context, f *v1alpha1.Federation) (*federation.Desired, *snapshot, error) {
+	offline, err := federation.Compile(f, federation.Facts{})
+	if err != nil {
+		return nil, nil, err
+	}
+	snap, err := e.read(ctx, offline)
+	return offline, snap, err
+}
+
 // PlanDestroy plans the deletion of everything the federation owns, in reverse dependency order:
 // memberships and node pools before their clusters, clusters before their subnets, routers before
 // the subnets they NAT, and the network last. Enabled APIs, Shared VPC wiring and IAM bindings carry
 // no ownership mark and stay.
 func (e *Layer) PlanDestroy(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, error) {
-	offline, err := federation.Compile(f, federation.Facts{})
-	if err != nil {
-		return nil, err
-	}
-	snap, err := e.read(ctx, offline)
+	offline, snap, err := e.readFor(ctx, f)
 	if err != nil {
 		return nil, err
 	}
