@@ -14,13 +14,14 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"io/fs"
 	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/asmfed/kubectl-asmfed/internal/pemcert"
 )
 
 // File names of a root written by WriteFiles, and the keys of the cacerts Secret istiod reads
@@ -267,14 +268,14 @@ func CheckCACerts(data map[string][]byte, root *Root, now time.Time, renewBefore
 			return "missing " + k
 		}
 	}
-	liveRoot, err := firstCert(data[KeyRootCert])
+	liveRoot, err := pemcert.First(data[KeyRootCert])
 	if err != nil {
 		return "root-cert.pem is not a certificate"
 	}
 	if !liveRoot.Equal(root.Cert) {
 		return "root-cert.pem is another root (" + Fingerprint(liveRoot) + ")"
 	}
-	inter, err := firstCert(data[KeyCACert])
+	inter, err := pemcert.First(data[KeyCACert])
 	if err != nil {
 		return "ca-cert.pem is not a certificate"
 	}
@@ -301,7 +302,7 @@ func CheckCACerts(data map[string][]byte, root *Root, now time.Time, renewBefore
 // VerifyChain checks that the first certificate of chainPEM verifies against root, with the rest
 // of chainPEM as intermediates.
 func VerifyChain(chainPEM []byte, root *Root, now time.Time) error {
-	certs, err := parseCerts(chainPEM)
+	certs, err := pemcert.Parse(chainPEM)
 	if err != nil {
 		return err
 	}
@@ -314,19 +315,6 @@ func VerifyChain(chainPEM []byte, root *Root, now time.Time) error {
 	_, err = certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	return err
 }
-
-// ParseCertificate reads the first certificate of a PEM bundle.
-func ParseCertificate(pemData []byte) (*x509.Certificate, error) { return firstCert(pemData) }
-
-func firstCert(data []byte) (*x509.Certificate, error) {
-	certs, err := parseCerts(data)
-	if err != nil {
-		return nil, err
-	}
-	return certs[0], nil
-}
-
-func parseCerts(data []byte) ([]*x509.Certificate, error) { return v1alpha1.ParseCertificates(data) }
 
 func serial() *big.Int {
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asmfed/kubectl-asmfed/internal/pemcert"
 	"github.com/asmfed/kubectl-asmfed/pkg/istio"
 )
 
@@ -27,7 +28,7 @@ func TestIntermediatesChainToTheRoot(t *testing.T) {
 		if err := istio.VerifyChain(data[istio.KeyCertChain], root, now); err != nil {
 			t.Errorf("%s: %v", cluster, err)
 		}
-		c, err := istio.ParseCertificate(data[istio.KeyCACert])
+		c, err := pemcert.First(data[istio.KeyCACert])
 		if err != nil {
 			t.Fatal(err)
 		}

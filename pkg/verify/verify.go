@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/asmfed/kubectl-asmfed/internal/pemcert"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
@@ -326,7 +327,7 @@ func managedMesh(_ context.Context, env *Env) []Result {
 }
 
 func parseCert(data []byte) (*x509.Certificate, error) {
-	certs, err := v1alpha1.ParseCertificates(data)
+	certs, err := pemcert.Parse(data)
 	if err != nil {
 		return nil, err
 	}

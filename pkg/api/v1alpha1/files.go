@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/asmfed/kubectl-asmfed/internal/pemcert"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -48,39 +49,12 @@ func (v *validator) nonEmptyFile(path, ref string) {
 	}
 }
 
-// ParseCertificates decodes every CERTIFICATE block of PEM data, in order.
-func ParseCertificates(data []byte) ([]*x509.Certificate, error) { return parseCerts(data) }
-
-// parseCerts decodes every CERTIFICATE block of a PEM file.
-func parseCerts(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("no PEM CERTIFICATE block")
-	}
-	return certs, nil
-}
-
 func (v *validator) certBundle(path, ref string) {
 	data, ok := v.readFile(path, ref)
 	if !ok {
 		return
 	}
-	if _, err := parseCerts(data); err != nil {
+	if _, err := pemcert.Parse(data); err != nil {
 		v.errorf(path, "it must hold PEM certificates", "%q is not a certificate: %v", ref, err)
 	}
 }
@@ -93,7 +67,7 @@ func (v *validator) keyPair(certPath, certRef, keyPath, keyRef string, mustBeCA 
 	var certs []*x509.Certificate
 	if okC {
 		var err error
-		if certs, err = parseCerts(certPEM); err != nil {
+		if certs, err = pemcert.Parse(certPEM); err != nil {
 			v.errorf(certPath, "it must hold a PEM certificate", "%q is not a certificate: %v", certRef, err)
 			okC = false
 		}

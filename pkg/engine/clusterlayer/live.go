@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/asmfed/kubectl-asmfed/internal/pemcert"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/istio"
@@ -451,7 +452,7 @@ func tokenOf(u *unstructured.Unstructured) (token string, ca []byte) {
 }
 
 func rootFingerprintOf(data map[string][]byte) string {
-	c, err := istio.ParseCertificate(data[istio.KeyRootCert])
+	c, err := pemcert.First(data[istio.KeyRootCert])
 	if err != nil {
 		return ""
 	}
