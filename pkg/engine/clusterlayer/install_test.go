@@ -145,7 +145,7 @@ func TestInstallAndMeshPolicy(t *testing.T) {
 		f.Spec.Mesh.Ingress.TLS = &v1alpha1.IngressTLS{Mode: v1alpha1.TLSSimple, CertFile: "tls.crt", KeyFile: "tls.key"}
 		f.Spec.Mesh.Ingress.Hosts = []string{"shop.example.com"}
 	})
-	pruned := fx.plan(ctx, d2, opts)
+	pruned := fx.plan(ctx, d2, opts, install{manifests: manifests, meshPolicy: true})
 	deletes := 0
 	for _, c := range pruned.Plan.Changes {
 		if c.Action == plan.Delete {
