@@ -139,7 +139,9 @@ func (o *renderOptions) Run(context.Context) error {
 		return o.runIstio(render.Input{Federation: f, Desired: d, Source: checked.Source, BaseDir: o.source.baseDir()})
 	}
 	if o.cluster != "" {
-		d = filterCluster(d, o.cluster)
+		if d, err = filterCluster(d, o.cluster); err != nil {
+			return err
+		}
 	}
 	switch o.output.String() {
 	case "json":
@@ -199,18 +201,24 @@ func (o *renderOptions) runIstio(in render.Input) error {
 	return w.err
 }
 
-// filterCluster keeps the items that concern one cluster of the federation (Validate made sure it
-// is one): its own settings, rules that target or come from it, secrets it holds or that point at
-// it, and its membership.
-func filterCluster(d *federation.Desired, name string) *federation.Desired {
+// filterCluster keeps the items that concern one cluster: its own settings, rules that target or
+// come from it, secrets it holds or that point at it, and its membership.
+func filterCluster(d *federation.Desired, name string) (*federation.Desired, error) {
 	out := *d
 	out.Clusters = nil
-	c := &federation.ClusterDesired{}
+	var c *federation.ClusterDesired
 	for i := range d.Clusters {
 		if d.Clusters[i].Name == name {
 			c = &d.Clusters[i]
 			out.Clusters = []federation.ClusterDesired{*c}
 		}
+	}
+	if c == nil {
+		names := make([]string, len(d.Clusters))
+		for i, c := range d.Clusters {
+			names[i] = c.Name
+		}
+		return nil, fmt.Errorf("no cluster %q in the federation (clusters: %s)", name, strings.Join(names, ", "))
 	}
 	out.FirewallRules = nil
 	for _, r := range d.FirewallRules {
@@ -236,7 +244,7 @@ func filterCluster(d *federation.Desired, name string) *federation.Desired {
 			out.FleetMemberships = append(out.FleetMemberships, m)
 		}
 	}
-	return &out
+	return &out, nil
 }
 
 func containsString(list []string, any ...string) bool {
