@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
@@ -19,6 +19,7 @@ import (
 type applyOptions struct {
 	*globalOptions
 	cloud        cloudFlags
+	parallelism  int
 	filename     string
 	planFile     string
 	autoApprove  bool
@@ -28,6 +29,7 @@ type applyOptions struct {
 	timeout      time.Duration
 
 	source *fileSource
+	fed    *v1alpha1.Federation
 	saved  *plan.Saved
 }
 
@@ -66,9 +68,35 @@ naming what changed. Replacing or deleting a cluster or a network needs --allow-
 	cmd.Flags().BoolVar(&o.wait, "wait", true, "Wait for the installed control plane (istiod, gateways) to be available, and say why not")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Minute, "How long each readiness wait may take")
 	cmd.Flags().BoolVar(&o.rotate, "rotate-remote-secrets", false, "Issue new reader tokens and rewrite every remote secret (the old tokens stop working)")
+	addParallelismFlag(cmd.Flags(), &o.parallelism)
 	o.cloud.add(cmd.Flags())
+	o.addClusterFlags(cmd.Flags())
+	o.addColorFlag(cmd.Flags())
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	return cmd
+}
+
+// Complete reads the federation file, or the saved plan and the file it names, and checks the
+// file. It reads nothing when the flags name no single source: Validate says why.
+func (o *applyOptions) Complete() error {
+	name := o.filename
+	switch {
+	case o.planFile != "" && o.filename == "":
+		f, err := os.Open(o.planFile)
+		if err != nil {
+			return fmt.Errorf("read saved plan: %w", err)
+		}
+		defer f.Close()
+		if o.saved, err = plan.ReadSaved(f); err != nil {
+			return err
+		}
+		name = o.saved.Source.File
+	case o.planFile != "" || o.filename == "" || o.filename == "-":
+		return nil
+	}
+	var err error
+	o.source, o.fed, err = completeValid(name, o.streams.In)
+	return err
 }
 
 // Validate checks the flags.
@@ -80,36 +108,15 @@ func (o *applyOptions) Validate() error {
 		return errors.New("pass either -f FILE or a saved plan, not both")
 	case o.filename == "-":
 		return errors.New("apply reads the federation file from disk: use -f FILE")
-	case o.cloud.parallelism < 1:
-		return fmt.Errorf("--parallelism must be at least 1, got %d", o.cloud.parallelism)
 	case o.timeout <= 0:
 		return fmt.Errorf("--timeout must be positive, got %s", o.timeout)
 	}
-	return nil
-}
-
-// Complete reads the federation file, or the saved plan and the file it names.
-func (o *applyOptions) Complete() error {
-	name := o.filename
-	if o.planFile != "" {
-		f, err := os.Open(o.planFile)
-		if err != nil {
-			return fmt.Errorf("read saved plan: %w", err)
-		}
-		defer f.Close()
-		if o.saved, err = plan.ReadSaved(f); err != nil {
-			return err
-		}
-		name = o.saved.Source.File
-	}
-	var err error
-	o.source, err = completeFile(name, o.streams.In)
-	return err
+	return validateParallelism(o.parallelism)
 }
 
 // Run plans, confirms and applies.
 func (o *applyOptions) Run(ctx context.Context) error {
-	s, err := o.open(ctx, o.source, o.source.name, o.cloud, o.rotate)
+	s, err := o.open(ctx, o.fed, o.source, o.cloud, o.rotate)
 	if err != nil {
 		return err
 	}
@@ -137,7 +144,7 @@ func (o *applyOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	aopts, done := o.progressOptions(engine.ApplyOptions{Parallelism: o.cloud.parallelism, AllowDestroy: o.allowDestroy, WaitWorkloads: o.wait, ReadyTimeout: o.timeout})
+	aopts, done := o.progressOptions(engine.ApplyOptions{Parallelism: o.parallelism, AllowDestroy: o.allowDestroy, WaitWorkloads: o.wait, ReadyTimeout: o.timeout})
 	report, err := s.eng.ApplyAll(ctx, fp, aopts)
 	done()
 	if err != nil {
@@ -179,5 +186,3 @@ func (g *globalOptions) summarise(what string, r *plan.Report, elapsed time.Dura
 		}
 	}
 }
-
-func dirOf(path string) string { return filepath.Dir(path) }

@@ -30,11 +30,11 @@ type caInitOptions struct {
 	organization string
 	validity     time.Duration
 	force        bool
-	output       string
+	output       outputFormat
 }
 
 func newCAInitCommand(g *globalOptions) *cobra.Command {
-	o := &caInitOptions{globalOptions: g}
+	o := &caInitOptions{globalOptions: g, output: newOutputFormat("text", "json")}
 	cmd := &cobra.Command{
 		Use:   "init --out DIR",
 		Short: "Create the root CA every cluster's istiod chains to",
@@ -60,11 +60,13 @@ trusting the new ones.`,
 	cmd.Flags().StringVar(&o.organization, "organization", istio.DefaultOrg, "Organisation (O) of the root certificate's subject")
 	cmd.Flags().DurationVar(&o.validity, "validity", 10*365*24*time.Hour, "Lifetime of the root certificate")
 	cmd.Flags().BoolVar(&o.force, "force", false, "Replace an existing root in --out (breaks trust with clusters using the old one)")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "Output format: text or json")
+	o.output.addFlag(cmd, "Output format", "")
 	_ = cmd.MarkFlagDirname("out")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
+
+// Complete has nothing to read.
+func (o *caInitOptions) Complete() error { return nil }
 
 // Validate checks the flags.
 func (o *caInitOptions) Validate() error {
@@ -77,14 +79,8 @@ func (o *caInitOptions) Validate() error {
 	if o.organization == "" {
 		return errors.New("--organization is empty")
 	}
-	if o.output != "text" && o.output != "json" {
-		return fmt.Errorf("unknown output format %q: use text or json", o.output)
-	}
-	return nil
+	return o.output.validate()
 }
-
-// Complete has nothing to read.
-func (o *caInitOptions) Complete() error { return nil }
 
 // caInitResult is what init reports: where the files are and how to recognise the root.
 type caInitResult struct {
@@ -107,7 +103,7 @@ func (o *caInitOptions) Run(context.Context) error {
 	}
 	res := caInitResult{CertFile: certFile, KeyFile: keyFile, Fingerprint: root.Fingerprint(),
 		Subject: root.Cert.Subject.String(), NotAfter: root.Cert.NotAfter.UTC()}
-	if o.output == "json" {
+	if o.output.is("json") {
 		enc := json.NewEncoder(o.streams.Out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)

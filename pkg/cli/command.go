@@ -12,34 +12,37 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
-// options is what every command's options struct implements: Validate checks the flags (pure),
-// Complete turns them into typed configuration (reads files), Run does the work.
+// options is what every command's options struct implements, called in this order: Complete
+// turns the raw flags into typed configuration (reads the federation file or the saved plan,
+// resolves paths), Validate checks flags and completed values together without any I/O, Run
+// does the work.
 type options interface {
-	Validate() error
 	Complete() error
+	Validate() error
 	Run(ctx context.Context) error
 }
 
 // runE runs a command's options in that order.
 func runE(o options) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, _ []string) error {
-		if err := o.Validate(); err != nil {
+		if err := o.Complete(); err != nil {
 			return err
 		}
-		if err := o.Complete(); err != nil {
+		if err := o.Validate(); err != nil {
 			return err
 		}
 		return o.Run(cmd.Context())
 	}
 }
 
-// valid returns the defaulted federation of a file, or every problem in it.
-func valid(src *fileSource, filename string) (*v1alpha1.Federation, error) {
+// valid checks a federation file for a command that needs a valid one: the checked file, or
+// every problem in it. filename is the file as passed with -f.
+func valid(src *fileSource, filename string) (*v1alpha1.Checked, error) {
 	checked := src.check()
 	if err := checked.Err(); err != nil {
 		return nil, fmt.Errorf("%s is not valid (run kubectl asmfed validate -f %s):\n%w", src.name, filename, err)
 	}
-	return checked.Federation, nil
+	return checked, nil
 }
 
 // progressOptions show an apply's progress on stderr, each phase's summary when it ends, and

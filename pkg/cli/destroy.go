@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
@@ -15,10 +16,12 @@ import (
 type destroyOptions struct {
 	*globalOptions
 	cloud       cloudFlags
+	parallelism int
 	filename    string
 	autoApprove bool
 
 	source *fileSource
+	fed    *v1alpha1.Federation
 }
 
 func newDestroyCommand(g *globalOptions) *cobra.Command {
@@ -39,31 +42,34 @@ It shows the plan and asks for confirmation unless --auto-approve.`,
 	}
 	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file")
 	cmd.Flags().BoolVar(&o.autoApprove, "auto-approve", false, "Destroy without asking for confirmation")
+	addParallelismFlag(cmd.Flags(), &o.parallelism)
 	o.cloud.add(cmd.Flags())
+	o.addClusterFlags(cmd.Flags())
+	o.addColorFlag(cmd.Flags())
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	return cmd
 }
 
-// Validate checks the flags.
-func (o *destroyOptions) Validate() error {
-	switch {
-	case o.filename == "":
-		return errors.New("no federation file: pass -f FILE")
-	case o.cloud.parallelism < 1:
-		return fmt.Errorf("--parallelism must be at least 1, got %d", o.cloud.parallelism)
+// Complete reads the federation file and checks it.
+func (o *destroyOptions) Complete() (err error) {
+	if o.filename == "" {
+		return nil
 	}
-	return nil
+	o.source, o.fed, err = completeValid(o.filename, o.streams.In)
+	return err
 }
 
-// Complete reads the federation file.
-func (o *destroyOptions) Complete() (err error) {
-	o.source, err = completeFile(o.filename, o.streams.In)
-	return err
+// Validate checks the flags.
+func (o *destroyOptions) Validate() error {
+	if o.filename == "" {
+		return errors.New("no federation file: pass -f FILE")
+	}
+	return validateParallelism(o.parallelism)
 }
 
 // Run plans the destruction, confirms and carries it out.
 func (o *destroyOptions) Run(ctx context.Context) error {
-	s, err := o.open(ctx, o.source, o.filename, o.cloud, false)
+	s, err := o.open(ctx, o.fed, o.source, o.cloud, false)
 	if err != nil {
 		return err
 	}
@@ -85,7 +91,7 @@ func (o *destroyOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	opts, done := o.progressOptions(engine.ApplyOptions{Parallelism: o.cloud.parallelism, AllowDestroy: true})
+	opts, done := o.progressOptions(engine.ApplyOptions{Parallelism: o.parallelism, AllowDestroy: true})
 	start := time.Now()
 	report, err := eng.Destroy(ctx, res, opts)
 	done()

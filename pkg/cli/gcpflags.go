@@ -42,12 +42,23 @@ func (g *globalOptions) accessToken() (string, error) {
 // cloudFlags are the flags of commands that talk to Google Cloud.
 type cloudFlags struct {
 	impersonate string
-	parallelism int
 }
 
 func (c *cloudFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&c.impersonate, "impersonate-service-account", "", "Run every Google Cloud call as this service account (needs roles/iam.serviceAccountTokenCreator on it)")
-	fs.IntVar(&c.parallelism, "parallelism", 10, "Changes carried out at once by apply")
+}
+
+// addParallelismFlag registers --parallelism on the commands that carry out changes.
+func addParallelismFlag(fs *pflag.FlagSet, p *int) {
+	fs.IntVar(p, "parallelism", 10, "Changes carried out at once")
+}
+
+// validateParallelism checks the value of --parallelism.
+func validateParallelism(n int) error {
+	if n < 1 {
+		return fmt.Errorf("--parallelism must be at least 1, got %d", n)
+	}
+	return nil
 }
 
 func (g *globalOptions) newEngine(ctx context.Context, c cloudFlags) (*engine.Engine, func(), error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"golang.org/x/oauth2"
 	"k8s.io/client-go/rest"
@@ -54,12 +53,8 @@ func (g *globalOptions) clusterOptions(ctx context.Context, f *v1alpha1.Federati
 		tokens, err = kube.GoogleTokenSource(ctx)
 		return tokens, err
 	}
-	baseDir := "."
-	if src.name != "<stdin>" {
-		baseDir = filepath.Dir(src.name)
-	}
 	return engine.ClusterOptions{
-		BaseDir:             baseDir,
+		BaseDir:             src.baseDir(),
 		RotateRemoteSecrets: rotate,
 		Config: func(c v1alpha1.Cluster, access gcplayer.ClusterAccess) (*rest.Config, error) {
 			if cfg, ok := fromContexts[c.Name]; ok {
@@ -83,13 +78,9 @@ type session struct {
 	close func()
 }
 
-// open checks the file, prepares cluster access (every kubeconfig context checked first) and
-// builds the engine. Callers defer s.close().
-func (g *globalOptions) open(ctx context.Context, src *fileSource, filename string, cloud cloudFlags, rotate bool) (*session, error) {
-	f, err := valid(src, filename)
-	if err != nil {
-		return nil, err
-	}
+// open prepares access to the clusters of the federation read from src (every kubeconfig context
+// checked first) and builds the engine. Callers defer s.close().
+func (g *globalOptions) open(ctx context.Context, f *v1alpha1.Federation, src *fileSource, cloud cloudFlags, rotate bool) (*session, error) {
 	copts, err := g.clusterOptions(ctx, f, src, rotate)
 	if err != nil {
 		return nil, err

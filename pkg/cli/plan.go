@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
@@ -16,15 +18,16 @@ type planOptions struct {
 	cloud            cloudFlags
 	filename         string
 	out              string
-	output           string
+	output           outputFormat
 	detailedExitcode bool
 	rotate           bool
 
 	source *fileSource
+	fed    *v1alpha1.Federation
 }
 
 func newPlanCommand(g *globalOptions) *cobra.Command {
-	o := &planOptions{globalOptions: g}
+	o := &planOptions{globalOptions: g, output: newOutputFormat("text", "json")}
 	cmd := &cobra.Command{
 		Use:   "plan -f FILE",
 		Short: "Show what apply would change, against live Google Cloud state",
@@ -48,19 +51,23 @@ one of them, it is listed as a conflict. Point every Google API at the local san
 		RunE: runE(o),
 	}
 	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file, or - for standard input")
-	cmd.Flags().StringVar(&o.out, "out", "", "Save the plan to this file for `kubectl asmfed apply FILE`")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "Output format: text or json")
+	cmd.Flags().StringVar(&o.out, "out", "", "Save the plan to `FILE`, for kubectl asmfed apply FILE")
+	o.output.addFlag(cmd, "Output format", "")
 	cmd.Flags().BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "Exit 0 when there are no changes, 2 when there are, 1 on error")
 	cmd.Flags().BoolVar(&o.rotate, "rotate-remote-secrets", false, "Plan new reader tokens for every remote secret (the old ones stop working)")
 	o.cloud.add(cmd.Flags())
+	o.addClusterFlags(cmd.Flags())
+	o.addColorFlag(cmd.Flags())
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
-// Complete reads the federation file.
+// Complete reads the federation file and checks it.
 func (o *planOptions) Complete() (err error) {
-	o.source, err = completeFile(o.filename, o.streams.In)
+	if o.filename == "" {
+		return nil
+	}
+	o.source, o.fed, err = completeValid(o.filename, o.streams.In)
 	return err
 }
 
@@ -69,21 +76,18 @@ func (o *planOptions) Validate() error {
 	if o.filename == "" {
 		return errors.New("no federation file: pass -f FILE")
 	}
-	if o.output != "text" && o.output != "json" {
-		return fmt.Errorf("unknown output format %q: use text or json", o.output)
+	if err := o.output.validate(); err != nil {
+		return err
 	}
 	if o.out != "" && o.filename == "-" {
 		return errors.New("--out needs a federation file on disk, so that apply can check it has not changed: use -f FILE")
-	}
-	if o.cloud.parallelism < 1 {
-		return fmt.Errorf("--parallelism must be at least 1, got %d", o.cloud.parallelism)
 	}
 	return nil
 }
 
 // Run makes the plan and prints it.
 func (o *planOptions) Run(ctx context.Context) error {
-	s, err := o.open(ctx, o.source, o.filename, o.cloud, o.rotate)
+	s, err := o.open(ctx, o.fed, o.source, o.cloud, o.rotate)
 	if err != nil {
 		return err
 	}
@@ -109,7 +113,7 @@ func (o *planOptions) Run(ctx context.Context) error {
 }
 
 func (o *planOptions) print(p *plan.Plan) error {
-	if o.output == "json" {
+	if o.output.is("json") {
 		return plan.JSONRenderer{}.Render(o.streams.Out, p)
 	}
 	return o.render(o.streams.Out, p)
@@ -118,7 +122,7 @@ func (o *planOptions) print(p *plan.Plan) error {
 // writeSaved writes a saved plan atomically, readable only by its owner: plans name
 // infrastructure, which is nobody else's business.
 func writeSaved(path string, s *plan.Saved) error {
-	tmp, err := os.CreateTemp(dirOf(path), ".plan-*.json")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".plan-*.json")
 	if err != nil {
 		return fmt.Errorf("save plan: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,17 +20,18 @@ type renderOptions struct {
 	*globalOptions
 	filename string
 	derived  bool
-	output   string
+	output   outputFormat
 	cluster  string
 
 	manifests          bool
 	fleetProjectNumber int64
 
-	source *fileSource
+	source  *fileSource
+	checked *v1alpha1.Checked
 }
 
 func newRenderCommand(g *globalOptions) *cobra.Command {
-	o := &renderOptions{globalOptions: g}
+	o := &renderOptions{globalOptions: g, output: newOutputFormat("text", "yaml", "json")}
 	cmd := &cobra.Command{
 		Use:   "render -f FILE [--derived | --manifests] [--cluster NAME]",
 		Short: "Show what the tool derives from a federation file, offline: resources, Istio overlays, manifests",
@@ -73,20 +73,27 @@ shown as placeholders; plan resolves them.`,
 	cmd.Flags().BoolVar(&o.derived, "derived", false, "Print the derived resources (firewall rules, authorized networks, remote secrets, …)")
 	cmd.Flags().BoolVar(&o.manifests, "manifests", false, "Print the rendered Istio install manifests instead of the overlays")
 	cmd.Flags().Int64Var(&o.fleetProjectNumber, "fleet-project-number", 0, "Number of the fleet project, for the default mesh ID (proj-NUMBER) when the file does not give it")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "Output format of --derived: text, yaml or json (overlays and manifests are YAML)")
+	o.output.addFlag(cmd, "Output format of --derived", "(overlays and manifests are YAML)")
 	cmd.Flags().StringVar(&o.cluster, "cluster", "", "Only show items that concern this cluster")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "yaml", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
-// Complete reads the federation file.
-func (o *renderOptions) Complete() (err error) {
-	o.source, err = completeFile(o.filename, o.streams.In)
+// Complete reads the federation file and checks it.
+func (o *renderOptions) Complete() error {
+	if o.filename == "" {
+		return nil
+	}
+	src, err := completeFile(o.filename, o.streams.In)
+	if err != nil {
+		return err
+	}
+	o.source = src
+	o.checked, err = valid(src, o.filename)
 	return err
 }
 
-// Validate checks the flags.
+// Validate checks the flags, and that --cluster names a cluster of the file.
 func (o *renderOptions) Validate() error {
 	if o.filename == "" {
 		return errors.New("no federation file: pass -f FILE")
@@ -97,25 +104,28 @@ func (o *renderOptions) Validate() error {
 	if o.fleetProjectNumber < 0 {
 		return fmt.Errorf("--fleet-project-number must be positive, got %d", o.fleetProjectNumber)
 	}
-	if !o.derived {
-		if o.output == "text" || o.output == "yaml" {
-			return nil
+	if err := o.output.validate(); err != nil {
+		return err
+	}
+	if !o.derived && o.output.is("json") {
+		return fmt.Errorf("overlays and manifests print as YAML: drop -o %s", o.output.String())
+	}
+	if o.cluster != "" {
+		var names []string
+		for _, c := range o.checked.Federation.Spec.Clusters {
+			if c.Name == o.cluster {
+				return nil
+			}
+			names = append(names, c.Name)
 		}
-		return fmt.Errorf("overlays and manifests print as YAML: drop -o %s", o.output)
+		return fmt.Errorf("no cluster %q in the federation (clusters: %s)", o.cluster, strings.Join(names, ", "))
 	}
-	switch o.output {
-	case "text", "yaml", "json":
-		return nil
-	}
-	return fmt.Errorf("unknown output format %q: use text, yaml or json", o.output)
+	return nil
 }
 
 // Run compiles the file and prints the overlays, the manifests or the derived set.
 func (o *renderOptions) Run(context.Context) error {
-	checked := o.source.check()
-	if err := checked.Err(); err != nil {
-		return fmt.Errorf("%s is not valid (run kubectl asmfed validate -f %s):\n%w", o.source.name, o.filename, err)
-	}
+	checked := o.checked
 	f := checked.Federation
 	facts := federation.Facts{}
 	if o.fleetProjectNumber > 0 {
@@ -126,14 +136,14 @@ func (o *renderOptions) Run(context.Context) error {
 		return err
 	}
 	if !o.derived {
-		return o.runIstio(render.Input{Federation: f, Desired: d, Source: checked.Source, BaseDir: sourceDir(o.source)})
+		return o.runIstio(render.Input{Federation: f, Desired: d, Source: checked.Source, BaseDir: o.source.baseDir()})
 	}
 	if o.cluster != "" {
 		if d, err = filterCluster(d, o.cluster); err != nil {
 			return err
 		}
 	}
-	switch o.output {
+	switch o.output.String() {
 	case "json":
 		enc := json.NewEncoder(o.streams.Out)
 		enc.SetIndent("", "  ")
@@ -148,14 +158,6 @@ func (o *renderOptions) Run(context.Context) error {
 		return err
 	}
 	return writeDerivedText(o.streams.Out, f, d)
-}
-
-// sourceDir is the directory relative references of a federation file resolve against.
-func sourceDir(src *fileSource) string {
-	if src.name == "<stdin>" {
-		return "."
-	}
-	return filepath.Dir(src.name)
 }
 
 // runIstio prints each cluster's overlay, or its rendered manifests.

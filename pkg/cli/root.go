@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
@@ -60,10 +61,7 @@ verifies that the mesh works.`,
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 
-	kube := genericclioptions.NewConfigFlags(true)
-	kube.AddFlags(root.PersistentFlags())
-	g := &globalOptions{streams: streams, kube: kube, getenv: getenv}
-	root.PersistentFlags().BoolVar(&g.noColor, "no-color", false, "Never colour output (colour is used only when stdout is a terminal)")
+	g := &globalOptions{streams: streams, kube: newKubeconfigFlags(), getenv: getenv}
 
 	root.AddCommand(
 		newValidateCommand(g),
@@ -81,10 +79,31 @@ verifies that the mesh works.`,
 // globalOptions are shared by every command.
 type globalOptions struct {
 	streams genericiooptions.IOStreams
+	// kube holds the kubeconfig flags the tool honours: only --kubeconfig (see newKubeconfigFlags).
 	kube    *genericclioptions.ConfigFlags
 	noColor bool
 	// getenv reads the environment; tests replace it.
 	getenv func(string) string
+}
+
+// newKubeconfigFlags returns ConfigFlags with only KubeConfig set, as AddFlags registers a flag
+// only for the fields that are set. The federation file names a kubeconfig context per cluster
+// (spec.clusters[].kubeconfigContext), so kubectl's --context, --cluster, --user, --as, --token,
+// --server and the rest would have nothing to apply to: they are not offered.
+func newKubeconfigFlags() *genericclioptions.ConfigFlags {
+	kubeconfig := ""
+	return &genericclioptions.ConfigFlags{KubeConfig: &kubeconfig}
+}
+
+// addClusterFlags registers --kubeconfig on a command that reaches clusters.
+func (g *globalOptions) addClusterFlags(fs *pflag.FlagSet) {
+	g.kube.AddFlags(fs)
+	fs.Lookup("kubeconfig").Usage = "Kubeconfig file holding the contexts named by spec.clusters[].kubeconfigContext (default: $KUBECONFIG, then ~/.kube/config)"
+}
+
+// addColorFlag registers --no-color on a command that colours its output.
+func (g *globalOptions) addColorFlag(fs *pflag.FlagSet) {
+	fs.BoolVar(&g.noColor, "no-color", false, "Never colour output (colour is used only when stdout is a terminal)")
 }
 
 // color reports whether output to w may use ANSI colours.

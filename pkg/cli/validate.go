@@ -17,13 +17,14 @@ type validateOptions struct {
 	*globalOptions
 	filename     string
 	showDefaults bool
-	output       string
+	output       outputFormat
 
-	source *fileSource
+	source  *fileSource
+	checked *v1alpha1.Checked
 }
 
 func newValidateCommand(g *globalOptions) *cobra.Command {
-	o := &validateOptions{globalOptions: g}
+	o := &validateOptions{globalOptions: g, output: newOutputFormat("text", "json")}
 	cmd := &cobra.Command{
 		Use:   "validate -f FILE",
 		Short: "Check a federation file offline and report every problem at once",
@@ -51,16 +52,21 @@ It needs no credentials and calls no API.`,
 	}
 	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file, or - for standard input")
 	cmd.Flags().BoolVar(&o.showDefaults, "show-defaults", false, "Print the file with defaults applied (YAML) after checking it")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "Output format of the problems: text or json")
+	o.output.addFlag(cmd, "Output format of the problems", "")
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
-// Complete reads the federation file.
+// Complete reads the federation file and checks it; its problems are what Run prints.
 func (o *validateOptions) Complete() (err error) {
-	o.source, err = completeFile(o.filename, o.streams.In)
-	return err
+	if o.filename == "" {
+		return nil
+	}
+	if o.source, err = completeFile(o.filename, o.streams.In); err != nil {
+		return err
+	}
+	o.checked = o.source.check()
+	return nil
 }
 
 // Validate checks the flags.
@@ -68,10 +74,10 @@ func (o *validateOptions) Validate() error {
 	if o.filename == "" {
 		return errors.New("no federation file: pass -f FILE")
 	}
-	if o.output != "text" && o.output != "json" {
-		return fmt.Errorf("unknown output format %q: use text or json", o.output)
+	if err := o.output.validate(); err != nil {
+		return err
 	}
-	if o.showDefaults && o.output == "json" {
+	if o.showDefaults && o.output.is("json") {
 		return errors.New("--show-defaults prints YAML: drop -o json")
 	}
 	return nil
@@ -87,13 +93,13 @@ type validateReport struct {
 
 // Run validates the file and prints the problems.
 func (o *validateOptions) Run(context.Context) error {
-	lf := o.source.check()
+	lf := o.checked
 	errs, warnings := lf.Errors, lf.Warnings
 	if len(errs) == 0 {
-		errs = append(errs, checkOverlays(lf, sourceDir(o.source))...)
+		errs = append(errs, checkOverlays(lf, o.source.baseDir())...)
 	}
 	out, errOut := o.streams.Out, o.streams.ErrOut
-	if o.output == "json" {
+	if o.output.is("json") {
 		report := validateReport{File: o.source.name, Valid: len(errs) == 0, Errors: nonNil(errs), Warnings: nonNil(warnings)}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -120,7 +126,7 @@ func (o *validateOptions) Run(context.Context) error {
 		_, err = out.Write(data)
 		return err
 	}
-	if o.output == "text" {
+	if o.output.is("text") {
 		fmt.Fprintf(errOut, "%s is valid (%s, %s)\n", o.source.name, plural(len(lf.Federation.Spec.Clusters), "cluster"), plural(len(warnings), "warning"))
 	}
 	return nil

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine"
 	"github.com/asmfed/kubectl-asmfed/pkg/verify"
 )
@@ -17,13 +17,14 @@ type verifyOptions struct {
 	*globalOptions
 	cloud    cloudFlags
 	filename string
-	output   string
+	output   outputFormat
 
 	source *fileSource
+	fed    *v1alpha1.Federation
 }
 
 func newVerifyCommand(g *globalOptions) *cobra.Command {
-	o := &verifyOptions{globalOptions: g}
+	o := &verifyOptions{globalOptions: g, output: newOutputFormat("text", "json")}
 	cmd := &cobra.Command{
 		Use:   "verify -f FILE",
 		Short: "Prove the federation works: clusters, live state, remote access, shared trust, managed control plane",
@@ -49,33 +50,34 @@ It exits 0 when nothing failed, 3 when a check failed, 1 when verify itself coul
 		RunE: runE(o),
 	}
 	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "Output format: text or json")
+	o.output.addFlag(cmd, "Output format", "")
 	o.cloud.add(cmd.Flags())
+	o.addClusterFlags(cmd.Flags())
+	o.addColorFlag(cmd.Flags())
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// Complete reads the federation file and checks it.
+func (o *verifyOptions) Complete() (err error) {
+	if o.filename == "" {
+		return nil
+	}
+	o.source, o.fed, err = completeValid(o.filename, o.streams.In)
+	return err
 }
 
 // Validate checks the flags.
 func (o *verifyOptions) Validate() error {
-	switch {
-	case o.filename == "":
+	if o.filename == "" {
 		return errors.New("no federation file: pass -f FILE")
-	case o.output != "text" && o.output != "json":
-		return fmt.Errorf("unknown output format %q: use text or json", o.output)
 	}
-	return nil
-}
-
-// Complete reads the federation file.
-func (o *verifyOptions) Complete() (err error) {
-	o.source, err = completeFile(o.filename, o.streams.In)
-	return err
+	return o.output.validate()
 }
 
 // Run plans both layers to see the live state, runs the checks and prints the findings.
 func (o *verifyOptions) Run(ctx context.Context) error {
-	s, err := o.open(ctx, o.source, o.filename, o.cloud, false)
+	s, err := o.open(ctx, o.fed, o.source, o.cloud, false)
 	if err != nil {
 		return err
 	}
@@ -89,13 +91,13 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	env := &verify.Env{Federation: f, Derived: fp.Model, BaseDir: filepath.Dir(o.source.name), Clusters: configs,
+	env := &verify.Env{Federation: f, Derived: fp.Model, BaseDir: o.source.baseDir(), Clusters: configs,
 		NotReady: notReady, Pending: fp.Plan, MeshStates: map[string]verify.MeshState{}}
 	for name, st := range fp.Cloud.MeshStates {
 		env.MeshStates[name] = verify.MeshState{ControlPlane: st.ControlPlane, DataPlane: st.DataPlane, Conditions: st.Conditions}
 	}
 	report := verify.Run(ctx, env, verify.Checks())
-	if o.output == "json" {
+	if o.output.is("json") {
 		enc := json.NewEncoder(o.streams.Out)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)

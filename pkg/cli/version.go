@@ -73,11 +73,11 @@ func buildVersionInfo() VersionInfo {
 
 type versionOptions struct {
 	*globalOptions
-	output string
+	output outputFormat
 }
 
 func newVersionCommand(g *globalOptions) *cobra.Command {
-	o := &versionOptions{globalOptions: g}
+	o := &versionOptions{globalOptions: g, output: newOutputFormat("text", "json", "yaml")}
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version of kubectl-asmfed and of the Istio it installs",
@@ -86,27 +86,20 @@ func newVersionCommand(g *globalOptions) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: runE(o),
 	}
-	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "Output format: text, json or yaml")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	o.output.addFlag(cmd, "Output format", "")
 	return cmd
-}
-
-// Validate checks the flags.
-func (o *versionOptions) Validate() error {
-	switch o.output {
-	case "text", "json", "yaml":
-		return nil
-	}
-	return fmt.Errorf("unknown output format %q: use text, json or yaml", o.output)
 }
 
 // Complete has nothing to read.
 func (o *versionOptions) Complete() error { return nil }
 
+// Validate checks the flags.
+func (o *versionOptions) Validate() error { return o.output.validate() }
+
 // Run prints the version.
 func (o *versionOptions) Run(context.Context) error {
 	v := buildVersionInfo()
-	switch o.output {
+	switch o.output.String() {
 	case "json":
 		data, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
