@@ -147,6 +147,12 @@ func (s *store) workDone(p *pendingOp) {
 	sort.SliceStable(s.pending, func(i, j int) bool { return s.pending[i].DoneAt.Before(s.pending[j].DoneAt) })
 	s.dirty = true
 	s.settle()
+	if s.dir != "" {
+		// No request follows to persist it: save now, so a sandbox killed
+		// later does not start this control plane again on restart.
+		s.saveErr = s.save()
+		s.dirty = false
+	}
 }
 
 // resumeBackendWork restarts the work of operations loaded from the state
