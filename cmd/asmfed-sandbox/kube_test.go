@@ -70,11 +70,19 @@ func TestKubeBackedClusters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The create returns at once; the operation starts the API server.
+	deadline := time.Now().Add(3 * time.Minute)
 	for op.GetStatus() != containerpb.Operation_DONE {
+		if time.Now().After(deadline) {
+			t.Fatalf("create operation still %v after 3 minutes", op.GetStatus())
+		}
 		time.Sleep(50 * time.Millisecond)
 		if op, err = cm.GetOperation(ctx, &containerpb.GetOperationRequest{Name: "projects/demo-project/locations/us-west2/operations/" + op.GetName()}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if op.GetError() != nil {
+		t.Fatalf("create operation: %v", op.GetError())
 	}
 	c, err := cm.GetCluster(ctx, &containerpb.GetClusterRequest{Name: "projects/demo-project/locations/us-west2/clusters/c1"})
 	if err != nil {

@@ -369,14 +369,6 @@ func (x *clusterManager) CreateCluster(ctx context.Context, req *containerpb.Cre
 	if strings.Count(loc, "-") < 1 || strings.Count(loc, "-") > 2 {
 		return nil, gkeField("parent", "Location %q is not a valid region or zone.", loc)
 	}
-	var endpoint string
-	var caPEM []byte
-	if s.opts.backend != nil {
-		// Real control planes take seconds to start: never under the lock.
-		if endpoint, caPEM, err = s.opts.backend.Provision(ctx, project, loc, c.Name); err != nil {
-			return nil, gkeErr(codes.Internal, "provision control plane for %s: %v", c.Name, err)
-		}
-	}
 	defer s.lock(project)()
 	if err := s.requireService(project, "container.googleapis.com"); err != nil {
 		return nil, err
@@ -489,21 +481,20 @@ func (x *clusterManager) CreateCluster(ctx context.Context, req *containerpb.Cre
 	if c.MasterAuth == nil {
 		c.MasterAuth = &containerpb.MasterAuth{}
 	}
-	if caPEM == nil {
-		caPEM = s.caPEM
-	}
-	c.MasterAuth.ClusterCaCertificate = base64.StdEncoding.EncodeToString(caPEM)
+	c.MasterAuth.ClusterCaCertificate = base64.StdEncoding.EncodeToString(s.caPEM)
 	if err := s.normalizeEndpoints(c, subnet); err != nil {
 		return nil, err
 	}
-	if endpoint != "" {
-		// A local API server stands in for the control plane: GKE returns addresses without a
-		// scheme, and the private endpoint is the same server (peers reach it from "pods" on the
-		// same machine).
-		hostport := strings.TrimPrefix(endpoint, "https://")
-		c.Endpoint = hostport
+	var work *backendWork
+	if s.opts.backend != nil {
+		// A real control plane stands behind the cluster. The create
+		// operation starts it, in the background; until it is up the
+		// cluster has no endpoint and no CA, and the running cluster gets
+		// the local server's.
+		work = &backendWork{Kind: workProvision, Project: project, Location: loc, Cluster: c.Name}
+		c.Endpoint, c.MasterAuth.ClusterCaCertificate = "", ""
 		if c.PrivateClusterConfig != nil {
-			c.PrivateClusterConfig.PrivateEndpoint = hostport
+			c.PrivateClusterConfig.PrivateEndpoint = ""
 		}
 	}
 	if len(c.NodePools) == 0 {
@@ -535,16 +526,17 @@ func (x *clusterManager) CreateCluster(ctx context.Context, req *containerpb.Cre
 	s.finishCluster(running)
 	failed := proto.Clone(c).(*containerpb.Cluster)
 	failed.Status = containerpb.Cluster_ERROR
-	s.st.put(key, c)
-	op := s.containerOp(ctx, project, loc, containerpb.Operation_CREATE_CLUSTER, strings.TrimPrefix(key, "container/"),
-		&pendingOp{Puts: map[string]proto.Message{key: running}, FailPuts: map[string]proto.Message{key: failed}})
-	if f := s.st.pending; len(f) > 0 {
-		for _, p := range f {
-			if p.OpKey == "container/projects/"+project+"/locations/"+loc+"/operations/"+op.Name && p.Fail != nil {
-				failed.StatusMessage = p.Fail.Message
-			}
-		}
+	for _, np := range failed.NodePools {
+		np.Status = containerpb.NodePool_ERROR
 	}
+	s.finishCluster(failed)
+	s.st.put(key, c)
+	pending := &pendingOp{Puts: map[string]proto.Message{key: running}, FailPuts: map[string]proto.Message{key: failed}, Backend: work}
+	op := s.containerOp(ctx, project, loc, containerpb.Operation_CREATE_CLUSTER, strings.TrimPrefix(key, "container/"), pending)
+	if pending.Fail != nil {
+		failed.StatusMessage = pending.Fail.Message
+	}
+	s.startBackendWork(pending)
 	return op, nil
 }
 
@@ -593,22 +585,31 @@ func (x *clusterManager) DeleteCluster(ctx context.Context, req *containerpb.Del
 		unlock()
 		return nil, incompatible(s.busy(key))
 	}
-	// Deleting a cluster cancels whatever it was doing.
+	// Deleting a cluster cancels whatever it was doing: those operations
+	// end with an error now rather than never.
 	var keep []*pendingOp
 	for _, po := range s.st.pending {
 		if _, ok := po.Puts[key]; !ok {
 			keep = append(keep, po)
+			continue
 		}
+		po.Fail = gkeErr(codes.Aborted, "Operation was aborted: cluster %q is being deleted.", c)
+		s.st.finishOp(po, s.st.now())
 	}
 	s.st.pending = keep
 	stopping := proto.Clone(cl).(*containerpb.Cluster)
 	stopping.Status = containerpb.Cluster_STOPPING
 	s.st.put(key, stopping)
-	op := s.containerOp(ctx, p, loc, containerpb.Operation_DELETE_CLUSTER, strings.TrimPrefix(key, "container/"), &pendingOp{Dels: []string{key}})
-	unlock()
+	pending := &pendingOp{Dels: []string{key}}
 	if s.opts.backend != nil {
-		s.opts.backend.Release(p, loc, c)
+		// The delete operation releases the control plane, in whatever
+		// state it is (still starting, running or failed), before it
+		// completes: the name is free once the operation is done.
+		pending.Backend = &backendWork{Kind: workRelease, Project: p, Location: loc, Cluster: c}
 	}
+	op := s.containerOp(ctx, p, loc, containerpb.Operation_DELETE_CLUSTER, strings.TrimPrefix(key, "container/"), pending)
+	s.startBackendWork(pending)
+	unlock()
 	return op, nil
 }
 

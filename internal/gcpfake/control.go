@@ -12,7 +12,9 @@ import (
 )
 
 // Clock is the simulator's notion of now. Operations complete when it
-// passes their deadline; nothing runs in the background.
+// passes their deadline, lazily on the next read; the only work in the
+// background is a cluster backend's (a control plane starting), and an
+// operation waiting for it completes when both are done.
 type Clock interface {
 	Now() time.Time
 }

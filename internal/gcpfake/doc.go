@@ -10,6 +10,12 @@
 // per-method counters and a request log make it usable for fidelity tests
 // (gcloud drives it unchanged) and for benchmarks.
 //
+// As on Google Cloud, a call that starts a long-running operation only
+// starts it: the operation's effects never depend on the request's context,
+// so a client that disconnects does not cut it short. Work outside the
+// simulator's state (a ClusterBackend starting or stopping a cluster's
+// control plane) runs on the Server's own context, which Close cancels.
+//
 // Only tests and the asmfed-sandbox command may import it; the shipped
 // plugin reaches it solely through ASMFED_GCP_ENDPOINT.
 package gcpfake

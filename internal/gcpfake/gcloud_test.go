@@ -475,3 +475,58 @@ func checkGolden(t *testing.T, path, got string) {
 		t.Errorf("%s differs (run with -update to accept):\n--- want\n%s\n--- got\n%s", path, wantB, got)
 	}
 }
+
+// gcloud sees the cluster the way GKE shows it while its control plane
+// starts: `clusters create --async` returns the running operation without
+// waiting, `clusters describe` reports PROVISIONING until the operation is
+// done and RUNNING, with the endpoint, afterwards.
+func TestGcloudAsyncCreate(t *testing.T) {
+	b := newFakeBackend()
+	defer b.Close()
+	// The control plane does not start until the test lets it: a create
+	// that waited for it would never return.
+	b.hold = make(chan struct{})
+	srv := gcpfake.Start(t, gcpfake.WithClusterBackend(b))
+	g := newGcloud(t, srv)
+
+	parallel(t, map[string]func(t *testing.T){
+		"clusters create async": func(t *testing.T) {
+			// gcloud prints the cluster it reads back after the create call.
+			v := g.ok(t, "container", "clusters", "create", "c1", "--location=us-west2", "--num-nodes=1", "--async")
+			want(t, v, "name", "c1")
+			want(t, v, "status", "PROVISIONING")
+		},
+	})
+	b.waitStarted(t, 1)
+
+	var opName string
+	parallel(t, map[string]func(t *testing.T){
+		"clusters describe while provisioning": func(t *testing.T) {
+			v := g.ok(t, "container", "clusters", "describe", "c1", "--location=us-west2")
+			want(t, v, "status", "PROVISIONING")
+			want(t, v, "nodePools.0.status", "PROVISIONING")
+		},
+		"operations list while provisioning": func(t *testing.T) {
+			v := g.ok(t, "container", "operations", "list", "--location=us-west2")
+			want(t, v, "0.operationType", "CREATE_CLUSTER")
+			want(t, v, "0.status", "RUNNING")
+			opName = fmt.Sprint(field(v, "0.name"))
+		},
+	})
+
+	close(b.hold)
+	waitOp(t, gkeClient(t, srv), opName)
+
+	parallel(t, map[string]func(t *testing.T){
+		"clusters describe when running": func(t *testing.T) {
+			v := g.ok(t, "container", "clusters", "describe", "c1", "--location=us-west2")
+			want(t, v, "status", "RUNNING")
+			want(t, v, "nodePools.0.status", "RUNNING")
+			if ep, _ := field(v, "endpoint").(string); !strings.HasPrefix(ep, "127.0.0.1:") {
+				t.Errorf("endpoint %q, want the local control plane", ep)
+			}
+		},
+	})
+
+	g.tape.checkGoldens(t, "testdata/gcloud-async")
+}

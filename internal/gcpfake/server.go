@@ -18,6 +18,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +41,16 @@ type Server struct {
 	// supplies real ones.
 	caPEM []byte
 	done  chan struct{}
+
+	// bg lives as long as the Server: the context of work that operations
+	// do outside the store (starting a cluster's control plane), which no
+	// request may cancel. Close cancels it and waits for that work.
+	bg     context.Context
+	stopBg context.CancelFunc
+	work   sync.WaitGroup
+	// provisioning holds the control planes being started, by cluster key.
+	// Guarded by the store lock.
+	provisioning map[string]*provisioning
 }
 
 type options struct {
@@ -76,8 +87,15 @@ func WithServiceEnforcement() Option { return func(o *options) { o.enforceServic
 func WithClusterBackend(b ClusterBackend) Option { return func(o *options) { o.backend = b } }
 
 // ClusterBackend provides the control plane behind a simulated cluster.
-// Provision is called outside the simulator's lock when a cluster is
-// created; Release when it is deleted.
+//
+// Provision is called by the operation that creates a cluster, after the
+// create call has returned, on a context that ends only when the Server is
+// closed or the cluster is deleted meanwhile; the operation completes when
+// it returns. A Provision that fails must leave nothing behind.
+//
+// Release is called by the operation that deletes a cluster, whatever state
+// the cluster is in, after any Provision for it has returned; so it may be
+// called for a cluster whose Provision failed or was cancelled.
 type ClusterBackend interface {
 	Provision(ctx context.Context, project, location, name string) (endpoint string, caPEM []byte, err error)
 	Release(project, location, name string)
@@ -92,7 +110,8 @@ func New(opts ...Option) (*Server, error) {
 	if o.clock == nil {
 		o.clock = realClock{}
 	}
-	s := &Server{opts: o, st: newStore(o.clock), done: make(chan struct{})}
+	s := &Server{opts: o, st: newStore(o.clock), done: make(chan struct{}), provisioning: map[string]*provisioning{}}
+	s.bg, s.stopBg = context.WithCancel(context.Background())
 	s.ctl.counters = map[string]int{}
 	s.ctl.latency = o.latency
 	if o.stateDir != "" {
@@ -114,6 +133,9 @@ func New(opts ...Option) (*Server, error) {
 	if err := s.registerAll(); err != nil {
 		return nil, err
 	}
+	s.st.mu.Lock()
+	s.resumeBackendWork()
+	s.st.mu.Unlock()
 	return s, nil
 }
 
@@ -151,7 +173,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 	return s
 }
 
-// Close stops serving and writes the state once more.
+// Close stops serving, stops the work operations were doing in the
+// background (control planes being started stop starting; their operations
+// stay in flight in the saved state) and writes the state once more.
 func (s *Server) Close() error {
 	if s.hs != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -162,6 +186,8 @@ func (s *Server) Close() error {
 		<-s.done
 		s.hs = nil
 	}
+	s.stopBg()
+	s.work.Wait()
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
 	if s.st.dir != "" {

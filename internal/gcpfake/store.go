@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -47,7 +48,14 @@ type pendingOp struct {
 	Fail     *Error
 	// Response is the longrunning response for google.longrunning ops.
 	Response proto.Message
+	// Backend is work outside the store that the operation performs: starting or releasing the
+	// control plane behind a cluster. The operation stays in flight until the work reports back,
+	// however far the clock has moved.
+	Backend *backendWork
 }
+
+// ready reports whether the operation's outside work, if any, has finished.
+func (p *pendingOp) ready() bool { return p.Backend == nil || p.Backend.Done }
 
 func newStore(c Clock) *store {
 	return &store{clock: c, objs: map[string]proto.Message{}}
@@ -154,13 +162,18 @@ func (s *store) addPending(p *pendingOp) {
 	s.settle()
 }
 
-// settle completes every operation whose time has come, in order. It is
-// called on every read, so completion is lazy and needs no goroutines.
+// settle completes every operation whose time has come and whose outside
+// work is done, in order. It is called on every read, so completion is lazy:
+// only backend work (a control plane starting) runs in the background.
 func (s *store) settle() {
 	now := s.now()
-	for len(s.pending) > 0 && !s.pending[0].DoneAt.After(now) {
-		p := s.pending[0]
-		s.pending = s.pending[1:]
+	for {
+		i := slices.IndexFunc(s.pending, func(p *pendingOp) bool { return !p.DoneAt.After(now) && p.ready() })
+		if i < 0 {
+			break
+		}
+		p := s.pending[i]
+		s.pending = slices.Delete(s.pending, i, i+1)
 		puts := p.Puts
 		if p.Fail != nil {
 			puts = p.FailPuts
@@ -206,6 +219,7 @@ type savedOp struct {
 	FailPuts map[string]json.RawMessage `json:"failPuts,omitempty"`
 	Fail     *Error                     `json:"fail,omitempty"`
 	Response json.RawMessage            `json:"response,omitempty"`
+	Backend  *backendWork               `json:"backend,omitempty"`
 }
 
 type savedState struct {
@@ -267,7 +281,7 @@ func (s *store) save() error {
 		return err
 	}
 	for _, p := range s.pending {
-		so := savedOp{OpKey: p.OpKey, RunAt: p.RunAt, DoneAt: p.DoneAt, Dels: p.Dels, Fail: p.Fail}
+		so := savedOp{OpKey: p.OpKey, RunAt: p.RunAt, DoneAt: p.DoneAt, Dels: p.Dels, Fail: p.Fail, Backend: p.Backend}
 		if so.Puts, err = encodeMap(p.Puts); err != nil {
 			return err
 		}
@@ -313,7 +327,7 @@ func (s *store) load() error {
 		s.objs = map[string]proto.Message{}
 	}
 	for _, so := range st.Pending {
-		p := &pendingOp{OpKey: so.OpKey, RunAt: so.RunAt, DoneAt: so.DoneAt, Dels: so.Dels, Fail: so.Fail}
+		p := &pendingOp{OpKey: so.OpKey, RunAt: so.RunAt, DoneAt: so.DoneAt, Dels: so.Dels, Fail: so.Fail, Backend: so.Backend}
 		if p.Puts, err = decodeMap(so.Puts); err != nil {
 			return err
 		}

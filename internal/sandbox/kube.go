@@ -7,12 +7,13 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
 )
@@ -26,6 +27,10 @@ const AccessTokenEnv = "ASMFED_GCP_ACCESS_TOKEN_FILE"
 // the container API returns the server's address as the endpoint (public and private) and its CA.
 type KubeBackend struct {
 	env *testenv.Environment
+
+	mu sync.Mutex
+	// local maps a GKE cluster (project/location/name) to its local cluster's name.
+	local map[string]string
 }
 
 // StartKube starts the local Kubernetes environment in dir and writes the access token its API
@@ -48,28 +53,55 @@ func StartKube(ctx context.Context, dir, tokenFile string, logw io.Writer) (*Kub
 	if err != nil {
 		return nil, fmt.Errorf("start local Kubernetes (build the binaries with hack/testbin/build.sh): %w", err)
 	}
-	return &KubeBackend{env: env}, nil
+	return &KubeBackend{env: env, local: map[string]string{}}, nil
 }
 
-// clusterKey names the local cluster of a GKE cluster: the GKE name, plus a short hash of its
-// project and location, since two projects may each have a cluster of the same name.
-func clusterKey(project, location, name string) string {
-	sum := sha256.Sum256([]byte(project + "/" + location))
-	return fmt.Sprintf("%s-%s", name, hex.EncodeToString(sum[:3]))
+// localName names the local cluster behind one provisioning of a GKE cluster: the GKE name (cut
+// to fit), and a random suffix, since two projects may each have a cluster of the same name and a
+// GKE cluster deleted and created again is a new, empty cluster while the old one's objects stay
+// in the shared etcd under its name.
+func localName(name string) (string, error) {
+	raw := make([]byte, 3)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	const maxBase = 40 - 1 - 6 // the local name is a DNS label of at most 40 characters
+	base := strings.TrimRight(name[:min(len(name), maxBase)], "-")
+	return base + "-" + hex.EncodeToString(raw), nil
 }
 
-// Provision starts a local API server for a new GKE cluster.
+// Provision starts a local API server for a new GKE cluster. The simulator calls it from the
+// cluster's create operation; when it fails or ctx ends first, whatever it started is stopped.
 func (b *KubeBackend) Provision(ctx context.Context, project, location, name string) (string, []byte, error) {
-	cs, err := b.env.AddClusters(ctx, clusterKey(project, location, name))
+	local, err := localName(name)
 	if err != nil {
 		return "", nil, err
 	}
+	cs, err := b.env.AddClusters(ctx, local)
+	if err != nil {
+		b.env.RemoveCluster(local)
+		return "", nil, err
+	}
+	b.mu.Lock()
+	b.local[gkeKey(project, location, name)] = local
+	b.mu.Unlock()
 	return cs[0].Host, cs[0].CAData, nil
 }
 
-// Release is called when the GKE cluster is deleted. The local API server keeps running until the
-// sandbox stops (the environment has no per-cluster stop); nothing reaches it any more.
-func (b *KubeBackend) Release(project, location, name string) {}
+// Release stops the local API server of a deleted GKE cluster. The simulator calls it from the
+// delete operation, after any Provision of the cluster has returned.
+func (b *KubeBackend) Release(project, location, name string) {
+	key := gkeKey(project, location, name)
+	b.mu.Lock()
+	local, ok := b.local[key]
+	delete(b.local, key)
+	b.mu.Unlock()
+	if ok {
+		b.env.RemoveCluster(local)
+	}
+}
+
+func gkeKey(project, location, name string) string { return project + "/" + location + "/" + name }
 
 // Stop stops every local server.
 func (b *KubeBackend) Stop() error { return b.env.Stop() }
