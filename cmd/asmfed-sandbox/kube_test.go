@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/asmfed/kubectl-asmfed/internal/sandbox"
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 )
 
 // With --kube, a GKE cluster created through the container API is a real API server: its endpoint
@@ -41,16 +43,19 @@ func TestKubeBackedClusters(t *testing.T) {
 		}
 	}()
 	var url string
-	for i := 0; i < 600 && url == ""; i++ {
-		if b, err := os.ReadFile(pidFile); err == nil {
-			if f := strings.Fields(string(b)); len(f) == 2 {
-				url = f[1]
-			}
+	if err := testutil.Poll(15*time.Second, "sandbox writes "+pidFile, func() error {
+		b, err := os.ReadFile(pidFile)
+		if err != nil {
+			return err
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if url == "" {
-		t.Fatalf("sandbox did not start:\n%s", stderr.String())
+		f := strings.Fields(string(b))
+		if len(f) != 2 {
+			return fmt.Errorf("pid file = %q, want a PID and a URL", b)
+		}
+		url = f[1]
+		return nil
+	}); err != nil {
+		t.Fatalf("sandbox did not start: %v\n%s", err, stderr.String())
 	}
 	tokenFile := filepath.Join(dir, "access-token")
 	if !strings.Contains(stdout.String(), "export "+sandbox.AccessTokenEnv+"="+tokenFile) {
@@ -70,12 +75,19 @@ func TestKubeBackedClusters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for op.GetStatus() != containerpb.Operation_DONE {
-		time.Sleep(50 * time.Millisecond)
-		if op, err = cm.GetOperation(ctx, &containerpb.GetOperationRequest{Name: "projects/demo-project/locations/us-west2/operations/" + op.GetName()}); err != nil {
-			t.Fatal(err)
+	testutil.Eventually(t, 2*time.Minute, "cluster c1 created", func() error {
+		if op.GetStatus() == containerpb.Operation_DONE {
+			return nil
 		}
-	}
+		next, err := cm.GetOperation(ctx, &containerpb.GetOperationRequest{Name: "projects/demo-project/locations/us-west2/operations/" + op.GetName()})
+		if err != nil {
+			return err
+		}
+		if op = next; op.GetStatus() != containerpb.Operation_DONE {
+			return fmt.Errorf("operation %s is %s", op.GetName(), op.GetStatus())
+		}
+		return nil
+	})
 	c, err := cm.GetCluster(ctx, &containerpb.GetClusterRequest{Name: "projects/demo-project/locations/us-west2/clusters/c1"})
 	if err != nil {
 		t.Fatal(err)
