@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/asmfed/kubectl-asmfed/internal/sandbox"
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 )
 
 // With --kube, a GKE cluster created through the container API is a real API server: its endpoint
@@ -41,16 +43,19 @@ func TestKubeBackedClusters(t *testing.T) {
 		}
 	}()
 	var url string
-	for i := 0; i < 600 && url == ""; i++ {
-		if b, err := os.ReadFile(pidFile); err == nil {
-			if f := strings.Fields(string(b)); len(f) == 2 {
-				url = f[1]
-			}
+	if err := testutil.Poll(15*time.Second, "sandbox writes "+pidFile, func() error {
+		b, err := os.ReadFile(pidFile)
+		if err != nil {
+			return err
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if url == "" {
-		t.Fatalf("sandbox did not start:\n%s", stderr.String())
+		f := strings.Fields(string(b))
+		if len(f) != 2 {
+			return fmt.Errorf("pid file = %q, want a PID and a URL", b)
+		}
+		url = f[1]
+		return nil
+	}); err != nil {
+		t.Fatalf("sandbox did not start: %v\n%s", err, stderr.String())
 	}
 	tokenFile := filepath.Join(dir, "access-token")
 	if !strings.Contains(stdout.String(), "export "+sandbox.AccessTokenEnv+"="+tokenFile) {
@@ -70,17 +75,19 @@ func TestKubeBackedClusters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The create returns at once; the operation starts the API server.
-	deadline := time.Now().Add(3 * time.Minute)
-	for op.GetStatus() != containerpb.Operation_DONE {
-		if time.Now().After(deadline) {
-			t.Fatalf("create operation still %v after 3 minutes", op.GetStatus())
+	testutil.Eventually(t, 3*time.Minute, "cluster c1 created", func() error {
+		if op.GetStatus() == containerpb.Operation_DONE {
+			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
-		if op, err = cm.GetOperation(ctx, &containerpb.GetOperationRequest{Name: "projects/demo-project/locations/us-west2/operations/" + op.GetName()}); err != nil {
-			t.Fatal(err)
+		next, err := cm.GetOperation(ctx, &containerpb.GetOperationRequest{Name: "projects/demo-project/locations/us-west2/operations/" + op.GetName()})
+		if err != nil {
+			return err
 		}
-	}
+		if op = next; op.GetStatus() != containerpb.Operation_DONE {
+			return fmt.Errorf("operation %s is %s", op.GetName(), op.GetStatus())
+		}
+		return nil
+	})
 	if op.GetError() != nil {
 		t.Fatalf("create operation: %v", op.GetError())
 	}

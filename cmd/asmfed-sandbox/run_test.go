@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 )
 
 func TestValidate(t *testing.T) {
@@ -41,14 +43,13 @@ func TestServeWritesPidFileAndEnv(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--latency", "none", "--state", dir, "--pid-file", pidFile}, &stdout, &stderr)
 	}()
+	t.Cleanup(cancel)
 	var line string
-	for i := 0; i < 200; i++ {
-		if b, err := os.ReadFile(pidFile); err == nil {
-			line = strings.TrimSpace(string(b))
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, "sandbox writes "+pidFile, func() error {
+		b, err := os.ReadFile(pidFile)
+		line = strings.TrimSpace(string(b))
+		return err
+	})
 	fields := strings.Fields(line)
 	if len(fields) != 2 || !strings.HasPrefix(fields[1], "http://127.0.0.1:") {
 		cancel()

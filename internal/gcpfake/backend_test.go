@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 )
 
 // fakeBackend stands a small TLS server on 127.0.0.1 behind every cluster it
@@ -150,22 +151,18 @@ func gkeClient(t *testing.T, srv *gcpfake.Server) *container.ClusterManagerClien
 // waitOp polls a GKE operation until it is DONE, for at most 10 seconds.
 func waitOp(t *testing.T, cm *container.ClusterManagerClient, name string) *containerpb.Operation {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for {
-		op, err := cm.GetOperation(ctx, &containerpb.GetOperationRequest{Name: opsPath + name})
-		if err != nil {
-			t.Fatalf("operation %s: %v", name, err)
+	var op *containerpb.Operation
+	testutil.Eventually(t, 10*time.Second, "operation "+name, func() error {
+		var err error
+		if op, err = cm.GetOperation(context.Background(), &containerpb.GetOperationRequest{Name: opsPath + name}); err != nil {
+			return err
 		}
-		if op.Status == containerpb.Operation_DONE {
-			return op
+		if op.Status != containerpb.Operation_DONE {
+			return fmt.Errorf("still %v", op.Status)
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("operation %s still %v after 10s", name, op.Status)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+		return nil
+	})
+	return op
 }
 
 func getCluster(t *testing.T, cm *container.ClusterManagerClient) *containerpb.Cluster {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,14 +11,12 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // gcloudEnv runs the real gcloud against a simulator, isolated in a
 // temporary config directory and kubeconfig.
@@ -426,7 +423,7 @@ func TestGcloudFidelity(t *testing.T) {
 		},
 	})
 
-	checkGolden(t, "testdata/gcloud_http.golden", normalizedLog(srv))
+	testutil.Golden(t, "testdata/gcloud_http.golden", normalizedLog(srv))
 	g.tape.checkGoldens(t, "testdata/gcloud")
 }
 
@@ -453,27 +450,6 @@ func normalizedLog(srv *gcpfake.Server) string {
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n") + "\n"
-}
-
-var goldenMu sync.Mutex
-
-func checkGolden(t *testing.T, path, got string) {
-	t.Helper()
-	goldenMu.Lock()
-	defer goldenMu.Unlock()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	wantB, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(wantB) != got {
-		t.Errorf("%s differs (run with -update to accept):\n--- want\n%s\n--- got\n%s", path, wantB, got)
-	}
 }
 
 // gcloud sees the cluster the way GKE shows it while its control plane

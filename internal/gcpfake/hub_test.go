@@ -2,6 +2,7 @@ package gcpfake_test
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 )
 
 func hubService(t *testing.T, srv *gcpfake.Server) *gkehub.Service {
@@ -27,15 +29,19 @@ func waitHub(t *testing.T, svc *gkehub.Service, op *gkehub.Operation, err error)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; !op.Done; i++ {
-		if i > 100 {
-			t.Fatalf("operation %s never finished", op.Name)
+	testutil.Eventually(t, 10*time.Second, "operation "+op.Name, func() error {
+		if op.Done {
+			return nil
 		}
-		time.Sleep(10 * time.Millisecond)
-		if op, err = svc.Projects.Locations.Operations.Get(op.Name).Do(); err != nil {
-			t.Fatal(err)
+		next, err := svc.Projects.Locations.Operations.Get(op.Name).Do()
+		if err != nil {
+			return err
 		}
-	}
+		if op = next; !op.Done {
+			return errors.New("still running")
+		}
+		return nil
+	})
 	if op.Error != nil {
 		t.Fatalf("operation %s failed: %v", op.Name, op.Error.Message)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,6 +34,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 )
 
 // exchange is one request and response of a recorded gcloud step.
@@ -293,13 +295,14 @@ var replayRoutes = []struct {
 		if err != nil {
 			return err
 		}
-		for !op.Done {
-			time.Sleep(10 * time.Millisecond)
-			if op, err = r.hub2.Projects.Locations.Operations.Get(op.Name).Do(); err != nil {
-				return err
+		return waitComputeOp(op.Name, op.Done, func() (bool, error) {
+			next, err := r.hub2.Projects.Locations.Operations.Get(op.Name).Do()
+			if err != nil {
+				return false, err
 			}
-		}
-		return nil
+			op = next
+			return op.Done, nil
+		})
 	}},
 }
 
@@ -381,16 +384,42 @@ func hubWait(r *replayer, op *gkehub.Operation, err error) error {
 	if err != nil {
 		return err
 	}
-	for !op.Done {
-		time.Sleep(10 * time.Millisecond)
-		if op, err = r.hub1.Projects.Locations.Operations.Get(op.Name).Do(); err != nil {
-			return err
+	if err := waitComputeOp(op.Name, op.Done, func() (bool, error) {
+		next, err := r.hub1.Projects.Locations.Operations.Get(op.Name).Do()
+		if err != nil {
+			return false, err
 		}
+		op = next
+		return op.Done, nil
+	}); err != nil {
+		return err
 	}
 	if op.Error != nil {
 		return fmt.Errorf("operation failed: %s", op.Error.Message)
 	}
 	return nil
+}
+
+// opTimeout bounds the wait for one simulated long-running operation; the
+// simulator finishes them in milliseconds, so reaching it means a hang.
+const opTimeout = 30 * time.Second
+
+// waitOp polls a long-running operation through get until it reports done,
+// failing after opTimeout with the last error get returned.
+func waitComputeOp(name string, done bool, get func() (bool, error)) error {
+	return testutil.Poll(opTimeout, "operation "+name, func() error {
+		if done {
+			return nil
+		}
+		var err error
+		if done, err = get(); err != nil {
+			return err
+		}
+		if !done {
+			return errors.New("still running")
+		}
+		return nil
+	})
 }
 
 // errStatus is the HTTP status an error from any of the clients stands for.

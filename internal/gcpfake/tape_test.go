@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 )
 
 // tape records full HTTP exchanges per test step, normalised so that the
@@ -83,7 +84,7 @@ func (tp *tape) checkGoldens(t *testing.T, dir string) {
 		phases[parts[1]] = append(phases[parts[1]], name)
 	}
 	tp.mu.Unlock()
-	if *update {
+	if testutil.Updating() {
 		os.RemoveAll(dir)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -103,7 +104,7 @@ func (tp *tape) checkGoldens(t *testing.T, dir string) {
 		if _, n, ok := strings.Cut(phase, "#"); ok {
 			num = n
 		}
-		checkGolden(t, filepath.Join(dir, "phase-"+num+".golden"), b.String())
+		testutil.Golden(t, filepath.Join(dir, "phase-"+num+".golden"), b.String())
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
 	"github.com/asmfed/kubectl-asmfed/internal/istiodtest"
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine/clusterlayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
@@ -119,7 +120,7 @@ func TestFederationThroughIstiod(t *testing.T) {
 				}
 				want = append(want, s)
 			}
-			eventually(t, fmt.Sprintf("istiod %s: /debug/clusterz", i.ClusterID), func() error {
+			testutil.Eventually(t, waitFor, fmt.Sprintf("istiod %s: /debug/clusterz", i.ClusterID), func() error {
 				got, err := i.Clusters(ctx)
 				if err != nil {
 					return err
@@ -210,7 +211,7 @@ func TestFederationThroughIstiod(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The API server rejects a legacy token once its Secret is gone.
-		eventually(t, "the deleted token is rejected", func() error {
+		testutil.Eventually(t, waitFor, "the deleted token is rejected", func() error {
 			k, err := kubernetes.NewForConfig(cs[1].TokenConfig(token))
 			if err != nil {
 				return err
@@ -249,22 +250,6 @@ func TestFederationThroughIstiod(t *testing.T) {
 	t.Logf("total: %s", time.Since(begin).Round(time.Millisecond))
 }
 
-// eventually retries check every 100 ms until it passes or waitFor elapses.
-func eventually(t *testing.T, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, waitFor, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func createServiceWithEndpoints(t *testing.T, ctx context.Context, k kubernetes.Interface) {
 	t.Helper()
 	if _, err := k.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appNamespace}}, metav1.CreateOptions{}); err != nil {
@@ -301,7 +286,7 @@ func createServiceWithEndpoints(t *testing.T, ctx context.Context, k kubernetes.
 // with the hand-written endpoint.
 func requireService(t *testing.T, ctx context.Context, i *istiodtest.Istiod, cluster string) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("istiod %s: %s from %s", i.ClusterID, onlyInBHost, cluster), func() error {
+	testutil.Eventually(t, waitFor, fmt.Sprintf("istiod %s: %s from %s", i.ClusterID, onlyInBHost, cluster), func() error {
 		svc, err := i.Service(ctx, onlyInBHost)
 		if err != nil {
 			return err
@@ -333,7 +318,7 @@ func requireService(t *testing.T, ctx context.Context, i *istiodtest.Istiod, clu
 // service whose endpoints only peer has.
 func requirePeerDropped(t *testing.T, ctx context.Context, i *istiodtest.Istiod, peer string) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("istiod %s: %s dropped", i.ClusterID, peer), func() error {
+	testutil.Eventually(t, waitFor, fmt.Sprintf("istiod %s: %s dropped", i.ClusterID, peer), func() error {
 		cl, err := i.Clusters(ctx)
 		if err != nil {
 			return err
@@ -364,7 +349,7 @@ func requirePeerDropped(t *testing.T, ctx context.Context, i *istiodtest.Istiod,
 
 func requireNotSynced(t *testing.T, ctx context.Context, i *istiodtest.Istiod, peer string) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("istiod %s: %s not synced", i.ClusterID, peer), func() error {
+	testutil.Eventually(t, waitFor, fmt.Sprintf("istiod %s: %s not synced", i.ClusterID, peer), func() error {
 		cl, err := i.Clusters(ctx)
 		if err != nil {
 			return err
@@ -381,7 +366,7 @@ func requireNotSynced(t *testing.T, ctx context.Context, i *istiodtest.Istiod, p
 
 func requireSynced(t *testing.T, ctx context.Context, i *istiodtest.Istiod, peer string) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("istiod %s: %s synced", i.ClusterID, peer), func() error {
+	testutil.Eventually(t, waitFor, fmt.Sprintf("istiod %s: %s synced", i.ClusterID, peer), func() error {
 		cl, err := i.Clusters(ctx)
 		if err != nil {
 			return err

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 )
 
 var shared = &testenv.Shared{Count: 3}
@@ -32,22 +33,6 @@ func TestMain(m *testing.M) {
 		panicChild()
 	}
 	os.Exit(shared.Run(m))
-}
-
-// eventually polls f every 200 ms until it returns nil or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not done after %s: %v", what, timeout, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 func clientFor(t *testing.T, cfg *rest.Config) kubernetes.Interface {
@@ -118,18 +103,18 @@ func TestControllersPopulateNamespace(t *testing.T) {
 	c := shared.Get(t, 1)[0]
 	ctx := context.Background()
 	ns := c.Namespace(t)
-	eventually(t, 30*time.Second, "default service account", func() error {
+	testutil.Eventually(t, 30*time.Second, "default service account", func() error {
 		_, err := c.Client().CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
 		return err
 	})
-	eventually(t, 30*time.Second, "kube-root-ca.crt", func() error {
+	testutil.Eventually(t, 30*time.Second, "kube-root-ca.crt", func() error {
 		cm, err := c.Client().CoreV1().ConfigMaps(ns).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
 		if err == nil && cm.Data["ca.crt"] != string(c.CAData) {
 			t.Fatalf("kube-root-ca.crt holds another CA")
 		}
 		return err
 	})
-	eventually(t, 30*time.Second, "aggregated view role", func() error {
+	testutil.Eventually(t, 30*time.Second, "aggregated view role", func() error {
 		r, err := c.Client().RbacV1().ClusterRoles().Get(ctx, "view", metav1.GetOptions{})
 		if err == nil && len(r.Rules) == 0 {
 			return errFmt("ClusterRole view has no rules yet")
@@ -186,7 +171,7 @@ func TestServiceAccountTokenSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	var secret *corev1.Secret
-	eventually(t, 30*time.Second, "token Secret filled in", func() error {
+	testutil.Eventually(t, 30*time.Second, "token Secret filled in", func() error {
 		var err error
 		secret, err = core.Secrets(ns).Get(ctx, "reader-token", metav1.GetOptions{})
 		if err == nil && len(secret.Data[corev1.ServiceAccountTokenKey]) == 0 {
@@ -302,7 +287,7 @@ func TestRBACDeniesUnprivilegedToken(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "RoleBinding takes effect", func() error {
+	testutil.Eventually(t, 10*time.Second, "RoleBinding takes effect", func() error {
 		_, err := nobody.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{})
 		return err
 	})
@@ -337,7 +322,7 @@ func TestNamespaceDeletionCompletes(t *testing.T) {
 	if err := core.Namespaces().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "namespace deleted", func() error {
+	testutil.Eventually(t, 60*time.Second, "namespace deleted", func() error {
 		ns, err := core.Namespaces().Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -368,7 +353,7 @@ func TestGarbageCollectorDeletesDependents(t *testing.T) {
 	if err := cms.Delete(ctx, "owner", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "dependent collected", func() error {
+	testutil.Eventually(t, 60*time.Second, "dependent collected", func() error {
 		_, err := cms.Get(ctx, "dependent", metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil

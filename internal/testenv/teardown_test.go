@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 )
 
 // gone reports whether pid no longer runs: it does not exist, or it is a
@@ -38,12 +40,14 @@ func waitGone(t *testing.T, procs []testenv.Process, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for _, p := range procs {
-		for !gone(p.PID) {
-			if time.Now().After(deadline) {
-				t.Errorf("%s (PID %d) still running", p.Name, p.PID)
-				break
+		err := testutil.Poll(time.Until(deadline), fmt.Sprintf("%s (PID %d) exits", p.Name, p.PID), func() error {
+			if !gone(p.PID) {
+				return errors.New("still running")
 			}
-			time.Sleep(50 * time.Millisecond)
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
 		}
 	}
 }

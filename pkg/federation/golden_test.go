@@ -1,18 +1,13 @@
 package federation_test
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestCompileGolden pins the JSON of a Desired, which other packages (plan, render --derived)
 // read: a change of shape shows up here as a diff to review.
@@ -36,22 +31,7 @@ func TestCompileGolden(t *testing.T) {
 				t.Fatalf("Compile: %v", err)
 			}
 			got := mustJSON(t, d) + "\n"
-			path := filepath.Join("testdata", tt.name+".golden.json")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden file (run go test ./pkg/federation -run TestCompileGolden -update): %v", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("%s (-want +got):\n%s", path, diff)
-			}
+			testutil.Golden(t, filepath.Join("testdata", tt.name+".golden.json"), got)
 		})
 	}
 }

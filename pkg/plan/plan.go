@@ -307,13 +307,17 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Redacted is what output shows in place of a sensitive value: never the value, only a short
-// hash, so users can still see that it changed.
+// redactedDigits is how many hex digits of a sensitive value's SHA-256 a plan shows.
+const redactedDigits = 12
+
+// redactValue is what output shows in place of a sensitive value: never the value, only
+// "(sensitive sha256:" and the first redactedDigits hex digits of its hash, so users can still
+// see that it changed.
 func redactValue(v any) any {
 	if v == nil {
 		return nil
 	}
-	return "(sensitive " + hashOf(v)[:12] + ")"
+	return "(sensitive sha256:" + hexDigest(v)[:redactedDigits] + ")"
 }
 
 func redact(fields map[string]any, sensitive []string) map[string]any {
@@ -331,13 +335,19 @@ func redact(fields map[string]any, sensitive []string) map[string]any {
 	return out
 }
 
+// hashOf is the SHA-256 of v's canonical JSON, as "sha256:" and 64 hex digits.
 func hashOf(v any) string {
+	return "sha256:" + hexDigest(v)
+}
+
+// hexDigest is the SHA-256 of v's canonical JSON in hex, without a prefix.
+func hexDigest(v any) string {
 	data, err := json.Marshal(canonical(v))
 	if err != nil {
 		data = []byte(fmt.Sprintf("%v", v))
 	}
 	sum := sha256.Sum256(data)
-	return "sha256:" + hex.EncodeToString(sum[:])
+	return hex.EncodeToString(sum[:])
 }
 
 // layerRank orders layers the way a federation is built: Google Cloud, then GKE, then

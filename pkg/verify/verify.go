@@ -2,10 +2,8 @@ package verify
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"sort"
@@ -20,6 +18,7 @@ import (
 	"github.com/asmfed/kubectl-asmfed/internal/pemcert"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/istio"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
@@ -261,7 +260,9 @@ func sharedTrust(ctx context.Context, env *Env) []Result {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(root)
-	want := fingerprint(root)
+	// The form plans show the root in (rootFingerprint) and openssl x509 -fingerprint -sha256
+	// prints, so a user can compare the three.
+	want := istio.Fingerprint(root)
 	var out []Result
 	names := make([]string, 0, len(env.Clusters))
 	for n := range env.Clusters {
@@ -282,7 +283,7 @@ func sharedTrust(ctx context.Context, env *Env) []Result {
 		rootData, _, _ := unstructuredBytes(sec.Object, "root-cert.pem")
 		caData, _, _ := unstructuredBytes(sec.Object, "ca-cert.pem")
 		got, err := parseCert(rootData)
-		if err != nil || fingerprint(got) != want {
+		if err != nil || istio.Fingerprint(got) != want {
 			out = append(out, Result{Subject: n, Status: Fail, Message: "root-cert.pem is not the federation's root " + want,
 				Hint: "workloads of this cluster would not trust the others'; kubectl asmfed apply replaces cacerts"})
 			continue
@@ -332,11 +333,6 @@ func parseCert(data []byte) (*x509.Certificate, error) {
 		return nil, err
 	}
 	return certs[0], nil
-}
-
-func fingerprint(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.Raw)
-	return "sha256:" + hex.EncodeToString(sum[:])[:16]
 }
 
 func decodeBase64(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }

@@ -1,16 +1,12 @@
 package v1alpha1
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // report formats a check result the way `kubectl asmfed validate` prints it.
 func report(c *Checked) string {
@@ -49,19 +45,7 @@ func TestInvalidCorpus(t *testing.T) {
 				}
 			}
 			got := report(c)
-			golden := strings.TrimSuffix(file, ".yaml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./pkg/api/v1alpha1 -run TestInvalidCorpus -update)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("%s (-want +got):\n%s", golden, diff)
-			}
+			testutil.Golden(t, strings.TrimSuffix(file, ".yaml")+".golden", got)
 		})
 	}
 }

@@ -2,7 +2,6 @@ package render_test
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,10 +9,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 	"github.com/asmfed/kubectl-asmfed/pkg/istio/render"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func TestOverlaysGolden(t *testing.T) {
 	tests := []struct {
@@ -39,22 +37,7 @@ func TestOverlaysGolden(t *testing.T) {
 				got.WriteString("---\n# cluster " + c.Name + "\n")
 				got.Write(y)
 			}
-			golden := filepath.Join("testdata", tt.name, "overlays.golden")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if diff := cmp.Diff(string(want), got.String()); diff != "" {
-				t.Errorf("overlays differ from %s (-want +got; go test -update rewrites it):\n%s", golden, diff)
-			}
+			testutil.Golden(t, filepath.Join("testdata", tt.name, "overlays.golden"), got.String())
 		})
 	}
 }
