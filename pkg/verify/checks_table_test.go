@@ -24,19 +24,19 @@ func TestClustersExist(t *testing.T) {
 		name     string
 		clusters []string
 		notReady []string
-		want     []Result
+		want     []Finding
 	}{
 		{name: "no clusters", want: nil},
-		{name: "all running", clusters: []string{"c1", "c2"}, want: []Result{
+		{name: "all running", clusters: []string{"c1", "c2"}, want: []Finding{
 			{Subject: "c1", Status: OK, Message: "running and reachable"},
 			{Subject: "c2", Status: OK, Message: "running and reachable"},
 		}},
-		{name: "one not ready, in file order", clusters: []string{"c2", "c1"}, notReady: []string{"c1"}, want: []Result{
+		{name: "one not ready, in file order", clusters: []string{"c2", "c1"}, notReady: []string{"c1"}, want: []Finding{
 			{Subject: "c2", Status: OK, Message: "running and reachable"},
 			{Subject: "c1", Status: Fail, Message: "the cluster does not exist or is not running",
 				Hint: "run kubectl asmfed apply, or wait for GKE to finish creating it"},
 		}},
-		{name: "a not-ready name outside the file is ignored", clusters: []string{"c1"}, notReady: []string{"old"}, want: []Result{
+		{name: "a not-ready name outside the file is ignored", clusters: []string{"c1"}, notReady: []string{"old"}, want: []Finding{
 			{Subject: "c1", Status: OK, Message: "running and reachable"},
 		}},
 	}
@@ -54,15 +54,15 @@ func TestConverged(t *testing.T) {
 	tests := []struct {
 		name    string
 		pending *plan.Plan
-		want    []Result
+		want    []Finding
 	}{
-		{name: "no plan", want: []Result{{Status: Skipped, Message: "no plan was made"}}},
-		{name: "nothing to do", pending: &plan.Plan{}, want: []Result{{Status: OK, Message: "apply has nothing left to do"}}},
+		{name: "no plan", want: []Finding{{Status: Skipped, Message: "no plan was made"}}},
+		{name: "nothing to do", pending: &plan.Plan{}, want: []Finding{{Status: OK, Message: "apply has nothing left to do"}}},
 		{name: "changes left", pending: &plan.Plan{Summary: plan.Summary{Add: 1, Change: 2, Replace: 3, Destroy: 4}},
-			want: []Result{{Status: Warn, Message: "apply would still add 1, change 2, replace 3 and destroy 4 resources; 0 conflicts",
+			want: []Finding{{Status: Warn, Message: "apply would still add 1, change 2, replace 3 and destroy 4 resources; 0 conflicts",
 				Hint: "kubectl asmfed plan shows them; kubectl asmfed apply carries them out"}}},
 		{name: "only conflicts", pending: &plan.Plan{Conflicts: []plan.Conflict{{}}},
-			want: []Result{{Status: Warn, Message: "apply would still add 0, change 0, replace 0 and destroy 0 resources; 1 conflicts",
+			want: []Finding{{Status: Warn, Message: "apply would still add 0, change 0, replace 0 and destroy 0 resources; 1 conflicts",
 				Hint: "kubectl asmfed plan shows them; kubectl asmfed apply carries them out"}}},
 	}
 	for _, tt := range tests {
@@ -80,21 +80,21 @@ func TestManagedMesh(t *testing.T) {
 		name         string
 		controlPlane string
 		states       map[string]MeshState
-		want         []Result
+		want         []Finding
 	}{
 		{name: "in-cluster control plane is skipped", controlPlane: v1alpha1.ControlPlaneInCluster,
-			want: []Result{{Status: Skipped, Message: "in-cluster control plane"}}},
+			want: []Finding{{Status: Skipped, Message: "in-cluster control plane"}}},
 		{name: "not enrolled", controlPlane: v1alpha1.ControlPlaneManaged,
-			want: []Result{{Subject: "c1", Status: Fail, Message: "no servicemesh state: the cluster is not enrolled", Hint: "kubectl asmfed apply enrols it"}}},
+			want: []Finding{{Subject: "c1", Status: Fail, Message: "no servicemesh state: the cluster is not enrolled", Hint: "kubectl asmfed apply enrols it"}}},
 		{name: "active", controlPlane: v1alpha1.ControlPlaneManaged, states: map[string]MeshState{"c1": {ControlPlane: "ACTIVE", DataPlane: "ACTIVE"}},
-			want: []Result{{Subject: "c1", Status: OK, Message: "control plane and data plane ACTIVE"}}},
+			want: []Finding{{Subject: "c1", Status: OK, Message: "control plane and data plane ACTIVE"}}},
 		{name: "data plane provisioning", controlPlane: v1alpha1.ControlPlaneManaged, states: map[string]MeshState{"c1": {ControlPlane: "ACTIVE", DataPlane: "PROVISIONING"}},
-			want: []Result{{Subject: "c1", Status: Warn, Message: "control plane ACTIVE, data plane PROVISIONING", Hint: "provisioning takes several minutes; verify again later"}}},
+			want: []Finding{{Subject: "c1", Status: Warn, Message: "control plane ACTIVE, data plane PROVISIONING", Hint: "provisioning takes several minutes; verify again later"}}},
 		{name: "failed without conditions", controlPlane: v1alpha1.ControlPlaneManaged, states: map[string]MeshState{"c1": {ControlPlane: "FAILED_PRECONDITION", DataPlane: "DISABLED"}},
-			want: []Result{{Subject: "c1", Status: Fail, Message: "control plane FAILED_PRECONDITION, data plane DISABLED", Hint: describeHint}}},
+			want: []Finding{{Subject: "c1", Status: Fail, Message: "control plane FAILED_PRECONDITION, data plane DISABLED", Hint: describeHint}}},
 		{name: "failed with conditions", controlPlane: v1alpha1.ControlPlaneManaged,
 			states: map[string]MeshState{"c1": {ControlPlane: "STALLED", DataPlane: "ACTIVE", Conditions: []string{"ERROR A: a", "WARNING B: b"}}},
-			want:   []Result{{Subject: "c1", Status: Fail, Message: "control plane STALLED, data plane ACTIVE: ERROR A: a; WARNING B: b", Hint: describeHint}}},
+			want:   []Finding{{Subject: "c1", Status: Fail, Message: "control plane STALLED, data plane ACTIVE: ERROR A: a; WARNING B: b", Hint: describeHint}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,17 +107,17 @@ func TestManagedMesh(t *testing.T) {
 }
 
 func TestRunCountsAndLabels(t *testing.T) {
-	results := func(rs ...Result) func(context.Context, *Env) []Result {
-		return func(context.Context, *Env) []Result { return rs }
+	results := func(rs ...Finding) func(context.Context, *Env) []Finding {
+		return func(context.Context, *Env) []Finding { return rs }
 	}
 	checks := []Check{
-		{ID: "A-1", Name: "first", Run: results(Result{Status: OK}, Result{Status: Warn})},
+		{ID: "A-1", Name: "first", Run: results(Finding{Status: OK}, Finding{Status: Warn})},
 		{ID: "B-1", Name: "second", Run: results()},
-		{ID: "C-1", Name: "third", Run: results(Result{Status: Fail, Check: "ignored"}, Result{Status: Skipped}, Result{Status: Fail})},
+		{ID: "C-1", Name: "third", Run: results(Finding{Status: Fail, Check: "ignored"}, Finding{Status: Skipped}, Finding{Status: Fail})},
 	}
 	r := Run(context.Background(), &Env{}, checks)
 	want := &Report{
-		Results: []Result{
+		Results: []Finding{
 			{Check: "A-1", Name: "first", Status: OK}, {Check: "A-1", Name: "first", Status: Warn},
 			{Check: "C-1", Name: "third", Status: Fail}, {Check: "C-1", Name: "third", Status: Skipped}, {Check: "C-1", Name: "third", Status: Fail},
 		},

@@ -84,23 +84,23 @@ func TestSharedTrust(t *testing.T) {
 		mode    string
 		rootPEM []byte // written as the file's root; nil: no file
 		cacerts map[string][]byte
-		want    verify.Result
+		want    verify.Finding
 	}{
 		{name: "managed CA is skipped", mode: v1alpha1.CAManaged,
-			want: verify.Result{Status: verify.Skipped, Message: "managed CA: Google's CA issues every cluster's workload certificates from one root"}},
+			want: verify.Finding{Status: verify.Skipped, Message: "managed CA: Google's CA issues every cluster's workload certificates from one root"}},
 		{name: "the root file is missing", mode: v1alpha1.CAPlugin,
-			want: verify.Result{Status: verify.Fail, Message: "read the root certificate: open ROOT: no such file or directory"}},
+			want: verify.Finding{Status: verify.Fail, Message: "read the root certificate: open ROOT: no such file or directory"}},
 		{name: "the root file is not a certificate", mode: v1alpha1.CAPlugin, rootPEM: []byte("not PEM\n"),
-			want: verify.Result{Status: verify.Fail, Message: "the root certificate: "}},
+			want: verify.Finding{Status: verify.Fail, Message: "the root certificate: "}},
 		{name: "no cacerts", mode: v1alpha1.CAPlugin, rootPEM: root.CertPEM,
-			want: verify.Result{Subject: "c1", Status: verify.Fail, Message: `istio-system/cacerts: secrets "cacerts" not found`, Hint: "kubectl asmfed apply installs it"}},
+			want: verify.Finding{Subject: "c1", Status: verify.Fail, Message: `istio-system/cacerts: secrets "cacerts" not found`, Hint: "kubectl asmfed apply installs it"}},
 		{name: "another root", mode: v1alpha1.CAPlugin, rootPEM: root.CertPEM, cacerts: intermediate(t, other),
-			want: verify.Result{Subject: "c1", Status: verify.Fail, Message: "root-cert.pem is not the federation's root " + fp,
+			want: verify.Finding{Subject: "c1", Status: verify.Fail, Message: "root-cert.pem is not the federation's root " + fp,
 				Hint: "workloads of this cluster would not trust the others'; kubectl asmfed apply replaces cacerts"}},
 		{name: "an intermediate the root did not sign", mode: v1alpha1.CAPlugin, rootPEM: root.CertPEM, cacerts: mixed,
-			want: verify.Result{Subject: "c1", Status: verify.Fail, Message: "ca-cert.pem does not chain to the root: x509: "}},
+			want: verify.Finding{Subject: "c1", Status: verify.Fail, Message: "ca-cert.pem does not chain to the root: x509: "}},
 		{name: "the federation's root and its intermediate", mode: v1alpha1.CAPlugin, rootPEM: root.CertPEM, cacerts: intermediate(t, root),
-			want: verify.Result{Subject: "c1", Status: verify.OK, Message: "intermediate Intermediate CA chains to root " + fp}},
+			want: verify.Finding{Subject: "c1", Status: verify.OK, Message: "intermediate Intermediate CA chains to root " + fp}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,8 +33,8 @@ const (
 	Skipped Status = "skipped"
 )
 
-// Result is one finding of a check.
-type Result struct {
+// Finding is one finding of a check.
+type Finding struct {
 	Check   string `json:"check"`
 	Name    string `json:"name"`
 	Subject string `json:"subject,omitempty"`
@@ -71,7 +71,7 @@ type Env struct {
 type Check struct {
 	ID   string
 	Name string
-	Run  func(ctx context.Context, env *Env) []Result
+	Run  func(ctx context.Context, env *Env) []Finding
 }
 
 // Checks are every check, in the order they run: prerequisites first.
@@ -87,7 +87,7 @@ func Checks() []Check {
 
 // Report is the outcome of a verification.
 type Report struct {
-	Results []Result `json:"results"`
+	Results []Finding `json:"results"`
 	Counts  Counts   `json:"counts"`
 }
 
@@ -104,7 +104,7 @@ func (r *Report) Failed() bool { return r.Counts.Fail > 0 }
 
 // Run runs every check.
 func Run(ctx context.Context, env *Env, checks []Check) *Report {
-	r := &Report{Results: []Result{}}
+	r := &Report{Results: []Finding{}}
 	for _, c := range checks {
 		for _, res := range c.Run(ctx, env) {
 			res.Check, res.Name = c.ID, c.Name
@@ -124,32 +124,32 @@ func Run(ctx context.Context, env *Env, checks []Check) *Report {
 	return r
 }
 
-func clustersExist(_ context.Context, env *Env) []Result {
-	var out []Result
+func clustersExist(_ context.Context, env *Env) []Finding {
+	var out []Finding
 	notReady := map[string]bool{}
 	for _, n := range env.NotReady {
 		notReady[n] = true
 	}
 	for _, c := range env.Federation.Spec.Clusters {
 		if notReady[c.Name] {
-			out = append(out, Result{Subject: c.Name, Status: Fail, Message: "the cluster does not exist or is not running",
+			out = append(out, Finding{Subject: c.Name, Status: Fail, Message: "the cluster does not exist or is not running",
 				Hint: "run kubectl asmfed apply, or wait for GKE to finish creating it"})
 			continue
 		}
-		out = append(out, Result{Subject: c.Name, Status: OK, Message: "running and reachable"})
+		out = append(out, Finding{Subject: c.Name, Status: OK, Message: "running and reachable"})
 	}
 	return out
 }
 
-func converged(_ context.Context, env *Env) []Result {
+func converged(_ context.Context, env *Env) []Finding {
 	if env.Pending == nil {
-		return []Result{{Status: Skipped, Message: "no plan was made"}}
+		return []Finding{{Status: Skipped, Message: "no plan was made"}}
 	}
 	s := env.Pending.Summary
 	if !env.Pending.HasChanges() && len(env.Pending.Conflicts) == 0 {
-		return []Result{{Status: OK, Message: "apply has nothing left to do"}}
+		return []Finding{{Status: OK, Message: "apply has nothing left to do"}}
 	}
-	return []Result{{Status: Warn, Message: fmt.Sprintf("apply would still add %d, change %d, replace %d and destroy %d resources; %d conflicts", s.Add, s.Change, s.Replace, s.Destroy, len(env.Pending.Conflicts)),
+	return []Finding{{Status: Warn, Message: fmt.Sprintf("apply would still add %d, change %d, replace %d and destroy %d resources; %d conflicts", s.Add, s.Change, s.Replace, s.Destroy, len(env.Pending.Conflicts)),
 		Hint: "kubectl asmfed plan shows them; kubectl asmfed apply carries them out"}}
 }
 
@@ -163,55 +163,55 @@ var (
 
 // remoteAccess reads every remote secret a cluster holds and uses its kubeconfig, as istiod
 // would, to list what istiod needs in the peer.
-func remoteAccess(ctx context.Context, env *Env) []Result {
+func remoteAccess(ctx context.Context, env *Env) []Finding {
 	if env.Derived == nil {
-		return []Result{{Status: Skipped, Message: "the federation could not be compiled"}}
+		return []Finding{{Status: Skipped, Message: "the federation could not be compiled"}}
 	}
-	var out []Result
+	var out []Finding
 	for _, rs := range env.Derived.RemoteSecrets {
 		subject := fmt.Sprintf("%s → %s", rs.Holder, rs.Target)
 		cfg, ok := env.Clusters[rs.Holder]
 		if !ok {
-			out = append(out, Result{Subject: subject, Status: Skipped, Message: rs.Holder + " cannot be reached"})
+			out = append(out, Finding{Subject: subject, Status: Skipped, Message: rs.Holder + " cannot be reached"})
 			continue
 		}
 		dyn, err := dynamic.NewForConfig(cfg)
 		if err != nil {
-			out = append(out, Result{Subject: subject, Status: Fail, Message: err.Error()})
+			out = append(out, Finding{Subject: subject, Status: Fail, Message: err.Error()})
 			continue
 		}
 		sec, err := dyn.Resource(secretsGVR).Namespace(rs.Namespace).Get(ctx, rs.Name, metav1.GetOptions{})
 		if err != nil {
-			out = append(out, Result{Subject: subject, Status: Fail, Message: fmt.Sprintf("secret %s/%s: %v", rs.Namespace, rs.Name, err),
+			out = append(out, Finding{Subject: subject, Status: Fail, Message: fmt.Sprintf("secret %s/%s: %v", rs.Namespace, rs.Name, err),
 				Hint: "kubectl asmfed apply creates it"})
 			continue
 		}
 		if sec.GetLabels()[federation.LabelMultiCluster] != "true" {
-			out = append(out, Result{Subject: subject, Status: Fail, Message: "the secret lacks the label " + multiClusterSecret + ": istiod ignores it",
+			out = append(out, Finding{Subject: subject, Status: Fail, Message: "the secret lacks the label " + multiClusterSecret + ": istiod ignores it",
 				Hint: "kubectl asmfed apply sets it"})
 			continue
 		}
 		data, _, _ := unstructuredBytes(sec.Object, rs.DataKey)
 		if data == nil {
-			out = append(out, Result{Subject: subject, Status: Fail, Message: fmt.Sprintf("the secret has no key %q: istiod names the peer by the key", rs.DataKey)})
+			out = append(out, Finding{Subject: subject, Status: Fail, Message: fmt.Sprintf("the secret has no key %q: istiod names the peer by the key", rs.DataKey)})
 			continue
 		}
 		peer, err := clientcmd.RESTConfigFromKubeConfig(data)
 		if err != nil {
-			out = append(out, Result{Subject: subject, Status: Fail, Message: "its kubeconfig does not parse: " + err.Error()})
+			out = append(out, Finding{Subject: subject, Status: Fail, Message: "its kubeconfig does not parse: " + err.Error()})
 			continue
 		}
 		if peer.ExecProvider != nil || peer.AuthProvider != nil {
-			out = append(out, Result{Subject: subject, Status: Fail, Message: "its kubeconfig uses an exec or auth-provider credential, which istiod refuses",
+			out = append(out, Finding{Subject: subject, Status: Fail, Message: "its kubeconfig uses an exec or auth-provider credential, which istiod refuses",
 				Hint: "remote secrets must carry a service-account token; kubectl asmfed apply writes one"})
 			continue
 		}
 		if err := canRead(ctx, peer); err != nil {
-			out = append(out, Result{Subject: subject, Status: Fail, Message: fmt.Sprintf("reading %s at %s: %v", rs.Target, peer.Host, err),
+			out = append(out, Finding{Subject: subject, Status: Fail, Message: fmt.Sprintf("reading %s at %s: %v", rs.Target, peer.Host, err),
 				Hint: "check that the server is reachable from the holder's pods (master authorized networks, global access) and that the token is valid (apply --rotate-remote-secrets issues new ones)"})
 			continue
 		}
-		out = append(out, Result{Subject: subject, Status: OK, Message: fmt.Sprintf("%s lists services, endpoint slices and the mesh ConfigMaps of %s at %s", rs.Holder, rs.Target, peer.Host)})
+		out = append(out, Finding{Subject: subject, Status: OK, Message: fmt.Sprintf("%s lists services, endpoint slices and the mesh ConfigMaps of %s at %s", rs.Holder, rs.Target, peer.Host)})
 	}
 	return out
 }
@@ -245,25 +245,25 @@ func canRead(ctx context.Context, cfg *rest.Config) error {
 
 // sharedTrust checks, with the plug-in CA, that every cluster's cacerts carry the file's root and
 // an intermediate it signed.
-func sharedTrust(ctx context.Context, env *Env) []Result {
+func sharedTrust(ctx context.Context, env *Env) []Finding {
 	ca := env.Federation.Spec.Mesh.CA
 	if ca.Mode != v1alpha1.CAPlugin {
-		return []Result{{Status: Skipped, Message: "managed CA: Google's CA issues every cluster's workload certificates from one root"}}
+		return []Finding{{Status: Skipped, Message: "managed CA: Google's CA issues every cluster's workload certificates from one root"}}
 	}
 	rootPEM, err := os.ReadFile(v1alpha1.ResolvePath(env.BaseDir, ca.RootCertFile))
 	if err != nil {
-		return []Result{{Status: Fail, Message: "read the root certificate: " + err.Error()}}
+		return []Finding{{Status: Fail, Message: "read the root certificate: " + err.Error()}}
 	}
 	root, err := parseCert(rootPEM)
 	if err != nil {
-		return []Result{{Status: Fail, Message: "the root certificate: " + err.Error()}}
+		return []Finding{{Status: Fail, Message: "the root certificate: " + err.Error()}}
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(root)
 	// The form plans show the root in (rootFingerprint) and openssl x509 -fingerprint -sha256
 	// prints, so a user can compare the three.
 	want := istio.Fingerprint(root)
-	var out []Result
+	var out []Finding
 	names := make([]string, 0, len(env.Clusters))
 	for n := range env.Clusters {
 		names = append(names, n)
@@ -272,19 +272,19 @@ func sharedTrust(ctx context.Context, env *Env) []Result {
 	for _, n := range names {
 		dyn, err := dynamic.NewForConfig(env.Clusters[n])
 		if err != nil {
-			out = append(out, Result{Subject: n, Status: Fail, Message: err.Error()})
+			out = append(out, Finding{Subject: n, Status: Fail, Message: err.Error()})
 			continue
 		}
 		sec, err := dyn.Resource(secretsGVR).Namespace(federation.IstioNamespace).Get(ctx, "cacerts", metav1.GetOptions{})
 		if err != nil {
-			out = append(out, Result{Subject: n, Status: Fail, Message: "istio-system/cacerts: " + err.Error(), Hint: "kubectl asmfed apply installs it"})
+			out = append(out, Finding{Subject: n, Status: Fail, Message: "istio-system/cacerts: " + err.Error(), Hint: "kubectl asmfed apply installs it"})
 			continue
 		}
 		rootData, _, _ := unstructuredBytes(sec.Object, "root-cert.pem")
 		caData, _, _ := unstructuredBytes(sec.Object, "ca-cert.pem")
 		got, err := parseCert(rootData)
 		if err != nil || istio.Fingerprint(got) != want {
-			out = append(out, Result{Subject: n, Status: Fail, Message: "root-cert.pem is not the federation's root " + want,
+			out = append(out, Finding{Subject: n, Status: Fail, Message: "root-cert.pem is not the federation's root " + want,
 				Hint: "workloads of this cluster would not trust the others'; kubectl asmfed apply replaces cacerts"})
 			continue
 		}
@@ -293,35 +293,35 @@ func sharedTrust(ctx context.Context, env *Env) []Result {
 			_, err = inter.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 		}
 		if err != nil {
-			out = append(out, Result{Subject: n, Status: Fail, Message: "ca-cert.pem does not chain to the root: " + err.Error()})
+			out = append(out, Finding{Subject: n, Status: Fail, Message: "ca-cert.pem does not chain to the root: " + err.Error()})
 			continue
 		}
-		out = append(out, Result{Subject: n, Status: OK, Message: "intermediate " + inter.Subject.CommonName + " chains to root " + want})
+		out = append(out, Finding{Subject: n, Status: OK, Message: "intermediate " + inter.Subject.CommonName + " chains to root " + want})
 	}
 	return out
 }
 
-func managedMesh(_ context.Context, env *Env) []Result {
+func managedMesh(_ context.Context, env *Env) []Finding {
 	if env.Federation.Spec.Mesh.ControlPlane != v1alpha1.ControlPlaneManaged {
-		return []Result{{Status: Skipped, Message: "in-cluster control plane"}}
+		return []Finding{{Status: Skipped, Message: "in-cluster control plane"}}
 	}
-	var out []Result
+	var out []Finding
 	for _, c := range env.Federation.Spec.Clusters {
 		st, ok := env.MeshStates[c.Name]
 		switch {
 		case !ok:
-			out = append(out, Result{Subject: c.Name, Status: Fail, Message: "no servicemesh state: the cluster is not enrolled", Hint: "kubectl asmfed apply enrols it"})
+			out = append(out, Finding{Subject: c.Name, Status: Fail, Message: "no servicemesh state: the cluster is not enrolled", Hint: "kubectl asmfed apply enrols it"})
 		case st.ControlPlane == "ACTIVE" && st.DataPlane == "ACTIVE":
-			out = append(out, Result{Subject: c.Name, Status: OK, Message: "control plane and data plane ACTIVE"})
+			out = append(out, Finding{Subject: c.Name, Status: OK, Message: "control plane and data plane ACTIVE"})
 		case st.ControlPlane == "PROVISIONING" || st.DataPlane == "PROVISIONING":
-			out = append(out, Result{Subject: c.Name, Status: Warn, Message: fmt.Sprintf("control plane %s, data plane %s", st.ControlPlane, st.DataPlane),
+			out = append(out, Finding{Subject: c.Name, Status: Warn, Message: fmt.Sprintf("control plane %s, data plane %s", st.ControlPlane, st.DataPlane),
 				Hint: "provisioning takes several minutes; verify again later"})
 		default:
 			msg := fmt.Sprintf("control plane %s, data plane %s", st.ControlPlane, st.DataPlane)
 			if len(st.Conditions) > 0 {
 				msg += ": " + strings.Join(st.Conditions, "; ")
 			}
-			out = append(out, Result{Subject: c.Name, Status: Fail, Message: msg, Hint: "see the conditions' documentation links in gcloud container fleet mesh describe"})
+			out = append(out, Finding{Subject: c.Name, Status: Fail, Message: msg, Hint: "see the conditions' documentation links in gcloud container fleet mesh describe"})
 		}
 	}
 	return out

@@ -18,8 +18,8 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/verify"
 )
 
-func byCheck(r *verify.Report, id string) []verify.Result {
-	var out []verify.Result
+func byCheck(r *verify.Report, id string) []verify.Finding {
+	var out []verify.Finding
 	for _, res := range r.Results {
 		if res.Check == id {
 			out = append(out, res)
