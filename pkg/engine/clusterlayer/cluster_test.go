@@ -49,8 +49,7 @@ type fixture struct {
 	root     *istio.Root
 	rootKey  []byte
 	// outputs collects every plan rendering and progress line, searched for secrets.
-	mu      sync.Mutex
-	outputs []string
+	log *outputLog
 }
 
 // federation compiles a federation of the named local clusters with application namespaces and
@@ -75,6 +74,23 @@ func (fx *fixture) federation(names []string, change func(f *v1alpha1.Federation
 		fx.t.Fatalf("compile: %v", err)
 	}
 	return d
+}
+
+// outputLog collects every plan rendering and progress line of a fixture and its subtests.
+type outputLog struct {
+	mu      sync.Mutex
+	outputs []string
+}
+
+// run runs a subtest with a fixture bound to it, so that its failures are the subtest's; the
+// parent's fixture is shadowed inside f and cannot be used by mistake.
+func (fx *fixture) run(name string, f func(fx *fixture)) {
+	fx.t.Helper()
+	fx.t.Run(name, func(t *testing.T) {
+		sub := *fx
+		sub.t = t
+		f(&sub)
+	})
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -143,9 +159,9 @@ func total(m map[string]int) int {
 }
 
 func (fx *fixture) record(s ...string) {
-	fx.mu.Lock()
-	defer fx.mu.Unlock()
-	fx.outputs = append(fx.outputs, s...)
+	fx.log.mu.Lock()
+	defer fx.log.mu.Unlock()
+	fx.log.outputs = append(fx.log.outputs, s...)
 }
 
 func (fx *fixture) apply(ctx context.Context, r *clusterlayer.ClusterPlan, opts clusterlayer.ApplyOptions) *plan.Report {
@@ -226,7 +242,7 @@ func TestClusterSide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &fixture{t: t, clusters: cs, configs: map[string]*rest.Config{}, root: root, rootKey: rootKey}
+	fx := &fixture{log: &outputLog{}, t: t, clusters: cs, configs: map[string]*rest.Config{}, root: root, rootKey: rootKey}
 	var names []string
 	for _, c := range cs {
 		fx.configs[c.Name] = c.RESTConfig()
@@ -234,8 +250,8 @@ func TestClusterSide(t *testing.T) {
 	}
 	d := fx.federation(names, nil)
 
-	t.Run("unowned object is reported, not overwritten", func(t *testing.T) {
-		fx.t = t
+	fx.run("unowned object is reported, not overwritten", func(fx *fixture) {
+		t := fx.t
 		cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: federation.ReaderClusterRole},
 			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}}}}
 		c2 := fx.client("c2")
@@ -275,8 +291,8 @@ func TestClusterSide(t *testing.T) {
 		}
 	})
 
-	t.Run("apply then plan shows no changes", func(t *testing.T) {
-		fx.t = t
+	fx.run("apply then plan shows no changes", func(fx *fixture) {
+		t := fx.t
 		r := fx.plan(ctx, d, clusterlayer.Options{})
 		if n := len(changesOf(r.Plan, plan.Create)); n == 0 || r.Plan.Summary.Change+r.Plan.Summary.Destroy+r.Plan.Summary.Replace != 0 {
 			t.Fatalf("first plan: %+v, want only creates", r.Plan.Summary)
@@ -286,8 +302,8 @@ func TestClusterSide(t *testing.T) {
 		requireNoChanges(t, fx.plan(ctx, d, clusterlayer.Options{}))
 	})
 
-	t.Run("objects", func(t *testing.T) {
-		fx.t = t
+	fx.run("objects", func(fx *fixture) {
+		t := fx.t
 		for _, c := range cs {
 			k := c.Client()
 			ns, err := k.CoreV1().Namespaces().Get(ctx, "istio-system", metav1.GetOptions{})
@@ -359,8 +375,8 @@ func TestClusterSide(t *testing.T) {
 		}
 	})
 
-	t.Run("remote secrets authenticate to their peer and can read what istiod needs", func(t *testing.T) {
-		fx.t = t
+	fx.run("remote secrets authenticate to their peer and can read what istiod needs", func(fx *fixture) {
+		t := fx.t
 		for _, holder := range cs {
 			for _, target := range cs {
 				if holder == target {
@@ -396,8 +412,8 @@ func TestClusterSide(t *testing.T) {
 		}
 	})
 
-	t.Run("kubectl reads the cluster with a remote secret's kubeconfig", func(t *testing.T) {
-		fx.t = t
+	fx.run("kubectl reads the cluster with a remote secret's kubeconfig", func(fx *fixture) {
+		t := fx.t
 		kc := remoteKubeconfig(t, cs[0], cs[1].Name)
 		path := filepath.Join(t.TempDir(), "kubeconfig")
 		if err := os.WriteFile(path, kc, 0o600); err != nil {
@@ -425,8 +441,8 @@ func TestClusterSide(t *testing.T) {
 		}
 	})
 
-	t.Run("cacerts in every cluster chain to the same root", func(t *testing.T) {
-		fx.t = t
+	fx.run("cacerts in every cluster chain to the same root", func(fx *fixture) {
+		t := fx.t
 		seen := map[string]string{}
 		for _, c := range cs {
 			s, err := c.Client().CoreV1().Secrets("istio-system").Get(ctx, "cacerts", metav1.GetOptions{})
@@ -461,8 +477,8 @@ func TestClusterSide(t *testing.T) {
 	})
 
 	var oldTokens map[string]string
-	t.Run("rotation issues new tokens and invalidates the old ones", func(t *testing.T) {
-		fx.t = t
+	fx.run("rotation issues new tokens and invalidates the old ones", func(fx *fixture) {
+		t := fx.t
 		oldTokens = readerTokens(ctx, t, cs)
 		r := fx.plan(ctx, d, clusterlayer.Options{RotateRemoteSecrets: true})
 		if got, want := len(changesOf(r.Plan, plan.Replace)), len(cs); got != want {
@@ -517,8 +533,8 @@ func TestClusterSide(t *testing.T) {
 		}
 	})
 
-	t.Run("objects the federation no longer wants are pruned, unowned ones are not", func(t *testing.T) {
-		fx.t = t
+	fx.run("objects the federation no longer wants are pruned, unowned ones are not", func(fx *fixture) {
+		t := fx.t
 		c1 := fx.client("c1")
 		// An object the federation applied, whose ownership labels someone removed, is no longer
 		// the tool's to delete.
@@ -573,8 +589,8 @@ func TestClusterSide(t *testing.T) {
 		requireNoChanges(t, fx.plan(ctx, d2, clusterlayer.Options{}))
 	})
 
-	t.Run("no secret appears in plans or progress", func(t *testing.T) {
-		fx.t = t
+	fx.run("no secret appears in plans or progress", func(fx *fixture) {
+		t := fx.t
 		secrets := map[string]string{"root key": string(fx.rootKey)}
 		for name, tok := range oldTokens {
 			secrets["token "+name] = tok
@@ -589,9 +605,9 @@ func TestClusterSide(t *testing.T) {
 			secrets["base64 intermediate key "+c.Name] = base64.StdEncoding.EncodeToString(s.Data["ca-key.pem"])[:40]
 		}
 		secrets["root key body"] = keyBody(fx.rootKey)
-		fx.mu.Lock()
-		all := strings.Join(fx.outputs, "\n")
-		fx.mu.Unlock()
+		fx.log.mu.Lock()
+		all := strings.Join(fx.log.outputs, "\n")
+		fx.log.mu.Unlock()
 		if len(all) < 1000 {
 			t.Fatalf("only %d bytes of output recorded", len(all))
 		}

@@ -75,7 +75,7 @@ func TestInstallAndMeshPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	cred := &clusterlayer.IngressCredential{CertPEM: leaf["cert-chain.pem"], KeyPEM: leaf["ca-key.pem"]}
-	fx := &fixture{t: t, clusters: cs, configs: configs, root: root}
+	fx := &fixture{log: &outputLog{}, t: t, clusters: cs, configs: configs, root: root}
 	d := fx.federation(names, func(f *v1alpha1.Federation) {
 		f.Spec.Mesh.Egress.Allow = []v1alpha1.EgressRule{
 			{Name: "google-apis", Hosts: []string{"*.googleapis.com"}, Ports: []v1alpha1.EgressPort{{Number: 443}}},
@@ -176,7 +176,7 @@ func TestWorkloadTimeoutSaysWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &fixture{t: t, clusters: cs, configs: configs, root: root}
+	fx := &fixture{log: &outputLog{}, t: t, clusters: cs, configs: configs, root: root}
 	d := fx.federation([]string{c.Name}, nil)
 	// The pod a scheduler and kubelet would have made, stuck pulling its image.
 	client := c.Client()
@@ -229,7 +229,7 @@ func TestRevisionUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &fixture{t: t, clusters: cs, configs: configs, root: root}
+	fx := &fixture{log: &outputLog{}, t: t, clusters: cs, configs: configs, root: root}
 	withRev := func(rev string) *federation.Desired {
 		return fx.federation([]string{c.Name}, func(f *v1alpha1.Federation) { f.Spec.Mesh.Revision = rev })
 	}
@@ -292,7 +292,7 @@ func TestWorkloadTimeoutNamesTheWebhook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &fixture{t: t, clusters: cs, configs: map[string]*rest.Config{c.Name: c.RESTConfig()}, root: root}
+	fx := &fixture{log: &outputLog{}, t: t, clusters: cs, configs: map[string]*rest.Config{c.Name: c.RESTConfig()}, root: root}
 	d := fx.federation([]string{c.Name}, nil)
 	r := fx.plan(ctx, d, clusterlayer.Options{CARoot: root}, install{manifests: map[string][]*unstructured.Unstructured{c.Name: controlPlane()}})
 	// What the Deployment controller writes when the ReplicaSet's pod creations are refused.

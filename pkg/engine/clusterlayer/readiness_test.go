@@ -24,7 +24,7 @@ import (
 func TestReadinessTimeoutSaysWhy(t *testing.T) {
 	cs := testenv.Clusters(t, 1)
 	ctx := context.Background()
-	fx := &fixture{t: t, clusters: cs, configs: map[string]*rest.Config{"c1": cs[0].RESTConfig()}}
+	fx := &fixture{log: &outputLog{}, t: t, clusters: cs, configs: map[string]*rest.Config{"c1": cs[0].RESTConfig()}}
 	d := fx.federation([]string{"c1"}, func(f *v1alpha1.Federation) {
 		f.Spec.Mesh.CA = v1alpha1.CA{Mode: v1alpha1.CAManaged}
 		f.Spec.Namespaces = []v1alpha1.Namespace{{Name: "apps"}}
