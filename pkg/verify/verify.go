@@ -88,7 +88,7 @@ func Checks() []Check {
 // Report is the outcome of a verification.
 type Report struct {
 	Results []Finding `json:"results"`
-	Counts  Counts   `json:"counts"`
+	Counts  Counts    `json:"counts"`
 }
 
 // Counts sums results by status.
