@@ -33,7 +33,7 @@ func startSandbox(t *testing.T) *sandboxEnv {
 	}
 	t.Cleanup(func() { kb.Stop() })
 	srv := gcpfake.Start(t, gcpfake.WithClusterBackend(kb))
-	return &sandboxEnv{srv: srv, env: map[string]string{EndpointEnv: srv.URL(), AccessTokenFileEnv: tokenFile}}
+	return &sandboxEnv{srv: srv, env: map[string]string{endpointEnv: srv.URL(), accessTokenFileEnv: tokenFile}}
 }
 
 // runAgainst drives the command tree pointed at the sandbox.
@@ -58,8 +58,8 @@ func TestPlanApplyPlan(t *testing.T) {
 	planFile := filepath.Join(dir, "plan.json")
 
 	r := runAgainst(t, sb, "plan", "-f", file, "--out", planFile, "--detailed-exitcode")
-	if r.code != ExitChanges {
-		t.Fatalf("first plan: code %d, want %d\n%s", r.code, ExitChanges, r.stderr)
+	if r.code != exitChanges {
+		t.Fatalf("first plan: code %d, want %d\n%s", r.code, exitChanges, r.stderr)
 	}
 	if !strings.Contains(r.stdout, "Plan: 20 to add, 0 to change, 0 to replace, 0 to destroy.") {
 		t.Fatalf("first plan:\n%s", r.stdout)
@@ -69,7 +69,7 @@ func TestPlanApplyPlan(t *testing.T) {
 	}
 
 	r = runAgainst(t, sb, "apply", "-f", file)
-	if r.code != ExitFailure || !strings.Contains(r.stderr, "pass --auto-approve") {
+	if r.code != exitFailure || !strings.Contains(r.stderr, "pass --auto-approve") {
 		t.Fatalf("apply without a terminal must refuse: code %d\n%s", r.code, r.stderr)
 	}
 	if n := srv.Calls("Firewalls/Insert"); n != 0 {
@@ -78,7 +78,7 @@ func TestPlanApplyPlan(t *testing.T) {
 
 	// The sandbox's clusters have no nodes: istiod never gets a pod, so apply does not wait for it.
 	r = runAgainst(t, sb, "apply", planFile, "--wait=false")
-	if r.code != ExitOK {
+	if r.code != exitOK {
 		t.Fatalf("apply saved plan: code %d\n%s", r.code, r.stderr)
 	}
 	if !strings.Contains(r.stderr, "20 done, 0 failed, 0 skipped") || !strings.Contains(r.stderr, "Cluster side finished") {
@@ -89,13 +89,13 @@ func TestPlanApplyPlan(t *testing.T) {
 	}
 
 	r = runAgainst(t, sb, "plan", "-f", file, "--detailed-exitcode")
-	if r.code != ExitOK || !strings.Contains(r.stdout, "No changes.") {
+	if r.code != exitOK || !strings.Contains(r.stdout, "No changes.") {
 		t.Fatalf("plan after apply: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
 	// verify proves what apply did: clusters, nothing left to do, remote secrets that work.
 	r = runAgainst(t, sb, "verify", "-f", file)
-	if r.code != ExitOK || !strings.Contains(r.stdout, "√ cluster3 → cluster4: cluster3 lists services") || !strings.Contains(r.stdout, "0/") {
+	if r.code != exitOK || !strings.Contains(r.stdout, "√ cluster3 → cluster4: cluster3 lists services") || !strings.Contains(r.stdout, "0/") {
 		t.Fatalf("verify after apply: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = runAgainst(t, sb, "verify", "-f", file, "-o", "json")
@@ -108,20 +108,20 @@ func TestPlanApplyPlan(t *testing.T) {
 
 	// The same saved plan is stale now, and says why.
 	r = runAgainst(t, sb, "apply", planFile)
-	if r.code != ExitFailure || !strings.Contains(r.stderr, "the saved plan is stale") || !strings.Contains(r.stderr, "firewalls/asmfed-asm-sample-admin was created") {
+	if r.code != exitFailure || !strings.Contains(r.stderr, "the saved plan is stale") || !strings.Contains(r.stderr, "firewalls/asmfed-asm-sample-admin was created") {
 		t.Fatalf("stale plan: code %d\n%s", r.code, r.stderr)
 	}
 
 	// A changed file makes a saved plan stale too.
 	r = runAgainst(t, sb, "plan", "-f", file, "--out", planFile)
-	if r.code != ExitOK {
+	if r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	if err := os.WriteFile(file, append(data, []byte("\n# edited\n")...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r = runAgainst(t, sb, "apply", planFile)
-	if r.code != ExitFailure || !strings.Contains(r.stderr, "federation.yaml changed") {
+	if r.code != exitFailure || !strings.Contains(r.stderr, "federation.yaml changed") {
 		t.Fatalf("plan of an edited file: code %d\n%s", r.code, r.stderr)
 	}
 

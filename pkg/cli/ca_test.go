@@ -46,7 +46,7 @@ func TestCAInit(t *testing.T) {
 	}
 
 	again := run(t, "ca", "init", "--out", dir)
-	if again.code != ExitFailure || !strings.Contains(again.stderr, "already exists") || !strings.Contains(again.stderr, "--force") {
+	if again.code != exitFailure || !strings.Contains(again.stderr, "already exists") || !strings.Contains(again.stderr, "--force") {
 		t.Errorf("second init: exit %d, stderr %q; want a refusal naming --force", again.code, again.stderr)
 	}
 	forced := run(t, "ca", "init", "--out", dir, "--force")
@@ -68,7 +68,7 @@ func TestCAInitValidate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := run(t, tc.args...)
-			if res.code != ExitFailure || res.stderr != tc.want {
+			if res.code != exitFailure || res.stderr != tc.want {
 				t.Errorf("exit %d, stderr %q; want %q", res.code, res.stderr, tc.want)
 			}
 		})

@@ -65,7 +65,7 @@ func TestValidateSamples(t *testing.T) {
 	for _, s := range samples {
 		t.Run(s, func(t *testing.T) {
 			r := run(t, "validate", "-f", s)
-			if r.code != ExitOK || r.stdout != "" || !strings.Contains(r.stderr, "is valid") {
+			if r.code != exitOK || r.stdout != "" || !strings.Contains(r.stderr, "is valid") {
 				t.Fatalf("validate %s: code %d\nstdout:\n%s\nstderr:\n%s", s, r.code, r.stdout, r.stderr)
 			}
 		})
@@ -75,8 +75,8 @@ func TestValidateSamples(t *testing.T) {
 func TestValidateInvalid(t *testing.T) {
 	file := "../api/v1alpha1/testdata/invalid/many-problems.yaml"
 	r := run(t, "validate", "-f", file)
-	if r.code != ExitFailure {
-		t.Fatalf("exit code %d, want %d", r.code, ExitFailure)
+	if r.code != exitFailure {
+		t.Fatalf("exit code %d, want %d", r.code, exitFailure)
 	}
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(lines) < 5 {
@@ -96,7 +96,7 @@ func TestValidateInvalid(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("-o json is not JSON: %v\n%s", err, r.stdout)
 	}
-	if rep.Valid || len(rep.Errors) != len(lines) || r.code != ExitFailure {
+	if rep.Valid || len(rep.Errors) != len(lines) || r.code != exitFailure {
 		t.Errorf("json report: valid=%t, %d errors (text had %d), code %d", rep.Valid, len(rep.Errors), len(lines), r.code)
 	}
 	for _, e := range rep.Errors {
@@ -158,14 +158,14 @@ func TestRenderDerived(t *testing.T) {
 	}
 
 	r = run(t, "render", "-f", "../api/v1alpha1/testdata/invalid/subnet-missing.yaml", "--derived")
-	if r.code != ExitFailure || !strings.Contains(r.stderr, "subnet-missing.yaml:35:15") {
+	if r.code != exitFailure || !strings.Contains(r.stderr, "subnet-missing.yaml:35:15") {
 		t.Errorf("render of an invalid file: code %d, stderr %q", r.code, r.stderr)
 	}
 }
 
 func TestVersion(t *testing.T) {
 	r := run(t, "version", "-o", "json")
-	var v VersionInfo
+	var v versionInfo
 	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
 		t.Fatalf("%v: %s", err, r.stdout)
 	}
@@ -191,8 +191,8 @@ func TestFlagValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := run(t, tt.args...)
-			if r.code != ExitFailure {
-				t.Errorf("code %d, want %d", r.code, ExitFailure)
+			if r.code != exitFailure {
+				t.Errorf("code %d, want %d", r.code, exitFailure)
 			}
 			if got := strings.TrimSpace(r.stderr); got != "error: "+tt.want {
 				t.Errorf("stderr %q, want %q", got, "error: "+tt.want)
@@ -207,7 +207,7 @@ func TestFlagValidation(t *testing.T) {
 func TestHelpHasExamples(t *testing.T) {
 	sb := startSandbox(t)
 	dir := t.TempDir()
-	root := NewRootCommand(genericiooptions.NewTestIOStreamsDiscard())
+	root := newRootCommand(genericiooptions.NewTestIOStreamsDiscard(), os.Getenv)
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		if c.Hidden || c.Name() == "help" || c.Parent() != nil && c.Parent().Name() == "completion" || c.Name() == "completion" {
@@ -241,8 +241,8 @@ func TestHelpHasExamples(t *testing.T) {
 			r := runWithEnv(t, stdin, sb.env, args...)
 			// Examples run in command order, so verify's meets a federation destroy's example
 			// removed: failed checks are its answer, not a broken example.
-			ok := r.code == 0 || (r.code == ExitChanges && strings.Contains(line, "--detailed-exitcode")) ||
-				(r.code == ExitChecksFailed && args[0] == "verify")
+			ok := r.code == 0 || (r.code == exitChanges && strings.Contains(line, "--detailed-exitcode")) ||
+				(r.code == exitChecksFailed && args[0] == "verify")
 			if !ok {
 				t.Errorf("example %q of %q exits %d: %s", line, c.CommandPath(), r.code, r.stderr)
 			}
@@ -263,11 +263,11 @@ func TestCompletion(t *testing.T) {
 
 func TestExitCode(t *testing.T) {
 	var buf bytes.Buffer
-	if got := ExitCode(&buf, &ExitError{Code: ExitChanges}); got != ExitChanges || buf.Len() != 0 {
-		t.Errorf("ExitError without cause: code %d, printed %q", got, buf.String())
+	if got := ExitCode(&buf, &exitError{Code: exitChanges}); got != exitChanges || buf.Len() != 0 {
+		t.Errorf("exitError without cause: code %d, printed %q", got, buf.String())
 	}
 	buf.Reset()
-	if got := ExitCode(&buf, errors.New("boom")); got != ExitFailure || buf.String() != "error: boom\n" {
+	if got := ExitCode(&buf, errors.New("boom")); got != exitFailure || buf.String() != "error: boom\n" {
 		t.Errorf("plain error: code %d, printed %q", got, buf.String())
 	}
 }

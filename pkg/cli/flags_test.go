@@ -221,7 +221,7 @@ var honouredFlags = map[string][]string{
 func TestFlagsHonoured(t *testing.T) {
 	kubectlFlags := pflag.NewFlagSet("kubectl", pflag.ContinueOnError)
 	genericclioptions.NewConfigFlags(true).AddFlags(kubectlFlags)
-	root := NewRootCommand(genericiooptions.NewTestIOStreamsDiscard())
+	root := newRootCommand(genericiooptions.NewTestIOStreamsDiscard(), os.Getenv)
 	root.InitDefaultHelpFlag()
 	seen := map[string]bool{}
 	var walk func(c *cobra.Command)
@@ -296,9 +296,9 @@ func TestKubeconfigFlagIsRead(t *testing.T) {
 	}
 	file := writeTemp(t, dir, "federation.yaml", data)
 	kubeconfig := writeTemp(t, dir, "kubeconfig", "apiVersion: v1\nkind: Config\ncontexts:\n- name: other\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: https://127.0.0.1:1}\nusers:\n- name: u\n  user: {token: t}\n")
-	r := runWithEnv(t, "", map[string]string{EndpointEnv: "http://127.0.0.1:1", AccessTokenFileEnv: writeTemp(t, dir, "token", "t")},
+	r := runWithEnv(t, "", map[string]string{endpointEnv: "http://127.0.0.1:1", accessTokenFileEnv: writeTemp(t, dir, "token", "t")},
 		"plan", "-f", file, "--kubeconfig", kubeconfig)
-	if r.code != ExitFailure || !strings.Contains(r.stderr, `"ctx-cluster3"`) || !strings.Contains(r.stderr, "contexts: other") {
+	if r.code != exitFailure || !strings.Contains(r.stderr, `"ctx-cluster3"`) || !strings.Contains(r.stderr, "contexts: other") {
 		t.Errorf("plan with a kubeconfig that lacks the context: code %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -13,28 +13,28 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
 )
 
-// EndpointEnv names the variable that points every Google API at one endpoint, such as the local
+// endpointEnv names the variable that points every Google API at one endpoint, such as the local
 // sandbox (docs/sandbox.md).
-const EndpointEnv = "ASMFED_GCP_ENDPOINT"
+const endpointEnv = "ASMFED_GCP_ENDPOINT"
 
-// AccessTokenFileEnv names a file holding an OAuth access token to use instead of Application
+// accessTokenFileEnv names a file holding an OAuth access token to use instead of Application
 // Default Credentials, for Google APIs and for GKE clusters (the sandbox writes one its clusters
 // accept).
-const AccessTokenFileEnv = "ASMFED_GCP_ACCESS_TOKEN_FILE"
+const accessTokenFileEnv = "ASMFED_GCP_ACCESS_TOKEN_FILE"
 
-// accessToken reads the token named by AccessTokenFileEnv, if any.
+// accessToken reads the token named by accessTokenFileEnv, if any.
 func (g *globalOptions) accessToken() (string, error) {
-	path := g.getenv(AccessTokenFileEnv)
+	path := g.getenv(accessTokenFileEnv)
 	if path == "" {
 		return "", nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", AccessTokenFileEnv, err)
+		return "", fmt.Errorf("read %s: %w", accessTokenFileEnv, err)
 	}
 	token := strings.TrimSpace(string(data))
 	if token == "" {
-		return "", fmt.Errorf("%s names %s, which is empty", AccessTokenFileEnv, path)
+		return "", fmt.Errorf("%s names %s, which is empty", accessTokenFileEnv, path)
 	}
 	return token, nil
 }
@@ -67,7 +67,7 @@ func (g *globalOptions) newEngine(ctx context.Context, c cloudFlags) (*engine.En
 		return nil, nil, err
 	}
 	clients, err := gcp.New(ctx, gcp.Config{
-		Endpoint:                  g.getenv(EndpointEnv),
+		Endpoint:                  g.getenv(endpointEnv),
 		AccessToken:               token,
 		ImpersonateServiceAccount: c.impersonate,
 		UserAgent:                 "kubectl-asmfed/" + buildVersionInfo().Version,

@@ -38,7 +38,7 @@ exists. Nothing is changed.
 
 Resources that exist without the federation's ownership mark are never changed; when the file wants
 one of them, it is listed as a conflict. Point every Google API at the local sandbox with
-` + EndpointEnv + `=http://127.0.0.1:PORT (see docs/sandbox.md).`,
+` + endpointEnv + `=http://127.0.0.1:PORT (see docs/sandbox.md).`,
 		Example: `  # Plan against the local sandbox (started with asmfed-sandbox serve)
   kubectl asmfed plan -f samples/two-cluster-private/federation.yaml
 
@@ -107,7 +107,7 @@ func (o *planOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.streams.ErrOut, "Saved the plan to %s. Apply exactly this plan with: kubectl asmfed apply %s\n", o.out, o.out)
 	}
 	if o.detailedExitcode && fp.Plan.HasChanges() {
-		return &ExitError{Code: ExitChanges}
+		return &exitError{Code: exitChanges}
 	}
 	return nil
 }

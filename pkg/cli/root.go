@@ -15,26 +15,21 @@ import (
 
 // Exit codes of kubectl-asmfed, documented in docs/exit-codes.md.
 const (
-	// ExitOK means the command did what was asked (plan: no changes with --detailed-exitcode).
-	ExitOK = 0
-	// ExitFailure means the command failed: invalid input, an API error, a refused plan.
-	ExitFailure = 1
-	// ExitChanges means plan --detailed-exitcode found changes.
-	ExitChanges = 2
-	// ExitChecksFailed means verify ran and at least one check failed.
-	ExitChecksFailed = 3
+	// exitOK means the command did what was asked (plan: no changes with --detailed-exitcode).
+	exitOK = 0
+	// exitFailure means the command failed: invalid input, an API error, a refused plan.
+	exitFailure = 1
+	// exitChanges means plan --detailed-exitcode found changes.
+	exitChanges = 2
+	// exitChecksFailed means verify ran and at least one check failed.
+	exitChecksFailed = 3
 )
 
 // Run builds the root command and executes it with args.
 func Run(ctx context.Context, streams genericiooptions.IOStreams, args []string) error {
-	root := NewRootCommand(streams)
+	root := newRootCommand(streams, os.Getenv)
 	root.SetArgs(args)
 	return root.ExecuteContext(ctx)
-}
-
-// NewRootCommand returns the kubectl-asmfed command tree.
-func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	return newRootCommand(streams, os.Getenv)
 }
 
 // newRootCommand builds the tree with getenv as its view of the environment.
@@ -114,9 +109,9 @@ func (g *globalOptions) color(w any) bool {
 // ExitCode prints err to w and returns the process exit code for it.
 func ExitCode(w io.Writer, err error) int {
 	if err == nil {
-		return ExitOK
+		return exitOK
 	}
-	var ee *ExitError
+	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.Err != nil {
 			fmt.Fprintln(w, "error:", ee.Err)
@@ -124,21 +119,21 @@ func ExitCode(w io.Writer, err error) int {
 		return ee.Code
 	}
 	fmt.Fprintln(w, "error:", err)
-	return ExitFailure
+	return exitFailure
 }
 
-// ExitError carries a specific exit code. A nil Err means the command has already reported
+// exitError carries a specific exit code. A nil Err means the command has already reported
 // the problem.
-type ExitError struct {
+type exitError struct {
 	Code int
 	Err  error
 }
 
-func (e *ExitError) Error() string {
+func (e *exitError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("exit status %d", e.Code)
 	}
 	return e.Err.Error()
 }
 
-func (e *ExitError) Unwrap() error { return e.Err }
+func (e *exitError) Unwrap() error { return e.Err }

@@ -116,7 +116,7 @@ func (o *validateOptions) Run(context.Context) error {
 	}
 	if len(errs) > 0 {
 		fmt.Fprintf(errOut, "%s: %s, %s\n", o.source.name, plural(len(errs), "error"), plural(len(warnings), "warning"))
-		return &ExitError{Code: ExitFailure}
+		return &exitError{Code: exitFailure}
 	}
 	if o.showDefaults {
 		data, err := marshalYAML(lf.Federation)

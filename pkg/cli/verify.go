@@ -108,7 +108,7 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 		o.printReport(report)
 	}
 	if report.Failed() {
-		return &ExitError{Code: ExitChecksFailed}
+		return &exitError{Code: exitChecksFailed}
 	}
 	return nil
 }

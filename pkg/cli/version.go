@@ -20,8 +20,8 @@ var (
 	date    string
 )
 
-// VersionInfo describes the binary.
-type VersionInfo struct {
+// versionInfo describes the binary.
+type versionInfo struct {
 	Version   string `json:"version"`
 	Commit    string `json:"commit"`
 	BuildDate string `json:"buildDate"`
@@ -35,8 +35,8 @@ type VersionInfo struct {
 
 // buildVersionInfo combines release ldflags with what the Go toolchain recorded in the binary, so
 // `go install` builds report their module version and commit too.
-func buildVersionInfo() VersionInfo {
-	v := VersionInfo{
+func buildVersionInfo() versionInfo {
+	v := versionInfo{
 		Version: version, Commit: commit, BuildDate: date,
 		GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH,
 		IstioTag: v1alpha1.DefaultIstioTag, IstioLibrary: "none",

@@ -15,12 +15,12 @@ import (
 
 // Limits of Google Cloud the compiler respects or warns about.
 const (
-	// MaxTargetTags is the most target tags one firewall rule may have; longer lists are split.
-	MaxTargetTags = 70
-	// MaxAuthorizedNetworks is the most master authorized networks GKE accepts on a cluster with
-	// a public endpoint; clusters with only a private endpoint accept MaxAuthorizedNetworksPrivate.
-	MaxAuthorizedNetworks        = 50
-	MaxAuthorizedNetworksPrivate = 100
+	// maxTargetTags is the most target tags one firewall rule may have; longer lists are split.
+	maxTargetTags = 70
+	// maxAuthorizedNetworks is the most master authorized networks GKE accepts on a cluster with
+	// a public endpoint; clusters with only a private endpoint accept maxAuthorizedNetworksPrivate.
+	maxAuthorizedNetworks        = 50
+	maxAuthorizedNetworksPrivate = 100
 	// FirewallPriority is the priority of every derived rule: the Compute default, above the
 	// implied deny-all and below anything an administrator adds to override it.
 	FirewallPriority = 1000
@@ -194,7 +194,7 @@ func (c *compiler) number(project string) (string, bool) {
 		return strconv.FormatInt(n, 10), true
 	}
 	c.unresolved[project] = true
-	return Placeholder(project), false
+	return placeholderFor(project), false
 }
 
 func (c *compiler) mesh() (MeshIdentity, error) {
@@ -351,9 +351,9 @@ func (c *compiler) clusterDesired(mesh MeshIdentity) ([]ClusterDesired, error) {
 			return nil, err
 		}
 		d.MasterAuthorizedNetworks = man
-		limit := MaxAuthorizedNetworks
+		limit := maxAuthorizedNetworks
 		if d.PrivateEndpoint {
-			limit = MaxAuthorizedNetworksPrivate
+			limit = maxAuthorizedNetworksPrivate
 		}
 		if len(man) > limit {
 			c.warnings = append(c.warnings, fmt.Sprintf("cluster %s: %d master authorized networks, more than the %d GKE accepts; use fewer, wider admin ranges or pod ranges that aggregate",
@@ -365,7 +365,7 @@ func (c *compiler) clusterDesired(mesh MeshIdentity) ([]ClusterDesired, error) {
 		for k, v := range cl.Labels {
 			d.Labels[k] = v
 		}
-		d.Labels[LabelMeshID] = mesh.MeshID
+		d.Labels[labelMeshID] = mesh.MeshID
 		d.LabelsUnresolved = mesh.MeshIDUnresolved
 		d.Labels[LabelManagedBy] = ManagedByValue
 		d.Labels[LabelFederation] = c.fed
@@ -507,17 +507,17 @@ func (c *compiler) firewallRules() ([]FirewallRule, error) {
 // rules builds one rule, or several when the target tags exceed what a rule may hold.
 func (c *compiler) rules(kind string, src, tags []string, allowed []Allowed, reason string) []FirewallRule {
 	chunks := [][]string{tags}
-	if len(tags) > MaxTargetTags {
+	if len(tags) > maxTargetTags {
 		chunks = nil
-		for i := 0; i < len(tags); i += MaxTargetTags {
-			chunks = append(chunks, tags[i:min(i+MaxTargetTags, len(tags))])
+		for i := 0; i < len(tags); i += maxTargetTags {
+			chunks = append(chunks, tags[i:min(i+maxTargetTags, len(tags))])
 		}
 	}
 	var out []FirewallRule
 	for i, chunk := range chunks {
-		name := FirewallName(c.fed, kind)
+		name := firewallName(c.fed, kind)
 		if len(chunks) > 1 {
-			name = FirewallName(c.fed, fmt.Sprintf("%s-%d", kind, i+1))
+			name = firewallName(c.fed, fmt.Sprintf("%s-%d", kind, i+1))
 		}
 		out = append(out, FirewallRule{
 			Address:      plan.FirewallAddress(c.spec.Network.Project, name),
@@ -605,8 +605,8 @@ func (c *compiler) nats() ([]NAT, error) {
 			Project: c.spec.Network.Project,
 			Region:  region,
 			Network: c.spec.Network.Name,
-			Router:  RouterName(c.fed, region),
-			Name:    NATName(c.fed, region),
+			Router:  routerName(c.fed, region),
+			Name:    natName(c.fed, region),
 			Reason: fmt.Sprintf("private nodes in %s have no external IPs; Cloud NAT lets them pull images (%s) and reach allowed external hosts. Private Google Access covers Google APIs only",
 				region, c.spec.Mesh.Hub),
 		}
@@ -631,7 +631,7 @@ func (c *compiler) remoteSecrets() []RemoteSecret {
 				Holder:         h,
 				Target:         t,
 				Namespace:      IstioNamespace,
-				Name:           RemoteSecretName(t),
+				Name:           remoteSecretName(t),
 				DataKey:        t,
 				Server:         target.spec.PeerAPIServer,
 				ServiceAccount: IstioNamespace + "/" + ReaderServiceAccount,
@@ -640,7 +640,7 @@ func (c *compiler) remoteSecrets() []RemoteSecret {
 					KubeLabelManagedBy:  ManagedByValue,
 					KubeLabelFederation: c.fed,
 				},
-				Annotations: map[string]string{AnnotationCluster: t},
+				Annotations: map[string]string{annotationCluster: t},
 			}
 			how := "the address set in peerAPIServer"
 			if s.Server == "" {

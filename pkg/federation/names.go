@@ -23,7 +23,7 @@ func ValidName(s string) bool {
 // than 63 characters it is cut and ends with a dash and 8 hex digits of the SHA-256 of the full
 // name, so that it stays unique, stable across runs and recognisable by its prefix.
 func ResourceName(federation string, parts ...string) string {
-	full := NamePrefix + strings.Join(append([]string{federation}, parts...), "-")
+	full := namePrefix + strings.Join(append([]string{federation}, parts...), "-")
 	return shorten(full)
 }
 
@@ -37,24 +37,24 @@ func shorten(full string) string {
 	return head + suffix
 }
 
-// FirewallName is the name of one of the federation's firewall rules, e.g. asmfed-prod-webhooks.
+// firewallName is the name of one of the federation's firewall rules, e.g. asmfed-prod-webhooks.
 // The kinds are "webhooks", "admin" and "mesh-from-<cluster>".
-func FirewallName(federation, kind string) string { return ResourceName(federation, kind) }
+func firewallName(federation, kind string) string { return ResourceName(federation, kind) }
 
-// RouterName is the Cloud Router of a region, asmfed-<fed>-router-<region>.
-func RouterName(federation, region string) string {
+// routerName is the Cloud Router of a region, asmfed-<fed>-router-<region>.
+func routerName(federation, region string) string {
 	return ResourceName(federation, "router", region)
 }
 
-// NATName is the Cloud NAT inside the router of a region, asmfed-<fed>-nat-<region>.
-func NATName(federation, region string) string { return ResourceName(federation, "nat", region) }
+// natName is the Cloud NAT inside the router of a region, asmfed-<fed>-nat-<region>.
+func natName(federation, region string) string { return ResourceName(federation, "nat", region) }
 
-// RemoteSecretName is the name of the Secret a cluster holds for target, as istioctl names it.
-func RemoteSecretName(target string) string { return RemoteSecretPrefix + target }
+// remoteSecretName is the name of the Secret a cluster holds for target, as istioctl names it.
+func remoteSecretName(target string) string { return remoteSecretPrefix + target }
 
-// Placeholder stands for the number of project until it is read at plan time. It cannot be a valid
+// placeholderFor stands for the number of project until it is read at plan time. It cannot be a valid
 // number or label value, so it can never be applied by mistake.
-func Placeholder(project string) string {
+func placeholderFor(project string) string {
 	return fmt.Sprintf("<number of %s, read at plan time>", project)
 }
 

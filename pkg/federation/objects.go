@@ -20,17 +20,17 @@ import (
 
 // Names and marks of the Kubernetes objects the federation wants.
 const (
-	// LabelNetwork is the Istio network of a cluster, on its istio-system namespace.
-	LabelNetwork = "topology.istio.io/network"
-	// LabelRevision enrols a namespace in the mesh revision; LabelInjection disables injection.
+	// labelNetwork is the Istio network of a cluster, on its istio-system namespace.
+	labelNetwork = "topology.istio.io/network"
+	// LabelRevision enrols a namespace in the mesh revision; labelInjection disables injection.
 	LabelRevision  = "istio.io/rev"
-	LabelInjection = "istio-injection"
+	labelInjection = "istio-injection"
 	// ReaderClusterRole and its binding grant the reader account what istiod needs of a peer.
 	ReaderClusterRole = "asmfed-istio-reader"
 	// ReaderTokenSecret is the long-lived token Secret of the reader account.
 	ReaderTokenSecret = "asmfed-istio-reader-token"
-	// CACertsSecret holds the cluster's intermediate of the plug-in root; istiod reads it.
-	CACertsSecret = "cacerts"
+	// cacertsSecret holds the cluster's intermediate of the plug-in root; istiod reads it.
+	cacertsSecret = "cacerts"
 	// IngressCredentialSecret names the Secret made from the file's certFile and keyFile.
 	IngressCredentialSecret = "asmfed-ingress-credential"
 	// Default NetworkPolicy names.
@@ -167,8 +167,8 @@ func (c *compiler) clusterObjects(d *Desired) error {
 	for i := range d.Clusters {
 		cd := &d.Clusters[i]
 		b := &objectBuilder{fed: d.Federation, cluster: cd.Name}
-		b.add("", &corev1.Namespace{ObjectMeta: meta(IstioNamespace, map[string]string{LabelNetwork: cd.Network})}, RoleNamespace,
-			fmt.Sprintf("the Istio control plane's namespace; %s=%s puts %s on the mesh's one network, so its pods talk to every peer's pods directly", LabelNetwork, cd.Network, cd.Name))
+		b.add("", &corev1.Namespace{ObjectMeta: meta(IstioNamespace, map[string]string{labelNetwork: cd.Network})}, RoleNamespace,
+			fmt.Sprintf("the Istio control plane's namespace; %s=%s puts %s on the mesh's one network, so its pods talk to every peer's pods directly", labelNetwork, cd.Network, cd.Name))
 		for _, ns := range c.spec.Namespaces {
 			b.appNamespace(ns, d.Mesh, cd.Name, podRanges)
 		}
@@ -190,7 +190,7 @@ func (c *compiler) clusterObjects(d *Desired) error {
 			}
 		}
 		if d.Mesh.CA == v1alpha1.CAPlugin {
-			o := b.add(IstioNamespace, &corev1.Secret{ObjectMeta: meta(CACertsSecret, nil), Type: corev1.SecretTypeOpaque}, RoleCACerts,
+			o := b.add(IstioNamespace, &corev1.Secret{ObjectMeta: meta(cacertsSecret, nil), Type: corev1.SecretTypeOpaque}, RoleCACerts,
 				fmt.Sprintf("istiod in %s signs workload certificates with an intermediate of the shared root (spec.mesh.ca.rootCertFile), so workloads of every cluster trust each other", cd.Name))
 			if o != nil {
 				o.Pending = "data: an intermediate CA issued by the plug-in root, kept until it nears expiry"
@@ -222,7 +222,7 @@ func (b *objectBuilder) appNamespace(ns v1alpha1.Namespace, mesh MeshIdentity, c
 		labels[LabelRevision] = mesh.Revision
 		why = append(why, "sidecars of revision "+mesh.Revision)
 	} else {
-		labels[LabelInjection] = "disabled"
+		labels[labelInjection] = "disabled"
 		why = append(why, "no sidecar injection")
 	}
 	b.add("", &corev1.Namespace{ObjectMeta: meta(ns.Name, labels)}, RoleNamespace,

@@ -7,20 +7,20 @@ import "github.com/asmfed/kubectl-asmfed/pkg/plan"
 // offline commands (validate, render) can run with no facts at all.
 type Facts struct {
 	// ProjectNumbers maps project IDs to project numbers. A missing project leaves a placeholder
-	// (see Placeholder) wherever its number is needed: the default mesh ID and the service agents
+	// (see placeholderFor) wherever its number is needed: the default mesh ID and the service agents
 	// of Shared VPC service projects.
 	ProjectNumbers map[string]int64 `json:"projectNumbers,omitempty"`
 }
 
 // Ownership marks on Google Cloud resources. Resources with labels carry LabelManagedBy and
 // LabelFederation; resources without labels (firewall rules, routers) carry DescriptionMarker's
-// text in their description and a name starting with NamePrefix. Nothing without the mark is ever
+// text in their description and a name starting with namePrefix. Nothing without the mark is ever
 // updated destructively or deleted.
 const (
 	LabelManagedBy  = "managed-by"
 	ManagedByValue  = "asmfed"
 	LabelFederation = "asmfed-federation"
-	NamePrefix      = "asmfed-"
+	namePrefix      = "asmfed-"
 )
 
 // Ownership labels on Kubernetes objects, the same on every cluster so pruning can find them.
@@ -31,18 +31,18 @@ const (
 
 // Names Istio itself reads; changing them breaks multi-cluster discovery.
 const (
-	// LabelMeshID is the GKE resource label Cloud Service Mesh groups clusters by.
-	LabelMeshID = "mesh_id"
+	// labelMeshID is the GKE resource label Cloud Service Mesh groups clusters by.
+	labelMeshID = "mesh_id"
 	// IstioNamespace is where istiod looks for remote secrets.
 	IstioNamespace = "istio-system"
-	// RemoteSecretPrefix starts every remote secret's name, as istioctl create-remote-secret does.
-	RemoteSecretPrefix = "istio-remote-secret-"
+	// remoteSecretPrefix starts every remote secret's name, as istioctl create-remote-secret does.
+	remoteSecretPrefix = "istio-remote-secret-"
 	// ReaderServiceAccount is the account in the target cluster whose token a remote secret holds.
 	ReaderServiceAccount = "istio-reader-service-account"
 	// LabelMultiCluster marks a Secret as a remote secret; istiod ignores secrets without it.
 	LabelMultiCluster = "istio/multiCluster"
-	// AnnotationCluster names the cluster a remote secret points at.
-	AnnotationCluster = "networking.istio.io/cluster"
+	// annotationCluster names the cluster a remote secret points at.
+	annotationCluster = "networking.istio.io/cluster"
 )
 
 // Desired is everything the federation file implies, before any live state is read. Every derived
@@ -248,7 +248,7 @@ type AuthorizedNetwork struct {
 type FirewallRule struct {
 	// Address is gcp:projects/P/global/firewalls/NAME.
 	Address plan.Address `json:"address"`
-	// Name starts with asmfed-<federation>- (see FirewallName).
+	// Name starts with asmfed-<federation>- (see firewallName).
 	Name string `json:"name"`
 	// Project is the network project: firewall rules belong to the VPC, even in a Shared VPC.
 	Project string `json:"project"`
@@ -261,7 +261,7 @@ type FirewallRule struct {
 	Priority int32 `json:"priority"`
 	// SourceRanges are sorted by address and deduplicated.
 	SourceRanges []string `json:"sourceRanges"`
-	// TargetTags are node network tags, sorted, at most MaxTargetTags.
+	// TargetTags are node network tags, sorted, at most maxTargetTags.
 	TargetTags []string `json:"targetTags"`
 	// Allowed are sorted by protocol, each protocol's ports by first port.
 	Allowed []Allowed `json:"allowed"`
@@ -286,7 +286,7 @@ type NAT struct {
 	Project string       `json:"project"`
 	Region  string       `json:"region"`
 	Network string       `json:"network"`
-	// Router is the Cloud Router's name (see RouterName) and Name the NAT's inside it (NATName).
+	// Router is the Cloud Router's name (see routerName) and Name the NAT's inside it (natName).
 	Router string `json:"router"`
 	Name   string `json:"name"`
 	// Subnets are the NATed subnets of this region, sorted, each with its primary range only.

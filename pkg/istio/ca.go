@@ -30,7 +30,6 @@ const (
 	RootCertFile = "root-cert.pem"
 	RootKeyFile  = "root-key.pem"
 
-	CACertsSecret  = "cacerts"
 	KeyCACert      = "ca-cert.pem"
 	KeyCAKey       = "ca-key.pem"
 	KeyRootCert    = "root-cert.pem"

@@ -23,8 +23,8 @@ const (
 	DefaultBurst = 100
 )
 
-// GoogleScope is the OAuth scope GKE accepts for Kubernetes API calls.
-const GoogleScope = "https://www.googleapis.com/auth/cloud-platform"
+// googleScope is the OAuth scope GKE accepts for Kubernetes API calls.
+const googleScope = "https://www.googleapis.com/auth/cloud-platform"
 
 // Endpoint is how to reach a cluster's API server directly, as the container API describes it:
 // its address and CA, and a source of OAuth access tokens. It is all this package needs to know
@@ -42,7 +42,7 @@ type Endpoint struct {
 // GoogleTokenSource is the Application Default Credentials token source GKE accepts, the same
 // credentials gcloud and the Google Cloud clients use, so no gke-gcloud-auth-plugin is needed.
 func GoogleTokenSource(ctx context.Context) (oauth2.TokenSource, error) {
-	ts, err := google.DefaultTokenSource(ctx, GoogleScope)
+	ts, err := google.DefaultTokenSource(ctx, googleScope)
 	if err != nil {
 		return nil, fmt.Errorf("find Google credentials for the Kubernetes API: %w (hint: run `gcloud auth application-default login`)", err)
 	}
@@ -72,11 +72,11 @@ func ConfigForEndpoint(ep Endpoint) (*rest.Config, error) {
 			return &oauth2.Transport{Source: ts, Base: rt}
 		},
 	}
-	return WithRateLimits(cfg), nil
+	return withRateLimits(cfg), nil
 }
 
-// WithRateLimits returns a copy of cfg with DefaultQPS and DefaultBurst unless it sets higher.
-func WithRateLimits(cfg *rest.Config) *rest.Config {
+// withRateLimits returns a copy of cfg with DefaultQPS and DefaultBurst unless it sets higher.
+func withRateLimits(cfg *rest.Config) *rest.Config {
 	c := rest.CopyConfig(cfg)
 	if c.QPS < DefaultQPS {
 		c.QPS = DefaultQPS
@@ -135,7 +135,7 @@ func ConfigsFromKubeconfig(loader clientcmd.ClientConfigLoader, contexts map[str
 		if err != nil {
 			return nil, fmt.Errorf("kubeconfig context %q of cluster %s: %w", ctxName, cluster, err)
 		}
-		out[cluster] = WithRateLimits(cfg)
+		out[cluster] = withRateLimits(cfg)
 	}
 	return out, nil
 }
@@ -153,7 +153,7 @@ func NewClientSet(configs map[string]*rest.Config) (*ClientSet, error) {
 		if cfg == nil {
 			return nil, fmt.Errorf("cluster %s: no client configuration", name)
 		}
-		c := WithRateLimits(cfg)
+		c := withRateLimits(cfg)
 		d, err := dynamic.NewForConfig(c)
 		if err != nil {
 			return nil, fmt.Errorf("client for cluster %s: %w", name, err)
@@ -162,9 +162,6 @@ func NewClientSet(configs map[string]*rest.Config) (*ClientSet, error) {
 	}
 	return cs, nil
 }
-
-// Clusters are the names of the clusters, sorted.
-func (cs *ClientSet) Clusters() []string { return slices.Sorted(maps.Keys(cs.configs)) }
 
 // Config returns the configuration of a cluster, nil if unknown.
 func (cs *ClientSet) Config(cluster string) *rest.Config { return cs.configs[cluster] }

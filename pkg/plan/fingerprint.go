@@ -18,9 +18,9 @@ type Fingerprint struct {
 	Resources map[Address]string `json:"resources"`
 }
 
-// FingerprintOf hashes live resources: their managed fields and ownership. Sensitive fields are
+// fingerprintOf hashes live resources: their managed fields and ownership. Sensitive fields are
 // hashed like the rest, which reveals nothing of them.
-func FingerprintOf(live []Resource) Fingerprint {
+func fingerprintOf(live []Resource) Fingerprint {
 	f := Fingerprint{Resources: make(map[Address]string, len(live))}
 	for _, r := range live {
 		f.Resources[r.Address] = hashOf(map[string]any{"fields": r.Fields, "owned": r.Owned})

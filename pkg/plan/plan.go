@@ -212,7 +212,7 @@ func Diff(desired, live []Resource, opts DiffOptions) (*Plan, error) {
 			p.Summary.Destroy++
 		}
 	}
-	p.Live = FingerprintOf(live)
+	p.Live = fingerprintOf(live)
 	return p, nil
 }
 

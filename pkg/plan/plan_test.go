@@ -271,7 +271,7 @@ func TestSavedPlanStaleness(t *testing.T) {
 	if err := saved.CheckFresh(src, p.Live); err != nil {
 		t.Errorf("unchanged inputs refused: %v", err)
 	}
-	err = saved.CheckFresh(SourceOf("federation.yaml", []byte("spec: {x: 1}")), FingerprintOf(live))
+	err = saved.CheckFresh(SourceOf("federation.yaml", []byte("spec: {x: 1}")), fingerprintOf(live))
 	stale, ok := err.(*StaleError)
 	if !ok {
 		t.Fatalf("want *StaleError, got %v", err)
@@ -286,8 +286,8 @@ func TestSavedPlanStaleness(t *testing.T) {
 	if diff := cmp.Diff(want, stale.Reasons); diff != "" {
 		t.Errorf("stale reasons (-want +got):\n%s", diff)
 	}
-	changed := FingerprintOf([]Resource{res("gcp:projects/host/global/networks/vpc", map[string]any{"routingMode": "GLOBAL"}, owned)})
-	if d := FingerprintOf(live).Differences(changed); len(d) != 1 || d[0] != "gcp:projects/host/global/networks/vpc changed" {
+	changed := fingerprintOf([]Resource{res("gcp:projects/host/global/networks/vpc", map[string]any{"routingMode": "GLOBAL"}, owned)})
+	if d := fingerprintOf(live).Differences(changed); len(d) != 1 || d[0] != "gcp:projects/host/global/networks/vpc changed" {
 		t.Errorf("differences: %v", d)
 	}
 
@@ -313,7 +313,7 @@ func TestMerge(t *testing.T) {
 	if m.Summary != (Summary{Add: 1, Destroy: 1}) || len(m.Changes) != 2 || m.Changes[0].Address.Layer() != "gcp" {
 		t.Errorf("merged: %+v", m)
 	}
-	if m.Live.Digest != FingerprintOf(live).Digest {
+	if m.Live.Digest != fingerprintOf(live).Digest {
 		t.Errorf("the merged fingerprint must equal one taken over all live resources")
 	}
 }

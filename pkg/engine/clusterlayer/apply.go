@@ -236,7 +236,7 @@ func (a *applier) fillRemoteSecret(ctx context.Context, o *object, u *unstructur
 	if err != nil {
 		return err
 	}
-	setAnnotation(u, AnnotationTokenGeneration, tok.GetAnnotations()[AnnotationTokenGeneration])
+	setAnnotation(u, annotationTokenGeneration, tok.GetAnnotations()[annotationTokenGeneration])
 	return unstructured.SetNestedField(u.Object, map[string]any{rs.DataKey: base64.StdEncoding.EncodeToString(kc)}, "data")
 }
 

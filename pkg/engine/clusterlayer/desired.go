@@ -16,9 +16,9 @@ import (
 const (
 	// FieldManager is the server-side apply field manager of every write.
 	FieldManager = "asmfed"
-	// AnnotationTokenGeneration counts rotations of the reader token, on the token Secret and
+	// annotationTokenGeneration counts rotations of the reader token, on the token Secret and
 	// on every remote secret carrying it.
-	AnnotationTokenGeneration = "asmfed.io/token-generation"
+	annotationTokenGeneration = "asmfed.io/token-generation"
 	// InventoryPrefix starts the name of each cluster's inventory ConfigMap in istio-system.
 	InventoryPrefix = "asmfed-inventory-"
 	// InventoryKey is the inventory's data key: the addresses applied, one per line, sorted.
@@ -158,7 +158,7 @@ func fromModel(ko federation.KubeObject) (*object, error) {
 
 // generation reads the token generation annotation, 1 when absent or malformed.
 func generation(a map[string]string) int {
-	n, err := strconv.Atoi(a[AnnotationTokenGeneration])
+	n, err := strconv.Atoi(a[annotationTokenGeneration])
 	if err != nil || n < 1 {
 		return 1
 	}

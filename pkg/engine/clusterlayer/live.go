@@ -348,7 +348,7 @@ func (r *ClusterPlan) complete(warnings *[]string) error {
 				gen++
 			}
 		}
-		setAnnotation(o.u, AnnotationTokenGeneration, strconv.Itoa(gen))
+		setAnnotation(o.u, annotationTokenGeneration, strconv.Itoa(gen))
 		o.res.Fields = objectFields(o.u)
 		o.res.Fields[fieldTokenGeneration] = gen
 	}
@@ -359,7 +359,7 @@ func (r *ClusterPlan) complete(warnings *[]string) error {
 			rs := o.remote
 			tokenAddr := plan.ObjectAddress(rs.Target, federation.IstioNamespace, "Secret", federation.ReaderTokenSecret)
 			tok := r.desired[tokenAddr]
-			setAnnotation(o.u, AnnotationTokenGeneration, tok.u.GetAnnotations()[AnnotationTokenGeneration])
+			setAnnotation(o.u, annotationTokenGeneration, tok.u.GetAnnotations()[annotationTokenGeneration])
 			server, fromConfig := r.peerServer(rs)
 			if fromConfig && !warned[rs.Target] {
 				warned[rs.Target] = true

@@ -19,14 +19,14 @@ import (
 // file). The default image tag, v1alpha1.DefaultIstioTag, is a release of this line.
 const IstioRelease = "1.31"
 
-// Profile is the Istio installation profile every overlay starts from.
-const Profile = "default"
+// defaultProfile is the Istio installation profile every overlay starts from.
+const defaultProfile = "default"
 
 // Annotations of the ingress gateway Service on GKE.
 const (
-	AnnotationILB          = "cloud.google.com/load-balancer-type"
-	AnnotationGlobalAccess = "networking.gke.io/internal-load-balancer-allow-global-access"
-	DefaultEgressName      = "istio-egressgateway"
+	annotationILB          = "cloud.google.com/load-balancer-type"
+	annotationGlobalAccess = "networking.gke.io/internal-load-balancer-allow-global-access"
+	defaultEgressName      = "istio-egressgateway"
 	iopAPIVersion          = "install.istio.io/v1alpha1"
 )
 
@@ -229,7 +229,7 @@ func clusterOverlay(in Input, clusterName, network string) map[string]any {
 		"ingressGateways": []any{ingressGateway(m.Ingress)},
 	}
 	if m.Egress.Gateway {
-		components["egressGateways"] = []any{map[string]any{"name": DefaultEgressName, "enabled": true}}
+		components["egressGateways"] = []any{map[string]any{"name": defaultEgressName, "enabled": true}}
 	}
 	return map[string]any{
 		"apiVersion": iopAPIVersion,
@@ -239,7 +239,7 @@ func clusterOverlay(in Input, clusterName, network string) map[string]any {
 			"namespace": federation.IstioNamespace,
 		},
 		"spec": map[string]any{
-			"profile":    Profile,
+			"profile":    defaultProfile,
 			"revision":   id.Revision,
 			"hub":        id.Hub,
 			"tag":        id.Tag,
@@ -276,9 +276,9 @@ func ingressGateway(in v1alpha1.Ingress) map[string]any {
 		},
 	}
 	if in.InternalLoadBalancer == nil || *in.InternalLoadBalancer {
-		ann := map[string]any{AnnotationILB: "Internal"}
+		ann := map[string]any{annotationILB: "Internal"}
 		if in.GlobalAccess != nil && *in.GlobalAccess {
-			ann[AnnotationGlobalAccess] = "true"
+			ann[annotationGlobalAccess] = "true"
 		}
 		k8s["serviceAnnotations"] = ann
 	}
@@ -293,10 +293,10 @@ func toAny(l []string) []any {
 	return out
 }
 
-// Merge applies user overlays, in order, over a base overlay, as istioctl does with several -f
+// mergeOverlays applies user overlays, in order, over a base overlay, as istioctl does with several -f
 // files (install_asm --custom_overlay): mappings merge key by key, anything else (lists included)
 // is replaced.
-func Merge(base map[string]any, overlays []UserOverlay) map[string]any {
+func mergeOverlays(base map[string]any, overlays []UserOverlay) map[string]any {
 	out := values.Map(base).DeepClone()
 	for _, u := range overlays {
 		m := values.Map(u.Value).DeepClone()

@@ -61,7 +61,7 @@ func Overlays(in Input, names ...string) ([]Cluster, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Cluster{Name: n, Overlay: Merge(clusterOverlay(in, c.IstioClusterName, c.Network), users)})
+		out = append(out, Cluster{Name: n, Overlay: mergeOverlays(clusterOverlay(in, c.IstioClusterName, c.Network), users)})
 	}
 	return out, nil
 }
@@ -79,7 +79,7 @@ func Check(in Input) v1alpha1.ErrorList {
 		return errs
 	}
 	c := in.Desired.Clusters[0]
-	merged := Merge(clusterOverlay(in, c.IstioClusterName, c.Network), users)
+	merged := mergeOverlays(clusterOverlay(in, c.IstioClusterName, c.Network), users)
 	at := func(msg string) v1alpha1.Error {
 		field := "spec.mesh"
 		if len(users) > 0 {
@@ -133,7 +133,7 @@ func (r *Renderer) Render(in Input, names ...string) ([]Cluster, error) {
 	shared := map[string][]Manifest{}
 	for i := range clusters {
 		c, _ := findCluster(in.Desired, clusters[i].Name)
-		key, err := yaml.Marshal(Merge(clusterOverlay(in, clusterPlaceholder, c.Network), users))
+		key, err := yaml.Marshal(mergeOverlays(clusterOverlay(in, clusterPlaceholder, c.Network), users))
 		if err != nil {
 			return nil, err
 		}
