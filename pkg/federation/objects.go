@@ -170,7 +170,7 @@ func (c *compiler) clusterObjects(d *Desired) error {
 		b.add("", &corev1.Namespace{ObjectMeta: meta(IstioNamespace, map[string]string{labelNetwork: cd.Network})}, RoleNamespace,
 			fmt.Sprintf("the Istio control plane's namespace; %s=%s puts %s on the mesh's one network, so its pods talk to every peer's pods directly", labelNetwork, cd.Network, cd.Name))
 		for _, ns := range c.spec.Namespaces {
-			b.appNamespace(ns, d.Mesh, cd.Name, podRanges)
+			b.appNamespace(ns, d.Mesh, c.spec.Mesh.Egress, cd, podRanges)
 		}
 		if targets[cd.Name] {
 			b.reader()
@@ -197,7 +197,7 @@ func (c *compiler) clusterObjects(d *Desired) error {
 			}
 		}
 		if d.Mesh.ControlPlane == v1alpha1.ControlPlaneInCluster {
-			b.meshPolicy(c.spec.Mesh)
+			b.meshPolicy(c.spec.Mesh, cd.WorkloadPool != "")
 		}
 		if b.err != nil {
 			return b.err
@@ -208,7 +208,7 @@ func (c *compiler) clusterObjects(d *Desired) error {
 	return nil
 }
 
-func (b *objectBuilder) appNamespace(ns v1alpha1.Namespace, mesh MeshIdentity, cluster string, podRanges map[string]string) {
+func (b *objectBuilder) appNamespace(ns v1alpha1.Namespace, mesh MeshIdentity, egress v1alpha1.Egress, cd *ClusterDesired, podRanges map[string]string) {
 	labels := map[string]string{}
 	level := ns.PodSecurity
 	if level == "" {
@@ -230,7 +230,8 @@ func (b *objectBuilder) appNamespace(ns v1alpha1.Namespace, mesh MeshIdentity, c
 	if ns.DefaultNetworkPolicy != nil && !*ns.DefaultNetworkPolicy {
 		return
 	}
-	b.networkPolicies(ns.Name, mesh.Revision, cluster, podRanges)
+	b.networkPolicies(ns.Name, mesh.Revision, cd.Name, podRanges)
+	b.egressPolicies(ns.Name, egress, cd.WorkloadPool != "")
 }
 
 func (b *objectBuilder) networkPolicies(ns, revision, cluster string, podRanges map[string]string) {
@@ -279,6 +280,71 @@ func (b *objectBuilder) networkPolicies(ns, revision, cluster string, podRanges 
 	}
 }
 
+// Addresses of GKE's metadata server: pods reach 169.254.169.254:80, which each node redirects
+// to its gke-metadata-server on 169.254.169.252:988 when Workload Identity is on.
+const (
+	metadataServer     = "169.254.169.254/32"
+	metadataServerNode = "169.254.169.252/32"
+	// PolicyEgress and PolicyMetadata are the default policies that let egress leave the pod.
+	PolicyEgress   = "asmfed-allow-egress"
+	PolicyMetadata = "asmfed-allow-metadata"
+)
+
+// egressPolicies make L3 agree with L7. Without an egress gateway, the allow-list's ports are open
+// to addresses outside the cluster's private ranges (the rule's addresses when it lists them) and
+// Istio's REGISTRY_ONLY, with a ServiceEntry per rule, decides the host; under ALLOW_ANY every
+// port is open, as Istio lets every host through. Where Workload Identity is on, pods reach the
+// metadata server for their tokens. DNS, NodeLocal DNSCache included, is asmfed-allow-dns's.
+func (b *objectBuilder) egressPolicies(ns string, egress v1alpha1.Egress, workloadIdentity bool) {
+	egressOnly := []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
+	tcp := corev1.ProtocolTCP
+	port := func(n int32) networkingv1.NetworkPolicyPort {
+		v := intstr.FromInt32(n)
+		return networkingv1.NetworkPolicyPort{Protocol: &tcp, Port: &v}
+	}
+	// Outside the cluster: anything but the private ranges the cluster and its peers live in,
+	// which the mesh and istiod policies govern.
+	outside := networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"}}}
+	switch {
+	case egress.Mode == v1alpha1.EgressAllowAny:
+		b.add(ns, &networkingv1.NetworkPolicy{ObjectMeta: meta(PolicyEgress, nil), Spec: networkingv1.NetworkPolicySpec{PolicyTypes: egressOnly,
+			Egress: []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{outside}}}}}, "",
+			"egress is ALLOW_ANY: Istio lets pods of "+ns+" reach any external host, so the network lets them reach any address outside the cluster's private ranges")
+	case len(egress.Allow) > 0:
+		var rules []networkingv1.NetworkPolicyEgressRule
+		var hosts []string
+		for _, r := range egress.Allow {
+			var ports []networkingv1.NetworkPolicyPort
+			for _, p := range r.Ports {
+				ports = append(ports, port(p.Number))
+			}
+			to := []networkingv1.NetworkPolicyPeer{outside}
+			if len(r.Addresses) > 0 {
+				to = nil
+				for _, a := range r.Addresses {
+					cidr := a
+					if !strings.Contains(cidr, "/") {
+						cidr += "/32"
+					}
+					to = append(to, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
+				}
+			}
+			rules = append(rules, networkingv1.NetworkPolicyEgressRule{To: to, Ports: ports})
+			hosts = append(hosts, r.Hosts...)
+		}
+		b.add(ns, &networkingv1.NetworkPolicy{ObjectMeta: meta(PolicyEgress, nil), Spec: networkingv1.NetworkPolicySpec{PolicyTypes: egressOnly, Egress: rules}}, "",
+			fmt.Sprintf("the network lets pods of %s reach the allow-list's ports outside the cluster; Istio's %s and its ServiceEntries decide which hosts (%s)", ns, egress.Mode, strings.Join(hosts, ", ")))
+	}
+	if workloadIdentity {
+		b.add(ns, &networkingv1.NetworkPolicy{ObjectMeta: meta(PolicyMetadata, nil), Spec: networkingv1.NetworkPolicySpec{PolicyTypes: egressOnly,
+			Egress: []networkingv1.NetworkPolicyEgressRule{
+				{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: metadataServer}}}, Ports: []networkingv1.NetworkPolicyPort{port(80)}},
+				{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: metadataServerNode}}}, Ports: []networkingv1.NetworkPolicyPort{port(988)}},
+			}}}, "",
+			"Workload Identity: pods of "+ns+" get Google tokens from the GKE metadata server (169.254.169.254:80, served by the node's gke-metadata-server on 169.254.169.252:988)")
+	}
+}
+
 // ReaderRules are the read-only permissions istiod needs in a peer cluster: those of the
 // istio-reader ClusterRole that istioctl create-remote-secret binds the reader account to.
 func ReaderRules() []rbacv1.PolicyRule {
@@ -319,7 +385,7 @@ func (b *objectBuilder) reader() {
 }
 
 // meshPolicy adds mesh-wide mTLS, the egress allow-list and the ingress Gateway.
-func (b *objectBuilder) meshPolicy(m v1alpha1.Mesh) {
+func (b *objectBuilder) meshPolicy(m v1alpha1.Mesh, workloadIdentity bool) {
 	ns := IstioNamespace
 	b.add(ns, &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": apiVersions["PeerAuthentication"], "kind": "PeerAuthentication", "metadata": map[string]any{"name": "default"},
@@ -343,6 +409,14 @@ func (b *objectBuilder) meshPolicy(m v1alpha1.Mesh) {
 		b.add(ns, &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersions["ServiceEntry"], "kind": "ServiceEntry",
 			"metadata": map[string]any{"name": "asmfed-egress-" + rule.Name}, "spec": spec}}, "",
 			fmt.Sprintf("egress is %s: %s is reachable from the mesh because spec.mesh.egress.allow lists it", m.Egress.Mode, strings.Join(rule.Hosts, ", ")))
+	}
+	if workloadIdentity && m.Egress.Mode == v1alpha1.EgressRegistryOnly {
+		b.add(ns, &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersions["ServiceEntry"], "kind": "ServiceEntry",
+			"metadata": map[string]any{"name": "asmfed-egress-gke-metadata"}, "spec": map[string]any{
+				"hosts": []any{"metadata.google.internal"}, "addresses": []any{"169.254.169.254/32"},
+				"ports":    []any{map[string]any{"number": int64(80), "name": "http-80", "protocol": "HTTP"}},
+				"location": "MESH_EXTERNAL", "resolution": "STATIC", "endpoints": []any{map[string]any{"address": "169.254.169.254"}}, "exportTo": []any{"*"}}}}, "",
+			"Workload Identity under REGISTRY_ONLY: the sidecar lets workloads reach the GKE metadata server for their Google tokens")
 	}
 	in := m.Ingress
 	if !v1alpha1.Bool(in.Enabled) {

@@ -338,7 +338,7 @@ func TestClusterSide(t *testing.T) {
 			for _, np := range nps.Items {
 				npNames = append(npNames, np.Name)
 			}
-			if want := []string{federation.PolicyDNS, federation.PolicyIstiod, federation.PolicyMesh, federation.PolicyDenyAll}; !slices.Equal(npNames, want) {
+			if want := []string{federation.PolicyDNS, federation.PolicyIstiod, federation.PolicyMesh, federation.PolicyMetadata, federation.PolicyDenyAll}; !slices.Equal(npNames, want) {
 				t.Errorf("%s: apps NetworkPolicies = %v, want %v", c.Name, npNames, want)
 			}
 			if nps, _ := k.NetworkingV1().NetworkPolicies("legacy").List(ctx, metav1.ListOptions{}); len(nps.Items) != 0 {
