@@ -26,8 +26,13 @@ func generate(root string) ([]generatedFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	readme, err := renderReadme(root)
+	if err != nil {
+		return nil, err
+	}
 	return []generatedFile{
 		{Path: schemaPath, Data: schema},
 		{Path: referencePath, Data: renderReference(objs)},
+		{Path: readmePath, Data: readme},
 	}, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/graph"
 	"github.com/asmfed/kubectl-asmfed/pkg/istio/render"
 )
 
@@ -24,6 +25,8 @@ type renderOptions struct {
 	cluster  string
 
 	manifests          bool
+	graph              bool
+	format             outputFormat
 	fleetProjectNumber int64
 
 	source  *fileSource
@@ -31,9 +34,9 @@ type renderOptions struct {
 }
 
 func newRenderCommand(g *globalOptions) *cobra.Command {
-	o := &renderOptions{globalOptions: g, output: newOutputFormat("text", "yaml", "json")}
+	o := &renderOptions{globalOptions: g, output: newOutputFormat("text", "yaml", "json"), format: newOutputFormat("mermaid", "dot")}
 	cmd := &cobra.Command{
-		Use:   "render -f FILE [--derived | --manifests] [--cluster NAME]",
+		Use:   "render -f FILE [--derived | --manifests | --graph] [--cluster NAME]",
 		Short: "Show what the tool derives from a federation file, offline: resources, Istio overlays, manifests",
 		Long: `Render prints, without calling any API, what the tool derives from a federation file.
 
@@ -54,7 +57,13 @@ With --derived it prints everything else derived from the file: firewall rules, 
 networks and global access per cluster, Cloud NAT per region, remote-secret pairs, APIs to enable,
 Shared VPC wiring and IAM bindings, fleet memberships and the mesh identity. Each derived item says
 why it exists. Values that need a live read (a project's number, a cluster's private endpoint) are
-shown as placeholders; plan resolves them.`,
+shown as placeholders; plan resolves them.
+
+With --graph it draws the federation (--format mermaid, the default, or dot for Graphviz): projects,
+the VPC and its subnets, each cluster's control plane and nodes, the flows the mesh needs labelled
+with the firewall rule or authorized-network entry that carries each, remote secrets as dashed
+edges, and the egress allow-list and the ingress as external nodes. The output is stable, so it
+can be committed and diffed.`,
 		Example: `  # Each cluster's IstioOperator overlay, user overlays merged in
   kubectl asmfed render -f samples/two-cluster-private/federation.yaml
 
@@ -63,6 +72,10 @@ shown as placeholders; plan resolves them.`,
 
   # The derived resources with their reasons
   kubectl asmfed render -f samples/two-cluster-private/federation.yaml --derived
+
+  # The federation as a picture: Mermaid (renders on code hosts), or Graphviz
+  kubectl asmfed render -f samples/two-cluster-private/federation.yaml --graph
+  kubectl asmfed render -f samples/two-cluster-private/federation.yaml --graph --format dot
 
   # Only what concerns one cluster, as JSON
   kubectl asmfed render -f samples/multi-project-shared-vpc/federation.yaml --derived --cluster payments-central -o json`,
@@ -75,6 +88,9 @@ shown as placeholders; plan resolves them.`,
 	cmd.Flags().Int64Var(&o.fleetProjectNumber, "fleet-project-number", 0, "Number of the fleet project, for the default mesh ID (proj-NUMBER) when the file does not give it")
 	o.output.addFlag(cmd, "Output format of --derived", "(overlays and manifests are YAML)")
 	cmd.Flags().StringVar(&o.cluster, "cluster", "", "Only show items that concern this cluster")
+	cmd.Flags().BoolVar(&o.graph, "graph", false, "Draw the federation: networks, clusters and the flows between them")
+	cmd.Flags().Var(&o.format, "format", "Format of --graph: mermaid or dot")
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"mermaid", "dot"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	return cmd
 }
@@ -98,14 +114,25 @@ func (o *renderOptions) Validate() error {
 	if o.filename == "" {
 		return errors.New("no federation file: pass -f FILE")
 	}
-	if o.derived && o.manifests {
-		return errors.New("--derived and --manifests print different things: pass one of them")
+	if n := btoi(o.derived) + btoi(o.manifests) + btoi(o.graph); n > 1 {
+		return errors.New("--derived, --manifests and --graph print different things: pass one of them")
+	}
+	if o.graph {
+		if err := o.format.validate(); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		if o.cluster != "" {
+			return errors.New("--graph draws the whole federation: drop --cluster")
+		}
 	}
 	if o.fleetProjectNumber < 0 {
 		return fmt.Errorf("--fleet-project-number must be positive, got %d", o.fleetProjectNumber)
 	}
 	if err := o.output.validate(); err != nil {
 		return err
+	}
+	if !o.derived && !o.output.is("text") && o.graph {
+		return fmt.Errorf("--graph prints Mermaid or DOT: use --format, not -o %s", o.output.String())
 	}
 	if !o.derived && o.output.is("json") {
 		return fmt.Errorf("overlays and manifests print as YAML: drop -o %s", o.output.String())
@@ -123,6 +150,13 @@ func (o *renderOptions) Validate() error {
 	return nil
 }
 
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // Run compiles the file and prints the overlays, the manifests or the derived set.
 func (o *renderOptions) Run(context.Context) error {
 	checked := o.checked
@@ -133,6 +167,15 @@ func (o *renderOptions) Run(context.Context) error {
 	}
 	d, err := federation.Compile(f, facts)
 	if err != nil {
+		return err
+	}
+	if o.graph {
+		g := graph.Of(d)
+		out := g.Mermaid()
+		if o.format.is("dot") {
+			out = g.DOT()
+		}
+		_, err := io.WriteString(o.streams.Out, out)
 		return err
 	}
 	if !o.derived {

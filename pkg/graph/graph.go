@@ -1,0 +1,328 @@
+// Package graph draws a federation: projects, the VPC and its subnets, each cluster's control
+// plane and nodes, and the flows the mesh needs, each labelled with the firewall rule or
+// authorized-network entry that carries it; remote secrets as dashed edges; the egress allow-list
+// and the ingress as external nodes. It builds a graph value from the compiled model and renders it
+// as Mermaid or Graphviz DOT. Everything is sorted, so the same model always draws the same text.
+package graph
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+)
+
+// Group is a box nodes and other groups are drawn in: a project, the VPC, a subnet.
+type Group struct {
+	ID, Label string
+	// Parent is the enclosing group's ID, empty at the top.
+	Parent string
+}
+
+// Node is something traffic leaves or reaches.
+type Node struct {
+	ID, Label string
+	// Group is the enclosing group's ID, empty for nodes outside every project.
+	Group string
+}
+
+// Edge is a flow the mesh needs, labelled with what carries it.
+type Edge struct {
+	From, To, Label string
+	// Dashed edges are not network rules but credentials: a remote secret.
+	Dashed bool
+}
+
+// Graph is a federation drawn as groups, nodes and edges, each list sorted.
+type Graph struct {
+	Groups []Group
+	Nodes  []Node
+	Edges  []Edge
+}
+
+var unsafeID = regexp.MustCompile(`[^A-Za-z0-9_]`)
+
+func id(parts ...string) string {
+	return unsafeID.ReplaceAllString(strings.Join(parts, "_"), "_")
+}
+
+// Of draws the model.
+func Of(d *federation.Desired) *Graph {
+	g := &Graph{}
+	projects := map[string]bool{d.Network.Project: true}
+	for _, c := range d.Clusters {
+		projects[c.Project] = true
+	}
+	for p := range projects {
+		g.Groups = append(g.Groups, Group{ID: id("project", p), Label: "project " + p})
+	}
+	vpc := id("vpc", d.Network.Name)
+	g.Groups = append(g.Groups, Group{ID: vpc, Label: "VPC " + d.Network.Name, Parent: id("project", d.Network.Project)})
+	for _, s := range d.Subnets {
+		ranges := []string{s.PrimaryRange}
+		for _, r := range s.SecondaryRanges {
+			ranges = append(ranges, r.CIDR)
+		}
+		g.Groups = append(g.Groups, Group{ID: id("subnet", s.Name), Label: fmt.Sprintf("subnet %s (%s) %s", s.Name, s.Region, strings.Join(ranges, ", ")), Parent: vpc})
+	}
+	clusterByTag := map[string][]string{}
+	byName := map[string]federation.ClusterDesired{}
+	for _, c := range d.Clusters {
+		byName[c.Name] = c
+		subnet := c.Subnetwork[strings.LastIndex(c.Subnetwork, "/")+1:]
+		var pools []string
+		for _, p := range c.NodePools {
+			pools = append(pools, p.Name)
+		}
+		g.Nodes = append(g.Nodes,
+			Node{ID: id("cp", c.Name), Label: fmt.Sprintf("%s control plane %s", c.Name, c.ControlPlaneRange), Group: id("subnet", subnet)},
+			Node{ID: id("nodes", c.Name), Label: fmt.Sprintf("%s nodes and pods %s (pools %s)", c.Name, c.PodRange, strings.Join(pools, ", ")), Group: id("subnet", subnet)})
+		for _, t := range c.NodeTags {
+			clusterByTag[t] = append(clusterByTag[t], c.Name)
+		}
+	}
+
+	// Firewall rules: from the clusters (or admin networks) whose ranges they admit, to the
+	// clusters whose node tags they target.
+	podOwner := map[string]string{}
+	cpOwner := map[string]string{}
+	for _, c := range d.Clusters {
+		podOwner[c.PodRange] = c.Name
+		cpOwner[c.ControlPlaneRange] = c.Name
+	}
+	admin := map[string]bool{}
+	for _, c := range d.Clusters {
+		for _, an := range c.MasterAuthorizedNetworks {
+			if _, peer := podOwner[an.CIDR]; !peer {
+				admin[an.CIDR] = true
+			}
+		}
+	}
+	for cidr := range admin {
+		g.Nodes = append(g.Nodes, Node{ID: id("admin", cidr), Label: "admin " + cidr})
+	}
+	for _, r := range d.FirewallRules {
+		targets := map[string]bool{}
+		for _, t := range r.TargetTags {
+			for _, c := range clusterByTag[t] {
+				targets[c] = true
+			}
+		}
+		for _, src := range r.SourceRanges {
+			for t := range targets {
+				label := fmt.Sprintf("%s (firewall %s)", allowed(r.Allowed), r.Name)
+				switch {
+				case cpOwner[src] == t:
+					g.Edges = append(g.Edges, Edge{From: id("cp", t), To: id("nodes", t), Label: label})
+				case podOwner[src] != "" && podOwner[src] != t:
+					g.Edges = append(g.Edges, Edge{From: id("nodes", podOwner[src]), To: id("nodes", t), Label: label})
+				case admin[src]:
+					g.Edges = append(g.Edges, Edge{From: id("admin", src), To: id("nodes", t), Label: label})
+				}
+			}
+		}
+	}
+	// Master authorized networks: the peers' pods (istiod through the remote secret) and the
+	// admin networks reach each control plane.
+	for _, c := range d.Clusters {
+		for _, an := range c.MasterAuthorizedNetworks {
+			if peer, ok := podOwner[an.CIDR]; ok {
+				g.Edges = append(g.Edges, Edge{From: id("nodes", peer), To: id("cp", c.Name), Label: "tcp:443 (authorized network " + an.DisplayName + ")"})
+			} else {
+				g.Edges = append(g.Edges, Edge{From: id("admin", an.CIDR), To: id("cp", c.Name), Label: "tcp:443 (authorized network " + an.DisplayName + ")"})
+			}
+		}
+	}
+	for _, rs := range d.RemoteSecrets {
+		g.Edges = append(g.Edges, Edge{From: id("cp", rs.Holder), To: id("cp", rs.Target), Label: "remote secret " + rs.Name, Dashed: true})
+	}
+	// Egress: through the region's Cloud NAT to the allow-list.
+	natOf := map[string]string{}
+	for _, n := range d.NATs {
+		natOf[n.Region] = id("nat", n.Region)
+		g.Nodes = append(g.Nodes, Node{ID: id("nat", n.Region), Label: "Cloud NAT " + n.Router, Group: vpc})
+	}
+	var hosts []string
+	for _, c := range d.Clusters {
+		for _, o := range c.Objects {
+			if o.Kind != "ServiceEntry" {
+				continue
+			}
+			spec, _ := o.Object["spec"].(map[string]any)
+			var hs []string
+			for _, h := range asList(spec["hosts"]) {
+				hs = append(hs, fmt.Sprint(h))
+			}
+			hosts = append(hosts, strings.Join(hs, ", "))
+		}
+	}
+	hosts = uniqueSorted(hosts)
+	for _, h := range hosts {
+		g.Nodes = append(g.Nodes, Node{ID: id("egress", h), Label: "egress to " + h})
+	}
+	for _, c := range d.Clusters {
+		nat, ok := natOf[c.Region]
+		if !ok {
+			continue
+		}
+		g.Edges = append(g.Edges, Edge{From: id("nodes", c.Name), To: nat, Label: "private nodes egress"})
+	}
+	for _, nat := range natOf {
+		for _, h := range hosts {
+			g.Edges = append(g.Edges, Edge{From: nat, To: id("egress", h), Label: "ServiceEntry (REGISTRY_ONLY)"})
+		}
+	}
+	// Ingress: clients reach every cluster's ingress gateway.
+	for _, c := range d.Clusters {
+		for _, o := range c.Objects {
+			if o.Kind != "Gateway" {
+				continue
+			}
+			g.Nodes = append(g.Nodes, Node{ID: "ingress_clients", Label: "ingress clients"})
+			g.Edges = append(g.Edges, Edge{From: "ingress_clients", To: id("nodes", c.Name), Label: "ingress gateway " + o.Name})
+		}
+	}
+	g.normalise()
+	return g
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+func allowed(as []federation.Allowed) string {
+	var out []string
+	for _, a := range as {
+		if len(a.Ports) == 0 {
+			out = append(out, a.IPProtocol)
+		} else {
+			out = append(out, a.IPProtocol+":"+strings.Join(a.Ports, ","))
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func uniqueSorted(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// normalise sorts everything and drops duplicates, so the output is stable.
+func (g *Graph) normalise() {
+	sort.Slice(g.Groups, func(i, j int) bool { return g.Groups[i].ID < g.Groups[j].ID })
+	seenN := map[string]bool{}
+	var nodes []Node
+	for _, n := range g.Nodes {
+		if !seenN[n.ID] {
+			seenN[n.ID] = true
+			nodes = append(nodes, n)
+		}
+	}
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].ID < nodes[j].ID })
+	g.Nodes = nodes
+	seenE := map[Edge]bool{}
+	var edges []Edge
+	for _, e := range g.Edges {
+		if !seenE[e] {
+			seenE[e] = true
+			edges = append(edges, e)
+		}
+	}
+	sort.Slice(edges, func(i, j int) bool {
+		a, b := edges[i], edges[j]
+		if a.From != b.From {
+			return a.From < b.From
+		}
+		if a.To != b.To {
+			return a.To < b.To
+		}
+		return a.Label < b.Label
+	})
+	g.Edges = edges
+}
+
+// children lists groups and nodes by parent group, for the renderers' nesting.
+func (g *Graph) children() (map[string][]Group, map[string][]Node) {
+	groups := map[string][]Group{}
+	for _, gr := range g.Groups {
+		groups[gr.Parent] = append(groups[gr.Parent], gr)
+	}
+	nodes := map[string][]Node{}
+	for _, n := range g.Nodes {
+		nodes[n.Group] = append(nodes[n.Group], n)
+	}
+	return groups, nodes
+}
+
+// Mermaid renders a flowchart that code hosts and most documentation tools draw.
+func (g *Graph) Mermaid() string {
+	var b strings.Builder
+	b.WriteString("flowchart LR\n")
+	groups, nodes := g.children()
+	var walk func(parent, indent string)
+	walk = func(parent, indent string) {
+		for _, n := range nodes[parent] {
+			fmt.Fprintf(&b, "%s%s[%q]\n", indent, n.ID, mermaidText(n.Label))
+		}
+		for _, gr := range groups[parent] {
+			fmt.Fprintf(&b, "%ssubgraph %s[%q]\n", indent, gr.ID, mermaidText(gr.Label))
+			walk(gr.ID, indent+"  ")
+			fmt.Fprintf(&b, "%send\n", indent)
+		}
+	}
+	walk("", "  ")
+	for _, e := range g.Edges {
+		arrow := "-->"
+		if e.Dashed {
+			arrow = "-.->"
+		}
+		fmt.Fprintf(&b, "  %s %s|%q| %s\n", e.From, arrow, mermaidText(e.Label), e.To)
+	}
+	return b.String()
+}
+
+// mermaidText keeps labels inside Mermaid's quoted strings.
+func mermaidText(s string) string { return strings.ReplaceAll(s, `"`, "'") }
+
+// DOT renders a Graphviz digraph with a cluster subgraph per group.
+func (g *Graph) DOT() string {
+	var b strings.Builder
+	b.WriteString("digraph federation {\n  rankdir=LR;\n  node [shape=box];\n")
+	groups, nodes := g.children()
+	var walk func(parent, indent string)
+	walk = func(parent, indent string) {
+		for _, n := range nodes[parent] {
+			fmt.Fprintf(&b, "%s%s [label=%s];\n", indent, n.ID, dotString(n.Label))
+		}
+		for _, gr := range groups[parent] {
+			fmt.Fprintf(&b, "%ssubgraph cluster_%s {\n%s  label=%s;\n", indent, gr.ID, indent, dotString(gr.Label))
+			walk(gr.ID, indent+"  ")
+			fmt.Fprintf(&b, "%s}\n", indent)
+		}
+	}
+	walk("", "  ")
+	for _, e := range g.Edges {
+		style := ""
+		if e.Dashed {
+			style = ", style=dashed"
+		}
+		fmt.Fprintf(&b, "  %s -> %s [label=%s%s];\n", e.From, e.To, dotString(e.Label), style)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+func dotString(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
