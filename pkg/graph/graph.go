@@ -298,7 +298,7 @@ func mermaidText(s string) string { return strings.ReplaceAll(s, `"`, "'") }
 // DOT renders a Graphviz digraph with a cluster subgraph per group.
 func (g *Graph) DOT() string {
 	var b strings.Builder
-	b.WriteString("digraph federation {\n  rankdir=LR;\n  node [shape=box];\n")
+	b.WriteString("digraph federation {\n  rankdir=LR;\n  newrank=true;\n  node [shape=box];\n")
 	groups, nodes := g.children()
 	var walk func(parent, indent string)
 	walk = func(parent, indent string) {
