@@ -167,4 +167,3 @@ func (l *leaseLock) createNamespace(ctx context.Context) error {
 	}
 	return err
 }
-
