@@ -37,7 +37,7 @@ var (
 func (r *ClusterPlan) LockStores() []lock.Store {
 	var out []lock.Store
 	for _, c := range slices.Sorted(maps.Keys(r.desiredByCluster)) {
-		out = append(out, &leaseLock{client: r.clients.Dynamic(c), cluster: c, fed: r.fed})
+		out = append(out, &leaseLock{client: r.clients.Dynamic(c), namespace: federation.IstioNamespace, cluster: c, fed: r.fed})
 	}
 	return out
 }
@@ -50,22 +50,22 @@ func LeaseStore(cfg *rest.Config, cluster, fed string) (lock.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &leaseLock{client: client, cluster: cluster, fed: fed}, nil
+	return &leaseLock{client: client, namespace: federation.IstioNamespace, cluster: cluster, fed: fed}, nil
 }
 
 type leaseLock struct {
-	client       dynamic.Interface
-	cluster, fed string
+	client                  dynamic.Interface
+	namespace, cluster, fed string
 }
 
 func (l *leaseLock) name() string { return LeasePrefix + l.fed }
 
 func (l *leaseLock) Where() string {
-	return fmt.Sprintf("Lease %s/%s of cluster %s", federation.IstioNamespace, l.name(), l.cluster)
+	return fmt.Sprintf("Lease %s/%s of cluster %s", l.namespace, l.name(), l.cluster)
 }
 
 func (l *leaseLock) leases() dynamic.ResourceInterface {
-	return l.client.Resource(leaseGVR).Namespace(federation.IstioNamespace)
+	return l.client.Resource(leaseGVR).Namespace(l.namespace)
 }
 
 func (l *leaseLock) Read(ctx context.Context) (*lock.Record, string, error) {
@@ -133,7 +133,7 @@ func (l *leaseLock) lease(rec *lock.Record, version string) *unstructured.Unstru
 		"kind":       "Lease",
 		"metadata": map[string]any{
 			"name":      l.name(),
-			"namespace": federation.IstioNamespace,
+			"namespace": l.namespace,
 			"labels": map[string]any{
 				federation.KubeLabelManagedBy:  federation.ManagedByValue,
 				federation.KubeLabelFederation: l.fed,
@@ -153,12 +153,12 @@ func (l *leaseLock) lease(rec *lock.Record, version string) *unstructured.Unstru
 	return u
 }
 
-// createNamespace makes istio-system with the federation's ownership labels; the apply fills in
+// createNamespace makes the lock's namespace (istio-system) with the federation's ownership labels; the apply fills in
 // the rest of it.
 func (l *leaseLock) createNamespace(ctx context.Context) error {
 	ns := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Namespace",
-		"metadata": map[string]any{"name": federation.IstioNamespace, "labels": map[string]any{
+		"metadata": map[string]any{"name": l.namespace, "labels": map[string]any{
 			federation.KubeLabelManagedBy: federation.ManagedByValue, federation.KubeLabelFederation: l.fed}},
 	}}
 	_, err := l.client.Resource(namespaceGVR).Create(ctx, ns, metav1.CreateOptions{FieldManager: FieldManager})
