@@ -19,6 +19,7 @@ import (
 type applyOptions struct {
 	*globalOptions
 	cloud        cloudFlags
+	lock         lockFlags
 	parallelism  int
 	filename     string
 	planFile     string
@@ -44,7 +45,13 @@ in parallel, and a failure skips only what depends on it. Every step can run twi
 failure or an interruption, run apply again.
 
 A saved plan is refused when the federation file or the live state it was made from changed since,
-naming what changed. Replacing or deleting a cluster or a network needs --allow-destroy.`,
+naming what changed. Replacing or deleting a cluster or a network needs --allow-destroy.
+
+One apply or destroy of a federation runs at a time: apply holds the federation's lock (an item of
+the fleet project's metadata, and a Lease in each cluster's istio-system), waits up to
+--lock-timeout while another one holds it, then refuses, naming who holds it, where, and since when.
+A plan the other writer made stale by changing the live state is refused: plan again. A lock whose
+holder died lapses 2 minutes after its last renewal; --force-unlock takes it at once.`,
 		Example: `  # Plan, confirm, apply
   kubectl asmfed apply -f samples/two-cluster-private/federation.yaml
 
@@ -53,7 +60,13 @@ naming what changed. Replacing or deleting a cluster or a network needs --allow-
 
   # Apply exactly a saved plan
   kubectl asmfed plan -f samples/two-cluster-private/federation.yaml --out plan.json
-  kubectl asmfed apply plan.json`,
+  kubectl asmfed apply plan.json
+
+  # In CI: wait up to 15 minutes for another apply of the same federation to finish
+  kubectl asmfed apply -f samples/two-cluster-private/federation.yaml --auto-approve --lock-timeout 15m
+
+  # After a crashed apply, without waiting for its lock to lapse
+  kubectl asmfed apply -f samples/two-cluster-private/federation.yaml --auto-approve --force-unlock`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -69,6 +82,7 @@ naming what changed. Replacing or deleting a cluster or a network needs --allow-
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Minute, "How long each readiness wait may take")
 	cmd.Flags().BoolVar(&o.rotate, "rotate-remote-secrets", false, "Issue new reader tokens and rewrite every remote secret (the old tokens stop working)")
 	addParallelismFlag(cmd.Flags(), &o.parallelism)
+	o.lock.add(cmd.Flags())
 	o.cloud.add(cmd.Flags())
 	o.addClusterFlags(cmd.Flags())
 	o.addColorFlag(cmd.Flags())
@@ -111,6 +125,9 @@ func (o *applyOptions) Validate() error {
 	case o.timeout <= 0:
 		return fmt.Errorf("--timeout must be positive, got %s", o.timeout)
 	}
+	if err := o.lock.validate(); err != nil {
+		return err
+	}
 	return validateParallelism(o.parallelism)
 }
 
@@ -144,7 +161,8 @@ func (o *applyOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	aopts, done := o.progressOptions(engine.ApplyOptions{Parallelism: o.parallelism, AllowDestroy: o.allowDestroy, WaitWorkloads: o.wait, ReadyTimeout: o.timeout})
+	aopts, done := o.progressOptions(engine.ApplyOptions{Parallelism: o.parallelism, AllowDestroy: o.allowDestroy, WaitWorkloads: o.wait, ReadyTimeout: o.timeout,
+		Lock: o.lock.options(o.globalOptions, o.cloud)})
 	report, err := s.eng.ApplyAll(ctx, fp, aopts)
 	done()
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 type destroyOptions struct {
 	*globalOptions
 	cloud       cloudFlags
+	lock        lockFlags
 	parallelism int
 	filename    string
 	autoApprove bool
@@ -34,15 +35,21 @@ node pools and clusters, Cloud Routers and NATs, firewall rules, subnets and the
 everything that depends on it. Resources without the mark are never touched, and enabled APIs,
 Shared VPC wiring and IAM bindings (which cannot carry a mark) stay.
 
-It shows the plan and asks for confirmation unless --auto-approve.`,
+It shows the plan and asks for confirmation unless --auto-approve. Like apply, it holds the
+federation's lock while it works, waits up to --lock-timeout for another apply or destroy, and
+refuses when the live state changed since its plan.`,
 		Example: `  # Tear down the two-cluster sample on the sandbox
-  kubectl asmfed destroy -f samples/two-cluster-private/federation.yaml --auto-approve`,
+  kubectl asmfed destroy -f samples/two-cluster-private/federation.yaml --auto-approve
+
+  # Refuse at once if an apply of the federation is running
+  kubectl asmfed destroy -f samples/two-cluster-private/federation.yaml --auto-approve --lock-timeout 0s`,
 		Args: cobra.NoArgs,
 		RunE: runE(o),
 	}
 	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file")
 	cmd.Flags().BoolVar(&o.autoApprove, "auto-approve", false, "Destroy without asking for confirmation")
 	addParallelismFlag(cmd.Flags(), &o.parallelism)
+	o.lock.add(cmd.Flags())
 	o.cloud.add(cmd.Flags())
 	o.addClusterFlags(cmd.Flags())
 	o.addColorFlag(cmd.Flags())
@@ -63,6 +70,9 @@ func (o *destroyOptions) Complete() (err error) {
 func (o *destroyOptions) Validate() error {
 	if o.filename == "" {
 		return errors.New("no federation file: pass -f FILE")
+	}
+	if err := o.lock.validate(); err != nil {
+		return err
 	}
 	return validateParallelism(o.parallelism)
 }
@@ -91,9 +101,9 @@ func (o *destroyOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	opts, done := o.progressOptions(engine.ApplyOptions{Parallelism: o.parallelism, AllowDestroy: true})
+	opts, done := o.progressOptions(engine.ApplyOptions{Parallelism: o.parallelism, AllowDestroy: true, Lock: o.lock.options(o.globalOptions, o.cloud)})
 	start := time.Now()
-	report, err := eng.Destroy(ctx, res, opts)
+	report, err := eng.Destroy(ctx, f, res, opts)
 	done()
 	if err != nil {
 		return err

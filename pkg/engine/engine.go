@@ -15,6 +15,7 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine/clusterlayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine/gcplayer"
+	"github.com/asmfed/kubectl-asmfed/pkg/engine/lock"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
 	"github.com/asmfed/kubectl-asmfed/pkg/istio"
@@ -229,6 +230,8 @@ type ApplyOptions struct {
 	OnPhase func(p Phase, replanned *plan.Plan)
 	// OnPhaseDone receives each phase's report and how long it took.
 	OnPhaseDone func(p Phase, r *plan.Report, elapsed time.Duration)
+	// Lock says how the federation's lock is held (see LockOptions).
+	Lock LockOptions
 }
 
 // Report is what ApplyAll did, per phase; a phase that had nothing to do has none.
@@ -252,12 +255,8 @@ func (r *Report) Err() error {
 // still not all reachable.
 var ErrClusterSideBlocked = errors.New("the Google Cloud layer is applied, but the cluster side cannot be")
 
-// ApplyAll carries out a full plan: the Google Cloud layer, then the cluster side, planned again
-// against the clusters as they now are when the first phase changed anything (or the side was
-// deferred). Both phases are checked before anything changes where they can be: conflicts and
-// refused deletions of a planned cluster side stop the apply before the Google Cloud phase starts.
-// A failed phase stops the apply; its report says what failed.
-func (e *Engine) ApplyAll(ctx context.Context, fp *FullPlan, opts ApplyOptions) (*Report, error) {
+// applyAll carries out a full plan under the lock (see ApplyAll).
+func (e *Engine) applyAll(ctx context.Context, l *lock.Lock, fp *FullPlan, opts ApplyOptions) (*Report, error) {
 	if fp.Clusters != nil {
 		if err := fp.Clusters.Plan.CheckApplicable(opts.AllowDestroy); err != nil {
 			return nil, err
@@ -318,6 +317,9 @@ func (e *Engine) ApplyAll(ctx context.Context, fp *FullPlan, opts ApplyOptions) 
 	if opts.OnPhase != nil {
 		opts.OnPhase(PhaseClusters, replanned)
 	}
+	if err := lockClusters(ctx, l, fp.Clusters); err != nil {
+		return rep, err
+	}
 	start := time.Now()
 	r, err := clusterlayer.Apply(ctx, fp.Clusters, clusterlayer.ApplyOptions{Parallelism: opts.Parallelism, AllowDestroy: opts.AllowDestroy,
 		OnEvent: event(PhaseClusters), WaitWorkloads: opts.WaitWorkloads, ReadyTimeout: opts.ReadyTimeout})
@@ -336,8 +338,8 @@ func (e *Engine) PlanDestroy(ctx context.Context, f *v1alpha1.Federation) (*gcpl
 	return e.cloud.PlanDestroy(ctx, f)
 }
 
-// Destroy carries out a plan made by PlanDestroy.
-func (e *Engine) Destroy(ctx context.Context, p *gcplayer.CloudPlan, opts ApplyOptions) (*plan.Report, error) {
+// destroy carries out a plan made by PlanDestroy under the lock (see Destroy).
+func (e *Engine) destroy(ctx context.Context, p *gcplayer.CloudPlan, opts ApplyOptions) (*plan.Report, error) {
 	var onEvent func(plan.Event)
 	if opts.OnEvent != nil {
 		onEvent = func(ev plan.Event) { opts.OnEvent(PhaseCloud, ev) }
