@@ -37,6 +37,8 @@ Checks (their IDs are stable):
   ASMFED-ACCESS-001  every remote secret is labelled, keyed by its peer's name, carries a token (not an
                      exec credential) and, used as istiod uses it, lists the peer's services, endpoint
                      slices and mesh ConfigMaps
+  ASMFED-NET-001     every flow the mesh needs (control plane → nodes on the webhook ports, pods → peer
+                     pods, admin networks → nodes) is allowed by the network's live firewall rules
   ASMFED-TRUST-001   plug-in CA: every cluster's cacerts carry the file's root and an intermediate it signed
   ASMFED-MESH-001    managed control plane: every cluster's control and data plane are ACTIVE
 
@@ -92,7 +94,7 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 		return err
 	}
 	env := &verify.Env{Federation: f, Derived: fp.Model, BaseDir: o.source.baseDir(), Clusters: configs,
-		NotReady: notReady, Pending: fp.Plan, MeshStates: map[string]verify.MeshState{}}
+		NotReady: notReady, Pending: fp.Plan, MeshStates: map[string]verify.MeshState{}, Firewall: fp.Cloud.Firewall}
 	for name, st := range fp.Cloud.MeshStates {
 		env.MeshStates[name] = verify.MeshState{ControlPlane: st.ControlPlane, DataPlane: st.DataPlane, Conditions: st.Conditions}
 	}

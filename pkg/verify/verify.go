@@ -20,6 +20,7 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/istio"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+	"github.com/asmfed/kubectl-asmfed/pkg/vpcfw"
 )
 
 // Status is how one check ended for one subject.
@@ -64,6 +65,8 @@ type Env struct {
 	Pending *plan.Plan
 	// MeshStates are the managed control plane's states by cluster (managed mode only).
 	MeshStates map[string]MeshState
+	// Firewall is every live firewall rule of the federation's network; nil when not read.
+	Firewall []vpcfw.Rule
 }
 
 // Check is one verification: an ID that never changes (it names the check in output, JSON and
@@ -80,6 +83,7 @@ func Checks() []Check {
 		{ID: "ASMFED-PRE-001", Name: "clusters exist and run", Run: clustersExist},
 		{ID: "ASMFED-PRE-002", Name: "live state matches the file", Run: converged},
 		{ID: "ASMFED-ACCESS-001", Name: "remote secrets reach their peers", Run: remoteAccess},
+		{ID: "ASMFED-NET-001", Name: "the VPC firewall carries the mesh's flows", Run: firewallFlows},
 		{ID: "ASMFED-TRUST-001", Name: "clusters share one root of trust", Run: sharedTrust},
 		{ID: "ASMFED-MESH-001", Name: "managed control plane is active", Run: managedMesh},
 	}

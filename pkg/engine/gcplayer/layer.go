@@ -12,6 +12,7 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+	"github.com/asmfed/kubectl-asmfed/pkg/vpcfw"
 )
 
 // Options tune the layer.
@@ -44,8 +45,10 @@ type CloudPlan struct {
 	Clusters map[string]ClusterAccess
 	// MeshStates are the managed control plane's states by cluster (managed mode only).
 	MeshStates map[string]MeshState
-	desired    map[plan.Address]*object
-	live       map[plan.Address]*object
+	// Firewall is every live firewall rule of the federation's network, for reachability checks.
+	Firewall []vpcfw.Rule
+	desired  map[plan.Address]*object
+	live     map[plan.Address]*object
 }
 
 // MeshState is the managed control plane's state on one cluster, as the fleet feature reports it.
@@ -103,7 +106,8 @@ func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, e
 		return nil, err
 	}
 	live := liveState(derived, snap, desired)
-	r := &CloudPlan{Derived: derived, Clusters: clusterAccess(derived, snap), desired: map[plan.Address]*object{}, live: map[plan.Address]*object{}}
+	r := &CloudPlan{Derived: derived, Clusters: clusterAccess(derived, snap), Firewall: firewallRules(snap.firewalls, derived.Network.Name),
+		desired: map[plan.Address]*object{}, live: map[plan.Address]*object{}}
 	var dres, lres []plan.Resource
 	for _, o := range desired {
 		r.desired[o.res.Address] = o
