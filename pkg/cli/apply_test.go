@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/internal/sandbox"
@@ -102,7 +104,9 @@ func TestPlanApplyPlan(t *testing.T) {
 	var rep struct {
 		Counts struct{ OK, Failed int } `json:"counts"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Counts.OK != 5 || rep.Counts.Failed != 0 {
+	// 5 findings of the cluster checks, and 10 flows through the firewall: 3 webhook ports and one
+	// admin network for each of the 2 clusters, and the mesh in each direction.
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Counts.OK != 15 || rep.Counts.Failed != 0 {
 		t.Fatalf("verify -o json: %v %+v\n%s", err, rep, r.stdout)
 	}
 
@@ -137,4 +141,47 @@ func TestPlanApplyPlan(t *testing.T) {
 	if layers["gcp"] == 0 || layers["gke"] == 0 || layers["k8s"] == 0 {
 		t.Errorf("the plan does not cover every layer: %v", layers)
 	}
+
+	// An operator deletes the webhook rule with gcloud: verify fails and names the flow and port.
+	deleteWebhookRule(t, sb)
+	r = runAgainst(t, sb, "verify", "-f", file)
+	if r.code != exitChecksFailed || !strings.Contains(r.stdout, "× cluster3: control plane 192.168.2.0/28 → nodes of cluster3 on tcp:15017: blocked") {
+		t.Fatalf("verify after the webhook rule was deleted: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// deleteWebhookRule deletes the federation's webhook firewall rule the way an operator would: with
+// gcloud, pointed at the sandbox.
+func deleteWebhookRule(t *testing.T, sb *sandboxEnv) {
+	t.Helper()
+	const project = "asm-multicluster-demo"
+	bin, err := exec.LookPath("gcloud")
+	if err != nil {
+		t.Fatal("gcloud is not installed; the operator's view of this test needs it")
+	}
+	home := t.TempDir()
+	gcloud := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "CLOUDSDK_CONFIG=" + filepath.Join(home, "gcloud"),
+			"CLOUDSDK_CORE_PROJECT=" + project, "CLOUDSDK_CORE_CHECK_GCE_METADATA=false", "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=true",
+			"CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=true"}, gcpfake.Env(sb.srv.URL())...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("gcloud %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	var rule string
+	for _, name := range strings.Fields(gcloud("compute", "firewall-rules", "list", "--format=value(name)")) {
+		if strings.HasSuffix(name, "-webhooks") {
+			rule = name
+		}
+	}
+	if rule == "" {
+		t.Fatal("gcloud lists no webhook rule")
+	}
+	gcloud("compute", "firewall-rules", "delete", rule, "--quiet")
 }
