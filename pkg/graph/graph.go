@@ -33,6 +33,37 @@ type Edge struct {
 	From, To, Label string
 	// Dashed edges are not network rules but credentials: a remote secret.
 	Dashed bool
+	// Status is what a check of the live network found: Allowed, Blocked, or empty (not checked).
+	Status string
+}
+
+// Statuses of an edge checked against the live network.
+const (
+	Allowed = "allowed"
+	Blocked = "blocked"
+)
+
+// NodeID is the ID of a cluster's control plane ("cp"), its nodes ("nodes") or an admin network
+// ("admin", by CIDR), so that callers can find the edges between them.
+func NodeID(kind, name string) string { return id(kind, name) }
+
+// Mark sets the status of the edges between two nodes whose label contains what, and adds note
+// to their labels. It returns how many edges it marked.
+func (g *Graph) Mark(from, to, what, status, note string) int {
+	n := 0
+	for i := range g.Edges {
+		e := &g.Edges[i]
+		if e.From == from && e.To == to && strings.Contains(e.Label, what) {
+			if e.Status != Blocked { // one blocked flow on an edge makes it blocked
+				e.Status = status
+			}
+			if note != "" && !strings.Contains(e.Label, note) {
+				e.Label += "; " + note
+			}
+			n++
+		}
+	}
+	return n
 }
 
 // Graph is a federation drawn as groups, nodes and edges, each list sorted.
@@ -282,12 +313,15 @@ func (g *Graph) Mermaid() string {
 		}
 	}
 	walk("", "  ")
-	for _, e := range g.Edges {
+	for i, e := range g.Edges {
 		arrow := "-->"
 		if e.Dashed {
 			arrow = "-.->"
 		}
 		fmt.Fprintf(&b, "  %s %s|%q| %s\n", e.From, arrow, mermaidText(e.Label), e.To)
+		if c := colour[e.Status]; c != "" {
+			fmt.Fprintf(&b, "  linkStyle %d stroke:%s,stroke-width:2px\n", i, c)
+		}
 	}
 	return b.String()
 }
@@ -317,11 +351,17 @@ func (g *Graph) DOT() string {
 		if e.Dashed {
 			style = ", style=dashed"
 		}
+		if c := colour[e.Status]; c != "" {
+			style += ", color=\"" + c + "\", fontcolor=\"" + c + "\""
+		}
 		fmt.Fprintf(&b, "  %s -> %s [label=%s%s];\n", e.From, e.To, dotString(e.Label), style)
 	}
 	b.WriteString("}\n")
 	return b.String()
 }
+
+// colour of an edge by its status; unchecked edges keep the default.
+var colour = map[string]string{Allowed: "#1a7f37", Blocked: "#cf222e"}
 
 func dotString(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
