@@ -215,7 +215,7 @@ func TestClientErrorsAreNotRetried(t *testing.T) {
 	if res.Status != plan.StatusFailed || !strings.Contains(res.Error, "grant compute.networks.create on projects/asm-multicluster-demo/global/networks/asm-vpc-3") {
 		t.Errorf("permission error without its fix: %+v", res)
 	}
-	if got := statusOf(rep, "firewalls/asmfed-asm-sample-admin"); got.Status != plan.StatusSkipped {
+	if got := statusOf(rep, "firewalls/asmfed-asm-sample--admin"); got.Status != plan.StatusSkipped {
 		t.Errorf("a firewall rule on the missing network: %+v", got)
 	}
 }
@@ -276,10 +276,10 @@ func TestOwnership(t *testing.T) {
 	if err := c.InsertFirewall(ctx, "asm-multicluster-demo", ssh, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.DeleteFirewall(ctx, "asm-multicluster-demo", "asmfed-asm-sample-admin", nil); err != nil {
+	if err := c.DeleteFirewall(ctx, "asm-multicluster-demo", "asmfed-asm-sample--admin", nil); err != nil {
 		t.Fatal(err)
 	}
-	squat := &computepb.Firewall{Name: proto.String("asmfed-asm-sample-admin"), Network: proto.String("projects/asm-multicluster-demo/global/networks/asm-vpc-3"),
+	squat := &computepb.Firewall{Name: proto.String("asmfed-asm-sample--admin"), Network: proto.String("projects/asm-multicluster-demo/global/networks/asm-vpc-3"),
 		SourceRanges: []string{"0.0.0.0/0"}, Allowed: []*computepb.Allowed{{IPProtocol: proto.String("tcp")}}, Description: proto.String("made by hand")}
 	if err := c.InsertFirewall(ctx, "asm-multicluster-demo", squat, nil); err != nil {
 		t.Fatal(err)
@@ -289,7 +289,7 @@ func TestOwnership(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Plan.HasChanges() || len(r.Plan.Conflicts) != 1 || !strings.HasSuffix(string(r.Plan.Conflicts[0].Address), "asmfed-asm-sample-admin") {
+	if r.Plan.HasChanges() || len(r.Plan.Conflicts) != 1 || !strings.HasSuffix(string(r.Plan.Conflicts[0].Address), "asmfed-asm-sample--admin") {
 		t.Fatalf("want one conflict and no changes:\n%s", render(r.Plan))
 	}
 	if _, err := e.Apply(ctx, r, gcplayer.ApplyOptions{}); err == nil || !strings.Contains(err.Error(), "ownership mark") {

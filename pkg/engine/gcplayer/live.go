@@ -125,8 +125,10 @@ func (e *Layer) read(ctx context.Context, d *federation.Desired) (*snapshot, err
 	return s, nil
 }
 
+// hasMarker reports whether a description carries fed's mark exactly: federation prod does not
+// own what prod-eu marked.
 func hasMarker(description, fed string) bool {
-	return strings.HasPrefix(description, federation.DescriptionMarker(fed))
+	return federation.OwnsDescription(description, fed)
 }
 
 func ownedLabels(labels map[string]string, fed string) bool {
