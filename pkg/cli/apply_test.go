@@ -112,7 +112,7 @@ func TestPlanApplyPlan(t *testing.T) {
 
 	// The same saved plan is stale now, and says why.
 	r = runAgainst(t, sb, "apply", planFile)
-	if r.code != exitFailure || !strings.Contains(r.stderr, "the saved plan is stale") || !strings.Contains(r.stderr, "firewalls/asmfed-asm-sample-admin was created") {
+	if r.code != exitFailure || !strings.Contains(r.stderr, "the saved plan is stale") || !strings.Contains(r.stderr, "firewalls/asmfed-asm-sample--admin was created") {
 		t.Fatalf("stale plan: code %d\n%s", r.code, r.stderr)
 	}
 

@@ -44,6 +44,10 @@ func Compile(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
 	if c.fed == "" {
 		return nil, fmt.Errorf("metadata.name: empty federation name (run validate first)")
 	}
+	if !ValidFederationName(c.fed) {
+		return nil, fmt.Errorf("metadata.name: %q cannot name a federation: use at most %d lower-case letters, digits and single dashes, starting with a letter (generated names end the federation name with %q)",
+			c.fed, maxFederationName, nameSeparator)
+	}
 	if err := c.index(); err != nil {
 		return nil, err
 	}
@@ -500,8 +504,40 @@ func (c *compiler) firewallRules() ([]FirewallRule, error) {
 		out = append(out, c.rules("admin", src, tags, []Allowed{{IPProtocol: "tcp"}},
 			fmt.Sprintf("admin networks %s reach every node (kubectl exec, port-forward and debugging through the private endpoint)", strings.Join(names, ", ")))...)
 	}
+	if err := c.distinctNames(out); err != nil {
+		return nil, err
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// distinctNames refuses a federation whose firewall rules would share a name: cluster a with
+// its rule split in chunks (mesh-from-a-1) beside a cluster named a-1, or two long names cut to
+// the same hash. Apply would otherwise write one rule over the other.
+func (c *compiler) distinctNames(rules []FirewallRule) error {
+	by := map[string]string{}
+	for _, r := range rules {
+		if other, dup := by[r.Name]; dup {
+			return fmt.Errorf("%s: firewall rule name %s is generated for both %s and %s (rename the cluster so that no cluster name is another's followed by -<number>)",
+				c.fieldOf(r.Reason, other), r.Name, other, r.Reason)
+		}
+		by[r.Name] = r.Reason
+	}
+	return nil
+}
+
+// fieldOf names the cluster field behind a generated rule, from the reasons of the two rules
+// whose names collide.
+func (c *compiler) fieldOf(reasons ...string) string {
+	field := "spec.clusters[].name"
+	for _, ci := range c.clusters { // sorted by name: the last match is the longer name, a-1 rather than a
+		for _, r := range reasons {
+			if strings.HasPrefix(r, "pods of "+ci.spec.Name+" ") {
+				field = ci.field + ".name"
+			}
+		}
+	}
+	return field
 }
 
 // rules builds one rule, or several when the target tags exceed what a rule may hold.

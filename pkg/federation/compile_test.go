@@ -112,12 +112,12 @@ func TestCompile(t *testing.T) {
 			fed:  fedtest.Generated("solo", 1, []string{"us-west2"}, []string{fleet}).Build(),
 			want: summary{
 				Firewalls: map[string]string{
-					"asmfed-solo-admin":    "10.0.0.0/24 → c01",
-					"asmfed-solo-webhooks": "192.168.0.0/28 → c01",
+					"asmfed-solo--admin":    "10.0.0.0/24 → c01",
+					"asmfed-solo--webhooks": "192.168.0.0/28 → c01",
 				},
 				MAN:          map[string][]string{"c01": {"10.0.0.0/24"}},
 				GlobalAccess: map[string]bool{"c01": false},
-				NATs:         map[string][]string{"asmfed-solo-router-us-west2": {"c01"}},
+				NATs:         map[string][]string{"asmfed-solo--router-us-west2": {"c01"}},
 				APIs:         map[string][]string{fleet: union(clusterAPIs, fleetAPIs)},
 				Memberships:  memberships(fleet, "c01"),
 				MeshID:       "proj-<number of fleet-project, read at plan time>",
@@ -130,17 +130,17 @@ func TestCompile(t *testing.T) {
 			facts: numbers,
 			want: summary{
 				Firewalls: map[string]string{
-					"asmfed-pair-admin":         "10.0.0.0/24 → c01,c02",
-					"asmfed-pair-mesh-from-c01": "10.100.0.0/16 → c02",
-					"asmfed-pair-mesh-from-c02": "10.101.0.0/16 → c01",
-					"asmfed-pair-webhooks":      "192.168.0.0/28,192.168.1.0/28 → c01,c02",
+					"asmfed-pair--admin":         "10.0.0.0/24 → c01,c02",
+					"asmfed-pair--mesh-from-c01": "10.100.0.0/16 → c02",
+					"asmfed-pair--mesh-from-c02": "10.101.0.0/16 → c01",
+					"asmfed-pair--webhooks":      "192.168.0.0/28,192.168.1.0/28 → c01,c02",
 				},
 				MAN: map[string][]string{
 					"c01": {"10.0.0.0/24", "10.101.0.0/16"},
 					"c02": {"10.0.0.0/24", "10.100.0.0/16"},
 				},
 				GlobalAccess: map[string]bool{"c01": false, "c02": false},
-				NATs:         map[string][]string{"asmfed-pair-router-europe-west1": {"c01", "c02"}},
+				NATs:         map[string][]string{"asmfed-pair--router-europe-west1": {"c01", "c02"}},
 				Secrets:      2,
 				APIs:         map[string][]string{fleet: union(clusterAPIs, fleetAPIs)},
 				Memberships:  memberships(fleet, "c01", "c02"),
@@ -154,13 +154,13 @@ func TestCompile(t *testing.T) {
 			facts: numbers,
 			want: summary{
 				Firewalls: map[string]string{
-					"asmfed-five-admin":         "10.0.0.0/24 → c01,c02,c03,c04,c05",
-					"asmfed-five-mesh-from-c01": "10.100.0.0/16 → c02,c03,c04,c05",
-					"asmfed-five-mesh-from-c02": "10.101.0.0/16 → c01,c03,c04,c05",
-					"asmfed-five-mesh-from-c03": "10.102.0.0/16 → c01,c02,c04,c05",
-					"asmfed-five-mesh-from-c04": "10.103.0.0/16 → c01,c02,c03,c05",
-					"asmfed-five-mesh-from-c05": "10.104.0.0/16 → c01,c02,c03,c04",
-					"asmfed-five-webhooks":      "192.168.0.0/28,192.168.1.0/28,192.168.2.0/28,192.168.3.0/28,192.168.4.0/28 → c01,c02,c03,c04,c05",
+					"asmfed-five--admin":         "10.0.0.0/24 → c01,c02,c03,c04,c05",
+					"asmfed-five--mesh-from-c01": "10.100.0.0/16 → c02,c03,c04,c05",
+					"asmfed-five--mesh-from-c02": "10.101.0.0/16 → c01,c03,c04,c05",
+					"asmfed-five--mesh-from-c03": "10.102.0.0/16 → c01,c02,c04,c05",
+					"asmfed-five--mesh-from-c04": "10.103.0.0/16 → c01,c02,c03,c05",
+					"asmfed-five--mesh-from-c05": "10.104.0.0/16 → c01,c02,c03,c04",
+					"asmfed-five--webhooks":      "192.168.0.0/28,192.168.1.0/28,192.168.2.0/28,192.168.3.0/28,192.168.4.0/28 → c01,c02,c03,c04,c05",
 				},
 				MAN: map[string][]string{
 					"c01": {"10.0.0.0/24", "10.101.0.0/16", "10.102.0.0/16", "10.103.0.0/16", "10.104.0.0/16"},
@@ -171,9 +171,9 @@ func TestCompile(t *testing.T) {
 				},
 				GlobalAccess: map[string]bool{"c01": true, "c02": true, "c03": true, "c04": true, "c05": true},
 				NATs: map[string][]string{
-					"asmfed-five-router-europe-west1": {"c03"},
-					"asmfed-five-router-us-east1":     {"c02", "c05"},
-					"asmfed-five-router-us-west2":     {"c01", "c04"},
+					"asmfed-five--router-europe-west1": {"c03"},
+					"asmfed-five--router-us-east1":     {"c02", "c05"},
+					"asmfed-five--router-us-west2":     {"c01", "c04"},
 				},
 				Secrets:         20,
 				ServiceProjects: []string{"svc-a", "svc-b"},
@@ -235,8 +235,8 @@ func twentyClusters() summary {
 		cps = append(cps, fmt.Sprintf("192.168.%d.0/28", i))
 	}
 	s.Memberships = memberships(fleet, all...)
-	s.Firewalls["asmfed-twenty-admin"] = "10.0.0.0/24 → " + strings.Join(all, ",")
-	s.Firewalls["asmfed-twenty-webhooks"] = strings.Join(cps, ",") + " → " + strings.Join(all, ",")
+	s.Firewalls["asmfed-twenty--admin"] = "10.0.0.0/24 → " + strings.Join(all, ",")
+	s.Firewalls["asmfed-twenty--webhooks"] = strings.Join(cps, ",") + " → " + strings.Join(all, ",")
 	for i, name := range all {
 		var peers []string
 		man := []string{"10.0.0.0/24"}
@@ -246,10 +246,10 @@ func twentyClusters() summary {
 				man = append(man, fmt.Sprintf("10.%d.0.0/16", 100+j))
 			}
 		}
-		s.Firewalls["asmfed-twenty-mesh-from-"+name] = fmt.Sprintf("10.%d.0.0/16 → %s", 100+i, strings.Join(peers, ","))
+		s.Firewalls["asmfed-twenty--mesh-from-"+name] = fmt.Sprintf("10.%d.0.0/16 → %s", 100+i, strings.Join(peers, ","))
 		s.MAN[name] = man
 		s.GlobalAccess[name] = true
-		router := "asmfed-twenty-router-" + regions[i%len(regions)]
+		router := "asmfed-twenty--router-" + regions[i%len(regions)]
 		s.NATs[router] = append(s.NATs[router], name)
 	}
 	return s

@@ -23,15 +23,16 @@ func TestResourceName(t *testing.T) {
 		want   string // exact, when the name fits
 		prefix string // readable head, when it is cut and hashed
 	}{
-		{name: "short", fed: "prod", parts: []string{"webhooks"}, want: "asmfed-prod-webhooks"},
-		{name: "exactly 63", fed: strings.Repeat("f", 47), parts: []string{"webhooks"}, want: "asmfed-" + strings.Repeat("f", 47) + "-webhooks"},
-		{name: "too long is cut and hashed", fed: long, parts: []string{"mesh-from", long}, prefix: "asmfed-" + long + "-mesh-f-"},
+		{name: "short", fed: "prod", parts: []string{"webhooks"}, want: "asmfed-prod--webhooks"},
+		{name: "exactly 63", fed: strings.Repeat("f", 46), parts: []string{"webhooks"}, want: "asmfed-" + strings.Repeat("f", 46) + "--webhooks"},
+		{name: "dashed federation", fed: "prod-eu", parts: []string{"mesh-from", "c1"}, want: "asmfed-prod-eu--mesh-from-c1"},
+		{name: "too long is cut and hashed", fed: long, parts: []string{"mesh-from", long}, prefix: "asmfed-" + long + "--mesh-"},
 		{name: "no dash before the hash", fed: strings.Repeat("a", 46), parts: []string{"webhooks-1"}, prefix: "asmfed-" + strings.Repeat("a", 46) + "-"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := federation.ResourceName(tt.fed, tt.parts...)
-			if !federation.ValidName(got) || strings.Contains(got, "--") {
+			if !federation.ValidName(got) {
 				t.Errorf("ResourceName = %q, not a valid name", got)
 			}
 			if tt.want != "" {
@@ -53,6 +54,75 @@ func TestResourceName(t *testing.T) {
 	}
 	if again := federation.ResourceName(long, "mesh-from", long+"x"); again != a {
 		t.Errorf("ResourceName is not stable: %q then %q", a, again)
+	}
+}
+
+// Two federations never generate the same name, however their names and parts run together.
+func TestResourceNamesOfTwoFederationsDiffer(t *testing.T) {
+	tests := []struct {
+		name         string
+		fedA, fedB   string
+		partA, partB []string
+	}{
+		{name: "dash moves between federation and part", fedA: "prod", partA: []string{"eu-webhooks"}, fedB: "prod-eu", partB: []string{"webhooks"}},
+		{name: "router of a region", fedA: "prod", partA: []string{"router", "eu-west1"}, fedB: "prod-router", partB: []string{"eu-west1"}},
+		{name: "mesh rule of a cluster", fedA: "a", partA: []string{"mesh-from", "b-c"}, fedB: "a-mesh", partB: []string{"from", "b-c"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := federation.ResourceName(tt.fedA, tt.partA...), federation.ResourceName(tt.fedB, tt.partB...)
+			if a == b {
+				t.Errorf("federations %s and %s both generate %s", tt.fedA, tt.fedB, a)
+			}
+			if la, lb := federation.LegacyResourceName(tt.fedA, tt.partA...), federation.LegacyResourceName(tt.fedB, tt.partB...); la != lb {
+				t.Errorf("the case does not collide under the old scheme (%s, %s), so it proves nothing", la, lb)
+			}
+		})
+	}
+}
+
+func TestParseDescriptionMarker(t *testing.T) {
+	tests := []struct {
+		name        string
+		description string
+		want        string
+		ok          bool
+	}{
+		{name: "mark alone", description: "managed-by=asmfed federation=prod", want: "prod", ok: true},
+		{name: "mark and reason", description: "managed-by=asmfed federation=prod: the VPC", want: "prod", ok: true},
+		{name: "dashed name", description: "managed-by=asmfed federation=prod-eu: the VPC", want: "prod-eu", ok: true},
+		{name: "reason with colons", description: "managed-by=asmfed federation=prod: a: b", want: "prod", ok: true},
+		{name: "empty", description: ""},
+		{name: "no mark", description: "made by hand"},
+		{name: "mark not at the start", description: "note managed-by=asmfed federation=prod"},
+		{name: "other tool", description: "managed-by=terraform federation=prod"},
+		{name: "empty name", description: "managed-by=asmfed federation=: x"},
+		{name: "text after the name", description: "managed-by=asmfed federation=prod and more"},
+		{name: "colon without space", description: "managed-by=asmfed federation=prod:x"},
+		{name: "upper case", description: "managed-by=asmfed federation=Prod"},
+		{name: "separator in the name", description: "managed-by=asmfed federation=prod--eu"},
+		{name: "trailing dash", description: "managed-by=asmfed federation=prod-: x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := federation.ParseDescriptionMarker(tt.description)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("ParseDescriptionMarker(%q) = %q, %v; want %q, %v", tt.description, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		description, fed string
+		want             bool
+	}{
+		{"managed-by=asmfed federation=prod-eu: x", "prod", false},
+		{"managed-by=asmfed federation=prod: x", "prod-eu", false},
+		{"managed-by=asmfed federation=prod: x", "prod", true},
+		{federation.DescriptionMarker("prod-eu") + ": x", "prod-eu", true},
+	} {
+		if got := federation.OwnsDescription(tt.description, tt.fed); got != tt.want {
+			t.Errorf("OwnsDescription(%q, %q) = %v, want %v", tt.description, tt.fed, got, tt.want)
+		}
 	}
 }
 
@@ -278,10 +348,10 @@ func TestCompileOptions(t *testing.T) {
 				}
 				mesh := []federation.Allowed{{IPProtocol: "tcp", Ports: []string{"443", "8080-8090", "15443"}}, {IPProtocol: "udp", Ports: []string{"53"}}}
 				want := map[string][]federation.Allowed{
-					"asmfed-opt-admin":            {{IPProtocol: "tcp"}},
-					"asmfed-opt-mesh-from-west":   mesh,
-					"asmfed-opt-mesh-from-west-b": mesh,
-					"asmfed-opt-webhooks":         {{IPProtocol: "tcp", Ports: []string{"8443", "15017"}}},
+					"asmfed-opt--admin":            {{IPProtocol: "tcp"}},
+					"asmfed-opt--mesh-from-west":   mesh,
+					"asmfed-opt--mesh-from-west-b": mesh,
+					"asmfed-opt--webhooks":         {{IPProtocol: "tcp", Ports: []string{"8443", "15017"}}},
 				}
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("allowed (-want +got):\n%s", diff)
@@ -328,15 +398,15 @@ func TestCompileOptions(t *testing.T) {
 					tags[r.Name] = len(r.TargetTags)
 				}
 				want := map[string]int{
-					"asmfed-opt-admin-1":            70,
-					"asmfed-opt-admin-2":            12,
-					"asmfed-opt-mesh-from-many":     2,
-					"asmfed-opt-mesh-from-west-1":   70,
-					"asmfed-opt-mesh-from-west-2":   11,
-					"asmfed-opt-mesh-from-west-b-1": 70,
-					"asmfed-opt-mesh-from-west-b-2": 11,
-					"asmfed-opt-webhooks-1":         70,
-					"asmfed-opt-webhooks-2":         12,
+					"asmfed-opt--admin-1":            70,
+					"asmfed-opt--admin-2":            12,
+					"asmfed-opt--mesh-from-many":     2,
+					"asmfed-opt--mesh-from-west-1":   70,
+					"asmfed-opt--mesh-from-west-2":   11,
+					"asmfed-opt--mesh-from-west-b-1": 70,
+					"asmfed-opt--mesh-from-west-b-2": 11,
+					"asmfed-opt--webhooks-1":         70,
+					"asmfed-opt--webhooks-2":         12,
 				}
 				if diff := cmp.Diff(want, tags); diff != "" {
 					t.Errorf("target tags per rule (-want +got):\n%s", diff)
@@ -502,7 +572,32 @@ func TestCompileErrors(t *testing.T) {
 				f.Metadata.Name = "Bad_Name"
 				return f
 			}(),
-			want: `firewall name "asmfed-Bad_Name-admin" is not a valid Compute Engine name`,
+			want: `metadata.name: "Bad_Name" cannot name a federation`,
+		},
+		{
+			name: "federation name with the separator of generated names",
+			fed: func() *v1alpha1.Federation {
+				f := two().Build()
+				f.Metadata.Name = "prod--eu"
+				return f
+			}(),
+			want: `metadata.name: "prod--eu" cannot name a federation`,
+		},
+		{
+			// Cluster a's mesh rule is split in chunks a-1, a-2 (a-1 has more tags than a rule
+			// holds), and cluster a-1's own mesh rule would take the first chunk's name.
+			name: "generated firewall names collide",
+			fed: func() *v1alpha1.Federation {
+				var tags []string
+				for i := range 71 {
+					tags = append(tags, fmt.Sprintf("t%d", i))
+				}
+				return fedtest.New("prod").
+					Cluster(fedtest.Cluster("a").Ranges("10.0.0.0/24", "10.100.0.0/16", "10.200.0.0/20", "172.16.0.0/28")).
+					Cluster(fedtest.Cluster("a-1").Ranges("10.0.1.0/24", "10.101.0.0/16", "10.201.0.0/20", "172.16.0.16/28").Tags(tags...)).
+					Build()
+			}(),
+			want: `spec.clusters[1].name: firewall rule name asmfed-prod--mesh-from-a-1 is generated for both`,
 		},
 		{
 			name: "unknown cross-cluster protocol",

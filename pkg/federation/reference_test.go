@@ -31,22 +31,22 @@ func TestCompileReference(t *testing.T) {
 		}
 		want := []rule{
 			{ // asm-gce-to-vpc3-clusters-all
-				Name: "asmfed-asm-admin", Project: "asm-seed", Network: "asm-vpc-3",
+				Name: "asmfed-asm--admin", Project: "asm-seed", Network: "asm-vpc-3",
 				SourceRanges: []string{"10.0.0.0/24"}, TargetTags: []string{"cluster3", "cluster4"},
 				Allowed: []federation.Allowed{{IPProtocol: "tcp"}},
 			},
 			{ // asm-from-cluster3-to-cluster4, with the mesh's default of every port
-				Name: "asmfed-asm-mesh-from-cluster3", Project: "asm-seed", Network: "asm-vpc-3",
+				Name: "asmfed-asm--mesh-from-cluster3", Project: "asm-seed", Network: "asm-vpc-3",
 				SourceRanges: []string{"10.185.128.0/18"}, TargetTags: []string{"cluster4"},
 				Allowed: []federation.Allowed{{IPProtocol: "all"}},
 			},
 			{ // asm-from-cluster4-to-cluster3
-				Name: "asmfed-asm-mesh-from-cluster4", Project: "asm-seed", Network: "asm-vpc-3",
+				Name: "asmfed-asm--mesh-from-cluster4", Project: "asm-seed", Network: "asm-vpc-3",
 				SourceRanges: []string{"10.185.192.0/18"}, TargetTags: []string{"cluster3"},
 				Allowed: []federation.Allowed{{IPProtocol: "all"}},
 			},
 			{ // asm-ports-15017-9443-vpc3 and asm-ports-8443-vpc3 in one rule
-				Name: "asmfed-asm-webhooks", Project: "asm-seed", Network: "asm-vpc-3",
+				Name: "asmfed-asm--webhooks", Project: "asm-seed", Network: "asm-vpc-3",
 				SourceRanges: []string{"192.168.2.0/28", "192.168.3.0/28"}, TargetTags: []string{"cluster3", "cluster4"},
 				Allowed: []federation.Allowed{{IPProtocol: "tcp", Ports: []string{"8443", "9443", "15017"}}},
 			},
@@ -118,9 +118,9 @@ func TestCompileReference(t *testing.T) {
 	t.Run("NAT", func(t *testing.T) {
 		// asm-router3/asm-nat3: the cluster subnets only, primary ranges; the bastion subnet is not NATed.
 		want := []federation.NAT{{
-			Address: "gcp:projects/asm-seed/regions/us-west2/routers/asmfed-asm-router-us-west2",
+			Address: "gcp:projects/asm-seed/regions/us-west2/routers/asmfed-asm--router-us-west2",
 			Project: "asm-seed", Region: "us-west2", Network: "asm-vpc-3",
-			Router: "asmfed-asm-router-us-west2", Name: "asmfed-asm-nat-us-west2",
+			Router: "asmfed-asm--router-us-west2", Name: "asmfed-asm--nat-us-west2",
 			Subnets: []federation.NATSubnet{
 				{Name: "cluster3", Ranges: []string{"PRIMARY_IP_RANGE"}},
 				{Name: "cluster4", Ranges: []string{"PRIMARY_IP_RANGE"}},

@@ -101,8 +101,12 @@ func (c *Clients) SetNodePoolAutoscaling(ctx context.Context, project, location,
 func (c *Clients) UpdateNodePool(ctx context.Context, project, location, cluster string, np *containerpb.NodePool, progress Progress) error {
 	name := clusterName(project, location, cluster) + "/nodePools/" + np.GetName()
 	return c.containerOp(ctx, "update node pool", name, project, location, progress, func(ctx context.Context) (*containerpb.Operation, error) {
-		return c.clusters.UpdateNodePool(ctx, &containerpb.UpdateNodePoolRequest{Name: name, ImageType: np.GetConfig().GetImageType(),
-			NodeVersion: "-", Tags: &containerpb.NetworkTags{Tags: np.GetConfig().GetTags()}})
+		req := &containerpb.UpdateNodePoolRequest{Name: name, ImageType: np.GetConfig().GetImageType(),
+			NodeVersion: "-", Tags: &containerpb.NetworkTags{Tags: np.GetConfig().GetTags()}}
+		if labels := np.GetConfig().GetResourceLabels(); labels != nil {
+			req.ResourceLabels = &containerpb.ResourceLabels{Labels: labels}
+		}
+		return c.clusters.UpdateNodePool(ctx, req)
 	})
 }
 

@@ -200,6 +200,15 @@ func Diff(desired, live []Resource, opts DiffOptions) (*Plan, error) {
 			DependsOn: l.DependsOn, Protected: l.Protected})
 	}
 	p.Changes = order(p.Changes)
+	p.Recount()
+	p.Live = fingerprintOf(live)
+	return p, nil
+}
+
+// Recount sets the summary from the changes, for a layer that turned a change's action after
+// Diff (a cluster in ERROR is replaced, not left as it is).
+func (p *Plan) Recount() {
+	p.Summary = Summary{}
 	for _, c := range p.Changes {
 		switch c.Action {
 		case Create:
@@ -212,8 +221,6 @@ func Diff(desired, live []Resource, opts DiffOptions) (*Plan, error) {
 			p.Summary.Destroy++
 		}
 	}
-	p.Live = fingerprintOf(live)
-	return p, nil
 }
 
 func fieldNames(fields []FieldChange) string {

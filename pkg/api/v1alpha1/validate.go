@@ -159,6 +159,8 @@ func (v *validator) validate() {
 		v.errorf("metadata.name", "", "is required")
 	case len(n) > 40 || !gceName.MatchString(n):
 		v.errorf("metadata.name", "at most 40 "+gceRule+"; it prefixes the names of the resources the tool creates", "%q is not a valid federation name", n)
+	case strings.Contains(n, "--"):
+		v.errorf("metadata.name", "use single dashes: the names the tool generates end the federation name with --, as in asmfed-prod--webhooks", "%q contains --", n)
 	}
 	s := &f.Spec
 	v.project("spec.fleetProject", s.FleetProject)

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -130,6 +132,9 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 		return nil, err
 	}
 	if err := r.retainRevisionsInUse(ctx, d.Mesh.Revision, &warnings); err != nil {
+		return nil, err
+	}
+	if err := r.retainCRDsInUse(ctx, &warnings); err != nil {
 		return nil, err
 	}
 	// Live objects are reduced to the shape of the now complete desired objects.
@@ -588,4 +593,62 @@ func (r *ClusterPlan) revisionUsers(ctx context.Context, cluster, rev string) (s
 		parts = append(parts, fmt.Sprintf("%d pods (restart them to move their sidecars)", n))
 	}
 	return strings.Join(parts, " and "), nil
+}
+
+// retainCRDsInUse keeps every CustomResourceDefinition the federation would prune while custom
+// resources of it exist that the federation does not own: deleting a CRD deletes every object of
+// its kind, application teams' VirtualServices included. Such a CRD is neither deleted nor shown
+// as a deletion; it stays in the inventory, and a warning names it with how many foreign objects
+// hold it. The apply after they are gone removes it.
+func (r *ClusterPlan) retainCRDsInUse(ctx context.Context, warnings *[]string) error {
+	for _, addr := range slices.Sorted(maps.Keys(r.live)) {
+		l := r.live[addr]
+		if _, wanted := r.desired[addr]; wanted || l.ref.Kind != "CustomResourceDefinition" || !owned(l.u, r.fed) {
+			continue
+		}
+		gvr, ok := servedResource(l.u)
+		if !ok {
+			continue
+		}
+		r.Calls[l.ref.Cluster]++
+		list, err := r.clients.Dynamic(l.ref.Cluster).Resource(gvr).List(ctx, metav1.ListOptions{})
+		if apierrors.IsNotFound(err) {
+			continue // no version served: nothing of it can exist
+		}
+		if err != nil {
+			return fmt.Errorf("cluster %s: list %s to see whether CustomResourceDefinition %s is in use: %w", l.ref.Cluster, gvr.Resource, l.ref.Name, err)
+		}
+		foreign := 0
+		for i := range list.Items {
+			if !owned(&list.Items[i], r.fed) {
+				foreign++
+			}
+		}
+		if foreign == 0 {
+			continue
+		}
+		*warnings = append(*warnings, fmt.Sprintf("CustomResourceDefinition %s stays in %s: %d %s the federation does not own would be deleted with it; the apply after they are gone removes it",
+			l.ref.Name, l.ref.Cluster, foreign, gvr.Resource))
+		delete(r.live, addr)
+		r.retained[l.ref.Cluster] = append(r.retained[l.ref.Cluster], addr)
+	}
+	for c := range r.retained {
+		slices.Sort(r.retained[c])
+	}
+	return nil
+}
+
+// servedResource is the group, a served version and the plural of a CustomResourceDefinition.
+func servedResource(u *unstructured.Unstructured) (schema.GroupVersionResource, bool) {
+	group, _, _ := unstructured.NestedString(u.Object, "spec", "group")
+	plural, _, _ := unstructured.NestedString(u.Object, "spec", "names", "plural")
+	versions, _, _ := unstructured.NestedSlice(u.Object, "spec", "versions")
+	for _, v := range versions {
+		m, _ := v.(map[string]any)
+		if served, _ := m["served"].(bool); served && plural != "" {
+			name, _ := m["name"].(string)
+			return schema.GroupVersionResource{Group: group, Version: name, Resource: plural}, true
+		}
+	}
+	return schema.GroupVersionResource{}, false
 }

@@ -143,8 +143,8 @@ func (e *Layer) update(ctx context.Context, c plan.Change, d, l *object, progres
 				return err
 			}
 		}
-		if c.Changed("imageType") || c.Changed("tags") {
-			return e.gcp.UpdateNodePool(ctx, d.project, d.location, d.parent, want, progress)
+		if c.Changed("imageType") || c.Changed("tags") || c.Changed("labels") {
+			return e.gcp.UpdateNodePool(ctx, d.project, d.location, d.parent, withLiveLabels(want, l.msg.(*containerpb.NodePool)), progress)
 		}
 		return nil
 	}
@@ -300,4 +300,19 @@ func (e *Layer) addProjectBinding(ctx context.Context, project, role, member str
 		return nil
 	}
 	return e.gcp.SetProjectIAMPolicy(ctx, project, p)
+}
+
+// withLiveLabels is the desired pool with the resource labels others set on the live one kept:
+// GKE replaces a pool's resource labels as a whole.
+func withLiveLabels(want, have *containerpb.NodePool) *containerpb.NodePool {
+	out := proto.Clone(want).(*containerpb.NodePool)
+	labels := map[string]string{}
+	for k, v := range have.GetConfig().GetResourceLabels() {
+		labels[k] = v
+	}
+	for k, v := range want.GetConfig().GetResourceLabels() {
+		labels[k] = v
+	}
+	out.Config.ResourceLabels = labels
+	return out
 }

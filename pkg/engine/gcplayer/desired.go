@@ -122,7 +122,8 @@ func desiredState(d *federation.Desired) ([]*object, error) {
 			Reason: cd.Reason, Fields: clusterFields(cl, cd.Project), Immutable: clusterImmutable, DependsOn: deps},
 			msg: cl, project: cd.Project, location: cd.Location})
 		for i, np := range cl.NodePools {
-			add(&object{res: plan.Resource{Address: cd.NodePools[i].Address, Kind: plan.KindNodePool, Group: "cluster " + cd.Name,
+			np.Config.ResourceLabels = map[string]string{federation.LabelManagedBy: federation.ManagedByValue, federation.LabelFederation: d.Federation}
+			add(&object{res: plan.Resource{Address: cd.NodePools[i].Address, Kind: plan.KindNodePool, Group: "cluster " + cd.Name, Protected: true,
 				Reason: cd.NodePools[i].Reason, Fields: nodePoolFields(np), Immutable: nodePoolImmutable, DependsOn: []plan.Address{cd.Address}},
 				msg: np, project: cd.Project, location: cd.Location, parent: cd.Name})
 		}

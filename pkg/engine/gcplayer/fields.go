@@ -188,7 +188,12 @@ func nodePoolFields(np *containerpb.NodePool) map[string]any {
 		sa = "default"
 	}
 	a := np.GetAutoscaling()
+	labels := map[string]any{}
+	for k, v := range cfg.GetResourceLabels() {
+		labels[k] = v
+	}
 	return map[string]any{
+		"labels":         labels,
 		"machineType":    cfg.GetMachineType(),
 		"imageType":      strings.ToUpper(cfg.GetImageType()),
 		"diskSizeGb":     cfg.GetDiskSizeGb(),

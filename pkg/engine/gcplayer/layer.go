@@ -122,8 +122,10 @@ func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, e
 		return nil, err
 	}
 	p.Warnings = append(p.Warnings, derived.Warnings...)
+	unhealthyClusters(p, snap, f.Metadata.Name)
 	states, notes := meshStates(derived, snap)
 	p.Notes = append(p.Notes, notes...)
+	p.Notes = append(p.Notes, foreignPools(derived, snap, live)...)
 	for _, c := range p.Changes {
 		if c.Protected && (c.Action == plan.Replace || c.Action == plan.Delete) {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s will be %sd: everything running on it goes with it (apply needs --allow-destroy)", c.Address, c.Action))

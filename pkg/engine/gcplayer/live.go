@@ -125,8 +125,81 @@ func (e *Layer) read(ctx context.Context, d *federation.Desired) (*snapshot, err
 	return s, nil
 }
 
+// hasMarker reports whether a description carries fed's mark exactly: federation prod does not
+// own what prod-eu marked.
 func hasMarker(description, fed string) bool {
-	return strings.HasPrefix(description, federation.DescriptionMarker(fed))
+	return federation.OwnsDescription(description, fed)
+}
+
+// poolOwned decides a node pool's ownership by its own mark, not its cluster's: a pool added by
+// hand or by node auto-provisioning in an owned cluster is not the federation's. A pool the file
+// names in a cluster the federation owns is its own too: pools created before they carried a
+// mark are adopted, and the plan adds the mark.
+func poolOwned(np *containerpb.NodePool, fed string, clusterOwned, wanted bool) bool {
+	return ownedLabels(np.GetConfig().GetResourceLabels(), fed) || (clusterOwned && wanted)
+}
+
+// foreignPools says, for each cluster of the federation, which node pools are not its own and
+// are left alone.
+func foreignPools(d *federation.Desired, s *snapshot, live []*object) []string {
+	seen := map[plan.Address]bool{}
+	for _, o := range live {
+		seen[o.res.Address] = true
+	}
+	var notes []string
+	for _, cd := range d.Clusters {
+		for _, c := range s.clusters[cd.Project] {
+			if c.GetName() != cd.Name || c.GetLocation() != cd.Location || !ownedLabels(c.GetResourceLabels(), d.Federation) {
+				continue
+			}
+			var names []string
+			for _, np := range c.GetNodePools() {
+				if !seen[plan.NodePoolAddress(cd.Project, cd.Location, cd.Name, np.GetName())] {
+					names = append(names, np.GetName())
+				}
+			}
+			if len(names) > 0 {
+				sort.Strings(names)
+				notes = append(notes, fmt.Sprintf("node pools %s of cluster %s carry no mark of federation %s (added by hand or by node auto-provisioning): left alone",
+					strings.Join(names, ", "), cd.Name, d.Federation))
+			}
+		}
+	}
+	return notes
+}
+
+// unhealthyClusters turns the change of every owned cluster GKE reports in ERROR or DEGRADED into
+// a replacement: such a cluster does not recover by itself, and leaving it as it is would call the
+// federation converged. Replacing a cluster is protected, so apply needs --allow-destroy; the
+// warning says so either way.
+func unhealthyClusters(p *plan.Plan, s *snapshot, fed string) {
+	status := map[plan.Address]*containerpb.Cluster{}
+	for project, cls := range s.clusters {
+		for _, c := range cls {
+			switch c.GetStatus() {
+			case containerpb.Cluster_ERROR, containerpb.Cluster_DEGRADED:
+				if ownedLabels(c.GetResourceLabels(), fed) {
+					status[plan.ClusterAddress(project, c.GetLocation(), c.GetName())] = c
+				}
+			}
+		}
+	}
+	for i := range p.Changes {
+		ch := &p.Changes[i]
+		c := status[ch.Address]
+		if c == nil || (ch.Action != plan.NoOp && ch.Action != plan.Update) {
+			continue
+		}
+		msg := c.GetStatusMessage()
+		if msg == "" {
+			msg = "no status message"
+		}
+		ch.Action = plan.Replace
+		ch.Protected = true
+		ch.ActionReason = fmt.Sprintf("GKE reports the cluster %s (%s); it does not recover by itself", c.GetStatus(), msg)
+		p.Warnings = append(p.Warnings, fmt.Sprintf("cluster %s is %s: %s", c.GetName(), c.GetStatus(), msg))
+	}
+	p.Recount()
 }
 
 func ownedLabels(labels map[string]string, fed string) bool {
@@ -145,7 +218,7 @@ func liveState(d *federation.Desired, s *snapshot, desired []*object) []*object 
 	var out []*object
 	keep := func(o *object, owned bool) {
 		o.res.Owned = owned
-		o.res.Protected = o.res.Kind == plan.KindCluster || o.res.Kind == plan.KindNetwork
+		o.res.Protected = o.res.Kind == plan.KindCluster || o.res.Kind == plan.KindNetwork || o.res.Kind == plan.KindNodePool
 		if _, wanted := want[o.res.Address]; wanted || owned {
 			if d, ok := want[o.res.Address]; ok {
 				o.res.Group, o.res.Kind = d.res.Group, d.res.Kind
@@ -224,8 +297,15 @@ func liveState(d *federation.Desired, s *snapshot, desired []*object) []*object 
 			keep(&object{res: plan.Resource{Address: addr, Kind: plan.KindCluster, Group: "cluster " + c.GetName(), Fields: fields, DependsOn: deps},
 				msg: c, project: project, location: c.GetLocation()}, owned)
 			for _, np := range c.GetNodePools() {
-				keep(&object{res: plan.Resource{Address: plan.NodePoolAddress(project, c.GetLocation(), c.GetName(), np.GetName()), Kind: plan.KindNodePool, Group: "cluster " + c.GetName(),
-					Fields: nodePoolFields(np), DependsOn: []plan.Address{addr}}, msg: np, project: project, location: c.GetLocation(), parent: c.GetName()}, owned)
+				paddr := plan.NodePoolAddress(project, c.GetLocation(), c.GetName(), np.GetName())
+				pfields := nodePoolFields(np)
+				w, wanted := want[paddr]
+				if wanted {
+					pfields["labels"] = scopeLabels(pfields["labels"].(map[string]any), w.res.Fields["labels"])
+				}
+				keep(&object{res: plan.Resource{Address: paddr, Kind: plan.KindNodePool, Group: "cluster " + c.GetName(),
+					Fields: pfields, DependsOn: []plan.Address{addr}}, msg: np, project: project, location: c.GetLocation(), parent: c.GetName()},
+					poolOwned(np, fed, owned, wanted))
 			}
 		}
 	}

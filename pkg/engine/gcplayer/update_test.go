@@ -33,8 +33,8 @@ func TestInPlaceUpdates(t *testing.T) {
 		"gke:projects/asm-multicluster-demo/locations/us-west2/clusters/cluster3":                              plan.Update,
 		"gke:projects/asm-multicluster-demo/locations/us-west2/clusters/cluster4":                              plan.Update,
 		"gke:projects/asm-multicluster-demo/locations/us-west2/clusters/cluster4/nodePools/cluster4-node-pool": plan.Update,
-		"gcp:projects/asm-multicluster-demo/global/firewalls/asmfed-asm-sample-webhooks":                       plan.Update,
-		"gcp:projects/asm-multicluster-demo/global/firewalls/asmfed-asm-sample-admin":                          plan.Update,
+		"gcp:projects/asm-multicluster-demo/global/firewalls/asmfed-asm-sample--webhooks":                      plan.Update,
+		"gcp:projects/asm-multicluster-demo/global/firewalls/asmfed-asm-sample--admin":                         plan.Update,
 		"gcp:projects/asm-multicluster-demo/regions/us-west2/subnetworks/bastion-subnet":                       plan.Update,
 	}
 	got := map[string]plan.Action{}
