@@ -148,6 +148,23 @@ func TestPlanApplyPlan(t *testing.T) {
 	if r.code != exitChecksFailed || !strings.Contains(r.stdout, "× cluster3: control plane 192.168.2.0/28 → nodes of cluster3 on tcp:15017: blocked") {
 		t.Fatalf("verify after the webhook rule was deleted: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// The picture draws that flow blocked, in red, and the others allowed, in green.
+	r = runAgainst(t, sb, "verify", "-f", file, "--graph", "--format", "dot")
+	if r.code != exitChecksFailed {
+		t.Fatalf("verify --graph: code %d\n%s", r.code, r.stderr)
+	}
+	var blocked, allowed int
+	for _, line := range strings.Split(r.stdout, "\n") {
+		switch {
+		case strings.Contains(line, "cp_cluster3 -> nodes_cluster3") && strings.Contains(line, "BLOCKED") && strings.Contains(line, `color="#cf222e"`):
+			blocked++
+		case strings.Contains(line, "nodes_cluster3 -> nodes_cluster4") && strings.Contains(line, `color="#1a7f37"`):
+			allowed++
+		}
+	}
+	if blocked != 1 || allowed != 1 || !strings.Contains(r.stderr, "ASMFED-NET-001") {
+		t.Errorf("verify --graph: %d blocked webhook edges, %d allowed mesh edges, want 1 and 1\n%s", blocked, allowed, r.stdout)
+	}
 }
 
 // deleteWebhookRule deletes the federation's webhook firewall rule the way an operator would: with

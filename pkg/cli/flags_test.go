@@ -216,7 +216,7 @@ var honouredFlags = map[string][]string{
 		"lock-timeout", "no-color", "parallelism", "rotate-remote-secrets", "timeout", "wait"},
 	"kubectl asmfed destroy": {"auto-approve", "filename", "force-unlock", "help", "impersonate-service-account", "kubeconfig", "lock-timeout",
 		"no-color", "parallelism"},
-	"kubectl asmfed verify":  {"filename", "help", "impersonate-service-account", "kubeconfig", "no-color", "output"},
+	"kubectl asmfed verify":  {"filename", "format", "graph", "help", "impersonate-service-account", "kubeconfig", "no-color", "output"},
 	"kubectl asmfed version": {"help", "output"},
 	"kubectl asmfed ca":      {"help"},
 	"kubectl asmfed ca init": {"force", "help", "organization", "out", "output", "validity"},

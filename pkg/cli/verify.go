@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine"
+	"github.com/asmfed/kubectl-asmfed/pkg/graph"
 	"github.com/asmfed/kubectl-asmfed/pkg/verify"
 )
 
@@ -18,13 +20,15 @@ type verifyOptions struct {
 	cloud    cloudFlags
 	filename string
 	output   outputFormat
+	graph    bool
+	format   outputFormat
 
 	source *fileSource
 	fed    *v1alpha1.Federation
 }
 
 func newVerifyCommand(g *globalOptions) *cobra.Command {
-	o := &verifyOptions{globalOptions: g, output: newOutputFormat("text", "json")}
+	o := &verifyOptions{globalOptions: g, output: newOutputFormat("text", "json"), format: newOutputFormat("mermaid", "dot")}
 	cmd := &cobra.Command{
 		Use:   "verify -f FILE",
 		Short: "Prove the federation works: clusters, live state, remote access, shared trust, managed control plane",
@@ -46,6 +50,9 @@ It exits 0 when nothing failed, 3 when a check failed, 1 when verify itself coul
 		Example: `  # Verify the two-cluster sample on the sandbox
   kubectl asmfed verify -f samples/two-cluster-private/federation.yaml
 
+  # The federation drawn with each flow through the firewall coloured: green allowed, red blocked
+  kubectl asmfed verify -f samples/two-cluster-private/federation.yaml --graph
+
   # As JSON, for CI
   kubectl asmfed verify -f samples/two-cluster-private/federation.yaml -o json`,
 		Args: cobra.NoArgs,
@@ -53,6 +60,9 @@ It exits 0 when nothing failed, 3 when a check failed, 1 when verify itself coul
 	}
 	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "Federation file")
 	o.output.addFlag(cmd, "Output format", "")
+	cmd.Flags().BoolVar(&o.graph, "graph", false, "Draw the federation with each flow coloured by what the live firewall does to it (the report goes to stderr)")
+	cmd.Flags().Var(&o.format, "format", "Format of --graph: mermaid or dot")
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"mermaid", "dot"}, cobra.ShellCompDirectiveNoFileComp))
 	o.cloud.add(cmd.Flags())
 	o.addClusterFlags(cmd.Flags())
 	o.addColorFlag(cmd.Flags())
@@ -73,6 +83,14 @@ func (o *verifyOptions) Complete() (err error) {
 func (o *verifyOptions) Validate() error {
 	if o.filename == "" {
 		return errors.New("no federation file: pass -f FILE")
+	}
+	if o.graph {
+		if err := o.format.validate(); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		if o.output.is("json") {
+			return errors.New("--graph prints a drawing on stdout: drop -o json")
+		}
 	}
 	return o.output.validate()
 }
@@ -99,7 +117,12 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 		env.MeshStates[name] = verify.MeshState{ControlPlane: st.ControlPlane, DataPlane: st.DataPlane, Conditions: st.Conditions}
 	}
 	report := verify.Run(ctx, env, verify.Checks())
-	if o.output.is("json") {
+	if o.graph {
+		if err := o.printGraph(env); err != nil {
+			return err
+		}
+		o.printReportTo(o.streams.ErrOut, report)
+	} else if o.output.is("json") {
 		enc := json.NewEncoder(o.streams.Out)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
@@ -117,8 +140,27 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 
 var marks = map[verify.Status]string{verify.OK: "√", verify.Warn: "‼", verify.Fail: "×", verify.Skipped: "-"}
 
-func (o *verifyOptions) printReport(r *verify.Report) {
-	w := o.streams.Out
+// printGraph draws the federation with each flow through the firewall coloured by its verdict.
+func (o *verifyOptions) printGraph(env *verify.Env) error {
+	g := graph.Of(env.Derived)
+	for _, v := range verify.FirewallVerdicts(env) {
+		status, note := graph.Allowed, ""
+		if !v.Allowed {
+			status, note = graph.Blocked, "BLOCKED: "+v.Reason
+		}
+		g.Mark(graph.NodeID(v.FromKind, v.From), graph.NodeID(v.ToKind, v.To), "firewall", status, note)
+	}
+	out := g.Mermaid()
+	if o.format.is("dot") {
+		out = g.DOT()
+	}
+	_, err := io.WriteString(o.streams.Out, out)
+	return err
+}
+
+func (o *verifyOptions) printReport(r *verify.Report) { o.printReportTo(o.streams.Out, r) }
+
+func (o *verifyOptions) printReportTo(w io.Writer, r *verify.Report) {
 	color := o.color(w)
 	paint := func(code, s string) string {
 		if !color {

@@ -13,8 +13,35 @@ import (
 // flow is one connection the mesh needs, as the firewall sees it.
 type flow struct {
 	what, from, to string
-	conn           vpcfw.Connection
-	fix            string
+	// fromKind/fromName and toKind/toName name the ends as a drawing does: a cluster's control
+	// plane ("cp") or nodes ("nodes"), or an admin network ("admin", by CIDR).
+	fromKind, fromName, toKind, toName string
+	conn                               vpcfw.Connection
+	fix                                string
+}
+
+// FlowVerdict is what the live firewall does to one flow the mesh needs.
+type FlowVerdict struct {
+	FromKind, From, ToKind, To string
+	// What describes the flow, e.g. "control plane 192.168.2.0/28 → nodes of c1 on tcp:15017".
+	What    string
+	Allowed bool
+	// Rule decided; empty when an implied rule did.
+	Rule, Reason string
+}
+
+// FirewallVerdicts evaluates every flow the mesh needs against the live rules; nil when the rules
+// were not read.
+func FirewallVerdicts(env *Env) []FlowVerdict {
+	if env.Derived == nil || env.Firewall == nil {
+		return nil
+	}
+	var out []FlowVerdict
+	for _, fl := range meshFlows(env) {
+		v := vpcfw.Check(env.Firewall, fl.conn)
+		out = append(out, FlowVerdict{FromKind: fl.fromKind, From: fl.fromName, ToKind: fl.toKind, To: fl.toName, What: fl.what, Allowed: v.Allowed, Rule: v.Rule, Reason: v.Reason})
+	}
+	return out
 }
 
 // meshFlows lists the flows the federation needs through the VPC firewall: each control plane to
@@ -38,7 +65,7 @@ func meshFlows(env *Env) []flow {
 		for _, port := range f.Spec.Mesh.WebhookPorts {
 			out = append(out, flow{
 				what: fmt.Sprintf("control plane %s → nodes of %s on tcp:%d", c.ControlPlaneRange, c.Name, port),
-				from: c.ControlPlaneRange, to: c.Name,
+				from: c.ControlPlaneRange, to: c.Name, fromKind: "cp", fromName: c.Name, toKind: "nodes", toName: c.Name,
 				conn: vpcfw.Connection{From: vpcfw.Instance{IP: host(c.ControlPlaneRange, 2)}, To: vpcfw.Instance{IP: host(c.PodRange, 9), Tags: c.NodeTags}, Protocol: "tcp", Port: int(port)},
 				fix: fmt.Sprintf("allow tcp:%d from %s to the nodes tagged %s (kubectl asmfed apply recreates the federation's webhooks rule); istiod's sidecar injection and validation need it",
 					port, c.ControlPlaneRange, strings.Join(c.NodeTags, ",")),
@@ -59,7 +86,7 @@ func meshFlows(env *Env) []flow {
 				}
 				out = append(out, flow{
 					what: fmt.Sprintf("pods of %s → pods of %s on %s:%d", c.Name, p.Name, proto, port),
-					from: c.Name, to: p.Name,
+					from: c.Name, to: p.Name, fromKind: "nodes", fromName: c.Name, toKind: "nodes", toName: p.Name,
 					conn: vpcfw.Connection{From: vpcfw.Instance{IP: host(c.PodRange, 9), Tags: c.NodeTags}, To: vpcfw.Instance{IP: host(p.PodRange, 9), Tags: p.NodeTags}, Protocol: proto, Port: port},
 					fix: fmt.Sprintf("allow %s:%d from %s (pods of %s) to the nodes tagged %s (kubectl asmfed apply recreates the federation's mesh-from-%s rule)",
 						proto, port, c.PodRange, c.Name, strings.Join(p.NodeTags, ","), c.Name),
@@ -69,7 +96,7 @@ func meshFlows(env *Env) []flow {
 		for _, an := range f.Spec.Admin.AuthorizedNetworks {
 			out = append(out, flow{
 				what: fmt.Sprintf("admin network %s (%s) → nodes of %s on tcp:22", an.Name, an.CIDR, c.Name),
-				from: an.CIDR, to: c.Name,
+				from: an.CIDR, to: c.Name, fromKind: "admin", fromName: an.CIDR, toKind: "nodes", toName: c.Name,
 				conn: vpcfw.Connection{From: vpcfw.Instance{IP: host(an.CIDR, 1)}, To: vpcfw.Instance{IP: host(c.PodRange, 9), Tags: c.NodeTags}, Protocol: "tcp", Port: 22},
 				fix:  fmt.Sprintf("allow tcp from %s to the nodes tagged %s (kubectl asmfed apply recreates the federation's admin rule)", an.CIDR, strings.Join(c.NodeTags, ",")),
 			})
