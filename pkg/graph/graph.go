@@ -283,8 +283,9 @@ func (g *Graph) normalise() {
 	g.Edges = edges
 }
 
-// children lists groups and nodes by parent group, for the renderers' nesting.
-func (g *Graph) children() (map[string][]Group, map[string][]Node) {
+// nest visits nodes and groups in nesting order, each with the indentation of its depth: a
+// group's open, then its nodes and groups, then its close.
+func (g *Graph) nest(node func(n Node, indent string), open, close func(gr Group, indent string)) {
 	groups := map[string][]Group{}
 	for _, gr := range g.Groups {
 		groups[gr.Parent] = append(groups[gr.Parent], gr)
@@ -293,26 +294,29 @@ func (g *Graph) children() (map[string][]Group, map[string][]Node) {
 	for _, n := range g.Nodes {
 		nodes[n.Group] = append(nodes[n.Group], n)
 	}
-	return groups, nodes
+	var walk func(parent, indent string)
+	walk = func(parent, indent string) {
+		for _, n := range nodes[parent] {
+			node(n, indent)
+		}
+		for _, gr := range groups[parent] {
+			open(gr, indent)
+			walk(gr.ID, indent+"  ")
+			close(gr, indent)
+		}
+	}
+	walk("", "  ")
 }
 
 // Mermaid renders a flowchart that code hosts and most documentation tools draw.
 func (g *Graph) Mermaid() string {
 	var b strings.Builder
 	b.WriteString("flowchart LR\n")
-	groups, nodes := g.children()
-	var walk func(parent, indent string)
-	walk = func(parent, indent string) {
-		for _, n := range nodes[parent] {
-			fmt.Fprintf(&b, "%s%s[%q]\n", indent, n.ID, mermaidText(n.Label))
-		}
-		for _, gr := range groups[parent] {
+	g.nest(func(n Node, indent string) { fmt.Fprintf(&b, "%s%s[%q]\n", indent, n.ID, mermaidText(n.Label)) },
+		func(gr Group, indent string) {
 			fmt.Fprintf(&b, "%ssubgraph %s[%q]\n", indent, gr.ID, mermaidText(gr.Label))
-			walk(gr.ID, indent+"  ")
-			fmt.Fprintf(&b, "%send\n", indent)
-		}
-	}
-	walk("", "  ")
+		},
+		func(_ Group, indent string) { fmt.Fprintf(&b, "%send\n", indent) })
 	for i, e := range g.Edges {
 		arrow := "-->"
 		if e.Dashed {
@@ -333,19 +337,11 @@ func mermaidText(s string) string { return strings.ReplaceAll(s, `"`, "'") }
 func (g *Graph) DOT() string {
 	var b strings.Builder
 	b.WriteString("digraph federation {\n  rankdir=LR;\n  newrank=true;\n  node [shape=box];\n")
-	groups, nodes := g.children()
-	var walk func(parent, indent string)
-	walk = func(parent, indent string) {
-		for _, n := range nodes[parent] {
-			fmt.Fprintf(&b, "%s%s [label=%s];\n", indent, n.ID, dotString(n.Label))
-		}
-		for _, gr := range groups[parent] {
+	g.nest(func(n Node, indent string) { fmt.Fprintf(&b, "%s%s [label=%s];\n", indent, n.ID, dotString(n.Label)) },
+		func(gr Group, indent string) {
 			fmt.Fprintf(&b, "%ssubgraph cluster_%s {\n%s  label=%s;\n", indent, gr.ID, indent, dotString(gr.Label))
-			walk(gr.ID, indent+"  ")
-			fmt.Fprintf(&b, "%s}\n", indent)
-		}
-	}
-	walk("", "  ")
+		},
+		func(_ Group, indent string) { fmt.Fprintf(&b, "%s}\n", indent) })
 	for _, e := range g.Edges {
 		style := ""
 		if e.Dashed {
