@@ -27,6 +27,7 @@ type applyOptions struct {
 	rotate       bool
 	wait         bool
 	timeout      time.Duration
+	resumeWait   time.Duration
 
 	source *fileSource
 	fed    *v1alpha1.Federation
@@ -67,6 +68,7 @@ naming what changed. Replacing or deleting a cluster or a network needs --allow-
 	cmd.Flags().BoolVar(&o.allowDestroy, "allow-destroy", false, "Allow replacing or deleting clusters and networks")
 	cmd.Flags().BoolVar(&o.wait, "wait", true, "Wait for the installed control plane (istiod, gateways) to be available, and say why not")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Minute, "How long each readiness wait may take")
+	cmd.Flags().DurationVar(&o.resumeWait, "resume-timeout", 30*time.Minute, "How long to wait for each operation an earlier, interrupted apply left running (a cluster being created takes minutes; 0: no limit)")
 	cmd.Flags().BoolVar(&o.rotate, "rotate-remote-secrets", false, "Issue new reader tokens and rewrite every remote secret (the old tokens stop working)")
 	addParallelismFlag(cmd.Flags(), &o.parallelism)
 	o.cloud.add(cmd.Flags())
@@ -110,6 +112,8 @@ func (o *applyOptions) Validate() error {
 		return errors.New("apply reads the federation file from disk: use -f FILE")
 	case o.timeout <= 0:
 		return fmt.Errorf("--timeout must be positive, got %s", o.timeout)
+	case o.resumeWait < 0:
+		return fmt.Errorf("--resume-timeout must not be negative, got %s", o.resumeWait)
 	}
 	return validateParallelism(o.parallelism)
 }
@@ -136,7 +140,7 @@ func (o *applyOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	if !fp.Plan.HasChanges() && fp.Deferred == nil {
+	if !fp.Plan.HasChanges() && fp.Deferred == nil && !fp.Pending() {
 		return nil
 	}
 	if o.saved == nil && !o.autoApprove {
@@ -144,7 +148,7 @@ func (o *applyOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	aopts, done := o.progressOptions(engine.ApplyOptions{Parallelism: o.parallelism, AllowDestroy: o.allowDestroy, WaitWorkloads: o.wait, ReadyTimeout: o.timeout})
+	aopts, done := o.progressOptions(engine.ApplyOptions{Parallelism: o.parallelism, AllowDestroy: o.allowDestroy, WaitWorkloads: o.wait, ReadyTimeout: o.timeout, ResumeTimeout: o.resumeWait})
 	report, err := s.eng.ApplyAll(ctx, fp, aopts)
 	done()
 	if err != nil {

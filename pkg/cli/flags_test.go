@@ -64,6 +64,7 @@ func TestValidate(t *testing.T) {
 		{"apply both", &applyOptions{filename: "f.yaml", planFile: "plan.json", parallelism: 10, timeout: time.Minute}, "pass either -f FILE or a saved plan, not both"},
 		{"apply from stdin", &applyOptions{filename: "-", parallelism: 10, timeout: time.Minute}, "apply reads the federation file from disk: use -f FILE"},
 		{"apply no timeout", &applyOptions{filename: "f.yaml", parallelism: 10}, "--timeout must be positive, got 0s"},
+		{"apply negative resume timeout", &applyOptions{filename: "f.yaml", parallelism: 10, timeout: time.Minute, resumeWait: -time.Second}, "--resume-timeout must not be negative, got -1s"},
 		{"apply no parallelism", &applyOptions{filename: "f.yaml", timeout: time.Minute}, "--parallelism must be at least 1, got 0"},
 
 		{"destroy ok", &destroyOptions{filename: "f.yaml", parallelism: 10}, ""},
@@ -207,7 +208,7 @@ var honouredFlags = map[string][]string{
 	"kubectl asmfed plan": {"detailed-exitcode", "filename", "help", "impersonate-service-account", "kubeconfig", "no-color", "out",
 		"output", "rotate-remote-secrets"},
 	"kubectl asmfed apply": {"allow-destroy", "auto-approve", "filename", "help", "impersonate-service-account", "kubeconfig", "no-color",
-		"parallelism", "rotate-remote-secrets", "timeout", "wait"},
+		"parallelism", "resume-timeout", "rotate-remote-secrets", "timeout", "wait"},
 	"kubectl asmfed destroy": {"auto-approve", "filename", "help", "impersonate-service-account", "kubeconfig", "no-color", "parallelism"},
 	"kubectl asmfed verify":  {"filename", "help", "impersonate-service-account", "kubeconfig", "no-color", "output"},
 	"kubectl asmfed version": {"help", "output"},

@@ -44,8 +44,11 @@ type CloudPlan struct {
 	Clusters map[string]ClusterAccess
 	// MeshStates are the managed control plane's states by cluster (managed mode only).
 	MeshStates map[string]MeshState
-	desired    map[plan.Address]*object
-	live       map[plan.Address]*object
+	// Pending is what an earlier, interrupted apply left running on the federation's
+	// resources; apply waits for it (Resume) before anything else.
+	Pending []Pending
+	desired map[plan.Address]*object
+	live    map[plan.Address]*object
 }
 
 // MeshState is the managed control plane's state on one cluster, as the fleet feature reports it.
@@ -118,6 +121,12 @@ func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, e
 		return nil, err
 	}
 	p.Warnings = append(p.Warnings, derived.Warnings...)
+	pending, failed := pendingWork(derived, snap, desired, live)
+	for _, pw := range pending {
+		p.Notes = append(p.Notes, "resuming "+pw.String())
+	}
+	p.Warnings = append(p.Warnings, failed...)
+	r.Pending = pending
 	states, notes := meshStates(derived, snap)
 	p.Notes = append(p.Notes, notes...)
 	for _, c := range p.Changes {
@@ -223,7 +232,7 @@ func (e *Layer) Apply(ctx context.Context, r *CloudPlan, opts ApplyOptions) (*pl
 	}
 	steps := plan.StepsFor(r.Plan, func(c plan.Change) func(context.Context, func(string)) error {
 		return func(ctx context.Context, progress func(string)) error {
-			return e.change(ctx, c, r.desired[c.Address], r.live[c.Address], gcp.Progress(progress))
+			return e.change(ctx, r, c, r.desired[c.Address], r.live[c.Address], gcp.Progress(progress))
 		}
 	})
 	return plan.Execute(ctx, steps, plan.ExecOptions{Parallelism: opts.Parallelism, OnEvent: opts.OnEvent})
