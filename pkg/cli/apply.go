@@ -28,6 +28,7 @@ type applyOptions struct {
 	rotate       bool
 	wait         bool
 	timeout      time.Duration
+	resumeWait   time.Duration
 
 	source *fileSource
 	fed    *v1alpha1.Federation
@@ -80,6 +81,7 @@ holder died lapses 2 minutes after its last renewal; --force-unlock takes it at 
 	cmd.Flags().BoolVar(&o.allowDestroy, "allow-destroy", false, "Allow replacing or deleting clusters and networks")
 	cmd.Flags().BoolVar(&o.wait, "wait", true, "Wait for the installed control plane (istiod, gateways) to be available, and say why not")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Minute, "How long each readiness wait may take")
+	cmd.Flags().DurationVar(&o.resumeWait, "resume-timeout", 30*time.Minute, "How long to wait for each operation an earlier, interrupted apply left running (a cluster being created takes minutes; 0: no limit)")
 	cmd.Flags().BoolVar(&o.rotate, "rotate-remote-secrets", false, "Issue new reader tokens and rewrite every remote secret (the old tokens stop working)")
 	addParallelismFlag(cmd.Flags(), &o.parallelism)
 	o.lock.add(cmd.Flags())
@@ -124,6 +126,8 @@ func (o *applyOptions) Validate() error {
 		return errors.New("apply reads the federation file from disk: use -f FILE")
 	case o.timeout <= 0:
 		return fmt.Errorf("--timeout must be positive, got %s", o.timeout)
+	case o.resumeWait < 0:
+		return fmt.Errorf("--resume-timeout must not be negative, got %s", o.resumeWait)
 	}
 	if err := o.lock.validate(); err != nil {
 		return err
@@ -153,7 +157,7 @@ func (o *applyOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	if !fp.Plan.HasChanges() && fp.Deferred == nil {
+	if !fp.Plan.HasChanges() && fp.Deferred == nil && !fp.Pending() {
 		return nil
 	}
 	if o.saved == nil && !o.autoApprove {
@@ -162,7 +166,7 @@ func (o *applyOptions) Run(ctx context.Context) error {
 		}
 	}
 	aopts, done := o.progressOptions(engine.ApplyOptions{Parallelism: o.parallelism, AllowDestroy: o.allowDestroy, WaitWorkloads: o.wait, ReadyTimeout: o.timeout,
-		Lock: o.lock.options(o.globalOptions, o.cloud)})
+		ResumeTimeout: o.resumeWait, Lock: o.lock.options(o.globalOptions, o.cloud)})
 	report, err := s.eng.ApplyAll(ctx, fp, aopts)
 	done()
 	if err != nil {

@@ -52,7 +52,13 @@ func (g *globalOptions) progressOptions(opts engine.ApplyOptions) (engine.ApplyO
 	ui := newProgress(g.streams.ErrOut, isTerminal(g.streams.ErrOut))
 	opts.OnEvent = func(_ engine.Phase, e plan.Event) { ui.Event(e) }
 	opts.OnPhase = func(p engine.Phase, replanned *plan.Plan) {
-		if replanned != nil {
+		switch {
+		case p == engine.PhaseResume:
+			fmt.Fprintln(g.streams.ErrOut, "\nResuming what an earlier apply left running:")
+		case replanned != nil && p == engine.PhaseCloud:
+			fmt.Fprintln(g.streams.Out, "\nGoogle Cloud, planned again now that the resumed work is done:")
+			_ = g.render(g.streams.Out, replanned)
+		case replanned != nil:
 			fmt.Fprintln(g.streams.Out, "\nCluster side, planned now that the clusters exist:")
 			_ = g.render(g.streams.Out, replanned)
 		}

@@ -45,6 +45,8 @@ func verb(a plan.Action) string {
 		return "replacing"
 	case plan.Delete:
 		return "deleting"
+	case plan.Wait:
+		return "resuming"
 	}
 	return "checking"
 }
@@ -52,6 +54,9 @@ func verb(a plan.Action) string {
 func outcome(e plan.Event) string {
 	switch e.Status {
 	case plan.StatusDone:
+		if e.Action == plan.Wait {
+			return fmt.Sprintf("resumed, done after %s", e.Elapsed.Round(time.Second))
+		}
 		return fmt.Sprintf("done after %s", e.Elapsed.Round(time.Second))
 	case plan.StatusFailed:
 		return fmt.Sprintf("failed after %s: %v", e.Elapsed.Round(time.Second), e.Err)

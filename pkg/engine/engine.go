@@ -208,6 +208,7 @@ type Phase string
 
 // Phases of ApplyAll, in order.
 const (
+	PhaseResume   Phase = "Resuming"
 	PhaseCloud    Phase = "Google Cloud"
 	PhaseClusters Phase = "Cluster side"
 )
@@ -223,6 +224,9 @@ type ApplyOptions struct {
 	// ReadyTimeout, and says why not.
 	WaitWorkloads bool
 	ReadyTimeout  time.Duration
+	// ResumeTimeout bounds each wait for work an earlier apply left running (an operation, a
+	// cluster provisioning); 0 waits as long as ctx allows.
+	ResumeTimeout time.Duration
 	// OnEvent receives the progress of each change.
 	OnEvent func(Phase, plan.Event)
 	// OnPhase is told when a phase starts. replanned is the cluster side's plan when it was
@@ -236,12 +240,12 @@ type ApplyOptions struct {
 
 // Report is what ApplyAll did, per phase; a phase that had nothing to do has none.
 type Report struct {
-	Cloud, Clusters *plan.Report
+	Resume, Cloud, Clusters *plan.Report
 }
 
 // Err is the first phase's failure, or nil.
 func (r *Report) Err() error {
-	for _, p := range []*plan.Report{r.Cloud, r.Clusters} {
+	for _, p := range []*plan.Report{r.Resume, r.Cloud, r.Clusters} {
 		if p != nil {
 			if err := p.Err(); err != nil {
 				return err
@@ -255,7 +259,15 @@ func (r *Report) Err() error {
 // still not all reachable.
 var ErrClusterSideBlocked = errors.New("the Google Cloud layer is applied, but the cluster side cannot be")
 
-// applyAll carries out a full plan under the lock (see ApplyAll).
+// Pending reports whether an earlier apply left work running that apply would wait for.
+func (fp *FullPlan) Pending() bool { return len(fp.Cloud.Pending) > 0 }
+
+// applyAll carries out a full plan under the lock (see ApplyAll): first it waits for what an
+// earlier, interrupted apply left running (operations, clusters provisioning) and plans the Google
+// Cloud layer again; then the Google Cloud layer, then the cluster side, planned again against the
+// clusters as they now are when the first phase changed anything (or the side was deferred).
+// Conflicts and refused deletions of a planned cluster side stop the apply before the Google Cloud
+// phase starts. A failed phase stops the apply; its report says what failed.
 func (e *Engine) applyAll(ctx context.Context, l *lock.Lock, fp *FullPlan, opts ApplyOptions) (*Report, error) {
 	if fp.Clusters != nil {
 		if err := fp.Clusters.Plan.CheckApplicable(opts.AllowDestroy); err != nil {
@@ -269,10 +281,39 @@ func (e *Engine) applyAll(ctx context.Context, l *lock.Lock, fp *FullPlan, opts 
 		}
 		return func(ev plan.Event) { opts.OnEvent(p, ev) }
 	}
+	if len(fp.Cloud.Pending) > 0 {
+		// An earlier apply was interrupted: wait for what it left running, then plan the
+		// Google Cloud layer again against what that work produced.
+		if opts.OnPhase != nil {
+			opts.OnPhase(PhaseResume, nil)
+		}
+		start := time.Now()
+		r, err := e.cloud.Resume(ctx, fp.Cloud, gcplayer.ResumeOptions{Timeout: opts.ResumeTimeout, OnEvent: event(PhaseResume)})
+		if err != nil {
+			return rep, err
+		}
+		rep.Resume = r
+		if opts.OnPhaseDone != nil {
+			opts.OnPhaseDone(PhaseResume, r, time.Since(start))
+		}
+		if r.Err() != nil {
+			return rep, nil
+		}
+		cloud, err := e.cloud.Plan(ctx, fp.federation)
+		if err != nil {
+			return rep, err
+		}
+		fp.Cloud = cloud
+		fp.Deferred = nil
+	}
 	cloudChanged := fp.Cloud.Plan.HasChanges()
 	if cloudChanged {
 		if opts.OnPhase != nil {
-			opts.OnPhase(PhaseCloud, nil)
+			var replanned *plan.Plan
+			if rep.Resume != nil {
+				replanned = fp.Cloud.Plan
+			}
+			opts.OnPhase(PhaseCloud, replanned)
 		}
 		start := time.Now()
 		r, err := e.cloud.Apply(ctx, fp.Cloud, gcplayer.ApplyOptions{Parallelism: opts.Parallelism, AllowDestroy: opts.AllowDestroy, OnEvent: event(PhaseCloud)})

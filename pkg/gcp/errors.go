@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -26,6 +27,7 @@ const (
 	KindQuota            ErrorKind = "quota exceeded"
 	KindPrecondition     ErrorKind = "precondition failed"
 	KindConflict         ErrorKind = "already exists"
+	KindAborted          ErrorKind = "aborted"
 	KindNotFound         ErrorKind = "not found"
 	KindInvalid          ErrorKind = "invalid request"
 	KindUnavailable      ErrorKind = "unavailable"
@@ -77,12 +79,26 @@ var (
 // statusOf extracts the HTTP status, the reasons and the message of an error from the REST or
 // gRPC clients.
 func statusOf(err error) (code int, reasons []string, msg string, header http.Header) {
+	code, reasons, msg, header, _ = statusAndCode(err)
+	return code, reasons, msg, header
+}
+
+// statusAndCode is statusOf with the canonical (gRPC) code when the error says it: a gRPC
+// status, an operation's status, or the "status" of a REST error body. It is codes.Unknown
+// when only the HTTP status is known, which does not tell ABORTED from ALREADY_EXISTS.
+func statusAndCode(err error) (code int, reasons []string, msg string, header http.Header, canonical codes.Code) {
+	canonical = codes.Unknown
 	var oe *opError
 	if errors.As(err, &oe) {
-		return oe.code, nil, oe.msg, nil
+		if oe.grpc != codes.OK {
+			canonical = oe.grpc
+		}
+		return oe.code, nil, oe.msg, nil, canonical
 	}
 	var ge *googleapi.Error
-	if errors.As(err, &ge) {
+	if !errors.As(err, &ge) {
+		ge = nil
+	} else {
 		code, msg, header = ge.Code, ge.Message, ge.Header
 		for _, item := range ge.Errors {
 			reasons = append(reasons, item.Reason)
@@ -91,13 +107,28 @@ func statusOf(err error) (code int, reasons []string, msg string, header http.He
 			}
 		}
 	}
+	if ge != nil {
+		var body struct {
+			Error struct {
+				Status string `json:"status"`
+			} `json:"error"`
+		}
+		if json.Unmarshal([]byte(ge.Body), &body) == nil {
+			if c, ok := codeByName[body.Error.Status]; ok {
+				canonical = c
+			}
+		}
+	}
 	var ae *apierror.APIError
 	if errors.As(err, &ae) {
 		if code == 0 {
 			code = ae.HTTPCode()
 		}
-		if code <= 0 {
-			code = httpFromGRPC(ae.GRPCStatus().Code())
+		if code <= 0 && ae.GRPCStatus() != nil {
+			// A gRPC error: its code is the canonical one (REST errors carry a code mapped
+			// back from the HTTP status, which loses it).
+			canonical = ae.GRPCStatus().Code()
+			code = httpFromGRPC(canonical)
 		}
 		if r := ae.Reason(); r != "" {
 			reasons = append(reasons, r)
@@ -109,14 +140,21 @@ func statusOf(err error) (code int, reasons []string, msg string, header http.He
 	if msg == "" {
 		msg = err.Error()
 	}
-	return code, reasons, msg, header
+	return code, reasons, msg, header, canonical
+}
+
+// codeByName maps the "status" of Google's JSON errors to codes.
+var codeByName = map[string]codes.Code{
+	"ALREADY_EXISTS":      codes.AlreadyExists,
+	"ABORTED":             codes.Aborted,
+	"FAILED_PRECONDITION": codes.FailedPrecondition,
 }
 
 func grpcCode(c int32) codes.Code { return codes.Code(c) }
 
 func httpFromGRPC(c codes.Code) int {
 	switch c {
-	case codes.InvalidArgument, codes.OutOfRange:
+	case codes.InvalidArgument, codes.OutOfRange, codes.FailedPrecondition:
 		return 400
 	case codes.Unauthenticated:
 		return 401
@@ -126,8 +164,6 @@ func httpFromGRPC(c codes.Code) int {
 		return 404
 	case codes.AlreadyExists, codes.Aborted:
 		return 409
-	case codes.FailedPrecondition:
-		return 412
 	case codes.ResourceExhausted:
 		return 429
 	case codes.Unavailable:
@@ -152,7 +188,7 @@ func classify(call, resource string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s %s: %w", call, resource, err)
 	}
-	code, reasons, msg, _ := statusOf(err)
+	code, reasons, msg, _, canonical := statusAndCode(err)
 	e := &Error{Kind: KindOther, Call: call, Resource: resource, Code: code, Message: msg, Err: err}
 	has := func(rs ...string) bool {
 		for _, r := range reasons {
@@ -194,10 +230,13 @@ func classify(call, resource string, err error) error {
 		} else {
 			e.Hint = "check the IAM roles of the identity running the tool (gcloud auth list), or use --impersonate-service-account"
 		}
-	case code == 409:
+	case canonical == codes.AlreadyExists || (code == 409 && canonical != codes.Aborted && (has("alreadyExists", "ALREADY_EXISTS", "RESOURCE_ALREADY_EXISTS") || strings.Contains(lower, "already exists"))):
 		e.Kind = KindConflict
 		e.Hint = "it was created outside this apply; run plan to see it"
-	case code == 412 || has("conditionNotMet") || strings.Contains(lower, "fingerprint") || strings.Contains(lower, "precondition"):
+	case canonical == codes.Aborted || code == 409:
+		e.Kind = KindAborted
+		e.Hint = "another change to the resource ran at the same time; run apply again"
+	case canonical == codes.FailedPrecondition || code == 412 || has("conditionNotMet") || strings.Contains(lower, "fingerprint") || strings.Contains(lower, "precondition"):
 		e.Kind = KindPrecondition
 		e.Hint = "the resource changed while the tool worked on it; run plan and apply again"
 	case code == 404:

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/googleapis/gax-go/v2/apierror"
 	"google.golang.org/api/googleapi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 func TestClassify(t *testing.T) {
@@ -40,6 +43,14 @@ func TestClassify(t *testing.T) {
 		{name: "stale fingerprint", err: &googleapi.Error{Code: 400, Message: "Supplied fingerprint does not match current metadata fingerprint."}, kind: KindPrecondition},
 		{name: "conflict", err: &googleapi.Error{Code: 409, Message: "The resource 'projects/p/global/networks/n' already exists"}, kind: KindConflict},
 		{name: "not found", err: &googleapi.Error{Code: 404, Message: "not found"}, kind: KindNotFound},
+		// ALREADY_EXISTS and ABORTED share HTTP 409; only ALREADY_EXISTS means the resource is there.
+		{name: "gRPC already exists", err: grpcErr(codes.AlreadyExists, "Already exists: projects/p/locations/l/clusters/c."), kind: KindConflict},
+		{name: "gRPC aborted", err: grpcErr(codes.Aborted, "Operation was aborted."), kind: KindAborted, hintHas: "run apply again"},
+		{name: "REST aborted", err: &googleapi.Error{Code: 409, Message: "Operation was aborted.", Body: `{"error":{"code":409,"message":"Operation was aborted.","status":"ABORTED"}}`}, kind: KindAborted},
+		{name: "REST already exists", err: &googleapi.Error{Code: 409, Message: "Already exists: projects/p/locations/l/clusters/c.", Body: `{"error":{"code":409,"status":"ALREADY_EXISTS"}}`}, kind: KindConflict},
+		{name: "aborted operation", err: &opError{code: 409, grpc: codes.Aborted, msg: "operation op-1 failed: the cluster is being deleted"}, kind: KindAborted},
+		// Google maps FAILED_PRECONDITION to 400.
+		{name: "gRPC failed precondition", err: grpcErr(codes.FailedPrecondition, "Cluster is running incompatible operation."), kind: KindPrecondition},
 		{name: "failed operation", err: &opError{code: 429, msg: "operation op-1 failed: QUOTA_EXCEEDED"}, kind: KindQuota},
 		{name: "server error", err: &googleapi.Error{Code: 503, Message: "backend unavailable"}, kind: KindUnavailable},
 	}
@@ -63,6 +74,22 @@ func TestClassify(t *testing.T) {
 				t.Error("the original error is not wrapped")
 			}
 		})
+	}
+}
+
+func grpcErr(c codes.Code, msg string) error {
+	ae, ok := apierror.FromError(status.Error(c, msg))
+	if !ok {
+		panic("not an API error")
+	}
+	return ae
+}
+
+func TestHTTPFromGRPC(t *testing.T) {
+	for c, want := range map[codes.Code]int{codes.AlreadyExists: 409, codes.Aborted: 409, codes.FailedPrecondition: 400, codes.NotFound: 404} {
+		if got := httpFromGRPC(c); got != want {
+			t.Errorf("%v: HTTP %d, want %d", c, got, want)
+		}
 	}
 }
 

@@ -93,7 +93,7 @@ func (c *Clients) waitHubOp(ctx context.Context, svc *hubv1.Service, call, resou
 		}
 	}
 	if op.Error != nil && op.Error.Code != 0 {
-		return classify(call, resource, &opError{code: httpFromGRPCCode(int32(op.Error.Code)), msg: "operation " + op.Name + " failed: " + op.Error.Message})
+		return classify(call, resource, &opError{code: httpFromGRPCCode(int32(op.Error.Code)), grpc: grpcCode(int32(op.Error.Code)), msg: "operation " + op.Name + " failed: " + op.Error.Message})
 	}
 	return nil
 }

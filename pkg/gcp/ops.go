@@ -9,6 +9,7 @@ import (
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
+	"google.golang.org/grpc/codes"
 )
 
 // Progress receives short status lines while an operation runs.
@@ -75,6 +76,9 @@ func computeOpError(call, resource string, op *computepb.Operation) error {
 // opError is a failed long-running operation, classified like a failed call.
 type opError struct {
 	code int
+	// grpc is the operation's status code when it reports one: it tells ABORTED from
+	// ALREADY_EXISTS, which share HTTP 409.
+	grpc codes.Code
 	msg  string
 }
 
@@ -105,7 +109,7 @@ func (c *Clients) waitContainer(ctx context.Context, call, resource, project, lo
 		}
 	}
 	if st := op.GetError(); st != nil && st.GetCode() != 0 {
-		return classify(call, resource, &opError{code: httpFromGRPCCode(st.GetCode()), msg: "operation " + op.GetName() + " failed: " + st.GetMessage()})
+		return classify(call, resource, &opError{code: httpFromGRPCCode(st.GetCode()), grpc: grpcCode(st.GetCode()), msg: "operation " + op.GetName() + " failed: " + st.GetMessage()})
 	}
 	if m := op.GetStatusMessage(); m != "" && op.GetError() == nil && strings.Contains(strings.ToLower(m), "error") {
 		return classify(call, resource, &opError{msg: "operation " + op.GetName() + " failed: " + m})

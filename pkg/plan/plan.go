@@ -24,6 +24,9 @@ const (
 	Update  Action = "update"
 	Replace Action = "replace"
 	Delete  Action = "delete"
+	// Wait is not a change: apply waits for work an earlier, interrupted apply started (an
+	// operation still running, a cluster still provisioning) before planning again.
+	Wait Action = "wait"
 )
 
 // Symbol is the mark renderers print before an address, as terraform plan does.
@@ -37,6 +40,8 @@ func (a Action) Symbol() string {
 		return "-/+"
 	case Delete:
 		return "-"
+	case Wait:
+		return "…"
 	}
 	return " "
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
@@ -21,19 +22,19 @@ func isNotFound(err error) bool { return gcp.IsKind(err, gcp.KindNotFound) }
 func isConflict(err error) bool { return gcp.IsKind(err, gcp.KindConflict) }
 
 // change carries out one change. Every branch is idempotent: a create that finds the resource
-// already there (an earlier apply that was interrupted) counts as done, a delete that finds it
-// gone likewise, so that apply can always be run again.
-func (e *Layer) change(ctx context.Context, c plan.Change, d, l *object, progress gcp.Progress) error {
+// already there is resumed (resumeCreate), a delete that finds it gone counts as done, so that
+// apply can always be run again.
+func (e *Layer) change(ctx context.Context, r *CloudPlan, c plan.Change, d, l *object, progress gcp.Progress) error {
 	switch c.Action {
 	case plan.Create:
-		return e.create(ctx, d, progress)
+		return e.createOrResume(ctx, r, d, progress)
 	case plan.Update:
 		return e.update(ctx, c, d, l, progress)
 	case plan.Replace:
 		if err := e.delete(ctx, l, progress); err != nil {
 			return err
 		}
-		return e.create(ctx, d, progress)
+		return e.createOrResume(ctx, r, d, progress)
 	case plan.Delete:
 		return e.delete(ctx, l, progress)
 	}
@@ -78,11 +79,76 @@ func (e *Layer) create(ctx context.Context, d *object, progress gcp.Progress) er
 	default:
 		return fmt.Errorf("cannot create a %s", d.res.Kind)
 	}
-	if isConflict(err) {
-		progress("already exists")
+	return err
+}
+
+// createOrResume creates, and takes ALREADY_EXISTS for what it is: the resource was created
+// meanwhile, maybe by an earlier apply that did not see its create finish. It is resumed only
+// when it carries the federation's mark and is what the file wants.
+func (e *Layer) createOrResume(ctx context.Context, r *CloudPlan, d *object, progress gcp.Progress) error {
+	err := e.create(ctx, d, progress)
+	if !isConflict(err) {
+		return err
+	}
+	switch d.res.Kind {
+	case plan.KindAPI, plan.KindXpnHost, plan.KindXpnService, plan.KindIAMBinding, plan.KindFeature:
+		// No mark to check: these are the project's, and enabling them twice is harmless.
 		return nil
 	}
-	return err
+	return e.resumeCreate(ctx, r, d, err, progress)
+}
+
+// resumeCreate reads again a resource whose create answered ALREADY_EXISTS: still being created
+// (an operation running, a cluster provisioning), it is waited for; then it counts as created
+// when it carries the federation's mark and matches what the file wants, and fails otherwise.
+func (e *Layer) resumeCreate(ctx context.Context, r *CloudPlan, d *object, conflict error, progress gcp.Progress) error {
+	addr := d.res.Address
+	var desired []*object
+	for _, o := range r.desired {
+		desired = append(desired, o)
+	}
+	for attempt := 0; ; attempt++ {
+		snap, err := e.read(ctx, r.Derived)
+		if err != nil {
+			return err
+		}
+		live := liveState(r.Derived, snap, desired)
+		var have *object
+		for _, o := range live {
+			if o.res.Address == addr {
+				have = o
+			}
+		}
+		pending := pendingWork(r.Derived, snap, desired, live)
+		var wait *Pending
+		for i := range pending {
+			if pending[i].Address == addr {
+				wait = &pending[i]
+			}
+		}
+		if have != nil && !have.res.Owned {
+			return fmt.Errorf("%s exists without the federation's mark (%w): it was not created by federation %s, which leaves it alone; delete or rename it, or change the name in the file", addr, conflict, r.Derived.Federation)
+		}
+		if wait != nil && attempt < 3 {
+			progress("resuming: " + wait.String())
+			if err := e.waitPending(ctx, *wait, ResumeOptions{PollInterval: 2 * time.Second}, progress); err != nil {
+				return err
+			}
+			continue
+		}
+		if have == nil {
+			return fmt.Errorf("%s: the create answered that it exists, but it cannot be read and nothing is creating it (%w); run plan to see it", addr, conflict)
+		}
+		p, err := plan.Diff([]plan.Resource{d.res}, []plan.Resource{have.res}, plan.DiffOptions{Federation: r.Derived.Federation})
+		if err != nil {
+			return err
+		}
+		if p.HasChanges() {
+			return fmt.Errorf("%s exists with the federation's mark but not as the file wants it (%s): run plan and apply again", addr, fieldPaths(p.Changes[0]))
+		}
+		progress("resumed: created by an earlier apply")
+		return nil
+	}
 }
 
 func (e *Layer) delete(ctx context.Context, l *object, progress gcp.Progress) error {
@@ -243,7 +309,7 @@ func (e *Layer) addBinding(ctx context.Context, d *object) error {
 		} else {
 			err = e.addProjectBinding(ctx, d.project, role, member)
 		}
-		if err == nil || !(gcp.IsKind(err, gcp.KindPrecondition) || isConflict(err)) {
+		if err == nil || !(gcp.IsKind(err, gcp.KindPrecondition) || gcp.IsKind(err, gcp.KindAborted) || isConflict(err)) {
 			return err
 		}
 	}

@@ -47,8 +47,11 @@ type CloudPlan struct {
 	MeshStates map[string]MeshState
 	// Firewall is every live firewall rule of the federation's network, for reachability checks.
 	Firewall []vpcfw.Rule
-	desired  map[plan.Address]*object
-	live     map[plan.Address]*object
+	// Pending is what an earlier, interrupted apply left running on the federation's
+	// resources; apply waits for it (Resume) before anything else.
+	Pending []Pending
+	desired map[plan.Address]*object
+	live    map[plan.Address]*object
 }
 
 // MeshState is the managed control plane's state on one cluster, as the fleet feature reports it.
@@ -123,6 +126,11 @@ func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, e
 	}
 	p.Warnings = append(p.Warnings, derived.Warnings...)
 	unhealthyClusters(p, snap, f.Metadata.Name)
+	pending := pendingWork(derived, snap, desired, live)
+	for _, pw := range pending {
+		p.Notes = append(p.Notes, "resuming "+pw.String())
+	}
+	r.Pending = pending
 	states, notes := meshStates(derived, snap)
 	p.Notes = append(p.Notes, notes...)
 	p.Notes = append(p.Notes, foreignPools(derived, snap, live)...)
@@ -229,7 +237,7 @@ func (e *Layer) Apply(ctx context.Context, r *CloudPlan, opts ApplyOptions) (*pl
 	}
 	steps := plan.StepsFor(r.Plan, func(c plan.Change) func(context.Context, func(string)) error {
 		return func(ctx context.Context, progress func(string)) error {
-			return e.change(ctx, c, r.desired[c.Address], r.live[c.Address], gcp.Progress(progress))
+			return e.change(ctx, r, c, r.desired[c.Address], r.live[c.Address], gcp.Progress(progress))
 		}
 	})
 	return plan.Execute(ctx, steps, plan.ExecOptions{Parallelism: opts.Parallelism, OnEvent: opts.OnEvent})

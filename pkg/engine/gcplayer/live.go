@@ -16,6 +16,7 @@ import (
 	hubv1 "google.golang.org/api/gkehub/v1"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
@@ -31,6 +32,9 @@ type snapshot struct {
 	xpnServices []string
 	clusters    map[string][]*containerpb.Cluster
 	memberships []*gkehubpb.Membership
+	// running are the operations not done in the projects the federation touches: compute's
+	// in the network's project, GKE's in the clusters' projects, Service Usage's.
+	running []gcp.Operation
 	// meshFeature is the fleet servicemesh feature, nil when it is not enabled.
 	meshFeature *hubv1.Feature
 	// policies are the IAM bindings (role → members) of the resources the federation binds
@@ -96,7 +100,29 @@ func (e *Layer) read(ctx context.Context, d *federation.Desired) (*snapshot, err
 			mu.Unlock()
 			return err
 		})
+		g.Go(func() error {
+			ops, err := e.gcp.RunningContainerOperations(ctx, p)
+			mu.Lock()
+			s.running = append(s.running, ops...)
+			mu.Unlock()
+			return err
+		})
 	}
+	// Operations an earlier apply left running: it is waited for, not started again.
+	g.Go(func() error {
+		ops, err := e.gcp.RunningComputeOperations(ctx, netProject)
+		mu.Lock()
+		s.running = append(s.running, ops...)
+		mu.Unlock()
+		return err
+	})
+	g.Go(func() error {
+		ops, err := e.gcp.RunningServiceOperations(ctx)
+		mu.Lock()
+		s.running = append(s.running, ops...)
+		mu.Unlock()
+		return err
+	})
 	g.Go(func() (err error) { s.memberships, err = e.gcp.Memberships(ctx, d.FleetProject); return err })
 	if d.MeshFeature != nil {
 		g.Go(func() error {

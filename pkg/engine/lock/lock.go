@@ -155,6 +155,10 @@ type Options struct {
 	Now func() time.Time
 	// OnWait is told when a lock is found held and the caller starts waiting.
 	OnWait func(where string, held Record)
+	// Gone reports whether a holder is known to have ended: by default, a holder on this host whose
+	// process no longer exists (an apply that was killed). Its lock is taken over at once rather
+	// than after its TTL. A reused PID only makes the caller wait for the TTL.
+	Gone func(Holder) bool
 	// OnTakeover is told when a lock held by someone else was taken: forced, or expired.
 	OnTakeover func(where string, held Record, forced bool)
 	// OnLost is told when a held lock is lost; the caller should stop writing.
@@ -170,6 +174,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Poll <= 0 {
 		o.Poll = 2 * time.Second
+	}
+	if o.Gone == nil {
+		o.Gone = localHolderGone
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -244,9 +251,9 @@ func (l *Lock) take(ctx context.Context, s Store) (*held, error) {
 		taking := cur == nil || cur.ID == l.id
 		switch {
 		case taking:
-		case cur.Expired(now) || o.Force:
+		case cur.Expired(now) || o.Force || o.Gone(cur.Holder):
 			if o.OnTakeover != nil {
-				o.OnTakeover(s.Where(), *cur, !cur.Expired(now))
+				o.OnTakeover(s.Where(), *cur, o.Force && !cur.Expired(now) && !o.Gone(cur.Holder))
 			}
 			taking = true
 		case !now.Before(deadline):

@@ -3,6 +3,8 @@ package lock
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -385,5 +387,49 @@ func TestAcquireReleasesWhatItTookOnFailure(t *testing.T) {
 	}
 	if r := free.get(); r != nil {
 		t.Errorf("bob's refused Acquire left his record in the first store: %+v", r)
+	}
+}
+
+// A holder on this host whose process is gone (a killed apply) is taken over at once, without
+// waiting for its TTL; one whose process runs is waited for.
+func TestGoneLocalHolderIsTakenOver(t *testing.T) {
+	ctx := context.Background()
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skipf("cannot start a process: %v", err)
+	}
+	tests := []struct {
+		name   string
+		holder Holder
+		taken  bool
+	}{
+		{"killed apply on this host", Holder{User: "alice", Host: host, PID: dead.Process.Pid}, true},
+		{"running process on this host", Holder{User: "alice", Host: host, PID: os.Getppid()}, false},
+		{"another host", Holder{User: "alice", Host: host + "-elsewhere", PID: dead.Process.Pid}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &memStore{}
+			c := &clock{t: t0}
+			ao := opts("alice", c)
+			ao.Holder = tt.holder
+			if _, err := Acquire(ctx, ao, s); err != nil {
+				t.Fatal(err)
+			}
+			bo := opts("bob", c)
+			bo.Timeout = 0
+			_, err := Acquire(ctx, bo, s)
+			var held *HeldError
+			switch {
+			case tt.taken && err != nil:
+				t.Fatalf("bob: %v, want the lock of a gone holder taken over", err)
+			case !tt.taken && !errors.As(err, &held):
+				t.Fatalf("bob: %v, want a *HeldError", err)
+			}
+		})
 	}
 }
