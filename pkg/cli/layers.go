@@ -95,7 +95,12 @@ func (g *globalOptions) open(ctx context.Context, f *v1alpha1.Federation, src *f
 // planBoth plans both layers, saying so on stderr.
 func (g *globalOptions) planBoth(ctx context.Context, eng *engine.Engine, f *v1alpha1.Federation, copts engine.ClusterOptions) (*engine.FullPlan, error) {
 	fmt.Fprintf(g.streams.ErrOut, "Reading live state of %s...\n", f.Metadata.Name)
-	return eng.PlanAll(ctx, f, copts)
+	fp, err := eng.PlanAll(ctx, f, copts)
+	if err != nil {
+		return nil, err
+	}
+	fp.Plan.FilesRead = v1alpha1.FileRefs(f, copts.BaseDir)
+	return fp, nil
 }
 
 // render prints a plan for people.

@@ -2,7 +2,6 @@ package v1alpha1
 
 import (
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -25,7 +24,7 @@ func (c *Checked) Err() error {
 
 // CheckFile reads, parses, defaults and validates a federation file.
 func CheckFile(path string, opts ValidateOptions) (*Checked, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read federation file: %w", err)
 	}

@@ -123,7 +123,8 @@ func kindName(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
-		return fmt.Sprintf("%q", n.Value)
+		// A scalar may be a whole token file named where YAML was expected: never quote it all.
+		return Excerpt(n.Value)
 	}
 	return "something else"
 }
@@ -184,7 +185,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		b, err := strconv.ParseBool(n.Value)
 		if err != nil {
-			d.errorf(n, path, "", "expected true or false, got %q", n.Value)
+			d.errorf(n, path, "", "expected true or false, got %s", Excerpt(n.Value))
 			return
 		}
 		v.SetBool(b)
@@ -199,7 +200,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, v.Type().Bits())
 		if err != nil {
-			d.errorf(n, path, "", "integer %s is out of range", n.Value)
+			d.errorf(n, path, "", "integer %s is out of range", Excerpt(n.Value))
 			return
 		}
 		v.SetInt(i)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 
 	yaml "go.yaml.in/yaml/v3"
 	"istio.io/istio/operator/pkg/values"
@@ -127,7 +126,7 @@ func dirOf(p string) string {
 // readOverlayFile parses one overlay file and records where each field is written.
 func readOverlayFile(path string) (map[string]any, *v1alpha1.SourceMap, v1alpha1.ErrorList) {
 	sm := v1alpha1.NewSourceMap(path)
-	data, err := os.ReadFile(path)
+	data, err := v1alpha1.ReadFile(path)
 	if err != nil {
 		msg := fmt.Sprintf("cannot read overlay: %v", errors.Unwrap(err))
 		if errors.Is(err, fs.ErrNotExist) {
@@ -149,6 +148,10 @@ func readOverlayFile(path string) (map[string]any, *v1alpha1.SourceMap, v1alpha1
 		return nil, nil, v1alpha1.ErrorList{{File: path, Pos: v1alpha1.Pos{Line: extra.Line, Column: extra.Column}, Message: "an overlay file holds one IstioOperator", Hint: "split the documents into several overlays"}}
 	}
 	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		// Not even a mapping: perhaps a token file named by mistake, so say nothing of its value.
+		return nil, nil, v1alpha1.ErrorList{{File: path, Pos: v1alpha1.Pos{Line: root.Line, Column: root.Column}, Message: "an overlay is a mapping (an IstioOperator)"}}
+	}
 	recordPositions(sm, root, "")
 	var m map[string]any
 	if err := root.Decode(&m); err != nil {
