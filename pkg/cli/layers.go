@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 
 	"golang.org/x/oauth2"
 	"k8s.io/client-go/rest"
@@ -64,9 +65,16 @@ func (g *globalOptions) clusterOptions(ctx context.Context, f *v1alpha1.Federati
 			if err != nil {
 				return nil, err
 			}
-			return kube.ConfigForEndpoint(kube.Endpoint{Host: access.Endpoint, CAData: access.CAData, TokenSource: ts})
+			return kube.ConfigForEndpoint(kube.Endpoint{Host: access.Endpoint, CAData: access.CAData, TokenSource: ts, AllowLoopbackHTTP: g.simulated()})
 		},
 	}, nil
+}
+
+// simulated reports whether Google Cloud is the local simulator: endpointEnv names a loopback
+// address. Only then may a cluster endpoint be plain http on loopback.
+func (g *globalOptions) simulated() bool {
+	u, err := url.Parse(g.getenv(endpointEnv))
+	return err == nil && u.Host != "" && kube.IsLoopback(u.Hostname())
 }
 
 // session is what the commands that read live state start from: the checked federation, how
