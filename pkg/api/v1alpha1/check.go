@@ -35,7 +35,12 @@ func CheckFile(path string, opts ValidateOptions) (*Checked, error) {
 // parsing found problems, so that the user sees everything at once; a validation problem on a
 // field that already failed to parse is dropped, as it would only repeat the first.
 func Check(filename string, data []byte, opts ValidateOptions) *Checked {
-	f, sm, parseErrs := Parse(filename, data)
+	return check(filename, data, opts, Parse)
+}
+
+// check is Check with the parser given: the fuzz targets pass parse, which lets panics through.
+func check(filename string, data []byte, opts ValidateOptions, parse func(string, []byte) (*Federation, *SourceMap, ErrorList)) *Checked {
+	f, sm, parseErrs := parse(filename, data)
 	c := &Checked{Federation: f, Source: sm, Errors: parseErrs}
 	if f == nil {
 		return c
