@@ -25,6 +25,10 @@ var ErrTooLarge = fmt.Errorf("larger than %d KiB", MaxFileBytes>>10)
 func ReadFile(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
+		// Say "open", as os.ReadFile would: stat is how, not what.
+		if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+			pe.Op = "open"
+		}
 		return nil, err
 	}
 	if err := checkRegular(path, fi); err != nil {
