@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"regexp"
 	"strings"
@@ -219,8 +220,14 @@ func (s *Server) GRPCClientOptions() []option.ClientOption {
 // Now is the simulator's current time.
 func (s *Server) Now() time.Time { return s.st.now() }
 
-// ServeHTTP routes gRPC, admin and REST traffic that share the port.
+// ServeHTTP routes gRPC, admin and REST traffic that share the port. Only requests addressed to
+// a loopback name are served: a web page the operator opens could otherwise reach the simulator's
+// API and /_fake/ admin endpoints through a name it rebinds to 127.0.0.1 (DNS rebinding).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !loopbackHost(r.Host) {
+		http.Error(w, fmt.Sprintf("gcpfake: Host %q is not a loopback name (127.0.0.1, localhost or [::1])", r.Host), http.StatusMisdirectedRequest)
+		return
+	}
 	if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
 		s.grpc.ServeHTTP(w, r)
 		return
@@ -234,6 +241,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.gw.ServeHTTP(w, r)
+}
+
+// loopbackHost reports whether a Host header (or gRPC :authority) names a loopback address or
+// localhost, with or without a port.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	} else {
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 var rmV1Project = regexp.MustCompile(`^/(cloudresourcemanager/)?v1/projects/[a-z][-a-z0-9]{3,29}$`)

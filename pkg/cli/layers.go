@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 
 	"golang.org/x/oauth2"
 	"k8s.io/client-go/rest"
@@ -64,9 +65,16 @@ func (g *globalOptions) clusterOptions(ctx context.Context, f *v1alpha1.Federati
 			if err != nil {
 				return nil, err
 			}
-			return kube.ConfigForEndpoint(kube.Endpoint{Host: access.Endpoint, CAData: access.CAData, TokenSource: ts})
+			return kube.ConfigForEndpoint(kube.Endpoint{Host: access.Endpoint, CAData: access.CAData, TokenSource: ts, AllowLoopbackHTTP: g.simulated()})
 		},
 	}, nil
+}
+
+// simulated reports whether Google Cloud is the local simulator: endpointEnv names a loopback
+// address. Only then may a cluster endpoint be plain http on loopback.
+func (g *globalOptions) simulated() bool {
+	u, err := url.Parse(g.getenv(endpointEnv))
+	return err == nil && u.Host != "" && kube.IsLoopback(u.Hostname())
 }
 
 // session is what the commands that read live state start from: the checked federation, how
@@ -95,7 +103,12 @@ func (g *globalOptions) open(ctx context.Context, f *v1alpha1.Federation, src *f
 // planBoth plans both layers, saying so on stderr.
 func (g *globalOptions) planBoth(ctx context.Context, eng *engine.Engine, f *v1alpha1.Federation, copts engine.ClusterOptions) (*engine.FullPlan, error) {
 	fmt.Fprintf(g.streams.ErrOut, "Reading live state of %s...\n", f.Metadata.Name)
-	return eng.PlanAll(ctx, f, copts)
+	fp, err := eng.PlanAll(ctx, f, copts)
+	if err != nil {
+		return nil, err
+	}
+	fp.Plan.FilesRead = v1alpha1.FileRefs(f, copts.BaseDir)
+	return fp, nil
 }
 
 // render prints a plan for people.

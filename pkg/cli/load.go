@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -23,14 +24,17 @@ type fileSource struct {
 // Complete so that Run works on bytes and "-" behaves like any path.
 func completeFile(name string, stdin io.Reader) (*fileSource, error) {
 	if name == "-" {
-		data, err := io.ReadAll(stdin)
+		data, err := v1alpha1.ReadLimited(stdinName, stdin)
 		if err != nil {
 			return nil, fmt.Errorf("read federation file from standard input: %w", err)
 		}
 		return &fileSource{name: stdinName, data: data}, nil
 	}
-	data, err := readFile(name)
-	if err != nil {
+	data, err := v1alpha1.ReadFile(name)
+	switch {
+	case errors.Is(err, v1alpha1.ErrNotRegular):
+		return nil, fmt.Errorf("read federation file: %w (hint: -f names a federation YAML file, or - for standard input)", err)
+	case err != nil:
 		return nil, fmt.Errorf("read federation file: %w", err)
 	}
 	return &fileSource{name: name, data: data}, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -189,14 +188,14 @@ func clusterOptions(f *v1alpha1.Federation, access map[string]gcplayer.ClusterAc
 func readCredential(baseDir string, t *v1alpha1.IngressTLS) (*clusterlayer.IngressCredential, error) {
 	var cred clusterlayer.IngressCredential
 	var err error
-	if cred.CertPEM, err = os.ReadFile(v1alpha1.ResolvePath(baseDir, t.CertFile)); err != nil {
+	if cred.CertPEM, err = v1alpha1.ReadFile(v1alpha1.ResolvePath(baseDir, t.CertFile)); err != nil {
 		return nil, fmt.Errorf("read ingress certificate: %w", err)
 	}
-	if cred.KeyPEM, err = os.ReadFile(v1alpha1.ResolvePath(baseDir, t.KeyFile)); err != nil {
+	if cred.KeyPEM, err = v1alpha1.ReadFile(v1alpha1.ResolvePath(baseDir, t.KeyFile)); err != nil {
 		return nil, fmt.Errorf("read ingress key: %w", err)
 	}
 	if t.CACertFile != "" {
-		if cred.CAPEM, err = os.ReadFile(v1alpha1.ResolvePath(baseDir, t.CACertFile)); err != nil {
+		if cred.CAPEM, err = v1alpha1.ReadFile(v1alpha1.ResolvePath(baseDir, t.CACertFile)); err != nil {
 			return nil, fmt.Errorf("read ingress client CA: %w", err)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/asmfed/kubectl-asmfed/internal/pemcert"
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 )
 
 // File names of a root written by WriteFiles, and the keys of the cacerts Secret istiod reads
@@ -126,11 +127,11 @@ func ParseRoot(certPEM, keyPEM []byte) (*Root, error) {
 
 // LoadRootFiles reads a root from the files a federation's mesh.ca names.
 func LoadRootFiles(certFile, keyFile string) (*Root, error) {
-	certPEM, err := os.ReadFile(certFile)
+	certPEM, err := v1alpha1.ReadFile(certFile)
 	if err != nil {
 		return nil, fmt.Errorf("read root certificate: %w", err)
 	}
-	keyPEM, err := os.ReadFile(keyFile)
+	keyPEM, err := v1alpha1.ReadFile(keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("read root key: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -37,6 +39,10 @@ type Endpoint struct {
 	CAData []byte
 	// TokenSource gives the bearer tokens; GoogleTokenSource for GKE.
 	TokenSource oauth2.TokenSource
+	// AllowLoopbackHTTP accepts http:// for a loopback address (127.0.0.0/8, ::1, localhost):
+	// only the local simulator serves one. Any other http:// endpoint is refused, as the OAuth
+	// token would travel in clear.
+	AllowLoopbackHTTP bool
 }
 
 // GoogleTokenSource is the Application Default Credentials token source GKE accepts, the same
@@ -64,6 +70,9 @@ func ConfigForEndpoint(ep Endpoint) (*rest.Config, error) {
 	if !strings.Contains(host, "://") {
 		host = "https://" + host
 	}
+	if err := checkScheme(host, ep.AllowLoopbackHTTP); err != nil {
+		return nil, err
+	}
 	ts := oauth2.ReuseTokenSource(nil, ep.TokenSource)
 	cfg := &rest.Config{
 		Host:            host,
@@ -73,6 +82,33 @@ func ConfigForEndpoint(ep Endpoint) (*rest.Config, error) {
 		},
 	}
 	return withRateLimits(cfg), nil
+}
+
+// checkScheme refuses an endpoint that would carry the bearer token in clear.
+func checkScheme(host string, allowLoopbackHTTP bool) error {
+	u, err := url.Parse(host)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("cluster endpoint %q is not a URL or address", host)
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && allowLoopbackHTTP && IsLoopback(u.Hostname()):
+		return nil
+	case u.Scheme == "http":
+		return fmt.Errorf("cluster endpoint %s is plain http: refusing to send the Google access token in clear (hint: the container API should report an address or an https URL; only the local simulator may use http on loopback)", host)
+	}
+	return fmt.Errorf("cluster endpoint %s: scheme %q is not https", host, u.Scheme)
+}
+
+// IsLoopback reports whether host (a name or address, without port) is localhost or a loopback
+// address.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // withRateLimits returns a copy of cfg with DefaultQPS and DefaultBurst unless it sets higher.

@@ -123,3 +123,33 @@ func TestConfigForEndpointAuthenticates(t *testing.T) {
 type tokenFunc func() (*oauth2.Token, error)
 
 func (f tokenFunc) Token() (*oauth2.Token, error) { return f() }
+
+// An endpoint that would carry the OAuth token in clear is refused; plain http on loopback is the
+// simulator's, and only allowed when asked for.
+func TestConfigForEndpointRefusesPlainHTTP(t *testing.T) {
+	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"})
+	for _, tc := range []struct {
+		name     string
+		host     string
+		loopback bool
+		ok       bool
+	}{
+		{"address", "10.0.0.2", false, true},
+		{"https", "https://10.0.0.2:443", false, true},
+		{"http", "http://10.0.0.2", false, false},
+		{"http even when the simulator is allowed", "http://10.0.0.2", true, false},
+		{"http to a name that resolves anywhere", "http://localhost.evil.example", true, false},
+		{"http on loopback without the simulator", "http://127.0.0.1:8080", false, false},
+		{"http on loopback for the simulator", "http://127.0.0.1:8080", true, true},
+		{"http on IPv6 loopback for the simulator", "http://[::1]:8080", true, true},
+		{"http on localhost for the simulator", "http://localhost:8080", true, true},
+		{"another scheme", "ftp://10.0.0.2", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := kube.ConfigForEndpoint(kube.Endpoint{Host: tc.host, CAData: []byte("x"), TokenSource: ts, AllowLoopbackHTTP: tc.loopback})
+			if (err == nil) != tc.ok {
+				t.Errorf("ConfigForEndpoint(%s, loopback %v): err = %v, want ok %v", tc.host, tc.loopback, err, tc.ok)
+			}
+		})
+	}
+}

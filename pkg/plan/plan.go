@@ -12,7 +12,7 @@ import (
 
 // FormatVersion is the version of the JSON form of a plan (docs/plan-json.md). The minor number
 // grows when fields are added; the major when a field changes meaning or disappears.
-const FormatVersion = "1.0"
+const FormatVersion = "1.1"
 
 // Action is what apply will do to a resource.
 type Action string
@@ -125,8 +125,12 @@ type Plan struct {
 	Warnings      []string   `json:"warnings"`
 	// Notes report live state worth knowing that is not a change, e.g. the managed control
 	// plane's provisioning state per cluster.
-	Notes   []string `json:"notes,omitempty"`
-	Summary Summary  `json:"summary"`
+	Notes []string `json:"notes,omitempty"`
+	// FilesRead are the files the federation refers to that making the plan read (overlays, the
+	// plug-in CA root, the ingress credential, add-on tokens), as paths from the working
+	// directory; the federation file itself is not listed. Their contents never appear.
+	FilesRead []string `json:"filesRead,omitempty"`
+	Summary   Summary  `json:"summary"`
 	// Live fingerprints the live state the plan was made from, per resource, so that a saved
 	// plan can be refused when it went stale, naming what moved.
 	Live Fingerprint `json:"liveFingerprint"`

@@ -111,7 +111,7 @@ func legend(r TextRenderer) string {
 }
 
 func (r TextRenderer) warnings(b *bytes.Buffer, p *Plan) {
-	if len(p.Warnings)+len(p.Notes) == 0 {
+	if len(p.Warnings)+len(p.Notes)+len(p.FilesRead) == 0 {
 		return
 	}
 	b.WriteString("\n")
@@ -120,6 +120,9 @@ func (r TextRenderer) warnings(b *bytes.Buffer, p *Plan) {
 	}
 	for _, n := range p.Notes {
 		fmt.Fprintf(b, "%s %s\n", r.paint(ansiDim, "note:"), n)
+	}
+	if len(p.FilesRead) > 0 {
+		fmt.Fprintf(b, "%s %s\n", r.paint(ansiDim, "files read:"), strings.Join(p.FilesRead, ", "))
 	}
 }
 

@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/asmfed/kubectl-asmfed/internal/pemcert"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
@@ -200,14 +199,13 @@ func remoteAccess(ctx context.Context, env *Env) []Finding {
 			out = append(out, Finding{Subject: subject, Status: Fail, Message: fmt.Sprintf("the secret has no key %q: istiod names the peer by the key", rs.DataKey)})
 			continue
 		}
-		peer, err := clientcmd.RESTConfigFromKubeConfig(data)
+		peer, err := remoteRESTConfig(data)
 		if err != nil {
-			out = append(out, Finding{Subject: subject, Status: Fail, Message: "its kubeconfig does not parse: " + err.Error()})
-			continue
-		}
-		if peer.ExecProvider != nil || peer.AuthProvider != nil {
-			out = append(out, Finding{Subject: subject, Status: Fail, Message: "its kubeconfig uses an exec or auth-provider credential, which istiod refuses",
-				Hint: "remote secrets must carry a service-account token; kubectl asmfed apply writes one"})
+			hint := "kubectl asmfed apply rewrites the remote secret with a service-account token and the peer's CA; find out who wrote this one"
+			if refused := (*refusedKubeconfig)(nil); !errors.As(err, &refused) {
+				hint = "kubectl asmfed apply rewrites the remote secret"
+			}
+			out = append(out, Finding{Subject: subject, Status: Fail, Message: err.Error(), Hint: hint})
 			continue
 		}
 		if err := canRead(ctx, peer); err != nil {
@@ -254,7 +252,7 @@ func sharedTrust(ctx context.Context, env *Env) []Finding {
 	if ca.Mode != v1alpha1.CAPlugin {
 		return []Finding{{Status: Skipped, Message: "managed CA: Google's CA issues every cluster's workload certificates from one root"}}
 	}
-	rootPEM, err := os.ReadFile(v1alpha1.ResolvePath(env.BaseDir, ca.RootCertFile))
+	rootPEM, err := v1alpha1.ReadFile(v1alpha1.ResolvePath(env.BaseDir, ca.RootCertFile))
 	if err != nil {
 		return []Finding{{Status: Fail, Message: "read the root certificate: " + err.Error()}}
 	}

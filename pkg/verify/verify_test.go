@@ -92,7 +92,7 @@ func TestChecksFindProblems(t *testing.T) {
 	r := verify.Run(ctx, env, verify.Checks())
 
 	access := byCheck(r, "ASMFED-ACCESS-001")
-	want := []string{"exec or auth-provider credential", "lacks the label istio/multiCluster=true", "istio-remote-secret-c4: secrets \"istio-remote-secret-c4\" not found"}
+	want := []string{"exec, which istiod refuses", "lacks the label istio/multiCluster=true", "istio-remote-secret-c4: secrets \"istio-remote-secret-c4\" not found"}
 	if len(access) != 3 {
 		t.Fatalf("access results: %+v", access)
 	}

@@ -2,7 +2,6 @@ package v1alpha1
 
 import (
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -25,7 +24,7 @@ func (c *Checked) Err() error {
 
 // CheckFile reads, parses, defaults and validates a federation file.
 func CheckFile(path string, opts ValidateOptions) (*Checked, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read federation file: %w", err)
 	}
@@ -36,7 +35,12 @@ func CheckFile(path string, opts ValidateOptions) (*Checked, error) {
 // parsing found problems, so that the user sees everything at once; a validation problem on a
 // field that already failed to parse is dropped, as it would only repeat the first.
 func Check(filename string, data []byte, opts ValidateOptions) *Checked {
-	f, sm, parseErrs := Parse(filename, data)
+	return check(filename, data, opts, Parse)
+}
+
+// check is Check with the parser given: the fuzz targets pass parse, which lets panics through.
+func check(filename string, data []byte, opts ValidateOptions, parse func(string, []byte) (*Federation, *SourceMap, ErrorList)) *Checked {
+	f, sm, parseErrs := parse(filename, data)
 	c := &Checked{Federation: f, Source: sm, Errors: parseErrs}
 	if f == nil {
 		return c

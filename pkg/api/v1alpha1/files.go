@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -31,16 +30,51 @@ func (v *validator) readFile(path, ref string) ([]byte, bool) {
 	if v.opts.SkipFiles {
 		return nil, false
 	}
-	data, err := os.ReadFile(ResolvePath(v.opts.BaseDir, ref))
+	data, err := ReadFile(ResolvePath(v.opts.BaseDir, ref))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		v.errorf(path, "paths are relative to the federation file", "file %q does not exist", ref)
+		return nil, false
+	case errors.Is(err, ErrNotRegular):
+		v.errorf(path, "name a regular file, not a device, pipe or directory", "%q is not a regular file", ref)
+		return nil, false
+	case errors.Is(err, ErrTooLarge):
+		v.errorf(path, "", "%q is %s", ref, ErrTooLarge)
 		return nil, false
 	case err != nil:
 		v.errorf(path, "", "cannot read %q: %v", ref, errors.Unwrap(err))
 		return nil, false
 	}
 	return data, true
+}
+
+// FileRefs are the files a federation refers to (overlays, the plug-in CA root, the ingress
+// credential, add-on tokens), resolved against baseDir, in the order the file names them: what
+// plan, apply and verify read besides the federation file itself.
+func FileRefs(f *Federation, baseDir string) []string {
+	var refs []string
+	add := func(ref string) {
+		if ref != "" {
+			refs = append(refs, ResolvePath(baseDir, ref))
+		}
+	}
+	m := f.Spec.Mesh
+	for _, o := range m.Overlays {
+		add(o.File)
+	}
+	if m.CA.Mode == CAPlugin {
+		add(m.CA.RootCertFile)
+		add(m.CA.RootKeyFile)
+	}
+	if t := m.Ingress.TLS; t != nil {
+		add(t.CertFile)
+		add(t.KeyFile)
+		add(t.CACertFile)
+	}
+	if pc := f.Spec.Addons.PrismaCloud; pc != nil {
+		add(pc.TokenFile)
+	}
+	return refs
 }
 
 func (v *validator) nonEmptyFile(path, ref string) {
@@ -158,12 +192,12 @@ func checkIstioOperator(m map[string]any, sm *SourceMap, prefix string) ErrorLis
 	if av, ok := m["apiVersion"]; !ok {
 		errs = append(errs, sm.Errorf(prefix, "add apiVersion: "+iopAPIVersion, "overlay has no apiVersion"))
 	} else if av != iopAPIVersion {
-		errs = append(errs, sm.Errorf(at("apiVersion"), "use "+iopAPIVersion, "%v is not an IstioOperator apiVersion", av))
+		errs = append(errs, sm.Errorf(at("apiVersion"), "use "+iopAPIVersion, "%s is not an IstioOperator apiVersion", Excerpt(fmt.Sprint(av))))
 	}
 	if k, ok := m["kind"]; !ok {
 		errs = append(errs, sm.Errorf(prefix, "add kind: IstioOperator", "overlay has no kind"))
 	} else if k != "IstioOperator" {
-		errs = append(errs, sm.Errorf(at("kind"), "use IstioOperator", "%v is not IstioOperator", k))
+		errs = append(errs, sm.Errorf(at("kind"), "use IstioOperator", "%s is not IstioOperator", Excerpt(fmt.Sprint(k))))
 	}
 	errs = append(errs, unknownKeys(m, iopTopFields, sm, prefix)...)
 	if spec, ok := m["spec"]; ok {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 
 	yaml "go.yaml.in/yaml/v3"
 	"istio.io/istio/operator/pkg/values"
@@ -126,8 +125,7 @@ func dirOf(p string) string {
 
 // readOverlayFile parses one overlay file and records where each field is written.
 func readOverlayFile(path string) (map[string]any, *v1alpha1.SourceMap, v1alpha1.ErrorList) {
-	sm := v1alpha1.NewSourceMap(path)
-	data, err := os.ReadFile(path)
+	data, err := v1alpha1.ReadFile(path)
 	if err != nil {
 		msg := fmt.Sprintf("cannot read overlay: %v", errors.Unwrap(err))
 		if errors.Is(err, fs.ErrNotExist) {
@@ -135,6 +133,12 @@ func readOverlayFile(path string) (map[string]any, *v1alpha1.SourceMap, v1alpha1
 		}
 		return nil, nil, v1alpha1.ErrorList{{File: path, Pos: v1alpha1.Pos{Line: 1, Column: 1}, Message: msg}}
 	}
+	return parseOverlay(path, data)
+}
+
+// parseOverlay parses the bytes of an overlay file named path.
+func parseOverlay(path string, data []byte) (map[string]any, *v1alpha1.SourceMap, v1alpha1.ErrorList) {
+	sm := v1alpha1.NewSourceMap(path)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -149,6 +153,10 @@ func readOverlayFile(path string) (map[string]any, *v1alpha1.SourceMap, v1alpha1
 		return nil, nil, v1alpha1.ErrorList{{File: path, Pos: v1alpha1.Pos{Line: extra.Line, Column: extra.Column}, Message: "an overlay file holds one IstioOperator", Hint: "split the documents into several overlays"}}
 	}
 	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		// Not even a mapping: perhaps a token file named by mistake, so say nothing of its value.
+		return nil, nil, v1alpha1.ErrorList{{File: path, Pos: v1alpha1.Pos{Line: root.Line, Column: root.Column}, Message: "an overlay is a mapping (an IstioOperator)"}}
+	}
 	recordPositions(sm, root, "")
 	var m map[string]any
 	if err := root.Decode(&m); err != nil {
@@ -162,11 +170,10 @@ func recordPositions(sm *v1alpha1.SourceMap, n *yaml.Node, path string) {
 	recordChildren(sm, n, path)
 }
 
-// recordChildren records a value's children without overwriting the key's position.
+// recordChildren records a value's children without overwriting the key's position. Aliases are
+// not followed: a problem inside one is reported at the alias, and a few lines of nested aliases
+// ("billion laughs") cannot make this walk billions of nodes.
 func recordChildren(sm *v1alpha1.SourceMap, n *yaml.Node, path string) {
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {

@@ -1,5 +1,0 @@
-package cli
-
-import "os"
-
-func readFile(name string) ([]byte, error) { return os.ReadFile(name) }
