@@ -41,8 +41,10 @@ step "kubectl asmfed plan -f $sample --out plan.json"
 
 # The sandbox's clusters have API servers but no nodes, so istiod's Deployment never gets a pod:
 # do not wait for it (on GKE, apply waits and says why a pod does not run).
-step "kubectl asmfed apply plan.json --wait=false"
-"$bin" apply "$work/plan.json" --wait=false
+step "kubectl asmfed apply plan.json --wait=false --auto-approve"
+# The saved plan covers Google Cloud; the cluster side is planned once the clusters exist, shown,
+# and applied because --auto-approve confirms it (without it apply would ask on a terminal).
+"$bin" apply "$work/plan.json" --wait=false --auto-approve
 
 step "kubectl asmfed plan -f $sample --detailed-exitcode"
 "$bin" plan -f "$sample" --detailed-exitcode

@@ -45,6 +45,10 @@ out: every change is a step that starts as soon as what it depends on is done, i
 in parallel, and a failure skips only what depends on it. Every step can run twice, so after a
 failure or an interruption, run apply again.
 
+What the plan could not cover is planned during the apply, shown and asked about again before it
+changes anything: the cluster side when the clusters did not exist yet, and Google Cloud again
+after resuming an interrupted apply. --auto-approve confirms both.
+
 A saved plan is refused when the federation file or the live state it was made from changed since,
 naming what changed. Replacing or deleting a cluster or a network needs --allow-destroy.
 
@@ -167,6 +171,16 @@ func (o *applyOptions) Run(ctx context.Context) error {
 	}
 	aopts, done := o.progressOptions(engine.ApplyOptions{Parallelism: o.parallelism, AllowDestroy: o.allowDestroy, WaitWorkloads: o.wait, ReadyTimeout: o.timeout,
 		ResumeTimeout: o.resumeWait, Lock: o.lock.options(o.globalOptions, o.cloud)})
+	if !o.autoApprove {
+		// What apply planned on its own (the cluster side once the clusters exist, Google Cloud
+		// again after resumed work) was shown, not confirmed: ask, or refuse without a terminal.
+		aopts.Confirm = func(p engine.Phase, replanned *plan.Plan) error {
+			if err := o.confirm(fmt.Sprintf("%s, planned during the apply, is shown above. Apply it?", p)); err != nil {
+				return fmt.Errorf("not applied, and nothing of it changed (run apply again, or pass --auto-approve): %w", err)
+			}
+			return nil
+		}
+	}
 	report, err := s.eng.ApplyAll(ctx, fp, aopts)
 	done()
 	if err != nil {

@@ -79,15 +79,24 @@ func TestPlanApplyPlan(t *testing.T) {
 	}
 
 	// The sandbox's clusters have no nodes: istiod never gets a pod, so apply does not wait for it.
+	// The saved plan covers Google Cloud: the cluster side, planned once the clusters exist, is
+	// shown and needs its own confirmation, which no terminal can give here.
 	r = runAgainst(t, sb, "apply", planFile, "--wait=false")
-	if r.code != exitOK {
-		t.Fatalf("apply saved plan: code %d\n%s", r.code, r.stderr)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "Cluster side: not applied") || !strings.Contains(r.stderr, "pass --auto-approve") {
+		t.Fatalf("apply saved plan without a terminal: code %d\n%s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "20 done, 0 failed, 0 skipped") || !strings.Contains(r.stderr, "Cluster side finished") {
+	if !strings.Contains(r.stderr, "20 done, 0 failed, 0 skipped") || strings.Contains(r.stderr, "Cluster side finished") {
 		t.Errorf("apply summary:\n%s", r.stderr)
 	}
 	if !strings.Contains(r.stdout, "Cluster side, planned now that the clusters exist:") || !strings.Contains(r.stdout, "k8s:cluster3/istio-system/Secret/istio-remote-secret-cluster4") {
 		t.Errorf("apply did not show the cluster side it planned:\n%s", r.stdout)
+	}
+	if n := srv.Calls("Firewalls/Insert"); n == 0 {
+		t.Error("the Google Cloud layer was not applied")
+	}
+	r = runAgainst(t, sb, "apply", "-f", file, "--wait=false", "--auto-approve")
+	if r.code != exitOK || !strings.Contains(r.stderr, "Cluster side finished") {
+		t.Fatalf("apply the cluster side: code %d\n%s", r.code, r.stderr)
 	}
 
 	r = runAgainst(t, sb, "plan", "-f", file, "--detailed-exitcode")

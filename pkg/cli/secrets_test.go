@@ -162,7 +162,7 @@ func TestSecretCanaries(t *testing.T) {
 	if !strings.Contains(r.stdout, "files read:") || !strings.Contains(r.stdout, "leaf-key.pem") {
 		t.Errorf("plan does not say which files it read:\n%s", r.stdout)
 	}
-	if r := cn.run(sb, "apply", planFile, "--wait=false"); r.code != 0 {
+	if r := cn.run(sb, "apply", planFile, "--wait=false", "--auto-approve"); r.code != 0 {
 		t.Fatalf("apply: code %d\n%s", r.code, r.stderr)
 	}
 	cn.run(sb, "render", "-f", fed)

@@ -233,6 +233,11 @@ type ApplyOptions struct {
 	OnPhase func(p Phase, replanned *plan.Plan)
 	// OnPhaseDone receives each phase's report and how long it took.
 	OnPhaseDone func(p Phase, r *plan.Report, elapsed time.Duration)
+	// Confirm is asked before a phase whose plan was made during the apply (the cluster side
+	// planned once the clusters exist, Google Cloud planned again after resumed work), which the
+	// caller has not confirmed; an error stops the apply before that phase changes anything. Nil
+	// goes ahead (--auto-approve).
+	Confirm func(p Phase, replanned *plan.Plan) error
 	// Lock says how the federation's lock is held (see LockOptions).
 	Lock LockOptions
 }
@@ -250,6 +255,21 @@ func (r *Report) Err() error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// startPhase tells the caller a phase starts and, when its plan was made during the apply, asks
+// for confirmation.
+func (o ApplyOptions) startPhase(p Phase, replanned *plan.Plan) error {
+	if o.OnPhase != nil {
+		o.OnPhase(p, replanned)
+	}
+	if replanned == nil || !replanned.HasChanges() || o.Confirm == nil {
+		return nil
+	}
+	if err := o.Confirm(p, replanned); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
 	}
 	return nil
 }
@@ -307,12 +327,12 @@ func (e *Engine) applyAll(ctx context.Context, l *lock.Lock, fp *FullPlan, opts 
 	}
 	cloudChanged := fp.Cloud.Plan.HasChanges()
 	if cloudChanged {
-		if opts.OnPhase != nil {
-			var replanned *plan.Plan
-			if rep.Resume != nil {
-				replanned = fp.Cloud.Plan
-			}
-			opts.OnPhase(PhaseCloud, replanned)
+		var replanned *plan.Plan
+		if rep.Resume != nil {
+			replanned = fp.Cloud.Plan
+		}
+		if err := opts.startPhase(PhaseCloud, replanned); err != nil {
+			return rep, err
 		}
 		start := time.Now()
 		r, err := e.cloud.Apply(ctx, fp.Cloud, gcplayer.ApplyOptions{Parallelism: opts.Parallelism, AllowDestroy: opts.AllowDestroy, OnEvent: event(PhaseCloud)})
@@ -354,8 +374,8 @@ func (e *Engine) applyAll(ctx context.Context, l *lock.Lock, fp *FullPlan, opts 
 	if !fp.Clusters.Plan.HasChanges() {
 		return rep, nil
 	}
-	if opts.OnPhase != nil {
-		opts.OnPhase(PhaseClusters, replanned)
+	if err := opts.startPhase(PhaseClusters, replanned); err != nil {
+		return rep, err
 	}
 	if err := lockClusters(ctx, l, fp.Clusters); err != nil {
 		return rep, err
