@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
@@ -226,5 +228,99 @@ func noForeignChanges(t *testing.T, p *plan.Plan) {
 		if c.Action != plan.NoOp && (strings.Contains(a, "prod-eu") || strings.HasSuffix(a, "/networks/"+fedtest.DefaultNetwork) || strings.Contains(a, "hand-made")) {
 			t.Errorf("prod's plan would %s %s (%s)", c.Action, a, c.ActionReason)
 		}
+	}
+}
+
+// A name squatted between plan and apply: someone creates, without the federation's mark, a
+// firewall rule with a name the plan will create. The create answers ALREADY_EXISTS; apply must
+// re-read it, fail naming it, and neither update nor delete it.
+func TestSquattedNameIsNotTakenOver(t *testing.T) {
+	srv := gcpfake.Start(t)
+	e := newEngine(t, srv)
+	ctx := context.Background()
+	f := adversaryFed("prod", 20)
+	r, err := e.Plan(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var squat plan.Change
+	for _, c := range r.Plan.Changes {
+		if c.Kind == plan.KindFirewall && c.Action == plan.Create && strings.HasSuffix(string(c.Address), "--webhooks") {
+			squat = c
+		}
+	}
+	if squat.Address == "" {
+		t.Fatal("the plan creates no webhook rule")
+	}
+	ref, err := plan.ParseAddress(squat.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients, err := gcp.New(ctx, gcp.Config{Endpoint: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clients.Close()
+	// The squatter needs the network, which the federation creates first: create it as the
+	// federation would, then the squatted rule, before apply runs.
+	applyOnly(t, e, r, plan.KindAPI, plan.KindNetwork)
+	squatted := &computepb.Firewall{Name: proto.String(ref.Name), Network: proto.String("projects/" + ref.Project + "/global/networks/" + fedtest.DefaultNetwork),
+		Description: proto.String("someone else's rule"), SourceRanges: []string{"0.0.0.0/0"},
+		Allowed: []*computepb.Allowed{{IPProtocol: proto.String("tcp"), Ports: []string{"22"}}}}
+	if err := clients.InsertFirewall(ctx, ref.Project, squatted, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetCounters()
+	rep, err := e.Apply(ctx, r, gcplayer.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failure string
+	for _, res := range rep.Results {
+		if res.Address == squat.Address {
+			failure = res.Error
+		}
+	}
+	if !strings.Contains(failure, "without") || !strings.Contains(failure, "mark") {
+		t.Errorf("apply over a squatted name: %q, want a failure saying it exists without the federation's mark", failure)
+	}
+	for _, entry := range srv.RequestLog() {
+		if entry.HTTP != "" && entry.HTTP != http.MethodGet && entry.HTTP != http.MethodPost && strings.HasSuffix(entry.Path, "/firewalls/"+ref.Name) {
+			t.Errorf("apply wrote the squatted rule: %s %s", entry.HTTP, entry.Path)
+		}
+	}
+	fws, err := clients.Firewalls(ctx, ref.Project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fw := range fws {
+		if fw.GetName() == ref.Name && (fw.GetDescription() != "someone else's rule" || len(fw.GetSourceRanges()) != 1 || fw.GetSourceRanges()[0] != "0.0.0.0/0") {
+			t.Errorf("the squatted rule changed: %v", fw)
+		}
+	}
+}
+
+// applyOnly carries out the changes of the given kinds of a plan, as a partial apply would.
+func applyOnly(t *testing.T, e *gcplayer.Layer, r *gcplayer.CloudPlan, kinds ...string) {
+	t.Helper()
+	keep := r.Plan.Changes[:0:0]
+	for _, c := range r.Plan.Changes {
+		for _, k := range kinds {
+			if c.Kind == k {
+				c.DependsOn = nil
+				keep = append(keep, c)
+			}
+		}
+	}
+	partial := *r
+	p := *r.Plan
+	p.Changes = keep
+	partial.Plan = &p
+	rep, err := e.Apply(context.Background(), &partial, gcplayer.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Err(); err != nil {
+		t.Fatal(err)
 	}
 }
