@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -19,32 +20,14 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
-// syncBuffer is a buffer that can be read while a command writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type running struct {
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 	done   chan result
 }
 
 // start runs the command tree in the background against the sandbox.
 func start(sb *sandboxEnv, args ...string) *running {
-	r := &running{stderr: &syncBuffer{}, done: make(chan result, 1)}
+	r := &running{stderr: &testutil.SyncBuffer{}, done: make(chan result, 1)}
 	go func() {
 		var out bytes.Buffer
 		streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: r.stderr}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asmfed/kubectl-asmfed/internal/waitctx"
 	"github.com/googleapis/gax-go/v2/apierror"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/grpc/codes"
@@ -272,21 +273,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 		p.Max = 30 * time.Second
 	}
 	if p.Sleep == nil {
-		p.Sleep = sleep
+		p.Sleep = waitctx.Sleep
 	}
 	return p
-}
-
-// sleep waits d, or returns ctx's error when ctx ends first.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func retryable(err error) (bool, time.Duration) {

@@ -9,6 +9,7 @@ import (
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
+	"github.com/asmfed/kubectl-asmfed/internal/waitctx"
 	"google.golang.org/grpc/codes"
 )
 
@@ -35,7 +36,7 @@ func newPoll(first, max time.Duration) *backoffPoll {
 }
 
 func (b *backoffPoll) wait(ctx context.Context) error {
-	return sleep(ctx, min(b.max, max(b.first, time.Since(b.start)/10)))
+	return waitctx.Sleep(ctx, min(b.max, max(b.first, time.Since(b.start)/10)))
 }
 
 // waitCompute polls a compute operation until it is DONE and fails when the operation failed,

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/asmfed/kubectl-asmfed/internal/waitctx"
 )
 
 // Holder says who holds a lock, for the person who finds it held.
@@ -263,7 +265,7 @@ func (l *Lock) take(ctx context.Context, s Store) (*held, error) {
 				o.OnWait(s.Where(), *cur)
 			}
 			told = true
-			if err := sleep(ctx, min(o.Poll, deadline.Sub(now))); err != nil {
+			if err := waitctx.Sleep(ctx, min(o.Poll, deadline.Sub(now))); err != nil {
 				return nil, err
 			}
 			continue
@@ -278,7 +280,7 @@ func (l *Lock) take(ctx context.Context, s Store) (*held, error) {
 			return &held{store: s, rec: rec, renewed: now}, nil
 		case errors.Is(err, ErrConflict):
 			// Someone wrote between our read and write: read again, after a moment.
-			if err := sleep(ctx, min(o.Poll, 200*time.Millisecond)); err != nil {
+			if err := waitctx.Sleep(ctx, min(o.Poll, 200*time.Millisecond)); err != nil {
 				return nil, err
 			}
 		default:
@@ -395,19 +397,4 @@ func (l *Lock) releaseStores(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// sleep waits d, or returns ctx's error when ctx ends first.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
