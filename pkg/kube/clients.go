@@ -16,6 +16,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/retry"
 )
 
 // Client rate limits. client-go's defaults (5 QPS, burst 10) would serialise a plan's parallel
@@ -111,9 +113,10 @@ func IsLoopback(host string) bool {
 	return err == nil && ip.Unmap().IsLoopback()
 }
 
-// withRateLimits returns a copy of cfg with DefaultQPS and DefaultBurst unless it sets higher.
+// withRateLimits returns a copy of cfg with DefaultQPS and DefaultBurst unless it sets higher,
+// and with 429 and 503 retried (WithRetries).
 func withRateLimits(cfg *rest.Config) *rest.Config {
-	c := rest.CopyConfig(cfg)
+	c := WithRetries(cfg, retry.Policy{})
 	if c.QPS < DefaultQPS {
 		c.QPS = DefaultQPS
 	}
