@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/api/option"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -108,5 +109,31 @@ func TestKubernetesRetries(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// The clusters' token under --impersonate-service-account is the service account's, minted by
+// the IAM Credentials API.
+func TestImpersonatedTokenSource(t *testing.T) {
+	var asked string
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		asked = r.URL.String()
+		body := `{"accessToken":"sa-token","expireTime":"` + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) + `"}`
+		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": []string{"application/json"}}, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+	})}
+	ts, err := kube.ImpersonatedTokenSource(context.Background(), "deployer@p.iam.gserviceaccount.com", option.WithHTTPClient(client))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := ts.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.AccessToken != "sa-token" || !strings.Contains(asked, "serviceAccounts/deployer@p.iam.gserviceaccount.com:generateAccessToken") {
+		t.Errorf("token %q from %s", tok.AccessToken, asked)
 	}
 }
