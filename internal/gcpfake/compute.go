@@ -230,11 +230,18 @@ func fieldString(m protoreflect.Message, path []string) string {
 	return fmt.Sprint(v.Interface())
 }
 
-// patchMerge copies every field set in src over dst, replacing lists and
-// messages whole, which is PATCH semantics for compute resources.
+// patchMerge copies every field set in src over dst, replacing scalars and lists and merging
+// nested objects, which is the JSON merge patch Compute Engine applies on PATCH: a field the
+// request leaves out keeps its value.
 func patchMerge(dst, src proto.Message) {
 	d := dst.ProtoReflect()
 	src.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		// JSON merge patch: an object present on both sides is merged, member by member;
+		// scalars and lists are replaced.
+		if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() && d.Has(fd) {
+			patchMerge(d.Mutable(fd).Message().Interface(), v.Message().Interface())
+			return true
+		}
 		d.Set(fd, v)
 		return true
 	})

@@ -319,3 +319,17 @@ func writeTemp(t *testing.T, dir, name, data string) string {
 	}
 	return path
 }
+
+// A token file cannot be impersonated with: the combination is refused before any call.
+func TestImpersonationWithATokenFileIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	token := writeTemp(t, dir, "token", "t")
+	for _, cmd := range []string{"plan", "apply", "destroy"} {
+		r := runWithEnv(t, "", map[string]string{endpointEnv: "http://127.0.0.1:1", accessTokenFileEnv: token},
+			cmd, "-f", twoCluster, "--impersonate-service-account", "deployer@p.iam.gserviceaccount.com")
+		want := "error: --impersonate-service-account cannot be used with ASMFED_GCP_ACCESS_TOKEN_FILE set: the token in that file is sent as it is, to Google Cloud and to the clusters, and cannot impersonate deployer@p.iam.gserviceaccount.com (unset ASMFED_GCP_ACCESS_TOKEN_FILE, or mint the token for deployer@p.iam.gserviceaccount.com)\n"
+		if r.code != exitFailure || r.stderr != want {
+			t.Errorf("%s: code %d, stderr %q, want %q", cmd, r.code, r.stderr, want)
+		}
+	}
+}

@@ -45,7 +45,17 @@ type cloudFlags struct {
 }
 
 func (c *cloudFlags) add(fs *pflag.FlagSet) {
-	fs.StringVar(&c.impersonate, "impersonate-service-account", "", "Run every Google Cloud call as this service account (needs roles/iam.serviceAccountTokenCreator on it)")
+	fs.StringVar(&c.impersonate, "impersonate-service-account", "", "Run every Google Cloud call, and every call to a cluster reached through its GKE endpoint, as this service account (needs roles/iam.serviceAccountTokenCreator on it)")
+}
+
+// check refuses what cannot be honoured: a token read from accessTokenFileEnv is sent as it is,
+// for Google Cloud and for the clusters, so there is nothing to impersonate with.
+func (c cloudFlags) check(g *globalOptions) error {
+	if c.impersonate != "" && g.getenv(accessTokenFileEnv) != "" {
+		return fmt.Errorf("--impersonate-service-account cannot be used with %s set: the token in that file is sent as it is, to Google Cloud and to the clusters, and cannot impersonate %s (unset %s, or mint the token for %s)",
+			accessTokenFileEnv, c.impersonate, accessTokenFileEnv, c.impersonate)
+	}
+	return nil
 }
 
 // addParallelismFlag registers --parallelism on the commands that carry out changes.
@@ -62,6 +72,9 @@ func validateParallelism(n int) error {
 }
 
 func (g *globalOptions) newEngine(ctx context.Context, c cloudFlags) (*engine.Engine, func(), error) {
+	if err := c.check(g); err != nil {
+		return nil, nil, err
+	}
 	token, err := g.accessToken()
 	if err != nil {
 		return nil, nil, err

@@ -18,9 +18,13 @@ import (
 )
 
 // clusterOptions tells the engine how the CLI reaches clusters: the kubeconfig context the file
-// names (every one checked before any work), or the GKE endpoint and CA with an OAuth token (the
-// token file of ASMFED_GCP_ACCESS_TOKEN_FILE, else Application Default Credentials).
-func (g *globalOptions) clusterOptions(ctx context.Context, f *v1alpha1.Federation, src *fileSource, rotate bool) (engine.ClusterOptions, error) {
+// names (every one checked before any work, and used with its own credentials), or the GKE
+// endpoint and CA with an OAuth token (the token file of ASMFED_GCP_ACCESS_TOKEN_FILE, else the
+// service account of --impersonate-service-account, else Application Default Credentials).
+func (g *globalOptions) clusterOptions(ctx context.Context, f *v1alpha1.Federation, src *fileSource, cloud cloudFlags, rotate bool) (engine.ClusterOptions, error) {
+	if err := cloud.check(g); err != nil {
+		return engine.ClusterOptions{}, err
+	}
 	contexts := map[string]string{}
 	for _, c := range f.Spec.Clusters {
 		if c.KubeconfigContext != "" {
@@ -50,6 +54,10 @@ func (g *globalOptions) clusterOptions(ctx context.Context, f *v1alpha1.Federati
 		if token != "" {
 			tokens = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})
 			return tokens, nil
+		}
+		if cloud.impersonate != "" {
+			tokens, err = kube.ImpersonatedTokenSource(ctx, cloud.impersonate)
+			return tokens, err
 		}
 		tokens, err = kube.GoogleTokenSource(ctx)
 		return tokens, err
@@ -89,7 +97,7 @@ type session struct {
 // open prepares access to the clusters of the federation read from src (every kubeconfig context
 // checked first) and builds the engine. Callers defer s.close().
 func (g *globalOptions) open(ctx context.Context, f *v1alpha1.Federation, src *fileSource, cloud cloudFlags, rotate bool) (*session, error) {
-	copts, err := g.clusterOptions(ctx, f, src, rotate)
+	copts, err := g.clusterOptions(ctx, f, src, cloud, rotate)
 	if err != nil {
 		return nil, err
 	}

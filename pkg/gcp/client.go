@@ -37,7 +37,14 @@ type Config struct {
 	// PollInterval is the first interval between polls of a long-running operation; it grows
 	// to MaxPollInterval. Defaults: 500 ms and 5 s.
 	PollInterval, MaxPollInterval time.Duration
+	// OperationTimeout bounds the wait for each long-running operation; when it passes, the wait
+	// fails naming the operation. Default DefaultOperationTimeout; negative: no limit.
+	OperationTimeout time.Duration
 }
+
+// DefaultOperationTimeout outlasts the slowest operation the tool starts (a regional private
+// cluster takes 10 to 20 minutes to create).
+const DefaultOperationTimeout = 45 * time.Minute
 
 // Clients are the official Google Cloud clients the tool uses, behind narrow methods.
 type Clients struct {
@@ -74,7 +81,10 @@ func New(ctx context.Context, cfg Config) (*Clients, error) {
 	if cfg.MaxPollInterval <= 0 {
 		cfg.MaxPollInterval = 5 * time.Second
 	}
-	cfg.Retry = cfg.Retry.withDefaults()
+	if cfg.OperationTimeout == 0 {
+		cfg.OperationTimeout = DefaultOperationTimeout
+	}
+	cfg.Retry = cfg.Retry.WithDefaults()
 	opts, err := clientOptions(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -149,6 +149,25 @@ func (c *Clients) UpdateFirewall(ctx context.Context, project string, f *compute
 	})
 }
 
+// PatchFirewall changes the fields f sets on a firewall rule and waits; what f leaves out (logging,
+// disabled, anything set by hand) keeps its value, as PATCH does on Compute Engine.
+func (c *Clients) PatchFirewall(ctx context.Context, project string, f *computepb.Firewall, progress Progress) error {
+	res := fmt.Sprintf("projects/%s/global/firewalls/%s", project, f.GetName())
+	return c.computeOp(ctx, "update firewall rule", res, progress, func(ctx context.Context) (*compute.Operation, error) {
+		return c.firewalls.Patch(ctx, &computepb.PatchFirewallRequest{Project: project, Firewall: f.GetName(), FirewallResource: f})
+	})
+}
+
+// Firewall reads one firewall rule.
+func (c *Clients) Firewall(ctx context.Context, project, name string) (*computepb.Firewall, error) {
+	var out *computepb.Firewall
+	err := c.do(ctx, "get firewall rule", fmt.Sprintf("projects/%s/global/firewalls/%s", project, name), func(ctx context.Context) (err error) {
+		out, err = c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: project, Firewall: name})
+		return err
+	})
+	return out, err
+}
+
 // DeleteFirewall deletes a firewall rule and waits.
 func (c *Clients) DeleteFirewall(ctx context.Context, project, name string, progress Progress) error {
 	res := fmt.Sprintf("projects/%s/global/firewalls/%s", project, name)
@@ -179,7 +198,18 @@ func (c *Clients) InsertRouter(ctx context.Context, project, region string, r *c
 	})
 }
 
-// PatchRouter replaces a router's NATs and waits.
+// Router reads one Cloud Router.
+func (c *Clients) Router(ctx context.Context, project, region, name string) (*computepb.Router, error) {
+	var out *computepb.Router
+	err := c.do(ctx, "get router", fmt.Sprintf("projects/%s/regions/%s/routers/%s", project, region, name), func(ctx context.Context) (err error) {
+		out, err = c.routers.Get(ctx, &computepb.GetRouterRequest{Project: project, Region: region, Router: name})
+		return err
+	})
+	return out, err
+}
+
+// PatchRouter changes the fields r sets on a router and waits; the NAT list, when set, is
+// replaced whole, so r must carry every NAT the router keeps.
 func (c *Clients) PatchRouter(ctx context.Context, project, region string, r *computepb.Router, progress Progress) error {
 	res := fmt.Sprintf("projects/%s/regions/%s/routers/%s", project, region, r.GetName())
 	return c.computeOp(ctx, "update router", res, progress, func(ctx context.Context) (*compute.Operation, error) {

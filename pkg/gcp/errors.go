@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/asmfed/kubectl-asmfed/internal/waitctx"
 	"github.com/googleapis/gax-go/v2/apierror"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/retry"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/grpc/codes"
 )
@@ -252,74 +251,22 @@ func classify(call, resource string, err error) error {
 }
 
 // RetryPolicy retries calls that failed with 429 or 5xx, with exponential backoff and full
-// jitter, honouring Retry-After. 4xx errors are never retried: they will fail again.
-type RetryPolicy struct {
-	// Attempts in all, including the first. Default 6.
-	Attempts int
-	// Initial and Max bound the backoff. Defaults 500 ms and 30 s.
-	Initial, Max time.Duration
-	// Sleep waits; tests replace it. It returns early with ctx's error.
-	Sleep func(ctx context.Context, d time.Duration) error
-}
-
-func (p RetryPolicy) withDefaults() RetryPolicy {
-	if p.Attempts <= 0 {
-		p.Attempts = 6
-	}
-	if p.Initial <= 0 {
-		p.Initial = 500 * time.Millisecond
-	}
-	if p.Max <= 0 {
-		p.Max = 30 * time.Second
-	}
-	if p.Sleep == nil {
-		p.Sleep = waitctx.Sleep
-	}
-	return p
-}
+// jitter, honouring Retry-After, for as long as its budget (a per-minute quota window and more)
+// allows; 4xx errors are never retried: they will fail again. The Kubernetes clients share it.
+type RetryPolicy = retry.Policy
 
 func retryable(err error) (bool, time.Duration) {
 	code, _, _, header := statusOf(err)
-	switch code {
-	case 429, 500, 502, 503, 504:
-	default:
+	if !retry.Status(code) {
 		return false, 0
 	}
-	var after time.Duration
-	if header != nil {
-		if s := header.Get("Retry-After"); s != "" {
-			if secs, convErr := strconv.Atoi(s); convErr == nil {
-				after = time.Duration(secs) * time.Second
-			} else if t, perr := http.ParseTime(s); perr == nil {
-				after = time.Until(t)
-			}
-		}
-	}
-	return true, after
+	return true, retry.RetryAfter(header, time.Now())
 }
 
 // do runs fn, retrying transient failures, and classifies the final error.
 func (c *Clients) do(ctx context.Context, call, resource string, fn func(ctx context.Context) error) error {
-	p := c.cfg.Retry
-	for attempt := 1; ; attempt++ {
-		err := fn(ctx)
-		if err == nil {
-			return nil
-		}
-		ok, after := retryable(err)
-		if !ok || attempt >= p.Attempts || ctx.Err() != nil {
-			return classify(call, resource, err)
-		}
-		backoff := p.Initial << (attempt - 1)
-		if backoff > p.Max || backoff <= 0 {
-			backoff = p.Max
-		}
-		wait := time.Duration(rand.Int64N(int64(backoff)) + 1)
-		if after > wait {
-			wait = min(after, p.Max)
-		}
-		if err := p.Sleep(ctx, wait); err != nil {
-			return classify(call, resource, err)
-		}
+	if err := retry.Do(ctx, c.cfg.Retry, fn, retryable); err != nil {
+		return classify(call, resource, err)
 	}
+	return nil
 }

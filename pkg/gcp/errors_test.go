@@ -96,7 +96,7 @@ func TestHTTPFromGRPC(t *testing.T) {
 func TestRetry(t *testing.T) {
 	var slept []time.Duration
 	c := &Clients{cfg: Config{Retry: RetryPolicy{Attempts: 4, Initial: 100 * time.Millisecond, Max: time.Second,
-		Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }}.withDefaults()}}
+		Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }}.WithDefaults()}}
 	ctx := context.Background()
 
 	calls := 0

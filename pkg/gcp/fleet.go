@@ -79,11 +79,11 @@ func (c *Clients) UpdateFeatureMemberships(ctx context.Context, project, feature
 }
 
 func (c *Clients) waitHubOp(ctx context.Context, svc *hubv1.Service, call, resource string, op *hubv1.Operation, progress Progress) error {
-	b := newPoll(c.cfg.PollInterval, c.cfg.MaxPollInterval)
+	b := c.newPoll()
 	for !op.Done {
 		progress.say("operation %s: running", op.Name)
-		if err := b.wait(ctx); err != nil {
-			return classify(call, resource, err)
+		if err := b.wait(ctx, call, resource, op.Name); err != nil {
+			return err
 		}
 		if err := c.do(ctx, call+" (poll)", resource, func(ctx context.Context) (err error) {
 			op, err = svc.Projects.Locations.Operations.Get(op.Name).Context(ctx).Do()

@@ -60,7 +60,7 @@ func (c *Clients) EnableServices(ctx context.Context, project string, services [
 	}
 	progress.say("operation %s: enabling %d services", started.Name(), len(services))
 	var resp *serviceusagepb.BatchEnableServicesResponse
-	if err := c.waitLRO(ctx, "enable services", res, started.Done, func(ctx context.Context) (err error) {
+	if err := c.waitLRO(ctx, "enable services", res, started.Name(), started.Done, func(ctx context.Context) (err error) {
 		resp, err = started.Poll(ctx)
 		return err
 	}); err != nil {
@@ -74,15 +74,15 @@ func (c *Clients) EnableServices(ctx context.Context, project string, services [
 
 // waitLRO polls a google.longrunning operation until done. A poll that returns the operation's
 // own error (the operation failed) ends the wait with it; transient poll failures are retried.
-func (c *Clients) waitLRO(ctx context.Context, call, resource string, done func() bool, poll func(ctx context.Context) error) error {
-	b := newPoll(c.cfg.PollInterval, c.cfg.MaxPollInterval)
+func (c *Clients) waitLRO(ctx context.Context, call, resource, name string, done func() bool, poll func(ctx context.Context) error) error {
+	b := c.newPoll()
 	for {
 		err := c.do(ctx, call, resource, poll)
 		if err != nil || done() {
 			return err
 		}
-		if err := b.wait(ctx); err != nil {
-			return classify(call, resource, err)
+		if err := b.wait(ctx, call, resource, name); err != nil {
+			return err
 		}
 	}
 }
@@ -127,7 +127,7 @@ func (c *Clients) CreateMembership(ctx context.Context, project, location, id st
 		return err
 	}
 	progress.say("operation %s: registering", started.Name())
-	return c.waitLRO(ctx, "create fleet membership", res, started.Done, func(ctx context.Context) error {
+	return c.waitLRO(ctx, "create fleet membership", res, started.Name(), started.Done, func(ctx context.Context) error {
 		_, err := started.Poll(ctx)
 		return err
 	})
@@ -144,5 +144,5 @@ func (c *Clients) DeleteMembership(ctx context.Context, project, location, id st
 		return err
 	}
 	progress.say("operation %s: deleting", op.Name())
-	return c.waitLRO(ctx, "delete fleet membership", res, op.Done, func(ctx context.Context) error { return op.Poll(ctx) })
+	return c.waitLRO(ctx, "delete fleet membership", res, op.Name(), op.Done, func(ctx context.Context) error { return op.Poll(ctx) })
 }

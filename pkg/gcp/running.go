@@ -152,7 +152,7 @@ func (c *Clients) WaitOperation(ctx context.Context, op Operation, call, resourc
 	case APIServiceUsage:
 		var lop *longrunningpb.Operation
 		progress.say("operation %s: running", shortName(op.Name))
-		err := c.waitLRO(ctx, call, resource, func() bool { return lop.GetDone() }, func(ctx context.Context) (err error) {
+		err := c.waitLRO(ctx, call, resource, op.Name, func() bool { return lop.GetDone() }, func(ctx context.Context) (err error) {
 			lop, err = c.services.GetOperation(ctx, &longrunningpb.GetOperationRequest{Name: op.Name})
 			return err
 		})
@@ -169,7 +169,7 @@ func (c *Clients) WaitOperation(ctx context.Context, op Operation, call, resourc
 
 // waitComputeByName polls a compute operation found running until it is DONE.
 func (c *Clients) waitComputeByName(ctx context.Context, op Operation, call, resource string, progress Progress) error {
-	b := newPoll(c.cfg.PollInterval, c.cfg.MaxPollInterval)
+	b := c.newPoll()
 	for {
 		var got *computepb.Operation
 		err := c.do(ctx, call+" (poll)", resource, func(ctx context.Context) (err error) {
@@ -187,8 +187,8 @@ func (c *Clients) waitComputeByName(ctx context.Context, op Operation, call, res
 			return computeOpError(call, resource, got)
 		}
 		progress.say("operation %s: %s", got.GetName(), got.GetStatus())
-		if err := b.wait(ctx); err != nil {
-			return classify(call, resource, err)
+		if err := b.wait(ctx, call, resource, op.Name); err != nil {
+			return err
 		}
 	}
 }

@@ -13,9 +13,13 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
+	"google.golang.org/api/impersonate"
+	"google.golang.org/api/option"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/retry"
 )
 
 // Client rate limits. client-go's defaults (5 QPS, burst 10) would serialise a plan's parallel
@@ -43,6 +47,18 @@ type Endpoint struct {
 	// only the local simulator serves one. Any other http:// endpoint is refused, as the OAuth
 	// token would travel in clear.
 	AllowLoopbackHTTP bool
+}
+
+// ImpersonatedTokenSource gives tokens of service account sa, minted with the caller's
+// Application Default Credentials (which need roles/iam.serviceAccountTokenCreator on sa), for
+// GKE's Kubernetes API: the clusters see the calls --impersonate-service-account asks for, as
+// Google Cloud does. opts reach the IAM Credentials client (tests).
+func ImpersonatedTokenSource(ctx context.Context, sa string, opts ...option.ClientOption) (oauth2.TokenSource, error) {
+	ts, err := impersonate.CredentialsTokenSource(ctx, impersonate.CredentialsConfig{TargetPrincipal: sa, Scopes: []string{googleScope}}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("impersonate %s for the Kubernetes API: %w (the caller needs roles/iam.serviceAccountTokenCreator on it)", sa, err)
+	}
+	return ts, nil
 }
 
 // GoogleTokenSource is the Application Default Credentials token source GKE accepts, the same
@@ -111,9 +127,10 @@ func IsLoopback(host string) bool {
 	return err == nil && ip.Unmap().IsLoopback()
 }
 
-// withRateLimits returns a copy of cfg with DefaultQPS and DefaultBurst unless it sets higher.
+// withRateLimits returns a copy of cfg with DefaultQPS and DefaultBurst unless it sets higher,
+// and with 429 and 503 retried (WithRetries).
 func withRateLimits(cfg *rest.Config) *rest.Config {
-	c := rest.CopyConfig(cfg)
+	c := WithRetries(cfg, retry.Policy{})
 	if c.QPS < DefaultQPS {
 		c.QPS = DefaultQPS
 	}

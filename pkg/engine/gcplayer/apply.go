@@ -183,9 +183,17 @@ func (e *Layer) delete(ctx context.Context, l *object, progress gcp.Progress) er
 func (e *Layer) update(ctx context.Context, c plan.Change, d, l *object, progress gcp.Progress) error {
 	switch d.res.Kind {
 	case plan.KindFirewall:
-		return e.gcp.UpdateFirewall(ctx, d.project, d.msg.(*computepb.Firewall), progress)
+		return e.updateFirewall(ctx, c, d, progress)
 	case plan.KindRouter:
-		return e.gcp.PatchRouter(ctx, d.project, d.location, d.msg.(*computepb.Router), progress)
+		want := d.msg.(*computepb.Router)
+		// The router is read fresh: PATCH replaces the NAT list whole, so it carries every NAT the
+		// router has, each with the fields the tool does not manage as they are.
+		cur, err := e.gcp.Router(ctx, d.project, d.location, want.GetName())
+		if err != nil {
+			return err
+		}
+		patch := &computepb.Router{Name: want.Name, Description: want.Description, Nats: mergeNats(cur.GetNats(), want.GetNats())}
+		return e.gcp.PatchRouter(ctx, d.project, d.location, patch, progress)
 	case plan.KindSubnetwork:
 		want, have := d.msg.(*computepb.Subnetwork), l.msg.(*computepb.Subnetwork)
 		if c.Changed("secondaryIpRanges") || c.Changed("description") {
@@ -215,6 +223,55 @@ func (e *Layer) update(ctx context.Context, c plan.Change, d, l *object, progres
 		return nil
 	}
 	return fmt.Errorf("%s cannot be updated in place (fields %v)", c.Address, fieldPaths(c))
+}
+
+// updateFirewall sends the fields the tool manages, and only those, as a PATCH, so that logging,
+// disabled and whatever else was set by hand are kept (an UPDATE resets them to their defaults).
+// PATCH cannot clear a list (an empty one is not sent): when the target tags must go, the rule is
+// read fresh and replaced with the fields the tool does not manage copied from it.
+func (e *Layer) updateFirewall(ctx context.Context, c plan.Change, d *object, progress gcp.Progress) error {
+	want := d.msg.(*computepb.Firewall)
+	if c.Changed("targetTags") && len(want.GetTargetTags()) == 0 {
+		cur, err := e.gcp.Firewall(ctx, d.project, want.GetName())
+		if err != nil {
+			return err
+		}
+		put := proto.Clone(cur).(*computepb.Firewall)
+		put.Priority, put.SourceRanges, put.TargetTags, put.Allowed, put.Denied, put.Description = want.Priority, want.SourceRanges, nil, want.Allowed, nil, want.Description
+		return e.gcp.UpdateFirewall(ctx, d.project, put, progress)
+	}
+	patch := &computepb.Firewall{Name: want.Name, Priority: want.Priority, SourceRanges: want.SourceRanges, TargetTags: want.TargetTags,
+		Allowed: want.Allowed, Description: want.Description}
+	return e.gcp.PatchFirewall(ctx, d.project, patch, progress)
+}
+
+// mergeNats is the NAT list a router keeps after an update: NATs the tool does not manage as they
+// are, and each of the tool's NATs with its managed fields set on the live one, so that logging,
+// port allocation, timeouts and the like set by hand survive.
+func mergeNats(live, want []*computepb.RouterNat) []*computepb.RouterNat {
+	byName := map[string]*computepb.RouterNat{}
+	for _, n := range want {
+		byName[n.GetName()] = n
+	}
+	var out []*computepb.RouterNat
+	seen := map[string]bool{}
+	for _, n := range live {
+		w, ok := byName[n.GetName()]
+		if !ok {
+			out = append(out, n)
+			continue
+		}
+		m := proto.Clone(n).(*computepb.RouterNat)
+		m.NatIpAllocateOption, m.SourceSubnetworkIpRangesToNat, m.Subnetworks = w.NatIpAllocateOption, w.SourceSubnetworkIpRangesToNat, w.Subnetworks
+		out = append(out, m)
+		seen[n.GetName()] = true
+	}
+	for _, w := range want {
+		if !seen[w.GetName()] {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // updateFeature merges the federation's membership specs into the fleet feature's, read fresh, so

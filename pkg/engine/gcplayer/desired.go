@@ -76,7 +76,7 @@ func desiredState(d *federation.Desired) ([]*object, error) {
 		r := &computepb.Router{Name: proto.String(nat.Router), Network: proto.String(fmt.Sprintf("projects/%s/global/networks/%s", nat.Project, nat.Network)),
 			Region: proto.String(nat.Region), Nats: []*computepb.RouterNat{rn}, Description: proto.String(federation.DescriptionMarker(d.Federation) + ": " + nat.Reason)}
 		add(&object{res: plan.Resource{Address: nat.Address, Kind: plan.KindRouter, Group: group(nat.Project), Reason: nat.Reason,
-			Fields: routerFields(r), Immutable: []string{"network"}, DependsOn: deps}, msg: r, project: nat.Project, location: nat.Region})
+			Fields: routerFields(r, nil), Immutable: []string{"network"}, DependsOn: deps}, msg: r, project: nat.Project, location: nat.Region})
 	}
 
 	var hostDeps []plan.Address

@@ -29,7 +29,7 @@ func load(t *testing.T, path string) *v1alpha1.Federation {
 func newEngine(t *testing.T, srv *gcpfake.Server) *gcplayer.Layer {
 	t.Helper()
 	clients, err := gcp.New(context.Background(), gcp.Config{Endpoint: srv.URL(), PollInterval: 5 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond,
-		Retry: gcp.RetryPolicy{Initial: time.Millisecond, Max: 10 * time.Millisecond}})
+		Retry: gcp.RetryPolicy{Initial: time.Millisecond, Max: 10 * time.Millisecond, Budget: 200 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

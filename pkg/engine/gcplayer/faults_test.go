@@ -2,10 +2,12 @@ package gcplayer_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/google/go-cmp/cmp"
@@ -353,5 +355,31 @@ func TestReplacingAClusterNeedsAllowDestroy(t *testing.T) {
 	}
 	if n := srv.Calls("ClusterManager/DeleteCluster"); n != 0 {
 		t.Fatalf("cluster deleted despite the refusal")
+	}
+}
+
+// An operation that outlasts the operation timeout ends the wait with an error that names it,
+// rather than a wait without end.
+func TestOperationTimeoutNamesTheOperation(t *testing.T) {
+	srv := gcpfake.Start(t)
+	converge(t, newEngine(t, srv), twoCluster)
+	srv.SetLatency(&gcpfake.Latency{Op: map[string]time.Duration{"*": time.Minute}})
+	ctx := context.Background()
+	c, err := gcp.New(ctx, gcp.Config{Endpoint: srv.URL(), PollInterval: 5 * time.Millisecond, MaxPollInterval: 20 * time.Millisecond, OperationTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fw := &computepb.Firewall{Name: proto.String("slow"), Network: proto.String("projects/asm-multicluster-demo/global/networks/asm-vpc-3"),
+		SourceRanges: []string{"10.0.0.0/8"}, Allowed: []*computepb.Allowed{{IPProtocol: proto.String("tcp")}}}
+	start := time.Now()
+	err = c.InsertFirewall(ctx, "asm-multicluster-demo", fw, nil)
+	var te *gcp.OperationTimeoutError
+	if !errors.As(err, &te) || te.Operation == "" || !strings.Contains(err.Error(), "operation "+te.Operation+" still running after 100ms") ||
+		!strings.Contains(err.Error(), "projects/asm-multicluster-demo/global/firewalls/slow") {
+		t.Fatalf("want the operation named in a timeout, got %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the wait took %v", d)
 	}
 }

@@ -108,9 +108,16 @@ func firewallFields(f *computepb.Firewall) map[string]any {
 	}
 }
 
-func routerFields(r *computepb.Router) map[string]any {
+// routerFields describes a router by its NATs. With only set, the NATs of other names are left
+// out: a NAT added by hand to the federation's router is not the federation's to remove.
+func routerFields(r *computepb.Router, only map[string]bool) map[string]any {
 	var nats []any
-	ns := append([]*computepb.RouterNat(nil), r.GetNats()...)
+	var ns []*computepb.RouterNat
+	for _, n := range r.GetNats() {
+		if only == nil || only[n.GetName()] {
+			ns = append(ns, n)
+		}
+	}
 	sort.Slice(ns, func(i, j int) bool { return ns[i].GetName() < ns[j].GetName() })
 	for _, n := range ns {
 		var subs []any

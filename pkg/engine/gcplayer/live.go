@@ -284,8 +284,16 @@ func liveState(d *federation.Desired, s *snapshot, desired []*object) []*object 
 				deps = append(deps, subnetworkOf(sn.GetName()))
 			}
 		}
-		keep(&object{res: plan.Resource{Address: plan.RouterAddress(netProject, region, r.GetName()), Kind: plan.KindRouter,
-			Group: "project " + netProject, Fields: routerFields(r), DependsOn: deps},
+		addr := plan.RouterAddress(netProject, region, r.GetName())
+		var only map[string]bool
+		if w, ok := want[addr]; ok {
+			only = map[string]bool{}
+			for _, n := range w.msg.(*computepb.Router).GetNats() {
+				only[n.GetName()] = true
+			}
+		}
+		keep(&object{res: plan.Resource{Address: addr, Kind: plan.KindRouter,
+			Group: "project " + netProject, Fields: routerFields(r, only), DependsOn: deps},
 			msg: r, project: netProject, location: region}, hasMarker(r.GetDescription(), fed))
 	}
 	if s.xpnHost {
