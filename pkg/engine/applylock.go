@@ -88,6 +88,11 @@ func lockedErr(ctx context.Context, err error) error {
 
 // checkUnchanged reads the live state again, under the lock, and refuses the plan when it moved.
 func (e *Engine) checkUnchanged(ctx context.Context, fp *FullPlan) error {
+	if fp.Pending() {
+		// Work an earlier apply left running changes the live state while we wait for the lock
+		// and for it; apply plans again once it is done, and asks before applying that plan.
+		return nil
+	}
 	cloud, err := e.cloud.Plan(ctx, fp.federation)
 	if err != nil {
 		return err

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 )
 
 // memStore is a store with a version counter, as a real one has an etag or resourceVersion.
@@ -432,4 +434,30 @@ func TestGoneLocalHolderIsTakenOver(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A killed holder that its parent has not reaped yet (a zombie) is gone too.
+func TestZombieHolderIsGone(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start a process: %v", err)
+	}
+	h := Holder{User: "alice", Host: host, PID: cmd.Process.Pid}
+	if localHolderGone(h) {
+		t.Fatal("a running process is not gone")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	testutil.Eventually(t, 10*time.Second, "the killed, unreaped process to be seen as gone", func() error {
+		if !localHolderGone(h) {
+			return errors.New("still seen as running")
+		}
+		return nil
+	})
 }
