@@ -163,7 +163,7 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 		case o.role == federation.RoleReaderToken && c.Action == plan.Replace && opts.RotateRemoteSecrets:
 			c.ActionReason = "remote secret rotation: a new token Secret replaces this one, which invalidates the old token"
 		case o.role == federation.RoleRemoteSecret && c.Action == plan.Update && r.pendingToken(o):
-			c.ActionReason = fmt.Sprintf("carries the new token of %s's reader account, issued during apply", o.remote.Target)
+			c.ActionReason = fmt.Sprintf("carries the new token of %s's reader account for %s, issued during apply", o.remote.Target, o.remote.Holder)
 		case o.role == federation.RoleCACerts && c.Action == plan.Update && c.Changed(fieldIntermediate):
 			c.ActionReason = "a new intermediate is issued: " + fmt.Sprint(c.Before[fieldIntermediate])
 		}
@@ -362,7 +362,7 @@ func (r *ClusterPlan) complete(warnings *[]string) error {
 		switch o.role {
 		case federation.RoleRemoteSecret:
 			rs := o.remote
-			tokenAddr := plan.ObjectAddress(rs.Target, federation.IstioNamespace, "Secret", federation.ReaderTokenSecret)
+			tokenAddr := rs.TokenAddress()
 			tok := r.desired[tokenAddr]
 			setAnnotation(o.u, annotationTokenGeneration, tok.u.GetAnnotations()[annotationTokenGeneration])
 			server, fromConfig := r.peerServer(rs)
@@ -398,11 +398,10 @@ func (r *ClusterPlan) complete(warnings *[]string) error {
 // pendingData stands in for a remote secret's kubeconfig whose token is issued during apply.
 const pendingData = "(known after apply)"
 
-// pendingToken reports whether a remote secret's token is unknown until apply: its target's token
+// pendingToken reports whether a remote secret's token is unknown until apply: its pair's token
 // Secret is missing, not filled in yet, or about to be replaced.
 func (r *ClusterPlan) pendingToken(o *object) bool {
-	addr := plan.ObjectAddress(o.remote.Target, federation.IstioNamespace, "Secret", federation.ReaderTokenSecret)
-	l := r.live[addr]
+	l := r.live[o.remote.TokenAddress()]
 	if l == nil || !l.res.Owned || r.opts.RotateRemoteSecrets {
 		return true
 	}
