@@ -178,7 +178,7 @@ func (c *compiler) clusterObjects(d *Desired) error {
 		}
 		if targets[cd.Name] {
 			b.add("", &rbacv1.ClusterRole{ObjectMeta: meta(ReaderClusterRole, nil), Rules: ReaderRules()}, "",
-				"the least-privilege read-only access istiod needs to a peer: what it watches for discovery, no Secrets, no writes")
+				"the least-privilege read-only access istiod needs to a peer: what it watches, and no writes")
 		}
 		for _, rs := range d.RemoteSecrets {
 			if rs.Target == cd.Name {
@@ -357,17 +357,17 @@ func (b *objectBuilder) egressPolicies(ns string, egress v1alpha1.Egress, worklo
 
 // ReaderRules are the permissions istiod needs in a peer cluster, and no more: get, list and
 // watch on what it discovers services and endpoints from (the read rules of Istio's
-// istio-reader role). Unlike that role they grant no writes (serviceexports create/delete, for
-// MCS auto-export, which the federation does not turn on), no tokenreviews or
-// subjectaccessreviews (a peer's proxies never authenticate to this cluster's istiod), and no
-// Secrets: every cluster runs its own istiod, which serves its gateways' credentialName Secrets
-// from its own cluster, so no peer needs to read this cluster's Secrets, the reader tokens and
-// cacerts among them.
+// istio-reader role). Unlike that role they grant no writes (serviceexports create/delete are
+// for MCS auto-export, which the federation does not turn on) and no tokenreviews or
+// subjectaccessreviews (a peer's proxies never authenticate to this cluster). Secrets stay
+// readable: istiod's remote credentials controller lists and watches every Secret of a peer and
+// never reports the peer synced without them, and turning it off
+// (PILOT_ENABLE_REMOTE_CREDENTIALS_CONTROLLER=false) crashes istiod of the 1.31 line.
 func ReaderRules() []rbacv1.PolicyRule {
 	read := []string{"get", "list", "watch"}
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{"config.istio.io", "security.istio.io", "networking.istio.io", "authentication.istio.io", "rbac.istio.io", "telemetry.istio.io", "extensions.istio.io"}, Resources: []string{"*"}, Verbs: read},
-		{APIGroups: []string{""}, Resources: []string{"endpoints", "pods", "services", "nodes", "replicationcontrollers", "namespaces", "configmaps"}, Verbs: read},
+		{APIGroups: []string{""}, Resources: []string{"endpoints", "pods", "services", "nodes", "replicationcontrollers", "namespaces", "configmaps", "secrets"}, Verbs: read},
 		{APIGroups: []string{"networking.x-k8s.io", "gateway.networking.k8s.io"}, Resources: []string{"gateways"}, Verbs: read},
 		{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: read},
 		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read},
