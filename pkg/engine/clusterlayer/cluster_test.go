@@ -583,6 +583,14 @@ func TestClusterSide(t *testing.T) {
 				t.Errorf("plan does not delete %s; deletes: %v", want, deletes)
 			}
 		}
+		// c3 could read its peers' tokens: the remaining ones are replaced.
+		replaces := changesOf(r.Plan, plan.Replace)
+		if want := []string{"k8s:c1/istio-system/Secret/" + federation.ReaderTokenSecret("c2"), "k8s:c2/istio-system/Secret/" + federation.ReaderTokenSecret("c1")}; !slices.Equal(replaces, want) {
+			t.Errorf("plan replaces %v, want the remaining reader tokens %v", replaces, want)
+		}
+		if !slices.ContainsFunc(r.Plan.Warnings, func(w string) bool { return strings.HasPrefix(w, "c3 left the federation") }) {
+			t.Errorf("no warning says c3 left; warnings: %v", r.Plan.Warnings)
+		}
 		for _, a := range deletes {
 			if strings.HasPrefix(a, "k8s:c3/") {
 				t.Errorf("plan deletes %s in c3, which is not in the federation any more", a)
