@@ -13,7 +13,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -99,7 +98,6 @@ func TestFederationThroughIstiod(t *testing.T) {
 		t.Fatalf("apply: %v", err)
 	}
 	t.Logf("plan and apply: %s, %d steps", time.Since(mark).Round(time.Millisecond), len(rep.Results))
-	grantConfigMapsIfMissing(t, ctx, cs)
 
 	mark = time.Now()
 	ids := istiodtest.StartT(t, cs, istiodtest.Options{Revision: d.Mesh.Revision})
@@ -202,12 +200,13 @@ func TestFederationThroughIstiod(t *testing.T) {
 	})
 
 	t.Run("a revoked reader token drops the peer", func(t *testing.T) {
-		tokenSecret, err := b2.CoreV1().Secrets(istiodtest.Namespace).Get(ctx, federation.ReaderTokenSecret, metav1.GetOptions{})
+		// c1's own reader account in c2: revoking it cuts c1 off and leaves c3's account alone.
+		tokenSecret, err := b2.CoreV1().Secrets(istiodtest.Namespace).Get(ctx, federation.ReaderTokenSecret(a.ClusterID), metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		token := string(tokenSecret.Data[corev1.ServiceAccountTokenKey])
-		if err := b2.CoreV1().Secrets(istiodtest.Namespace).Delete(ctx, federation.ReaderTokenSecret, metav1.DeleteOptions{}); err != nil {
+		if err := b2.CoreV1().Secrets(istiodtest.Namespace).Delete(ctx, federation.ReaderTokenSecret(a.ClusterID), metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		// The API server rejects a legacy token once its Secret is gone.
@@ -222,6 +221,18 @@ func TestFederationThroughIstiod(t *testing.T) {
 			}
 			return fmt.Errorf("list services with the revoked token: err = %v, want 401", err)
 		})
+		// c3's account in c2 is its own and keeps working.
+		other, err := b2.CoreV1().Secrets(istiodtest.Namespace).Get(ctx, federation.ReaderTokenSecret(c3.ClusterID), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k3, err := kubernetes.NewForConfig(cs[1].TokenConfig(string(other.Data[corev1.ServiceAccountTokenKey])))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := k3.CoreV1().Services(appNamespace).List(ctx, metav1.ListOptions{}); err != nil {
+			t.Errorf("c3's reader token in c2 after c1's was revoked: %v", err)
+		}
 		// A running istiod authenticated its watches before the revocation and keeps them
 		// until they reconnect (client-go ends watches after 5 to 10 min); a restarted one,
 		// like a new pod, cannot list c2 any more.
@@ -378,36 +389,4 @@ func requireSynced(t *testing.T, ctx context.Context, i *istiodtest.Istiod, peer
 		}
 		return fmt.Errorf("/debug/clusterz: %+v", cl)
 	})
-}
-
-// grantConfigMapsIfMissing makes up for a reader role without configmaps. istiod of the 1.31
-// line lists ConfigMap istio-<revision> in istio-system of every remote cluster and, while that
-// is forbidden, never reports the cluster synced: /debug/clusterz says "timeout" after
-// PILOT_REMOTE_CLUSTER_TIMEOUT. The chart's istio-reader ClusterRole of the pinned module grants
-// get/list/watch on configmaps; federation.ReaderRules must too. Until it does, the reader account gets
-// them from a separate ClusterRole here, so that the engine's own objects stay untouched. Once
-// ReaderRules has them, this does nothing.
-func grantConfigMapsIfMissing(t *testing.T, ctx context.Context, cs []*testenv.Cluster) {
-	t.Helper()
-	for _, r := range federation.ReaderRules() {
-		if slices.Contains(r.APIGroups, "") && slices.Contains(r.Resources, "configmaps") && slices.Contains(r.Verbs, "list") {
-			return
-		}
-	}
-	t.Logf("federation.ReaderRules lacks get/list/watch on configmaps, which istiod reads in remote clusters; granting them separately")
-	const name = "istiodtest-reader-configmaps"
-	for _, c := range cs {
-		rbac := c.Client().RbacV1()
-		role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name},
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch"}}}}
-		if _, err := rbac.ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
-			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: istiodtest.Namespace, Name: federation.ReaderServiceAccount}}}
-		if _, err := rbac.ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
 }

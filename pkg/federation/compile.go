@@ -670,7 +670,8 @@ func (c *compiler) remoteSecrets() []RemoteSecret {
 				Name:           remoteSecretName(t),
 				DataKey:        t,
 				Server:         target.spec.PeerAPIServer,
-				ServiceAccount: IstioNamespace + "/" + ReaderServiceAccount,
+				ServiceAccount: IstioNamespace + "/" + ReaderAccount(h),
+				TokenSecret:    ReaderTokenSecret(h),
 				Labels: map[string]string{
 					LabelMultiCluster:   "true",
 					KubeLabelManagedBy:  ManagedByValue,
@@ -686,7 +687,7 @@ func (c *compiler) remoteSecrets() []RemoteSecret {
 			}
 			s.Address = plan.ObjectAddress(h, s.Namespace, "Secret", s.Name)
 			s.Reason = fmt.Sprintf("istiod in %s discovers the services and endpoints of %s by watching its API server at %s with the token of %s; %s's pod range %s is in %s's master authorized networks",
-				h, t, how, ReaderServiceAccount, h, holder.subnet.PodRange.CIDR, t)
+				h, t, how, ReaderAccount(h), h, holder.subnet.PodRange.CIDR, t)
 			if holder.region != target.region {
 				s.Reason += fmt.Sprintf(" and %s has master global access (%s → %s)", t, holder.region, target.region)
 			}

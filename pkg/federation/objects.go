@@ -25,10 +25,14 @@ const (
 	// LabelRevision enrols a namespace in the mesh revision; labelInjection disables injection.
 	LabelRevision  = "istio.io/rev"
 	labelInjection = "istio-injection"
-	// ReaderClusterRole and its binding grant the reader account what istiod needs of a peer.
+	// ReaderClusterRole grants each peer's reader account what istiod needs of a peer, and
+	// nothing more; only the tool's own per-peer bindings name it.
 	ReaderClusterRole = "asmfed-istio-reader"
-	// ReaderTokenSecret is the long-lived token Secret of the reader account.
-	ReaderTokenSecret = "asmfed-istio-reader-token"
+	// readerPrefix starts the names of a peer's reader account, its binding and its token
+	// Secret. They are distinct from the chart's istio-reader-service-account, which the
+	// rendered control plane binds to istio-reader-clusterrole-*, so chart values cannot
+	// widen what a peer may do.
+	readerPrefix = "asmfed-reader-"
 	// cacertsSecret holds the cluster's intermediate of the plug-in root; istiod reads it.
 	cacertsSecret = "cacerts"
 	// IngressCredentialSecret names the Secret made from the file's certFile and keyFile.
@@ -173,7 +177,13 @@ func (c *compiler) clusterObjects(d *Desired) error {
 			b.appNamespace(ns, d.Mesh, c.spec.Mesh.Egress, cd, podRanges)
 		}
 		if targets[cd.Name] {
-			b.reader()
+			b.add("", &rbacv1.ClusterRole{ObjectMeta: meta(ReaderClusterRole, nil), Rules: ReaderRules()}, "",
+				"the least-privilege read-only access istiod needs to a peer: what it watches, and no writes")
+		}
+		for _, rs := range d.RemoteSecrets {
+			if rs.Target == cd.Name {
+				b.reader(rs.Holder)
+			}
 		}
 		for _, rs := range d.RemoteSecrets {
 			if rs.Holder != cd.Name {
@@ -183,10 +193,10 @@ func (c *compiler) clusterObjects(d *Desired) error {
 				ObjectMeta: metav1.ObjectMeta{Name: rs.Name, Labels: rs.Labels, Annotations: rs.Annotations},
 				Type:       corev1.SecretTypeOpaque,
 			}, RoleRemoteSecret, rs.Reason,
-				plan.ObjectAddress(rs.Target, IstioNamespace, "Secret", ReaderTokenSecret),
-				plan.ObjectAddress(rs.Target, "", "ClusterRoleBinding", ReaderClusterRole))
+				rs.TokenAddress(),
+				plan.ObjectAddress(rs.Target, "", "ClusterRoleBinding", ReaderAccount(rs.Holder)))
 			if o != nil {
-				o.Pending = fmt.Sprintf("data.%s: a kubeconfig for %s with the live token of %s/%s in %s", rs.DataKey, rs.Server, IstioNamespace, ReaderServiceAccount, rs.Target)
+				o.Pending = fmt.Sprintf("data.%s: a kubeconfig for %s with the live token of %s in %s", rs.DataKey, rs.Server, rs.ServiceAccount, rs.Target)
 			}
 		}
 		if d.Mesh.CA == v1alpha1.CAPlugin {
@@ -345,43 +355,51 @@ func (b *objectBuilder) egressPolicies(ns string, egress v1alpha1.Egress, worklo
 	}
 }
 
-// ReaderRules are the read-only permissions istiod needs in a peer cluster: those of the
-// istio-reader ClusterRole that istioctl create-remote-secret binds the reader account to.
+// ReaderRules are the permissions istiod needs in a peer cluster, and no more: get, list and
+// watch on what it discovers services and endpoints from (the read rules of Istio's
+// istio-reader role). Unlike that role they grant no writes (serviceexports create/delete are
+// for MCS auto-export, which the federation does not turn on) and no tokenreviews or
+// subjectaccessreviews (a peer's proxies never authenticate to this cluster). Secrets stay
+// readable: istiod's remote credentials controller lists and watches every Secret of a peer and
+// never reports the peer synced without them, and turning it off
+// (PILOT_ENABLE_REMOTE_CREDENTIALS_CONTROLLER=false) crashes istiod of the 1.31 line.
 func ReaderRules() []rbacv1.PolicyRule {
 	read := []string{"get", "list", "watch"}
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{"config.istio.io", "security.istio.io", "networking.istio.io", "authentication.istio.io", "rbac.istio.io", "telemetry.istio.io", "extensions.istio.io"}, Resources: []string{"*"}, Verbs: read},
-		{APIGroups: []string{""}, Resources: []string{"endpoints", "pods", "services", "nodes", "replicationcontrollers", "namespaces", "secrets", "configmaps"}, Verbs: read},
-		{APIGroups: []string{"networking.istio.io"}, Resources: []string{"workloadentries"}, Verbs: read},
+		{APIGroups: []string{""}, Resources: []string{"endpoints", "pods", "services", "nodes", "replicationcontrollers", "namespaces", "configmaps", "secrets"}, Verbs: read},
 		{APIGroups: []string{"networking.x-k8s.io", "gateway.networking.k8s.io"}, Resources: []string{"gateways"}, Verbs: read},
 		{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: read},
 		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read},
-		{APIGroups: []string{"multicluster.x-k8s.io"}, Resources: []string{"serviceexports"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
-		{APIGroups: []string{"multicluster.x-k8s.io"}, Resources: []string{"serviceimports"}, Verbs: read},
+		{APIGroups: []string{"multicluster.x-k8s.io"}, Resources: []string{"serviceexports", "serviceimports"}, Verbs: read},
 		{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: read},
-		{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
-		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 	}
 }
 
-// reader adds, in a cluster peers read from, the reader account, its ClusterRole and binding
-// and its long-lived token Secret.
-func (b *objectBuilder) reader() {
-	ns, sa := IstioNamespace, ReaderServiceAccount
+// ReaderAccount names the account, in a target cluster, whose token the holder's remote secret
+// carries; its ClusterRoleBinding has the same name. Each peer has its own, so that removing a
+// peer deletes its credentials and leaves the others' valid.
+func ReaderAccount(holder string) string { return readerPrefix + holder }
+
+// ReaderTokenSecret names the long-lived token Secret of the holder's reader account.
+func ReaderTokenSecret(holder string) string { return ReaderAccount(holder) + "-token" }
+
+// reader adds, in a cluster peers read from, the reader account of one peer (the holder), its
+// binding to the read-only ClusterRole and its long-lived token Secret.
+func (b *objectBuilder) reader(holder string) {
+	ns, sa := IstioNamespace, ReaderAccount(holder)
 	b.add(ns, &corev1.ServiceAccount{ObjectMeta: meta(sa, nil)}, "",
-		fmt.Sprintf("the identity the istiod of every peer uses to watch %s's services and endpoints", b.cluster))
-	b.add("", &rbacv1.ClusterRole{ObjectMeta: meta(ReaderClusterRole, nil), Rules: ReaderRules()}, "",
-		"read-only access istiod needs to a peer (the istio-reader role of istioctl create-remote-secret)")
+		fmt.Sprintf("the identity istiod in %s, and only it, uses to watch %s's services and endpoints; deleted when %s leaves", holder, b.cluster, holder))
 	saAddr := plan.ObjectAddress(b.cluster, ns, "ServiceAccount", sa)
 	b.add("", &rbacv1.ClusterRoleBinding{
-		ObjectMeta: meta(ReaderClusterRole, nil),
+		ObjectMeta: meta(sa, nil),
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ReaderClusterRole},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: ns}},
-	}, "", "grants "+sa+" the read-only role", plan.ObjectAddress(b.cluster, "", "ClusterRole", ReaderClusterRole), saAddr)
+	}, "", "grants "+sa+" the read-only role "+ReaderClusterRole+" and nothing else", plan.ObjectAddress(b.cluster, "", "ClusterRole", ReaderClusterRole), saAddr)
 	b.add(ns, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: ReaderTokenSecret, Annotations: map[string]string{corev1.ServiceAccountNameKey: sa}},
+		ObjectMeta: metav1.ObjectMeta{Name: ReaderTokenSecret(holder), Annotations: map[string]string{corev1.ServiceAccountNameKey: sa}},
 		Type:       corev1.SecretTypeServiceAccountToken,
-	}, RoleReaderToken, "the long-lived token of "+sa+" that remote secrets in the peers carry; deleting it invalidates the token", saAddr)
+	}, RoleReaderToken, fmt.Sprintf("the long-lived token of %s that the remote secret in %s carries; deleting it invalidates the token", sa, holder), saAddr)
 }
 
 // meshPolicy adds mesh-wide mTLS, the egress allow-list and the ingress Gateway.

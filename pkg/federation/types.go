@@ -37,8 +37,6 @@ const (
 	IstioNamespace = "istio-system"
 	// remoteSecretPrefix starts every remote secret's name, as istioctl create-remote-secret does.
 	remoteSecretPrefix = "istio-remote-secret-"
-	// ReaderServiceAccount is the account in the target cluster whose token a remote secret holds.
-	ReaderServiceAccount = "istio-reader-service-account"
 	// LabelMultiCluster marks a Secret as a remote secret; istiod ignores secrets without it.
 	LabelMultiCluster = "istio/multiCluster"
 	// annotationCluster names the cluster a remote secret points at.
@@ -315,11 +313,19 @@ type RemoteSecret struct {
 	// is a marker to be replaced with the target's private endpoint read at plan time.
 	Server             string `json:"server"`
 	ServerFromEndpoint bool   `json:"serverFromEndpoint,omitempty"`
-	// ServiceAccount is the target's account whose token the secret carries, namespace/name.
-	ServiceAccount string            `json:"serviceAccount"`
-	Labels         map[string]string `json:"labels"`
-	Annotations    map[string]string `json:"annotations"`
-	Reason         string            `json:"reason"`
+	// ServiceAccount is the target's account whose token the secret carries, namespace/name:
+	// one per holder (ReaderAccount), so each peer's credentials can be revoked alone.
+	ServiceAccount string `json:"serviceAccount"`
+	// TokenSecret is that account's token Secret in the target's Namespace.
+	TokenSecret string            `json:"tokenSecret"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	Reason      string            `json:"reason"`
+}
+
+// TokenAddress is the address of the token Secret the remote secret carries the token of.
+func (rs *RemoteSecret) TokenAddress() plan.Address {
+	return plan.ObjectAddress(rs.Target, rs.Namespace, "Secret", rs.TokenSecret)
 }
 
 // APIService is one Google API to enable in one project.

@@ -218,11 +218,11 @@ func (a *applier) write(ctx context.Context, c plan.Change, progress func(string
 	return nil
 }
 
-// fillRemoteSecret writes the kubeconfig with the target's current token, waiting for the
-// target's token controller to fill it in.
+// fillRemoteSecret writes the kubeconfig with the current token of the holder's reader account in
+// the target, waiting for the target's token controller to fill it in.
 func (a *applier) fillRemoteSecret(ctx context.Context, o *object, u *unstructured.Unstructured, progress func(string)) error {
 	rs := o.remote
-	tokRef := ref{Cluster: rs.Target, Namespace: federation.IstioNamespace, Kind: "Secret", Name: federation.ReaderTokenSecret}
+	tokRef := ref{Cluster: rs.Target, Namespace: rs.Namespace, Kind: "Secret", Name: rs.TokenSecret}
 	tok, err := a.waitToken(ctx, tokRef, progress)
 	if err != nil {
 		return err

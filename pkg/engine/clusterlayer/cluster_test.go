@@ -17,6 +17,7 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine/clusterlayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
@@ -399,15 +401,17 @@ func TestClusterSide(t *testing.T) {
 				if cfg.Host != target.Host {
 					t.Errorf("%s→%s: server %s, want %s", holder.Name, target.Name, cfg.Host, target.Host)
 				}
+				cfg.QPS, cfg.Burst = 100, 200 // client-go's default of 5 per second slows the access reviews
 				k := kubernetes.NewForConfigOrDie(cfg)
 				who, err := k.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 				if err != nil {
 					t.Fatalf("%s→%s: %v", holder.Name, target.Name, err)
 				}
-				if want := "system:serviceaccount:istio-system:istio-reader-service-account"; who.Status.UserInfo.Username != want {
+				if want := "system:serviceaccount:istio-system:" + federation.ReaderAccount(holder.Name); who.Status.UserInfo.Username != want {
 					t.Errorf("%s→%s: authenticated as %s, want %s", holder.Name, target.Name, who.Status.UserInfo.Username, want)
 				}
 				checkReader(ctx, t, k, holder.Name+"→"+target.Name)
+				checkReaderAccess(ctx, t, k, holder.Name+"→"+target.Name)
 			}
 		}
 	})
@@ -430,7 +434,7 @@ func TestClusterSide(t *testing.T) {
 		if out := run("get", "namespaces", "-o", "name"); !strings.Contains(out, "namespace/istio-system") || !strings.Contains(out, "namespace/apps") {
 			t.Errorf("kubectl get namespaces:\n%s", out)
 		}
-		if out := run("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); out != "system:serviceaccount:istio-system:istio-reader-service-account" {
+		if out := run("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); out != "system:serviceaccount:istio-system:"+federation.ReaderAccount(cs[0].Name) {
 			t.Errorf("kubectl auth whoami = %q", out)
 		}
 		if out := run("auth", "can-i", "list", "endpointslices.discovery.k8s.io", "--all-namespaces"); out != "yes" {
@@ -481,8 +485,8 @@ func TestClusterSide(t *testing.T) {
 		t := fx.t
 		oldTokens = readerTokens(ctx, t, cs)
 		r := fx.plan(ctx, d, clusterlayer.Options{RotateRemoteSecrets: true})
-		if got, want := len(changesOf(r.Plan, plan.Replace)), len(cs); got != want {
-			t.Errorf("rotation plan replaces %d objects, want %d token Secrets", got, want)
+		if got, want := len(changesOf(r.Plan, plan.Replace)), len(cs)*(len(cs)-1); got != want {
+			t.Errorf("rotation plan replaces %d objects, want %d token Secrets, one per pair", got, want)
 		}
 		if got, want := len(changesOf(r.Plan, plan.Update)), len(cs)*(len(cs)-1); got != want {
 			t.Errorf("rotation plan updates %d objects, want %d remote secrets", got, want)
@@ -490,12 +494,13 @@ func TestClusterSide(t *testing.T) {
 		fx.apply(ctx, r, clusterlayer.ApplyOptions{})
 		rotated := time.Now()
 		newTokens := readerTokens(ctx, t, cs)
-		for _, c := range cs {
-			if newTokens[c.Name] == oldTokens[c.Name] {
-				t.Errorf("%s: token unchanged by rotation", c.Name)
+		for pair := range oldTokens {
+			c := fx.cluster(strings.Split(pair, "→")[1])
+			if newTokens[pair] == oldTokens[pair] {
+				t.Errorf("%s: token unchanged by rotation", pair)
 			}
 			// The API server caches successful token authentications for 10 seconds.
-			old := kubernetes.NewForConfigOrDie(c.TokenConfig(oldTokens[c.Name]))
+			old := kubernetes.NewForConfigOrDie(c.TokenConfig(oldTokens[pair]))
 			var err error
 			deadline := time.Now().Add(20 * time.Second)
 			for {
@@ -506,12 +511,12 @@ func TestClusterSide(t *testing.T) {
 				time.Sleep(250 * time.Millisecond)
 			}
 			if !apierrors.IsUnauthorized(err) {
-				t.Errorf("%s: old token 20s after rotation: err = %v, want 401 Unauthorized", c.Name, err)
+				t.Errorf("%s: old token 20s after rotation: err = %v, want 401 Unauthorized", pair, err)
 			} else {
-				t.Logf("%s: old token rejected %s after rotation", c.Name, time.Since(rotated).Round(100*time.Millisecond))
+				t.Logf("%s: old token rejected %s after rotation", pair, time.Since(rotated).Round(100*time.Millisecond))
 			}
-			if _, err := kubernetes.NewForConfigOrDie(c.TokenConfig(newTokens[c.Name])).CoreV1().Services("").List(ctx, metav1.ListOptions{}); err != nil {
-				t.Errorf("%s: new token: %v", c.Name, err)
+			if _, err := kubernetes.NewForConfigOrDie(c.TokenConfig(newTokens[pair])).CoreV1().Services("").List(ctx, metav1.ListOptions{}); err != nil {
+				t.Errorf("%s: new token: %v", pair, err)
 			}
 		}
 		for _, holder := range cs {
@@ -521,7 +526,7 @@ func TestClusterSide(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if cfg.BearerToken != newTokens[target.Name] {
+					if cfg.BearerToken != newTokens[holder.Name+"→"+target.Name] {
 						t.Errorf("%s's remote secret for %s does not carry the new token", holder.Name, target.Name)
 					}
 				}
@@ -546,6 +551,15 @@ func TestClusterSide(t *testing.T) {
 		if _, err := c1.NetworkingV1().NetworkPolicies("apps").Update(ctx, np, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		// c3's remote secrets, read before it leaves: what c3 could still use against its peers.
+		leaver := map[string]*rest.Config{}
+		for _, target := range []string{"c1", "c2"} {
+			cfg, err := clientcmd.RESTConfigFromKubeConfig(remoteKubeconfig(t, fx.cluster("c3"), target))
+			if err != nil {
+				t.Fatal(err)
+			}
+			leaver[target] = cfg
+		}
 		// Drop c3, the legacy namespace and the default policies of apps.
 		d2 := fx.federation([]string{"c1", "c2"}, func(f *v1alpha1.Federation) {
 			f.Spec.Namespaces = []v1alpha1.Namespace{{Name: "apps", DefaultNetworkPolicy: ptr(false)}}
@@ -558,10 +572,24 @@ func TestClusterSide(t *testing.T) {
 			"k8s:c1/Namespace/legacy",
 			"k8s:c2/apps/NetworkPolicy/" + federation.PolicyDenyAll,
 			"k8s:c1/apps/NetworkPolicy/" + federation.PolicyMesh,
+			"k8s:c1/istio-system/Secret/" + federation.ReaderTokenSecret("c3"),
+			"k8s:c1/istio-system/ServiceAccount/" + federation.ReaderAccount("c3"),
+			"k8s:c1/ClusterRoleBinding/" + federation.ReaderAccount("c3"),
+			"k8s:c2/istio-system/Secret/" + federation.ReaderTokenSecret("c3"),
+			"k8s:c2/istio-system/ServiceAccount/" + federation.ReaderAccount("c3"),
+			"k8s:c2/ClusterRoleBinding/" + federation.ReaderAccount("c3"),
 		} {
 			if !slices.Contains(deletes, want) {
 				t.Errorf("plan does not delete %s; deletes: %v", want, deletes)
 			}
+		}
+		// c3 could read its peers' tokens: the remaining ones are replaced.
+		replaces := changesOf(r.Plan, plan.Replace)
+		if want := []string{"k8s:c1/istio-system/Secret/" + federation.ReaderTokenSecret("c2"), "k8s:c2/istio-system/Secret/" + federation.ReaderTokenSecret("c1")}; !slices.Equal(replaces, want) {
+			t.Errorf("plan replaces %v, want the remaining reader tokens %v", replaces, want)
+		}
+		if !slices.ContainsFunc(r.Plan.Warnings, func(w string) bool { return strings.HasPrefix(w, "c3 left the federation") }) {
+			t.Errorf("no warning says c3 left; warnings: %v", r.Plan.Warnings)
 		}
 		for _, a := range deletes {
 			if strings.HasPrefix(a, "k8s:c3/") {
@@ -577,6 +605,30 @@ func TestClusterSide(t *testing.T) {
 			t.Fatalf("apply deleting namespaces without AllowDestroy: err = %v, want *plan.DestroyRefusedError", err)
 		}
 		fx.apply(ctx, r, clusterlayer.ApplyOptions{AllowDestroy: true})
+		removed := time.Now()
+		// The leaver's old kubeconfigs stop working against the clusters that remain (the API
+		// server caches a successful token authentication for 10 seconds); the remaining pairs
+		// keep theirs.
+		for target, cfg := range leaver {
+			k := kubernetes.NewForConfigOrDie(cfg)
+			testutil.Eventually(t, 30*time.Second, "c3's old kubeconfig for "+target+" is rejected", func() error {
+				_, err := k.CoreV1().Services("").List(ctx, metav1.ListOptions{Limit: 1})
+				if apierrors.IsUnauthorized(err) {
+					return nil
+				}
+				return fmt.Errorf("list services with c3's old token: err = %v, want 401 Unauthorized", err)
+			})
+			t.Logf("c3's old kubeconfig for %s rejected %s after the apply", target, time.Since(removed).Round(100*time.Millisecond))
+		}
+		for _, pair := range [][2]string{{"c1", "c2"}, {"c2", "c1"}} {
+			cfg, err := clientcmd.RESTConfigFromKubeConfig(remoteKubeconfig(t, fx.cluster(pair[0]), pair[1]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Services("").List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+				t.Errorf("%s's remote secret for %s after c3 left: %v", pair[0], pair[1], err)
+			}
+		}
 		if _, err := fx.client("c1").CoreV1().Secrets("istio-system").Get(ctx, "istio-remote-secret-c3", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("istio-remote-secret-c3 in c1: err = %v, want NotFound", err)
 		}
@@ -652,15 +704,21 @@ func remoteKubeconfig(t *testing.T, holder *testenv.Cluster, target string) []by
 	return s.Data[target]
 }
 
+// readerTokens reads the token of every pair's reader account, keyed holder→target.
 func readerTokens(ctx context.Context, t *testing.T, cs []*testenv.Cluster) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, c := range cs {
-		s, err := c.Client().CoreV1().Secrets("istio-system").Get(ctx, federation.ReaderTokenSecret, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
+	for _, target := range cs {
+		for _, holder := range cs {
+			if holder == target {
+				continue
+			}
+			s, err := target.Client().CoreV1().Secrets("istio-system").Get(ctx, federation.ReaderTokenSecret(holder.Name), metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[holder.Name+"→"+target.Name] = string(s.Data[corev1.ServiceAccountTokenKey])
 		}
-		out[c.Name] = string(s.Data[corev1.ServiceAccountTokenKey])
 	}
 	return out
 }
@@ -693,5 +751,93 @@ func checkReader(ctx context.Context, t *testing.T, k kubernetes.Interface, pair
 	_, err := k.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "should-not-exist"}}, metav1.CreateOptions{})
 	if !apierrors.IsForbidden(err) {
 		t.Errorf("%s: creating a namespace: err = %v, want Forbidden", pair, err)
+	}
+}
+
+// checkReaderAccess asks the API server, as a remote secret's account, what the account may do:
+// exactly the reads istiod needs, and no writes or exec. Secrets are readable: istiod of the 1.31
+// line does not report a peer synced without them (federation.ReaderRules).
+func checkReaderAccess(ctx context.Context, t *testing.T, k kubernetes.Interface, pair string) {
+	t.Helper()
+	type attr = authorizationv1.ResourceAttributes
+	allowed := []attr{}
+	for _, verb := range []string{"get", "list", "watch"} {
+		for _, a := range []attr{
+			{Resource: "services"}, {Resource: "endpoints"}, {Resource: "pods"}, {Resource: "namespaces"}, {Resource: "nodes"},
+			{Resource: "configmaps", Namespace: "istio-system"}, {Resource: "secrets"},
+			{Group: "discovery.k8s.io", Resource: "endpointslices"},
+			{Group: "networking.istio.io", Resource: "serviceentries"},
+			{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"},
+		} {
+			a.Verb = verb
+			allowed = append(allowed, a)
+		}
+	}
+	refused := []attr{
+		{Verb: "create", Resource: "pods", Subresource: "exec", Namespace: "apps"},
+		{Verb: "get", Resource: "pods", Subresource: "exec", Namespace: "apps"},
+		{Verb: "create", Resource: "pods", Subresource: "portforward", Namespace: "apps"},
+		{Verb: "get", Resource: "pods", Subresource: "log", Namespace: "apps"},
+		{Verb: "create", Resource: "serviceaccounts", Subresource: "token", Namespace: "istio-system"},
+		{Verb: "impersonate", Resource: "serviceaccounts"},
+		{Verb: "create", Group: "authentication.k8s.io", Resource: "tokenreviews"},
+		{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"},
+		{Verb: "create", Group: "multicluster.x-k8s.io", Resource: "serviceexports", Namespace: "apps"},
+		{Verb: "delete", Group: "multicluster.x-k8s.io", Resource: "serviceexports", Namespace: "apps"},
+		{Verb: "escalate", Group: "rbac.authorization.k8s.io", Resource: "clusterroles"},
+		{Verb: "bind", Group: "rbac.authorization.k8s.io", Resource: "clusterroles"},
+	}
+	for _, verb := range []string{"create", "update", "patch", "delete", "deletecollection"} {
+		for _, a := range []attr{
+			{Resource: "services", Namespace: "apps"}, {Resource: "pods", Namespace: "apps"}, {Resource: "namespaces"},
+			{Resource: "configmaps", Namespace: "istio-system"}, {Resource: "secrets", Namespace: "istio-system"},
+			{Resource: "serviceaccounts", Namespace: "istio-system"}, {Group: "discovery.k8s.io", Resource: "endpointslices", Namespace: "apps"},
+			{Group: "networking.istio.io", Resource: "serviceentries", Namespace: "apps"},
+			{Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"},
+			{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"},
+		} {
+			a.Verb = verb
+			refused = append(refused, a)
+		}
+	}
+	ask := func(a attr) bool {
+		r, err := k.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &a}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("%s: SelfSubjectAccessReview: %v", pair, err)
+		}
+		return r.Status.Allowed
+	}
+	for _, a := range allowed {
+		if !ask(a) {
+			t.Errorf("%s: %s %s/%s in %q refused, want allowed", pair, a.Verb, a.Group, a.Resource, a.Namespace)
+		}
+	}
+	for _, a := range refused {
+		if ask(a) {
+			t.Errorf("%s: %s %s/%s/%s in %q allowed, want refused", pair, a.Verb, a.Group, a.Resource, a.Subresource, a.Namespace)
+		}
+	}
+	// The whole set of rules in a namespace: reads only.
+	rr, err := k.AuthorizationV1().SelfSubjectRulesReviews().Create(ctx, &authorizationv1.SelfSubjectRulesReview{
+		Spec: authorizationv1.SelfSubjectRulesReviewSpec{Namespace: "istio-system"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("%s: SelfSubjectRulesReview: %v", pair, err)
+	}
+	for _, rule := range rr.Status.ResourceRules {
+		// The API server grants every authenticated user these reviews (system:basic-user).
+		if slices.Equal(rule.Verbs, []string{"create"}) && len(rule.APIGroups) == 1 &&
+			(rule.APIGroups[0] == "authorization.k8s.io" || rule.APIGroups[0] == "authentication.k8s.io") &&
+			slices.ContainsFunc(rule.Resources, func(r string) bool { return strings.HasPrefix(r, "self") }) {
+			continue
+		}
+		for _, v := range rule.Verbs {
+			if v != "get" && v != "list" && v != "watch" {
+				t.Errorf("%s: rule %+v grants %s, want reads only", pair, rule, v)
+			}
+		}
+		if slices.Contains(rule.Resources, "*") && slices.Contains(rule.APIGroups, "") {
+			t.Errorf("%s: rule %+v reaches every core resource", pair, rule)
+		}
 	}
 }

@@ -128,6 +128,13 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 		return nil, err
 	}
 	var warnings []string
+	// A peer that leaves could read the other peers' tokens (the reader role keeps Secrets, which
+	// istiod needs): its own accounts are pruned, and every remaining token is replaced.
+	var departed []string
+	if departed = r.departedPeers(); len(departed) > 0 && !r.opts.RotateRemoteSecrets {
+		r.opts.RotateRemoteSecrets = true
+		warnings = append(warnings, fmt.Sprintf("%s left the federation and could read the reader tokens of its peers: every remaining reader token is replaced", strings.Join(departed, ", ")))
+	}
 	if err := r.complete(&warnings); err != nil {
 		return nil, err
 	}
@@ -162,8 +169,10 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 		switch {
 		case o.role == federation.RoleReaderToken && c.Action == plan.Replace && opts.RotateRemoteSecrets:
 			c.ActionReason = "remote secret rotation: a new token Secret replaces this one, which invalidates the old token"
+		case o.role == federation.RoleReaderToken && c.Action == plan.Replace && len(departed) > 0:
+			c.ActionReason = fmt.Sprintf("%s left and could read this token: a new token Secret replaces this one, which invalidates the old token", strings.Join(departed, ", "))
 		case o.role == federation.RoleRemoteSecret && c.Action == plan.Update && r.pendingToken(o):
-			c.ActionReason = fmt.Sprintf("carries the new token of %s's reader account, issued during apply", o.remote.Target)
+			c.ActionReason = fmt.Sprintf("carries the new token of %s's reader account for %s, issued during apply", o.remote.Target, o.remote.Holder)
 		case o.role == federation.RoleCACerts && c.Action == plan.Update && c.Changed(fieldIntermediate):
 			c.ActionReason = "a new intermediate is issued: " + fmt.Sprint(c.Before[fieldIntermediate])
 		}
@@ -362,7 +371,7 @@ func (r *ClusterPlan) complete(warnings *[]string) error {
 		switch o.role {
 		case federation.RoleRemoteSecret:
 			rs := o.remote
-			tokenAddr := plan.ObjectAddress(rs.Target, federation.IstioNamespace, "Secret", federation.ReaderTokenSecret)
+			tokenAddr := rs.TokenAddress()
 			tok := r.desired[tokenAddr]
 			setAnnotation(o.u, annotationTokenGeneration, tok.u.GetAnnotations()[annotationTokenGeneration])
 			server, fromConfig := r.peerServer(rs)
@@ -395,14 +404,29 @@ func (r *ClusterPlan) complete(warnings *[]string) error {
 	return nil
 }
 
+// departedPeers names the peers whose reader accounts the federation applied, still owns and no
+// longer wants: clusters that left the federation.
+func (r *ClusterPlan) departedPeers() []string {
+	seen := map[string]bool{}
+	for addr, l := range r.live {
+		rf := l.ref
+		if r.desired[addr] != nil || !l.res.Owned || rf.Kind != "ServiceAccount" || rf.Namespace != federation.IstioNamespace {
+			continue
+		}
+		if holder, ok := strings.CutPrefix(rf.Name, federation.ReaderAccount("")); ok && holder != "" {
+			seen[holder] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
 // pendingData stands in for a remote secret's kubeconfig whose token is issued during apply.
 const pendingData = "(known after apply)"
 
-// pendingToken reports whether a remote secret's token is unknown until apply: its target's token
+// pendingToken reports whether a remote secret's token is unknown until apply: its pair's token
 // Secret is missing, not filled in yet, or about to be replaced.
 func (r *ClusterPlan) pendingToken(o *object) bool {
-	addr := plan.ObjectAddress(o.remote.Target, federation.IstioNamespace, "Secret", federation.ReaderTokenSecret)
-	l := r.live[addr]
+	l := r.live[o.remote.TokenAddress()]
 	if l == nil || !l.res.Owned || r.opts.RotateRemoteSecrets {
 		return true
 	}
