@@ -90,6 +90,7 @@ holder died lapses 2 minutes after its last renewal; --force-unlock takes it at 
 	addParallelismFlag(cmd.Flags(), &o.parallelism)
 	o.lock.add(cmd.Flags())
 	o.cloud.add(cmd.Flags())
+	o.cloud.addOperationTimeout(cmd.Flags())
 	o.addClusterFlags(cmd.Flags())
 	o.addColorFlag(cmd.Flags())
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
@@ -132,6 +133,8 @@ func (o *applyOptions) Validate() error {
 		return fmt.Errorf("--timeout must be positive, got %s", o.timeout)
 	case o.resumeWait < 0:
 		return fmt.Errorf("--resume-timeout must not be negative, got %s", o.resumeWait)
+	case o.cloud.operationTimeout < 0:
+		return fmt.Errorf("--operation-timeout must not be negative, got %s", o.cloud.operationTimeout)
 	}
 	if err := o.lock.validate(); err != nil {
 		return err

@@ -51,6 +51,7 @@ refuses when the live state changed since its plan.`,
 	addParallelismFlag(cmd.Flags(), &o.parallelism)
 	o.lock.add(cmd.Flags())
 	o.cloud.add(cmd.Flags())
+	o.cloud.addOperationTimeout(cmd.Flags())
 	o.addClusterFlags(cmd.Flags())
 	o.addColorFlag(cmd.Flags())
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
@@ -70,6 +71,9 @@ func (o *destroyOptions) Complete() (err error) {
 func (o *destroyOptions) Validate() error {
 	if o.filename == "" {
 		return errors.New("no federation file: pass -f FILE")
+	}
+	if o.cloud.operationTimeout < 0 {
+		return fmt.Errorf("--operation-timeout must not be negative, got %s", o.cloud.operationTimeout)
 	}
 	if err := o.lock.validate(); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/pflag"
@@ -42,10 +43,19 @@ func (g *globalOptions) accessToken() (string, error) {
 // cloudFlags are the flags of commands that talk to Google Cloud.
 type cloudFlags struct {
 	impersonate string
+	// operationTimeout bounds each wait for a Google Cloud long-running operation (apply and
+	// destroy); zero keeps the client's default.
+	operationTimeout time.Duration
 }
 
 func (c *cloudFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&c.impersonate, "impersonate-service-account", "", "Run every Google Cloud call, and every call to a cluster reached through its GKE endpoint, as this service account (needs roles/iam.serviceAccountTokenCreator on it)")
+}
+
+// addOperationTimeout registers --operation-timeout, on the commands that wait for operations.
+func (c *cloudFlags) addOperationTimeout(fs *pflag.FlagSet) {
+	fs.DurationVar(&c.operationTimeout, "operation-timeout", 45*time.Minute,
+		"How long to wait for each Google Cloud operation (a cluster create takes 5 to 15 minutes); when it runs out the error names the operation, which may still finish: the next apply waits for it")
 }
 
 // check refuses what cannot be honoured: a token read from accessTokenFileEnv is sent as it is,
@@ -83,6 +93,7 @@ func (g *globalOptions) newEngine(ctx context.Context, c cloudFlags) (*engine.En
 		Endpoint:                  g.getenv(endpointEnv),
 		AccessToken:               token,
 		ImpersonateServiceAccount: c.impersonate,
+		OperationTimeout:          c.operationTimeout,
 		UserAgent:                 "kubectl-asmfed/" + buildVersionInfo().Version,
 	})
 	if err != nil {
