@@ -130,7 +130,7 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 			return err
 		}
 	} else {
-		o.printReport(report)
+		o.printReportTo(o.streams.Out, report)
 	}
 	if report.Failed() {
 		return &exitError{Code: exitChecksFailed}
@@ -157,8 +157,6 @@ func (o *verifyOptions) printGraph(env *verify.Env) error {
 	_, err := io.WriteString(o.streams.Out, out)
 	return err
 }
-
-func (o *verifyOptions) printReport(r *verify.Report) { o.printReportTo(o.streams.Out, r) }
 
 func (o *verifyOptions) printReportTo(w io.Writer, r *verify.Report) {
 	color := o.color(w)

@@ -1,7 +1,6 @@
 package graph_test
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -130,8 +129,5 @@ func TestStable(t *testing.T) {
 	a, b := graph.Of(d), graph.Of(d)
 	if a.Mermaid() != b.Mermaid() || a.DOT() != b.DOT() {
 		t.Fatal("two drawings of one model differ")
-	}
-	if _, err := os.Stat("testdata"); err != nil {
-		t.Skip("no goldens yet")
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 // flow is one connection the mesh needs, as the firewall sees it.
 type flow struct {
-	what, from, to string
+	what string
 	// fromKind/fromName and toKind/toName name the ends as a drawing does: a cluster's control
 	// plane ("cp") or nodes ("nodes"), or an admin network ("admin", by CIDR).
 	fromKind, fromName, toKind, toName string
@@ -28,6 +28,8 @@ type FlowVerdict struct {
 	Allowed bool
 	// Rule decided; empty when an implied rule did.
 	Rule, Reason string
+	// Fix says what to allow when the flow is blocked.
+	Fix string
 }
 
 // FirewallVerdicts evaluates every flow the mesh needs against the live rules; nil when the rules
@@ -39,7 +41,8 @@ func FirewallVerdicts(env *Env) []FlowVerdict {
 	var out []FlowVerdict
 	for _, fl := range meshFlows(env) {
 		v := vpcfw.Check(env.Firewall, fl.conn)
-		out = append(out, FlowVerdict{FromKind: fl.fromKind, From: fl.fromName, ToKind: fl.toKind, To: fl.toName, What: fl.what, Allowed: v.Allowed, Rule: v.Rule, Reason: v.Reason})
+		out = append(out, FlowVerdict{FromKind: fl.fromKind, From: fl.fromName, ToKind: fl.toKind, To: fl.toName, What: fl.what,
+			Allowed: v.Allowed, Rule: v.Rule, Reason: v.Reason, Fix: fl.fix})
 	}
 	return out
 }
@@ -64,8 +67,8 @@ func meshFlows(env *Env) []flow {
 	for _, c := range d.Clusters {
 		for _, port := range f.Spec.Mesh.WebhookPorts {
 			out = append(out, flow{
-				what: fmt.Sprintf("control plane %s → nodes of %s on tcp:%d", c.ControlPlaneRange, c.Name, port),
-				from: c.ControlPlaneRange, to: c.Name, fromKind: "cp", fromName: c.Name, toKind: "nodes", toName: c.Name,
+				what:     fmt.Sprintf("control plane %s → nodes of %s on tcp:%d", c.ControlPlaneRange, c.Name, port),
+				fromKind: "cp", fromName: c.Name, toKind: "nodes", toName: c.Name,
 				conn: vpcfw.Connection{From: vpcfw.Instance{IP: host(c.ControlPlaneRange, 2)}, To: vpcfw.Instance{IP: host(c.PodRange, 9), Tags: c.NodeTags}, Protocol: "tcp", Port: int(port)},
 				fix: fmt.Sprintf("allow tcp:%d from %s to the nodes tagged %s (kubectl asmfed apply recreates the federation's webhooks rule); istiod's sidecar injection and validation need it",
 					port, c.ControlPlaneRange, strings.Join(c.NodeTags, ",")),
@@ -85,8 +88,8 @@ func meshFlows(env *Env) []flow {
 					port, _ = strconv.Atoi(first)
 				}
 				out = append(out, flow{
-					what: fmt.Sprintf("pods of %s → pods of %s on %s:%d", c.Name, p.Name, proto, port),
-					from: c.Name, to: p.Name, fromKind: "nodes", fromName: c.Name, toKind: "nodes", toName: p.Name,
+					what:     fmt.Sprintf("pods of %s → pods of %s on %s:%d", c.Name, p.Name, proto, port),
+					fromKind: "nodes", fromName: c.Name, toKind: "nodes", toName: p.Name,
 					conn: vpcfw.Connection{From: vpcfw.Instance{IP: host(c.PodRange, 9), Tags: c.NodeTags}, To: vpcfw.Instance{IP: host(p.PodRange, 9), Tags: p.NodeTags}, Protocol: proto, Port: port},
 					fix: fmt.Sprintf("allow %s:%d from %s (pods of %s) to the nodes tagged %s (kubectl asmfed apply recreates the federation's mesh-from-%s rule)",
 						proto, port, c.PodRange, c.Name, strings.Join(p.NodeTags, ","), c.Name),
@@ -95,8 +98,8 @@ func meshFlows(env *Env) []flow {
 		}
 		for _, an := range f.Spec.Admin.AuthorizedNetworks {
 			out = append(out, flow{
-				what: fmt.Sprintf("admin network %s (%s) → nodes of %s on tcp:22", an.Name, an.CIDR, c.Name),
-				from: an.CIDR, to: c.Name, fromKind: "admin", fromName: an.CIDR, toKind: "nodes", toName: c.Name,
+				what:     fmt.Sprintf("admin network %s (%s) → nodes of %s on tcp:22", an.Name, an.CIDR, c.Name),
+				fromKind: "admin", fromName: an.CIDR, toKind: "nodes", toName: c.Name,
 				conn: vpcfw.Connection{From: vpcfw.Instance{IP: host(an.CIDR, 1)}, To: vpcfw.Instance{IP: host(c.PodRange, 9), Tags: c.NodeTags}, Protocol: "tcp", Port: 22},
 				fix:  fmt.Sprintf("allow tcp from %s to the nodes tagged %s (kubectl asmfed apply recreates the federation's admin rule)", an.CIDR, strings.Join(c.NodeTags, ",")),
 			})
@@ -112,13 +115,12 @@ func firewallFlows(_ context.Context, env *Env) []Finding {
 		return []Finding{{Status: Skipped, Message: "the network's firewall rules were not read"}}
 	}
 	var out []Finding
-	for _, fl := range meshFlows(env) {
-		v := vpcfw.Check(env.Firewall, fl.conn)
+	for _, v := range FirewallVerdicts(env) {
 		if v.Allowed {
-			out = append(out, Finding{Subject: fl.to, Status: OK, Message: fl.what + ": " + v.Reason})
+			out = append(out, Finding{Subject: v.To, Status: OK, Message: v.What + ": " + v.Reason})
 			continue
 		}
-		out = append(out, Finding{Subject: fl.to, Status: Fail, Message: fl.what + ": blocked, " + v.Reason, Hint: fl.fix})
+		out = append(out, Finding{Subject: v.To, Status: Fail, Message: v.What + ": blocked, " + v.Reason, Hint: v.Fix})
 	}
 	if len(out) == 0 {
 		out = append(out, Finding{Status: Skipped, Message: "no flow crosses the VPC firewall (one cluster, no admin network)"})
