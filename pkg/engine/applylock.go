@@ -97,7 +97,7 @@ func (e *Engine) checkUnchanged(ctx context.Context, fp *FullPlan) error {
 	if err != nil {
 		return err
 	}
-	fresh := &FullPlan{Cloud: cloud, Model: fp.Model, federation: fp.federation, opts: fp.opts}
+	fresh := &FullPlan{Cloud: cloud, Model: fp.Model, federation: fp.federation, opts: fp.opts, files: fp.files}
 	if err := e.planClusters(ctx, fresh); err != nil {
 		return err
 	}

@@ -96,6 +96,10 @@ type FullPlan struct {
 
 	federation *v1alpha1.Federation
 	opts       ClusterOptions
+	// files are what the cluster layer reads from disk (the plug-in root, the gateway
+	// certificate): read the first time the cluster side is planned, and reused by every later
+	// plan of the same apply.
+	files *clusterlayer.Options
 }
 
 // PlanAll plans the Google Cloud layer and, when every cluster exists and runs, the cluster side;
@@ -139,10 +143,15 @@ func (e *Engine) planClusters(ctx context.Context, fp *FullPlan) error {
 	if len(notReady) > 0 {
 		fp.Deferred = &ClustersNotReadyError{Clusters: notReady}
 	} else {
-		kopts, err := clusterOptions(fp.federation, fp.Cloud.Clusters, fp.opts)
-		if err != nil {
-			return err
+		if fp.files == nil {
+			files, err := readClusterFiles(fp.federation, fp.opts)
+			if err != nil {
+				return err
+			}
+			fp.files = &files
 		}
+		kopts := *fp.files
+		kopts.PeerServers = peerServers(fp.federation, fp.Cloud.Clusters)
 		if fp.Clusters, err = clusterlayer.Plan(ctx, configs, fp.Model, kopts); err != nil {
 			return err
 		}
@@ -158,15 +167,22 @@ func (e *Engine) planClusters(ctx context.Context, fp *FullPlan) error {
 	return nil
 }
 
-// clusterOptions reads what the cluster layer needs beside the model: the peers' private
-// endpoints, the plug-in root and the gateway certificate.
-func clusterOptions(f *v1alpha1.Federation, access map[string]gcplayer.ClusterAccess, opts ClusterOptions) (clusterlayer.Options, error) {
-	kopts := clusterlayer.Options{PeerServers: map[string]string{}, RotateRemoteSecrets: opts.RotateRemoteSecrets}
+// peerServers are the addresses remote secrets point at: each cluster's private endpoint, unless
+// the file sets peerAPIServer. They appear once GKE has created the clusters.
+func peerServers(f *v1alpha1.Federation, access map[string]gcplayer.ClusterAccess) map[string]string {
+	out := map[string]string{}
 	for _, c := range f.Spec.Clusters {
 		if a, ok := access[c.Name]; ok && c.PeerAPIServer == "" && a.PrivateEndpoint != "" {
-			kopts.PeerServers[c.Name] = "https://" + a.PrivateEndpoint
+			out[c.Name] = "https://" + a.PrivateEndpoint
 		}
 	}
+	return out
+}
+
+// readClusterFiles reads what the cluster layer needs from disk beside the model: the plug-in root
+// and the gateway certificate.
+func readClusterFiles(f *v1alpha1.Federation, opts ClusterOptions) (clusterlayer.Options, error) {
+	kopts := clusterlayer.Options{RotateRemoteSecrets: opts.RotateRemoteSecrets}
 	if t := f.Spec.Mesh.Ingress.TLS; f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneInCluster && t != nil && t.CertFile != "" {
 		cred, err := readCredential(opts.BaseDir, t)
 		if err != nil {
@@ -355,7 +371,7 @@ func (e *Engine) applyAll(ctx context.Context, l *lock.Lock, fp *FullPlan, opts 
 			return rep, err
 		}
 		before := fp.Clusters
-		fresh := &FullPlan{Cloud: cloud, Model: fp.Model, federation: fp.federation, opts: fp.opts}
+		fresh := &FullPlan{Cloud: cloud, Model: fp.Model, federation: fp.federation, opts: fp.opts, files: fp.files}
 		// The model keeps its rendered control plane; only the live state is read again.
 		if err := e.planClusters(ctx, fresh); err != nil {
 			return rep, err
