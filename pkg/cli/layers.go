@@ -13,6 +13,7 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine/gcplayer"
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/kube"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
@@ -65,7 +66,7 @@ func (g *globalOptions) clusterOptions(ctx context.Context, f *v1alpha1.Federati
 	return engine.ClusterOptions{
 		BaseDir:             src.baseDir(),
 		RotateRemoteSecrets: rotate,
-		Config: func(c v1alpha1.Cluster, access gcplayer.ClusterAccess) (*rest.Config, error) {
+		Config: func(c federation.ClusterDesired, access gcplayer.ClusterAccess) (*rest.Config, error) {
 			if cfg, ok := fromContexts[c.Name]; ok {
 				return cfg, nil
 			}

@@ -107,7 +107,7 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	configs, notReady, err := engine.Reachable(f, fp.Cloud.Clusters, copts)
+	configs, notReady, err := engine.Reachable(fp.Model, fp.Cloud.Clusters, copts)
 	if err != nil {
 		return err
 	}

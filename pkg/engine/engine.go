@@ -42,7 +42,7 @@ func New(clients *gcp.Clients, opts Options) *Engine {
 type ClusterOptions struct {
 	// Config returns how to reach a cluster's API server, given what GKE says of it. Callers
 	// decide between a kubeconfig context and the GKE endpoint with an OAuth token.
-	Config func(c v1alpha1.Cluster, access gcplayer.ClusterAccess) (*rest.Config, error)
+	Config func(c federation.ClusterDesired, access gcplayer.ClusterAccess) (*rest.Config, error)
 	// BaseDir resolves the file's relative paths (the plug-in CA root, the gateway certificate).
 	BaseDir string
 	// RotateRemoteSecrets issues new reader tokens and rewrites every remote secret.
@@ -63,10 +63,10 @@ func (e *ClustersNotReadyError) Error() string {
 // cluster with a kubeconfig context always, any other once GKE reports it RUNNING with an
 // endpoint. It returns the configurations of the reachable clusters and the names of the others,
 // sorted. Plan, apply and verify all ask it.
-func Reachable(f *v1alpha1.Federation, access map[string]gcplayer.ClusterAccess, opts ClusterOptions) (map[string]*rest.Config, []string, error) {
+func Reachable(d *federation.Desired, access map[string]gcplayer.ClusterAccess, opts ClusterOptions) (map[string]*rest.Config, []string, error) {
 	configs := map[string]*rest.Config{}
 	var notReady []string
-	for _, c := range f.Spec.Clusters {
+	for _, c := range d.Clusters {
 		a, ok := access[c.Name]
 		if c.KubeconfigContext == "" && (!ok || a.Status != "RUNNING" || a.Endpoint == "") {
 			notReady = append(notReady, c.Name)
@@ -136,7 +136,7 @@ func (e *Engine) PlanAll(ctx context.Context, f *v1alpha1.Federation, opts Clust
 // planClusters plans the cluster side against the clusters as they are now, and merges the plans.
 func (e *Engine) planClusters(ctx context.Context, fp *FullPlan) error {
 	fp.Clusters, fp.Deferred = nil, nil
-	configs, notReady, err := Reachable(fp.federation, fp.Cloud.Clusters, fp.opts)
+	configs, notReady, err := Reachable(fp.Model, fp.Cloud.Clusters, fp.opts)
 	if err != nil {
 		return err
 	}

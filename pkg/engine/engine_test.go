@@ -11,6 +11,7 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine/gcplayer"
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 )
 
 func TestReachable(t *testing.T) {
@@ -47,13 +48,17 @@ func TestReachable(t *testing.T) {
 			for i := range g.Spec.Clusters {
 				g.Spec.Clusters[i].KubeconfigContext = tt.contexts[g.Spec.Clusters[i].Name]
 			}
-			opts := engine.ClusterOptions{Config: func(c v1alpha1.Cluster, _ gcplayer.ClusterAccess) (*rest.Config, error) {
+			d, err := federation.Compile(&g, federation.Facts{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := engine.ClusterOptions{Config: func(c federation.ClusterDesired, _ gcplayer.ClusterAccess) (*rest.Config, error) {
 				if tt.configErr != nil {
 					return nil, tt.configErr
 				}
 				return &rest.Config{Host: "https://" + c.Name}, nil
 			}}
-			configs, notReady, err := engine.Reachable(&g, tt.access, opts)
+			configs, notReady, err := engine.Reachable(d, tt.access, opts)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatal("want an error")

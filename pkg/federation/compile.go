@@ -332,6 +332,7 @@ func (c *compiler) clusterDesired(mesh MeshIdentity) ([]ClusterDesired, error) {
 			NetworkPolicy:     v1alpha1.Bool(cl.NetworkPolicy),
 			ShieldedNodes:     v1alpha1.Bool(cl.ShieldedNodes),
 			ReleaseChannel:    cl.ReleaseChannel,
+			KubeconfigContext: cl.KubeconfigContext,
 			Reason:            fmt.Sprintf("private cluster %s of the federation in %s", cl.Name, cl.Location),
 		}
 		for _, np := range cl.NodePools {

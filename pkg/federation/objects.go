@@ -203,7 +203,8 @@ func (c *compiler) clusterObjects(d *Desired) error {
 			o := b.add(IstioNamespace, &corev1.Secret{ObjectMeta: meta(cacertsSecret, nil), Type: corev1.SecretTypeOpaque}, RoleCACerts,
 				fmt.Sprintf("istiod in %s signs workload certificates with an intermediate of the shared root (spec.mesh.ca.rootCertFile), so workloads of every cluster trust each other", cd.Name))
 			if o != nil {
-				o.Pending = "data: an intermediate CA issued by the plug-in root, kept until it nears expiry"
+				ca := c.spec.Mesh.CA
+				o.Pending = fmt.Sprintf("data: an intermediate CA issued by the plug-in root %s (key %s), kept until it nears expiry", ca.RootCertFile, ca.RootKeyFile)
 			}
 		}
 		if d.Mesh.ControlPlane == v1alpha1.ControlPlaneInCluster {
@@ -452,7 +453,10 @@ func (b *objectBuilder) meshPolicy(m v1alpha1.Mesh, workloadIdentity bool) {
 					"metadata": map[string]any{"name": IngressCredentialSecret}}}, RoleIngressCredential,
 					"the ingress gateway's certificate, from spec.mesh.ingress.tls certFile and keyFile")
 				if o != nil {
-					o.Pending = "data: tls.crt, tls.key (and ca.crt) read from spec.mesh.ingress.tls certFile, keyFile (and caCertFile)"
+					o.Pending = fmt.Sprintf("data: tls.crt and tls.key from %s and %s", t.CertFile, t.KeyFile)
+					if t.CACertFile != "" {
+						o.Pending += ", ca.crt from " + t.CACertFile
+					}
 				}
 			}
 			tls["credentialName"] = credential

@@ -159,6 +159,9 @@ type ClusterDesired struct {
 	ShieldedNodes bool `json:"shieldedNodes"`
 	// ReleaseChannel is GKE's: RAPID, REGULAR, STABLE, EXTENDED or UNSPECIFIED.
 	ReleaseChannel string `json:"releaseChannel"`
+	// KubeconfigContext is the kubeconfig context the tool reaches the cluster's API server
+	// through; empty: the endpoint and CA GKE reports, with a Google OAuth token.
+	KubeconfigContext string `json:"kubeconfigContext,omitempty"`
 	// NodePools are the cluster's node pools, in file order; no default pool ever exists.
 	NodePools []NodePool `json:"nodePools"`
 	// Reason says why the cluster exists.

@@ -59,8 +59,8 @@ func TestValidFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(samples) < 3 {
-		t.Fatalf("found %d samples, want at least 3", len(samples))
+	if len(samples) < 2 {
+		t.Fatalf("found %d samples, want at least 2", len(samples))
 	}
 	for _, file := range append(files, samples...) {
 		t.Run(file, func(t *testing.T) {

@@ -172,7 +172,8 @@ func SetDefaults(f *Federation) {
 		in.InternalLoadBalancer = ptr(true)
 	}
 	if in.GlobalAccess == nil {
-		in.GlobalAccess = ptr(len(regions) > 1)
+		// Global access is a property of internal load balancers only.
+		in.GlobalAccess = ptr(len(regions) > 1 && *in.InternalLoadBalancer)
 	}
 	if len(in.Hosts) == 0 {
 		in.Hosts = []string{"*"}

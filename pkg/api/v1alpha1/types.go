@@ -53,7 +53,8 @@ type FederationSpec struct {
 	Mesh Mesh `json:"mesh,omitempty"`
 	// Namespaces are application namespaces created in every cluster and enrolled in the mesh.
 	Namespaces []Namespace `json:"namespaces,omitempty"`
-	// Addons are optional integrations from the reference architecture.
+	// Addons are the reference architecture's optional integrations. Not yet supported: validation
+	// refuses them until the tool carries them out.
 	Addons Addons `json:"addons,omitempty"`
 }
 
@@ -322,7 +323,7 @@ type Ingress struct {
 	// true.
 	InternalLoadBalancer *bool `json:"internalLoadBalancer,omitempty"`
 	// GlobalAccess lets clients in other regions reach the internal load balancer. Default: true
-	// when clusters span several regions.
+	// when clusters span several regions and the load balancer is internal.
 	GlobalAccess *bool `json:"globalAccess,omitempty"`
 	// Hosts served by the Gateway. Default: ["*"].
 	Hosts []string `json:"hosts,omitempty"`
@@ -394,7 +395,16 @@ type Namespace struct {
 	DefaultNetworkPolicy *bool `json:"defaultNetworkPolicy,omitempty"`
 }
 
-// Addons are optional integrations from the reference architecture.
+// Addons are the reference architecture's optional integrations. Not yet supported: validation
+// refuses both, because the tool does not carry them out yet, and a field accepted without effect
+// would let a user believe the service accounts, bindings and Defenders exist. The fields below
+// are checked all the same, so a file written for them is right once they are supported.
+// Meanwhile, set them up by hand as the reference did: for Cloud SQL, a Google service account
+// with roles/cloudsql.client, roles/iam.workloadIdentityUser for
+// serviceAccount:<project>.svc.id.goog[<namespace>/<ksa>], the Kubernetes service account
+// annotated iam.gke.io/gcp-service-account, and the Cloud SQL Auth Proxy beside the application;
+// for Prisma Cloud, the DaemonSet that twistcli defender export kubernetes generates, with the
+// console's address in spec.mesh.egress.allow.
 type Addons struct {
 	// CloudSQL gives workloads access to Cloud SQL for PostgreSQL through the Cloud SQL Auth Proxy
 	// (the approach that works in a mesh: PostgreSQL negotiates TLS inside its own protocol, which an
@@ -430,8 +440,7 @@ type CloudSQLInstance struct {
 type PrismaCloud struct {
 	// ConsoleURL is the SaaS console address, e.g. https://us-west1.cloud.twistlock.com/<tenant>.
 	ConsoleURL string `json:"consoleURL"`
-	// ClusterAddress is the host Defenders connect to, e.g. us-west1.cloud.twistlock.com. It is
-	// added to the egress allow-list on port 443.
+	// ClusterAddress is the host Defenders connect to, e.g. us-west1.cloud.twistlock.com.
 	ClusterAddress string `json:"clusterAddress"`
 	// TokenFile holds the console API token, relative to this file. Never printed.
 	TokenFile string `json:"tokenFile"`
