@@ -101,8 +101,8 @@ func TestFirewallFlows(t *testing.T) {
 		})
 	}
 	t.Run("rules not read", func(t *testing.T) {
-		got := firewallFlows(context.Background(), &Env{Federation: c.Federation, Derived: d})
-		if len(got) != 1 || got[0].Status != Skipped {
+		got := Run(context.Background(), &Env{Federation: c.Federation, Derived: d}, []Check{byID(t, "ASMFED-NET-001")}).Results
+		if len(got) != 1 || got[0].Status != Skipped || got[0].Message != "the network's firewall rules were not read" {
 			t.Fatalf("got %v, want one skipped finding", got)
 		}
 	})
