@@ -81,7 +81,8 @@ func unless(ok bool, reason string) string {
 type Report struct {
 	// Results are every check's findings, in the order of the checks.
 	Results []Finding `json:"results"`
-	// Checks are the checks that ran, each with the worst status of its findings.
+	// Checks are the checks that ran, each with the worst status of its findings and its section
+	// of docs/verify.md, which says what it checks and the remedy.
 	Checks []CheckResult `json:"checks"`
 	Counts Counts        `json:"counts"`
 }
@@ -136,7 +137,7 @@ func Run(ctx context.Context, env *Env, checks []Check) *Report {
 	for i, c := range checks {
 		cr := CheckResult{ID: c.ID, Name: c.Name, Group: c.Group(), Doc: c.Doc(), Status: Skipped}
 		for _, f := range found[i] {
-			f.Check, f.Name, f.Doc = c.ID, c.Name, c.Doc()
+			f.Check, f.Name = c.ID, c.Name
 			r.Results = append(r.Results, f)
 			if rank[f.Status] > rank[cr.Status] {
 				cr.Status = f.Status

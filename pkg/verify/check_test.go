@@ -37,9 +37,9 @@ func TestRequirements(t *testing.T) {
 		t.Error("a check whose requirement is not met ran")
 	}
 	want := []Finding{
-		{Check: "T-A-001", Name: "needs a", Status: Skipped, Message: "a was not read", Doc: "docs/verify.md#t-a-001"},
-		{Check: "T-B-001", Name: "needs b", Status: OK, Message: "fine", Doc: "docs/verify.md#t-b-001"},
-		{Check: "T-C-001", Name: "nothing", Status: Skipped, Message: "nothing to check", Doc: "docs/verify.md#t-c-001"},
+		{Check: "T-A-001", Name: "needs a", Status: Skipped, Message: "a was not read"},
+		{Check: "T-B-001", Name: "needs b", Status: OK, Message: "fine"},
+		{Check: "T-C-001", Name: "nothing", Status: Skipped, Message: "nothing to check"},
 	}
 	if diff := cmp.Diff(want, r.Results); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)

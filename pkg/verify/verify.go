@@ -41,8 +41,6 @@ type Finding struct {
 	Status  Status `json:"status"`
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
-	// Doc is the check's section of docs/verify.md, which says what it checks and the remedy.
-	Doc string `json:"doc,omitempty"`
 }
 
 // MeshState is the managed control plane's state on one cluster, as the fleet reports it.
