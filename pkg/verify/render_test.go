@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/asmfed/kubectl-asmfed/internal/xsdcheck"
 )
 
 // report is one of every kind of outcome: a check that passed, one that failed (with a hint and a
@@ -109,7 +111,7 @@ func TestWriteJUnit(t *testing.T) {
 	if err := WriteJUnit(&b, report(t)); err != nil {
 		t.Fatal(err)
 	}
-	if errs := validateJUnit(t, b.Bytes()); len(errs) > 0 {
+	if errs := xsdcheck.JUnit().Validate(b.Bytes()); len(errs) > 0 {
 		t.Fatalf("not valid against junit-10.xsd:\n%s\n%s", strings.Join(errs, "\n"), b.String())
 	}
 	var doc struct {

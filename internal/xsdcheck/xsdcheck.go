@@ -1,24 +1,37 @@
-package verify
+// Package xsdcheck validates XML documents against an XML Schema, for tests. No pure-Go XML
+// Schema validator is served by the module proxy, so it reads the schema itself: global and local
+// element declarations (name, ref, type), complex types (named or inline, mixed or not) with their
+// attributes (use required, undeclared attributes refused, simple-type patterns) and content
+// models (sequence and choice with minOccurs and maxOccurs, turned into a regular expression over
+// the child element names), and simple types restricted by a pattern. That is every construct of
+// Jenkins' junit-10.xsd, which it carries; a construct it does not know makes loading a schema
+// fail rather than pass documents unchecked.
+package xsdcheck
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/xml"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
-	"testing"
 )
 
-// No pure-Go XML Schema validator is served by the module proxy, so this file validates a
-// document against an XSD by reading the schema itself: global and local element declarations
-// (name, ref, type), complex types (named or inline, mixed or not) with their attributes (use
-// required, undeclared attributes refused, simple-type patterns) and content models (sequence and
-// choice with minOccurs and maxOccurs, turned into a regular expression over the child element
-// names), and simple types restricted by a pattern. That is every construct junit-10.xsd uses;
-// a construct it does not know makes loading the schema fail rather than pass documents unchecked.
+// junit10 is Jenkins' JUnit schema (xunit-plugin's junit-10.xsd, MIT licence in the file).
+//
+//go:embed junit-10.xsd
+var junit10 []byte
+
+// JUnit is the JUnit XML schema CI servers read.
+func JUnit() *Schema {
+	s, err := Load(junit10)
+	if err != nil {
+		panic(err) // the embedded schema is fixed: a test proves it loads
+	}
+	return s
+}
 
 // node is an element of a parsed XML document.
 type node struct {
@@ -72,25 +85,21 @@ func parseXML(r io.Reader) (*node, error) {
 	return root, nil
 }
 
-// xsdSchema is an XSD read into what validation needs.
-type xsdSchema struct {
+// Schema is an XSD read into what validation needs.
+type Schema struct {
 	elements    map[string]*node // global xs:element by name
 	complex     map[string]*node // named xs:complexType
 	simple      map[string]*regexp.Regexp
 	contentExpr map[*node]*regexp.Regexp
 }
 
-func loadSchema(path string) (*xsdSchema, error) {
-	f, err := os.Open(path)
+// Load reads a schema.
+func Load(data []byte) (*Schema, error) {
+	root, err := parseXML(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	root, err := parseXML(f)
-	if err != nil {
-		return nil, err
-	}
-	s := &xsdSchema{elements: map[string]*node{}, complex: map[string]*node{}, simple: map[string]*regexp.Regexp{}, contentExpr: map[*node]*regexp.Regexp{}}
+	s := &Schema{elements: map[string]*node{}, complex: map[string]*node{}, simple: map[string]*regexp.Regexp{}, contentExpr: map[*node]*regexp.Regexp{}}
 	for _, c := range root.children {
 		switch c.name {
 		case "element":
@@ -128,7 +137,7 @@ func simplePattern(st *node) (*regexp.Regexp, error) {
 
 // typeOf resolves an element declaration to its complex type, or to a simple type (nil complex
 // type and the pattern, nil for xs:string).
-func (s *xsdSchema) typeOf(decl *node) (*node, *regexp.Regexp, error) {
+func (s *Schema) typeOf(decl *node) (*node, *regexp.Regexp, error) {
 	if ref := decl.attrs["ref"]; ref != "" {
 		g, ok := s.elements[ref]
 		if !ok {
@@ -202,8 +211,16 @@ func particle(p *node, decls map[string]*node) (string, error) {
 	return "", fmt.Errorf("content particle xs:%s is not supported", p.name)
 }
 
-// validate checks a document against the schema and returns every violation.
-func (s *xsdSchema) validate(doc *node) []string {
+// Validate checks a document against the schema and returns every violation; none means valid.
+func (s *Schema) Validate(doc []byte) []string {
+	root, err := parseXML(bytes.NewReader(doc))
+	if err != nil {
+		return []string{"not well-formed: " + err.Error()}
+	}
+	return s.validate(root)
+}
+
+func (s *Schema) validate(doc *node) []string {
 	decl, ok := s.elements[doc.name]
 	if !ok {
 		return []string{fmt.Sprintf("root element %s is not declared", doc.name)}
@@ -213,7 +230,7 @@ func (s *xsdSchema) validate(doc *node) []string {
 	return errs
 }
 
-func (s *xsdSchema) element(n, decl *node, at string, errs *[]string) {
+func (s *Schema) element(n, decl *node, at string, errs *[]string) {
 	fail := func(format string, args ...any) { *errs = append(*errs, at+": "+fmt.Sprintf(format, args...)) }
 	ct, pattern, err := s.typeOf(decl)
 	if err != nil {
@@ -282,56 +299,5 @@ func (s *xsdSchema) element(n, decl *node, at string, errs *[]string) {
 	}
 	for i, c := range n.children {
 		s.element(c, decls[c.name], at+"/"+c.name+"["+strconv.Itoa(i)+"]", errs)
-	}
-}
-
-// validateJUnit validates a document against the vendored junit-10.xsd.
-func validateJUnit(t *testing.T, doc []byte) []string {
-	t.Helper()
-	s, err := loadSchema("testdata/junit-10.xsd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := parseXML(bytes.NewReader(doc))
-	if err != nil {
-		return []string{"not well-formed: " + err.Error()}
-	}
-	return s.validate(root)
-}
-
-// The validator rejects what the schema rejects: each broken document fails with its reason,
-// and a document that uses the schema's other constructs passes.
-func TestJUnitSchemaValidator(t *testing.T) {
-	tests := []struct {
-		name, doc, want string
-	}{
-		{name: "valid, with every kind of child", doc: `<testsuites name="n" time="1,234.5"><testsuite name="s" tests="1" failures="0" errors="0" time="0.5">
-			<properties><property name="a" value="b"/></properties><testcase name="c"><system-out>x</system-out><skipped message="m"/></testcase>
-			<testcase name="d"><rerunFailure type="t">text<stackTrace>s</stackTrace></rerunFailure></testcase></testsuite></testsuites>`},
-		{name: "not well-formed", doc: `<testsuites><testsuite>`, want: "not well-formed"},
-		{name: "undeclared root", doc: `<report/>`, want: "root element report is not declared"},
-		{name: "required attribute missing", doc: `<testsuites><testsuite tests="1" failures="0" errors="0"/></testsuites>`, want: "required attribute name is missing"},
-		{name: "undeclared attribute", doc: `<testsuites skipped="1"/>`, want: "attribute skipped is not declared"},
-		{name: "a testcase outside a suite", doc: `<testsuites><testcase name="t"/></testsuites>`, want: "not allowed by the content model"},
-		{name: "a bad time", doc: `<testsuites time="1.2.3"/>`, want: `time="1.2.3" does not match SUREFIRE_TIME`},
-		{name: "text where none is allowed", doc: `<testsuites>text</testsuites>`, want: "where the type allows none"},
-		{name: "an element in a simple-typed one", doc: `<testsuites><testsuite name="a" tests="1" failures="0" errors="0"><testcase name="t"><system-out><b/></system-out></testcase></testsuite></testsuites>`,
-			want: "a simple-typed element has attributes or children"},
-		{name: "a property without a value", doc: `<testsuites><testsuite name="a" tests="0" failures="0" errors="0"><properties><property name="x"/></properties></testsuite></testsuites>`,
-			want: "required attribute value is missing"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			errs := validateJUnit(t, []byte(tt.doc))
-			if tt.want == "" {
-				if len(errs) > 0 {
-					t.Fatalf("valid document refused: %v", errs)
-				}
-				return
-			}
-			if !strings.Contains(strings.Join(errs, "\n"), tt.want) {
-				t.Fatalf("errors %v, want one saying %q", errs, tt.want)
-			}
-		})
 	}
 }
