@@ -74,8 +74,8 @@ It exits 0 when nothing failed, 3 when a check failed, 1 when verify itself coul
   # As JSON, for CI
   kubectl asmfed verify -f samples/two-cluster-private/federation.yaml -o json
 
-  # The network checks only, with a JUnit XML report for the CI server
-  kubectl asmfed verify -f samples/two-cluster-private/federation.yaml --only 'ASMFED-NET-*' --junit verify.xml`,
+  # The authorized-network checks only, with a JUnit XML report for the CI server
+  kubectl asmfed verify -f samples/two-cluster-private/federation.yaml --only ASMFED-NET-002,ASMFED-NET-005 --junit verify.xml`,
 		Args: cobra.NoArgs,
 		RunE: runE(o),
 	}

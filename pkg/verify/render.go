@@ -8,8 +8,8 @@ import (
 	"strconv"
 )
 
-// Marks are the symbols of the text report, as linkerd check prints them.
-var Marks = map[Status]string{OK: "√", Warn: "‼", Fail: "×", Skipped: "-"}
+// marks are the symbols of the text report, as linkerd check prints them.
+var marks = map[Status]string{OK: "√", Warn: "‼", Fail: "×", Skipped: "-"}
 
 var colors = map[Status]string{OK: "\x1b[32m", Warn: "\x1b[33m", Fail: "\x1b[31m", Skipped: "\x1b[2m"}
 
@@ -25,9 +25,9 @@ type TextOptions struct {
 func WriteText(w io.Writer, r *Report, opts TextOptions) error {
 	paint := func(st Status) string {
 		if !opts.Color {
-			return Marks[st]
+			return marks[st]
 		}
-		return colors[st] + Marks[st] + "\x1b[0m"
+		return colors[st] + marks[st] + "\x1b[0m"
 	}
 	p := &errWriter{w: w}
 	i := 0
@@ -48,13 +48,13 @@ func WriteText(w io.Writer, r *Report, opts TextOptions) error {
 			p.printf("  see %s\n", c.Doc)
 		}
 	}
-	p.printf("\n%s\n", Summary(r))
+	p.printf("\n%s\n", summary(r))
 	return p.err
 }
 
-// Summary is the report's last line: checks failed out of those run (findings failed out of
+// summary is the report's last line: checks failed out of those run (findings failed out of
 // those that passed, warned or failed), warnings, and what was skipped.
-func Summary(r *Report) string {
+func summary(r *Report) string {
 	c := r.Counts
 	return fmt.Sprintf("%d/%d checks failed (%d/%d findings), %s; skipped: %s, %s",
 		c.Checks.Fail, c.Checks.Total, c.Fail, c.OK+c.Warn+c.Fail, plural(c.Warn, "warning"),
