@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/internal/sandbox"
@@ -113,9 +111,12 @@ func TestPlanApplyPlan(t *testing.T) {
 	var rep struct {
 		Counts struct{ OK, Failed int } `json:"counts"`
 	}
-	// 5 findings of the cluster checks, and 10 flows through the firewall: 3 webhook ports and one
-	// admin network for each of the 2 clusters, and the mesh in each direction.
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Counts.OK != 15 || rep.Counts.Failed != 0 {
+	// 5 findings of the cluster checks; 10 flows through the firewall: 3 webhook ports and one
+	// admin network for each of the 2 clusters, and the mesh in each direction; 2 each for the
+	// peers' and the admin network in the authorized networks, the private endpoint and the
+	// NetworkPolicies of the one namespace; 2 for each of 6 GKE settings; 1 for the APIs of the one
+	// project.
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Counts.OK != 36 || rep.Counts.Failed != 0 {
 		t.Fatalf("verify -o json: %v %+v\n%s", err, rep, r.stdout)
 	}
 
@@ -180,26 +181,7 @@ func TestPlanApplyPlan(t *testing.T) {
 // gcloud, pointed at the sandbox.
 func deleteWebhookRule(t *testing.T, sb *sandboxEnv) {
 	t.Helper()
-	const project = "asm-multicluster-demo"
-	bin, err := exec.LookPath("gcloud")
-	if err != nil {
-		t.Fatal("gcloud is not installed; the operator's view of this test needs it")
-	}
-	home := t.TempDir()
-	gcloud := func(args ...string) string {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "CLOUDSDK_CONFIG=" + filepath.Join(home, "gcloud"),
-			"CLOUDSDK_CORE_PROJECT=" + project, "CLOUDSDK_CORE_CHECK_GCE_METADATA=false", "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=true",
-			"CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=true"}, gcpfake.Env(sb.srv.URL())...)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("gcloud %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	gcloud := gcloudAgainst(t, sb)
 	var rule string
 	for _, name := range strings.Fields(gcloud("compute", "firewall-rules", "list", "--format=value(name)")) {
 		if strings.HasSuffix(name, "-webhooks") {

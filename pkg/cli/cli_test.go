@@ -223,6 +223,7 @@ func TestHelpHasExamples(t *testing.T) {
 			}
 			line = strings.ReplaceAll(line, "samples/", "../../samples/")
 			line = strings.ReplaceAll(line, "plan.json", filepath.Join(dir, "plan.json"))
+			line = strings.ReplaceAll(line, "verify.xml", filepath.Join(dir, "verify.xml"))
 			stdin := ""
 			if cat, rest, piped := strings.Cut(line, " | "); piped {
 				data, err := os.ReadFile(strings.TrimPrefix(cat, "cat "))

@@ -2,10 +2,10 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -22,9 +22,13 @@ type verifyOptions struct {
 	output   outputFormat
 	graph    bool
 	format   outputFormat
+	junit    string
+	only     []string
+	skip     []string
 
 	source *fileSource
 	fed    *v1alpha1.Federation
+	checks []verify.Check
 }
 
 func newVerifyCommand(g *globalOptions) *cobra.Command {
@@ -34,8 +38,9 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 		Short: "Prove the federation works: clusters, live state, remote access, shared trust, managed control plane",
 		Long: `Verify runs checks against the live federation and prints one line per finding:
 √ passed, ‼ warning, × failed (with a hint), - skipped because its requirements are not met.
+Each check is explained, with its remedy, in docs/verify.md under its ID.
 
-Checks (their IDs are stable):
+Checks (their IDs are stable; --only and --skip take IDs or globs such as 'ASMFED-GKE-*'):
   ASMFED-PRE-001     every cluster exists, runs and can be reached
   ASMFED-PRE-002     apply has nothing left to do
   ASMFED-ACCESS-001  every remote secret is labelled, keyed by its peer's name, carries a token (not an
@@ -43,6 +48,19 @@ Checks (their IDs are stable):
                      slices and mesh ConfigMaps
   ASMFED-NET-001     every flow the mesh needs (control plane → nodes on the webhook ports, pods → peer
                      pods, admin networks → nodes) is allowed by the network's live firewall rules
+  ASMFED-NET-002     every peer's pod range is in each cluster's master authorized networks
+  ASMFED-NET-003     every remote secret points at its peer's private endpoint (or peerAPIServer)
+  ASMFED-NET-004     clusters with peers in other regions have master global access on
+  ASMFED-NET-005     the admin networks are in every cluster's master authorized networks
+  ASMFED-NET-006     the live NetworkPolicies of every application namespace let its pods reach istiod,
+                     DNS, the peers' pods, the metadata server and the allow-listed ports
+  ASMFED-GKE-001     private nodes
+  ASMFED-GKE-002     Workload Identity: the workload pool, and the GKE metadata server on every node pool
+  ASMFED-GKE-003     the mesh_id label
+  ASMFED-GKE-004     node pools on COS_CONTAINERD
+  ASMFED-GKE-005     network policy enforcement
+  ASMFED-GKE-006     shielded nodes
+  ASMFED-GKE-007     the APIs the federation needs are enabled
   ASMFED-TRUST-001   plug-in CA: every cluster's cacerts carry the file's root and an intermediate it signed
   ASMFED-MESH-001    managed control plane: every cluster's control and data plane are ACTIVE
 
@@ -54,7 +72,10 @@ It exits 0 when nothing failed, 3 when a check failed, 1 when verify itself coul
   kubectl asmfed verify -f samples/two-cluster-private/federation.yaml --graph
 
   # As JSON, for CI
-  kubectl asmfed verify -f samples/two-cluster-private/federation.yaml -o json`,
+  kubectl asmfed verify -f samples/two-cluster-private/federation.yaml -o json
+
+  # The authorized-network checks only, with a JUnit XML report for the CI server
+  kubectl asmfed verify -f samples/two-cluster-private/federation.yaml --only ASMFED-NET-002,ASMFED-NET-005 --junit verify.xml`,
 		Args: cobra.NoArgs,
 		RunE: runE(o),
 	}
@@ -63,6 +84,19 @@ It exits 0 when nothing failed, 3 when a check failed, 1 when verify itself coul
 	cmd.Flags().BoolVar(&o.graph, "graph", false, "Draw the federation with each flow coloured by what the live firewall does to it (the report goes to stderr)")
 	cmd.Flags().Var(&o.format, "format", "Format of --graph: mermaid or dot")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"mermaid", "dot"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().StringVar(&o.junit, "junit", "", "Also write the findings as JUnit XML to this file: a testsuite per check, a testcase per finding")
+	cmd.Flags().StringSliceVar(&o.only, "only", nil, "Run only the checks with these IDs or globs (ASMFED-NET-*)")
+	cmd.Flags().StringSliceVar(&o.skip, "skip", nil, "Do not run the checks with these IDs or globs")
+	_ = cmd.MarkFlagFilename("junit", "xml")
+	ids := func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		var out []string
+		for _, c := range verify.Checks() {
+			out = append(out, c.ID+"\t"+c.Name)
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+	_ = cmd.RegisterFlagCompletionFunc("only", ids)
+	_ = cmd.RegisterFlagCompletionFunc("skip", ids)
 	o.cloud.add(cmd.Flags())
 	o.addClusterFlags(cmd.Flags())
 	o.addColorFlag(cmd.Flags())
@@ -84,6 +118,14 @@ func (o *verifyOptions) Validate() error {
 	if o.filename == "" {
 		return errors.New("no federation file: pass -f FILE")
 	}
+	checks, err := verify.Select(verify.Checks(), o.only, o.skip)
+	if err != nil {
+		return err
+	}
+	if len(checks) == 0 {
+		return errors.New("--only and --skip leave no check to run")
+	}
+	o.checks = checks
 	if o.graph {
 		if err := o.format.validate(); err != nil {
 			return fmt.Errorf("--format: %w", err)
@@ -112,25 +154,30 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 		return err
 	}
 	env := &verify.Env{Federation: f, Derived: fp.Model, BaseDir: o.source.baseDir(), Clusters: configs,
-		NotReady: notReady, Pending: fp.Plan, MeshStates: map[string]verify.MeshState{}, Firewall: fp.Cloud.Firewall}
+		NotReady: notReady, Pending: fp.Plan, MeshStates: map[string]verify.MeshState{}, Firewall: fp.Cloud.Firewall,
+		GKE: fp.Cloud.GKE, EnabledServices: fp.Cloud.EnabledServices}
 	for name, st := range fp.Cloud.MeshStates {
 		env.MeshStates[name] = verify.MeshState{ControlPlane: st.ControlPlane, DataPlane: st.DataPlane, Conditions: st.Conditions}
 	}
-	report := verify.Run(ctx, env, verify.Checks())
-	if o.graph {
+	report := verify.Run(ctx, env, o.checks)
+	if o.junit != "" {
+		if err := writeJUnit(o.junit, report); err != nil {
+			return err
+		}
+	}
+	switch {
+	case o.graph:
 		if err := o.printGraph(env); err != nil {
 			return err
 		}
-		o.printReportTo(o.streams.ErrOut, report)
-	} else if o.output.is("json") {
-		enc := json.NewEncoder(o.streams.Out)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(report); err != nil {
-			return err
-		}
-	} else {
-		o.printReportTo(o.streams.Out, report)
+		err = verify.WriteText(o.streams.ErrOut, report, verify.TextOptions{Color: o.color(o.streams.ErrOut)})
+	case o.output.is("json"):
+		err = verify.WriteJSON(o.streams.Out, report)
+	default:
+		err = verify.WriteText(o.streams.Out, report, verify.TextOptions{Color: o.color(o.streams.Out)})
+	}
+	if err != nil {
+		return err
 	}
 	if report.Failed() {
 		return &exitError{Code: exitChecksFailed}
@@ -138,7 +185,21 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-var marks = map[verify.Status]string{verify.OK: "√", verify.Warn: "‼", verify.Fail: "×", verify.Skipped: "-"}
+// writeJUnit writes the report as JUnit XML to path, replacing the file.
+func writeJUnit(path string, r *verify.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--junit: %w", err)
+	}
+	if err := verify.WriteJUnit(f, r); err != nil {
+		f.Close()
+		return fmt.Errorf("--junit: write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("--junit: write %s: %w", path, err)
+	}
+	return nil
+}
 
 // printGraph draws the federation with each flow through the firewall coloured by its verdict.
 func (o *verifyOptions) printGraph(env *verify.Env) error {
@@ -156,32 +217,4 @@ func (o *verifyOptions) printGraph(env *verify.Env) error {
 	}
 	_, err := io.WriteString(o.streams.Out, out)
 	return err
-}
-
-func (o *verifyOptions) printReportTo(w io.Writer, r *verify.Report) {
-	color := o.color(w)
-	paint := func(code, s string) string {
-		if !color {
-			return s
-		}
-		return code + s + "\x1b[0m"
-	}
-	codes := map[verify.Status]string{verify.OK: "\x1b[32m", verify.Warn: "\x1b[33m", verify.Fail: "\x1b[31m", verify.Skipped: "\x1b[2m"}
-	last := ""
-	for _, res := range r.Results {
-		if res.Check != last {
-			fmt.Fprintf(w, "%s %s\n", res.Check, res.Name)
-			last = res.Check
-		}
-		subject := ""
-		if res.Subject != "" {
-			subject = res.Subject + ": "
-		}
-		fmt.Fprintf(w, "  %s %s%s\n", paint(codes[res.Status], marks[res.Status]), subject, res.Message)
-		if res.Hint != "" && (res.Status == verify.Fail || res.Status == verify.Warn) {
-			fmt.Fprintf(w, "      hint: %s\n", res.Hint)
-		}
-	}
-	c := r.Counts
-	fmt.Fprintf(w, "\n%d/%d findings failed, %d warnings, %d skipped\n", c.Fail, c.OK+c.Warn+c.Fail, c.Warn, c.Skipped)
 }

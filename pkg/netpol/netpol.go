@@ -72,6 +72,9 @@ type Verdict struct {
 	Allowed bool
 	// Reason names the policy that allowed it, or says why nothing did.
 	Reason string
+	// Isolating names, when the connection is denied, the policies (namespace/name) that isolate
+	// the pod in the direction that denied it, none of which allows the connection.
+	Isolating []string
 }
 
 // Allowed evaluates a connection: the source's egress, then, for a destination pod, its ingress.
@@ -92,21 +95,22 @@ func (c *Cluster) Allowed(conn Connection) Verdict {
 
 // direction evaluates one side: subject is the pod whose policies apply, peer the other end.
 func (c *Cluster) direction(subject Pod, peer Endpoint, conn Connection, dir networkingv1.PolicyType) Verdict {
-	isolated := false
+	var isolating []string
 	for i := range c.Policies {
 		p := &c.Policies[i]
 		if p.Namespace != subject.Namespace || !hasType(p, dir) || !matches(&p.Spec.PodSelector, subject.Labels) {
 			continue
 		}
-		isolated = true
+		isolating = append(isolating, p.Namespace+"/"+p.Name)
 		if c.ruleAllows(p, peer, conn, dir, subject) {
 			return Verdict{Allowed: true, Reason: fmt.Sprintf("%s allowed by NetworkPolicy %s/%s", dir, p.Namespace, p.Name)}
 		}
 	}
-	if !isolated {
+	if len(isolating) == 0 {
 		return Verdict{Allowed: true, Reason: fmt.Sprintf("%s not isolated: no NetworkPolicy of %s selects the pod for %s", dir, subject.Namespace, dir)}
 	}
-	return Verdict{Reason: fmt.Sprintf("%s denied: the pod in %s is isolated for %s and no policy allows %s port %d/%s", dir, subject.Namespace, dir, peer, conn.Port, conn.Protocol)}
+	return Verdict{Reason: fmt.Sprintf("%s denied: the pod in %s is isolated for %s and no policy allows %s port %d/%s", dir, subject.Namespace, dir, peer, conn.Port, conn.Protocol),
+		Isolating: isolating}
 }
 
 // hasType applies the API's default: Ingress always, Egress when egress rules exist.

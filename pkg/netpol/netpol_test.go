@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -113,6 +114,41 @@ func TestAllowed(t *testing.T) {
 			}
 			if tt.reason != "" && !strings.Contains(v.Reason, tt.reason) {
 				t.Errorf("reason %q, want it to contain %q", v.Reason, tt.reason)
+			}
+		})
+	}
+}
+
+// A denial names every policy that isolates the pod in the direction that denied it, and only
+// those: a policy of another namespace or for the other direction is not one of them.
+func TestIsolatingPolicies(t *testing.T) {
+	app := Pod{Namespace: "apps", Labels: map[string]string{"app": "web"}, IP: netip.MustParseAddr("10.100.0.5")}
+	db := Pod{Namespace: "data", Labels: map[string]string{"app": "db"}, IP: netip.MustParseAddr("10.100.1.7")}
+	tcp := corev1.ProtocolTCP
+	dnsOnly := policy("apps", "dns-only", networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+		Egress: []networkingv1.NetworkPolicyEgressRule{{Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &intstr.IntOrString{IntVal: 53}}}}}})
+	denyEgress := policy("apps", "deny-egress", networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}})
+	ingressOnly := policy("apps", "ingress-only", networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}})
+	otherPods := policy("apps", "other-pods", networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "batch"}},
+		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}})
+	denyIngressDB := policy("data", "deny-in", networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}})
+	tests := []struct {
+		name     string
+		policies []networkingv1.NetworkPolicy
+		want     []string
+	}{
+		{name: "egress isolated by two", policies: []networkingv1.NetworkPolicy{dnsOnly, denyEgress, ingressOnly, otherPods}, want: []string{"apps/dns-only", "apps/deny-egress"}},
+		{name: "the destination's ingress", policies: []networkingv1.NetworkPolicy{denyIngressDB, ingressOnly}, want: []string{"data/deny-in"}},
+		{name: "allowed: none named", policies: []networkingv1.NetworkPolicy{ingressOnly, otherPods}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := (&Cluster{Policies: tt.policies}).Allowed(Connection{From: app, To: Endpoint{Pod: &db}, Port: 5432})
+			if v.Allowed != (tt.want == nil) {
+				t.Fatalf("allowed = %v (%s)", v.Allowed, v.Reason)
+			}
+			if diff := cmp.Diff(tt.want, v.Isolating); diff != "" {
+				t.Errorf("Isolating (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"encoding/base64"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -56,7 +57,6 @@ func TestConverged(t *testing.T) {
 		pending *plan.Plan
 		want    []Finding
 	}{
-		{name: "no plan", want: []Finding{{Status: Skipped, Message: "no plan was made"}}},
 		{name: "nothing to do", pending: &plan.Plan{}, want: []Finding{{Status: OK, Message: "apply has nothing left to do"}}},
 		{name: "changes left", pending: &plan.Plan{Summary: plan.Summary{Add: 1, Change: 2, Replace: 3, Destroy: 4}},
 			want: []Finding{{Status: Warn, Message: "apply would still add 1, change 2, replace 3 and destroy 4 resources; 0 conflicts",
@@ -72,6 +72,24 @@ func TestConverged(t *testing.T) {
 			}
 		})
 	}
+	t.Run("no plan", func(t *testing.T) {
+		r := Run(context.Background(), &Env{}, []Check{byID(t, "ASMFED-PRE-002")})
+		if len(r.Results) != 1 || r.Results[0].Status != Skipped || r.Results[0].Message != "no plan was made" {
+			t.Errorf("without a plan: %+v", r.Results)
+		}
+	})
+}
+
+// byID is the check of Checks() with that ID.
+func byID(t *testing.T, id string) Check {
+	t.Helper()
+	for _, c := range Checks() {
+		if c.ID == id {
+			return c
+		}
+	}
+	t.Fatalf("no check %s", id)
+	return Check{}
 }
 
 func TestManagedMesh(t *testing.T) {
@@ -107,21 +125,29 @@ func TestManagedMesh(t *testing.T) {
 }
 
 func TestRunCountsAndLabels(t *testing.T) {
-	results := func(rs ...Finding) func(context.Context, *Env) []Finding {
-		return func(context.Context, *Env) []Finding { return rs }
-	}
 	checks := []Check{
-		{ID: "A-1", Name: "first", Run: results(Finding{Status: OK}, Finding{Status: Warn})},
-		{ID: "B-1", Name: "second", Run: results()},
-		{ID: "C-1", Name: "third", Run: results(Finding{Status: Fail, Check: "ignored"}, Finding{Status: Skipped}, Finding{Status: Fail})},
+		{ID: "A-X-1", Name: "first", Run: findings(Finding{Status: OK}, Finding{Status: Warn})},
+		{ID: "B-X-1", Name: "second", Run: findings(Finding{Status: OK}, Finding{Status: Skipped})},
+		{ID: "C-Y-1", Name: "third", Run: findings(Finding{Status: Fail, Check: "ignored"}, Finding{Status: Skipped}, Finding{Status: Fail})},
+		{ID: "D-Y-1", Name: "fourth", Run: findings(Finding{Status: Skipped})},
 	}
 	r := Run(context.Background(), &Env{}, checks)
+	doc := func(id string) string { return "docs/verify.md#" + strings.ToLower(id) }
 	want := &Report{
 		Results: []Finding{
-			{Check: "A-1", Name: "first", Status: OK}, {Check: "A-1", Name: "first", Status: Warn},
-			{Check: "C-1", Name: "third", Status: Fail}, {Check: "C-1", Name: "third", Status: Skipped}, {Check: "C-1", Name: "third", Status: Fail},
+			{Check: "A-X-1", Name: "first", Status: OK}, {Check: "A-X-1", Name: "first", Status: Warn},
+			{Check: "B-X-1", Name: "second", Status: OK}, {Check: "B-X-1", Name: "second", Status: Skipped},
+			{Check: "C-Y-1", Name: "third", Status: Fail}, {Check: "C-Y-1", Name: "third", Status: Skipped},
+			{Check: "C-Y-1", Name: "third", Status: Fail},
+			{Check: "D-Y-1", Name: "fourth", Status: Skipped},
 		},
-		Counts: Counts{OK: 1, Warn: 1, Fail: 2, Skipped: 1},
+		Checks: []CheckResult{
+			{ID: "A-X-1", Name: "first", Group: "X", Doc: doc("A-X-1"), Status: Warn},
+			{ID: "B-X-1", Name: "second", Group: "X", Doc: doc("B-X-1"), Status: OK},
+			{ID: "C-Y-1", Name: "third", Group: "Y", Doc: doc("C-Y-1"), Status: Fail},
+			{ID: "D-Y-1", Name: "fourth", Group: "Y", Doc: doc("D-Y-1"), Status: Skipped},
+		},
+		Counts: Counts{OK: 2, Warn: 1, Fail: 2, Skipped: 3, Checks: CheckCounts{Total: 4, OK: 1, Warn: 1, Fail: 1, Skipped: 1}},
 	}
 	if diff := cmp.Diff(want, r); diff != "" {
 		t.Errorf("Run (-want +got):\n%s", diff)
@@ -129,8 +155,8 @@ func TestRunCountsAndLabels(t *testing.T) {
 	if !r.Failed() {
 		t.Error("Failed() = false with two failures")
 	}
-	if empty := Run(context.Background(), &Env{}, nil); empty.Failed() || empty.Results == nil {
-		t.Errorf("no checks: %+v, want an empty, non-nil result list that did not fail", empty)
+	if empty := Run(context.Background(), &Env{}, nil); empty.Failed() || empty.Results == nil || empty.Checks == nil {
+		t.Errorf("no checks: %+v, want empty, non-nil lists that did not fail", empty)
 	}
 }
 

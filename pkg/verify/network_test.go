@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"cloud.google.com/go/container/apiv1/containerpb"
+
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/vpcfw"
@@ -101,9 +103,80 @@ func TestFirewallFlows(t *testing.T) {
 		})
 	}
 	t.Run("rules not read", func(t *testing.T) {
-		got := firewallFlows(context.Background(), &Env{Federation: c.Federation, Derived: d})
-		if len(got) != 1 || got[0].Status != Skipped {
+		got := Run(context.Background(), &Env{Federation: c.Federation, Derived: d}, []Check{byID(t, "ASMFED-NET-001")}).Results
+		if len(got) != 1 || got[0].Status != Skipped || got[0].Message != "the network's firewall rules were not read" {
 			t.Fatalf("got %v, want one skipped finding", got)
 		}
 	})
+}
+
+// removeAuthorized drops the entry for cidr from a cluster's master authorized networks.
+func removeAuthorized(cl *containerpb.Cluster, cidr string) {
+	var keep []*containerpb.MasterAuthorizedNetworksConfig_CidrBlock
+	for _, b := range cl.MasterAuthorizedNetworksConfig.CidrBlocks {
+		if b.CidrBlock != cidr {
+			keep = append(keep, b)
+		}
+	}
+	cl.MasterAuthorizedNetworksConfig.CidrBlocks = keep
+}
+
+func TestAuthorizedNetworks(t *testing.T) {
+	const pods4, pods3, admin = "10.185.192.0/18", "10.185.128.0/18", "10.0.0.0/24"
+	runLive(t, "two-cluster-private", []liveCase{
+		{name: "healthy", check: "ASMFED-NET-002"},
+		{name: "a peer's pod range removed", check: "ASMFED-NET-002", breakIt: func(_ *federation.Desired, gke map[string]*containerpb.Cluster, _ map[string][]string) {
+			removeAuthorized(gke["cluster3"], pods4)
+		}, fails: []string{"cluster4 → cluster3: cluster3's master authorized networks do not contain the pods of cluster4 (10.185.192.0/18): istiod of cluster4 cannot reach the API server of cluster3"}},
+		{name: "a wider entry holds the range", check: "ASMFED-NET-002", breakIt: func(_ *federation.Desired, gke map[string]*containerpb.Cluster, _ map[string][]string) {
+			removeAuthorized(gke["cluster3"], pods4)
+			m := gke["cluster3"].MasterAuthorizedNetworksConfig
+			m.CidrBlocks = append(m.CidrBlocks, &containerpb.MasterAuthorizedNetworksConfig_CidrBlock{DisplayName: "corp", CidrBlock: "10.184.0.0/14"})
+		}},
+		{name: "a narrower entry does not", check: "ASMFED-NET-002", breakIt: func(_ *federation.Desired, gke map[string]*containerpb.Cluster, _ map[string][]string) {
+			removeAuthorized(gke["cluster4"], pods3)
+			m := gke["cluster4"].MasterAuthorizedNetworksConfig
+			m.CidrBlocks = append(m.CidrBlocks, &containerpb.MasterAuthorizedNetworksConfig_CidrBlock{CidrBlock: "10.185.128.0/19"})
+		}, fails: []string{"cluster3 → cluster4: cluster4's master authorized networks do not contain the pods of cluster3"}},
+		{name: "authorized networks off", check: "ASMFED-NET-002", breakIt: func(_ *federation.Desired, gke map[string]*containerpb.Cluster, _ map[string][]string) {
+			gke["cluster3"].MasterAuthorizedNetworksConfig.Enabled = false
+		}, warns: []string{"cluster4 → cluster3: cluster3's master authorized networks are off"}},
+		{name: "the newer API field", check: "ASMFED-NET-002", breakIt: func(_ *federation.Desired, gke map[string]*containerpb.Cluster, _ map[string][]string) {
+			cl := gke["cluster3"]
+			cl.ControlPlaneEndpointsConfig = &containerpb.ControlPlaneEndpointsConfig{IpEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig_IPEndpointsConfig{
+				AuthorizedNetworksConfig: cl.MasterAuthorizedNetworksConfig}}
+			cl.MasterAuthorizedNetworksConfig = nil
+			removeAuthorized(&containerpb.Cluster{MasterAuthorizedNetworksConfig: cl.ControlPlaneEndpointsConfig.IpEndpointsConfig.AuthorizedNetworksConfig}, pods4)
+		}, fails: []string{"cluster4 → cluster3: cluster3's master authorized networks do not contain the pods of cluster4"}},
+
+		{name: "healthy", check: "ASMFED-NET-005"},
+		{name: "the admin network removed", check: "ASMFED-NET-005", breakIt: func(_ *federation.Desired, gke map[string]*containerpb.Cluster, _ map[string][]string) {
+			removeAuthorized(gke["cluster4"], admin)
+		}, fails: []string{"bastion-admin → cluster4: cluster4's master authorized networks do not contain the admin network bastion-admin (10.0.0.0/24)"}},
+
+		{name: "one region", check: "ASMFED-NET-004", skipped: "every cluster is in one region"},
+	})
+	runLive(t, "multi-project-shared-vpc", []liveCase{
+		{name: "healthy across regions", check: "ASMFED-NET-004"},
+		{name: "global access off", check: "ASMFED-NET-004", breakIt: func(_ *federation.Desired, gke map[string]*containerpb.Cluster, _ map[string][]string) {
+			gke["storefront-east"].PrivateClusterConfig.MasterGlobalAccessConfig.Enabled = false
+		}, fails: []string{
+			"payments-central → storefront-east: storefront-east (us-east4) has global access off: istiod of payments-central in us-central1",
+			"storefront-central → storefront-east: storefront-east (us-east4) has global access off"}},
+	})
+}
+
+// The hint of a missing range is a gcloud command that keeps the entries there are.
+func TestAuthorizedNetworksHint(t *testing.T) {
+	f, d := sample(t, "two-cluster-private")
+	gke := gkeOf(d)
+	removeAuthorized(gke["cluster3"], "10.185.192.0/18")
+	r := Run(context.Background(), &Env{Federation: f, Derived: d, GKE: gke}, []Check{byID(t, "ASMFED-NET-002")})
+	want := "gcloud container clusters update cluster3 --project asm-multicluster-demo --location us-west2 --enable-master-authorized-networks --master-authorized-networks 10.0.0.0/24,10.185.192.0/18"
+	for _, res := range r.Results {
+		if res.Status == Fail && strings.HasSuffix(res.Hint, want) {
+			return
+		}
+	}
+	t.Errorf("no failure hints %q: %+v", want, r.Results)
 }

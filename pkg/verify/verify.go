@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
+	"cloud.google.com/go/container/apiv1/containerpb"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -66,94 +66,39 @@ type Env struct {
 	MeshStates map[string]MeshState
 	// Firewall is every live firewall rule of the federation's network; nil when not read.
 	Firewall []vpcfw.Rule
+	// GKE are the federation's clusters as GKE reports them, by name; nil when not read. A
+	// cluster that does not exist is absent.
+	GKE map[string]*containerpb.Cluster
+	// EnabledServices are the APIs enabled in each project the federation touches; nil when not
+	// read.
+	EnabledServices map[string][]string
+	// Parallelism bounds how many checks, and how many clusters within a check, are worked on
+	// at once. Default 8.
+	Parallelism int
 }
 
-// Check is one verification: an ID that never changes (it names the check in output, JSON and
-// docs), a name, and Run, which returns findings and never prints.
-type Check struct {
-	ID   string
-	Name string
-	Run  func(ctx context.Context, env *Env) []Finding
-}
-
-// Checks are every check, in the order they run: prerequisites first.
+// Checks are every check, in the order they are reported: prerequisites first.
 func Checks() []Check {
 	return []Check{
 		{ID: "ASMFED-PRE-001", Name: "clusters exist and run", Run: clustersExist},
-		{ID: "ASMFED-PRE-002", Name: "live state matches the file", Run: converged},
-		{ID: "ASMFED-ACCESS-001", Name: "remote secrets reach their peers", Run: remoteAccess},
-		{ID: "ASMFED-NET-001", Name: "the VPC firewall carries the mesh's flows", Run: firewallFlows},
+		{ID: "ASMFED-PRE-002", Name: "live state matches the file", Requires: []Requirement{needPlan}, Run: converged},
+		{ID: "ASMFED-ACCESS-001", Name: "remote secrets reach their peers", Requires: []Requirement{needModel}, Run: remoteAccess},
+		{ID: "ASMFED-NET-001", Name: "the VPC firewall carries the mesh's flows", Requires: []Requirement{needModel, needFirewall}, Run: firewallFlows},
+		{ID: "ASMFED-NET-002", Name: "peers' pods are in the master authorized networks", Requires: []Requirement{needModel, needGKE}, Run: peersAuthorized},
+		{ID: "ASMFED-NET-003", Name: "remote secrets use the private endpoint", Requires: []Requirement{needModel, needGKE}, Run: privateEndpointUsed},
+		{ID: "ASMFED-NET-004", Name: "global access where regions differ", Requires: []Requirement{needModel, needGKE}, Run: globalAccess},
+		{ID: "ASMFED-NET-005", Name: "admin networks reach the API servers", Requires: []Requirement{needModel, needGKE}, Run: adminAuthorized},
+		{ID: "ASMFED-NET-006", Name: "NetworkPolicies let the mesh's pods through", Requires: []Requirement{needModel}, Run: policyFlows},
+		{ID: "ASMFED-GKE-001", Name: "private nodes", Requires: []Requirement{needModel, needGKE}, Run: privateNodes},
+		{ID: "ASMFED-GKE-002", Name: "Workload Identity", Requires: []Requirement{needModel, needGKE}, Run: workloadIdentity},
+		{ID: "ASMFED-GKE-003", Name: "the mesh_id label", Requires: []Requirement{needModel, needGKE}, Run: meshIDLabel},
+		{ID: "ASMFED-GKE-004", Name: "node pools on COS_CONTAINERD", Requires: []Requirement{needModel, needGKE}, Run: containerdNodes},
+		{ID: "ASMFED-GKE-005", Name: "network policy enforcement", Requires: []Requirement{needModel, needGKE}, Run: policyEnforcement},
+		{ID: "ASMFED-GKE-006", Name: "shielded nodes", Requires: []Requirement{needModel, needGKE}, Run: shieldedNodes},
+		{ID: "ASMFED-GKE-007", Name: "required APIs enabled", Requires: []Requirement{needModel, needServices}, Run: requiredAPIs},
 		{ID: "ASMFED-TRUST-001", Name: "clusters share one root of trust", Run: sharedTrust},
-		{ID: "ASMFED-MESH-001", Name: "managed control plane is active", Run: managedMesh},
+		{ID: "ASMFED-MESH-001", Name: "managed control plane is active", Requires: []Requirement{needManaged}, Run: managedMesh},
 	}
-}
-
-// Report is the outcome of a verification.
-type Report struct {
-	Results []Finding `json:"results"`
-	Counts  Counts    `json:"counts"`
-}
-
-// Counts sums results by status.
-type Counts struct {
-	OK      int `json:"ok"`
-	Warn    int `json:"warnings"`
-	Fail    int `json:"failed"`
-	Skipped int `json:"skipped"`
-}
-
-// Failed reports whether any check failed.
-func (r *Report) Failed() bool { return r.Counts.Fail > 0 }
-
-// Run runs every check.
-func Run(ctx context.Context, env *Env, checks []Check) *Report {
-	r := &Report{Results: []Finding{}}
-	for _, c := range checks {
-		for _, res := range c.Run(ctx, env) {
-			res.Check, res.Name = c.ID, c.Name
-			r.Results = append(r.Results, res)
-			switch res.Status {
-			case OK:
-				r.Counts.OK++
-			case Warn:
-				r.Counts.Warn++
-			case Fail:
-				r.Counts.Fail++
-			case Skipped:
-				r.Counts.Skipped++
-			}
-		}
-	}
-	return r
-}
-
-func clustersExist(_ context.Context, env *Env) []Finding {
-	var out []Finding
-	notReady := map[string]bool{}
-	for _, n := range env.NotReady {
-		notReady[n] = true
-	}
-	for _, c := range env.Federation.Spec.Clusters {
-		if notReady[c.Name] {
-			out = append(out, Finding{Subject: c.Name, Status: Fail, Message: "the cluster does not exist or is not running",
-				Hint: "run kubectl asmfed apply, or wait for GKE to finish creating it"})
-			continue
-		}
-		out = append(out, Finding{Subject: c.Name, Status: OK, Message: "running and reachable"})
-	}
-	return out
-}
-
-func converged(_ context.Context, env *Env) []Finding {
-	if env.Pending == nil {
-		return []Finding{{Status: Skipped, Message: "no plan was made"}}
-	}
-	s := env.Pending.Summary
-	if !env.Pending.HasChanges() && len(env.Pending.Conflicts) == 0 {
-		return []Finding{{Status: OK, Message: "apply has nothing left to do"}}
-	}
-	return []Finding{{Status: Warn, Message: fmt.Sprintf("apply would still add %d, change %d, replace %d and destroy %d resources; %d conflicts", s.Add, s.Change, s.Replace, s.Destroy, len(env.Pending.Conflicts)),
-		Hint: "kubectl asmfed plan shows them; kubectl asmfed apply carries them out"}}
 }
 
 var (
@@ -163,60 +108,6 @@ var (
 	configMapsGVR      = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 	multiClusterSecret = federation.LabelMultiCluster + "=true"
 )
-
-// remoteAccess reads every remote secret a cluster holds and uses its kubeconfig, as istiod
-// would, to list what istiod needs in the peer.
-func remoteAccess(ctx context.Context, env *Env) []Finding {
-	if env.Derived == nil {
-		return []Finding{{Status: Skipped, Message: "the federation could not be compiled"}}
-	}
-	var out []Finding
-	for _, rs := range env.Derived.RemoteSecrets {
-		subject := fmt.Sprintf("%s → %s", rs.Holder, rs.Target)
-		cfg, ok := env.Clusters[rs.Holder]
-		if !ok {
-			out = append(out, Finding{Subject: subject, Status: Skipped, Message: rs.Holder + " cannot be reached"})
-			continue
-		}
-		dyn, err := dynamic.NewForConfig(cfg)
-		if err != nil {
-			out = append(out, Finding{Subject: subject, Status: Fail, Message: err.Error()})
-			continue
-		}
-		sec, err := dyn.Resource(secretsGVR).Namespace(rs.Namespace).Get(ctx, rs.Name, metav1.GetOptions{})
-		if err != nil {
-			out = append(out, Finding{Subject: subject, Status: Fail, Message: fmt.Sprintf("secret %s/%s: %v", rs.Namespace, rs.Name, err),
-				Hint: "kubectl asmfed apply creates it"})
-			continue
-		}
-		if sec.GetLabels()[federation.LabelMultiCluster] != "true" {
-			out = append(out, Finding{Subject: subject, Status: Fail, Message: "the secret lacks the label " + multiClusterSecret + ": istiod ignores it",
-				Hint: "kubectl asmfed apply sets it"})
-			continue
-		}
-		data, _, _ := unstructuredBytes(sec.Object, rs.DataKey)
-		if data == nil {
-			out = append(out, Finding{Subject: subject, Status: Fail, Message: fmt.Sprintf("the secret has no key %q: istiod names the peer by the key", rs.DataKey)})
-			continue
-		}
-		peer, err := remoteRESTConfig(data)
-		if err != nil {
-			hint := "kubectl asmfed apply rewrites the remote secret with a service-account token and the peer's CA; find out who wrote this one"
-			if refused := (*refusedKubeconfig)(nil); !errors.As(err, &refused) {
-				hint = "kubectl asmfed apply rewrites the remote secret"
-			}
-			out = append(out, Finding{Subject: subject, Status: Fail, Message: err.Error(), Hint: hint})
-			continue
-		}
-		if err := canRead(ctx, peer); err != nil {
-			out = append(out, Finding{Subject: subject, Status: Fail, Message: fmt.Sprintf("reading %s at %s: %v", rs.Target, peer.Host, err),
-				Hint: "check that the server is reachable from the holder's pods (master authorized networks, global access) and that the token is valid (apply --rotate-remote-secrets issues new ones)"})
-			continue
-		}
-		out = append(out, Finding{Subject: subject, Status: OK, Message: fmt.Sprintf("%s lists services, endpoint slices and the mesh ConfigMaps of %s at %s", rs.Holder, rs.Target, peer.Host)})
-	}
-	return out
-}
 
 func unstructuredBytes(obj map[string]any, key string) ([]byte, bool, error) {
 	data, _ := obj["data"].(map[string]any)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"cloud.google.com/go/container/apiv1/containerpb"
 	hubv1 "google.golang.org/api/gkehub/v1"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
@@ -47,6 +48,10 @@ type CloudPlan struct {
 	MeshStates map[string]MeshState
 	// Firewall is every live firewall rule of the federation's network, for reachability checks.
 	Firewall []vpcfw.Rule
+	// GKE are the federation's clusters as GKE reports them, by name, and EnabledServices the
+	// APIs enabled in each project the federation touches: what verify checks settings against.
+	GKE             map[string]*containerpb.Cluster
+	EnabledServices map[string][]string
 	// Pending is what an earlier, interrupted apply left running on the federation's
 	// resources; apply waits for it (Resume) before anything else.
 	Pending []Pending
@@ -141,6 +146,7 @@ func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, e
 	}
 	r.Plan = p
 	r.MeshStates = states
+	r.GKE, r.EnabledServices = liveClusters(derived, snap), snap.services
 	return r, nil
 }
 

@@ -1,0 +1,73 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+)
+
+// remoteAccess reads every remote secret a cluster holds and uses its kubeconfig, as istiod
+// would, to list what istiod needs in the peer. Pairs are checked in parallel.
+func remoteAccess(ctx context.Context, env *Env) []Finding {
+	return forEach(ctx, env, env.Derived.RemoteSecrets, func(ctx context.Context, rs federation.RemoteSecret) []Finding {
+		return []Finding{remoteSecretWorks(ctx, env, rs)}
+	})
+}
+
+// remoteSecretWorks checks one remote secret, as istiod would use it.
+func remoteSecretWorks(ctx context.Context, env *Env, rs federation.RemoteSecret) Finding {
+	subject := fmt.Sprintf("%s → %s", rs.Holder, rs.Target)
+	sec, skip, fail := readRemoteSecret(ctx, env, rs)
+	switch {
+	case skip != "":
+		return Finding{Subject: subject, Status: Skipped, Message: skip}
+	case fail != nil:
+		fail.Subject = subject
+		return *fail
+	}
+	if sec.GetLabels()[federation.LabelMultiCluster] != "true" {
+		return Finding{Subject: subject, Status: Fail, Message: "the secret lacks the label " + multiClusterSecret + ": istiod ignores it",
+			Hint: "kubectl asmfed apply sets it"}
+	}
+	data, _, _ := unstructuredBytes(sec.Object, rs.DataKey)
+	if data == nil {
+		return Finding{Subject: subject, Status: Fail, Message: fmt.Sprintf("the secret has no key %q: istiod names the peer by the key", rs.DataKey)}
+	}
+	peer, err := remoteRESTConfig(data)
+	if err != nil {
+		hint := "kubectl asmfed apply rewrites the remote secret with a service-account token and the peer's CA; find out who wrote this one"
+		if refused := (*refusedKubeconfig)(nil); !errors.As(err, &refused) {
+			hint = "kubectl asmfed apply rewrites the remote secret"
+		}
+		return Finding{Subject: subject, Status: Fail, Message: err.Error(), Hint: hint}
+	}
+	if err := canRead(ctx, peer); err != nil {
+		return Finding{Subject: subject, Status: Fail, Message: fmt.Sprintf("reading %s at %s: %v", rs.Target, peer.Host, err),
+			Hint: "check that the server is reachable from the holder's pods (master authorized networks, global access) and that the token is valid (apply --rotate-remote-secrets issues new ones)"}
+	}
+	return Finding{Subject: subject, Status: OK, Message: fmt.Sprintf("%s lists services, endpoint slices and the mesh ConfigMaps of %s at %s", rs.Holder, rs.Target, peer.Host)}
+}
+
+// readRemoteSecret reads a remote secret from its holder. It returns why the check is skipped
+// (the holder cannot be reached) or the failure (the secret cannot be read) instead.
+func readRemoteSecret(ctx context.Context, env *Env, rs federation.RemoteSecret) (*unstructured.Unstructured, string, *Finding) {
+	cfg, ok := env.Clusters[rs.Holder]
+	if !ok {
+		return nil, rs.Holder + " cannot be reached", nil
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, "", &Finding{Status: Fail, Message: err.Error()}
+	}
+	sec, err := dyn.Resource(secretsGVR).Namespace(rs.Namespace).Get(ctx, rs.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, "", &Finding{Status: Fail, Message: fmt.Sprintf("secret %s/%s: %v", rs.Namespace, rs.Name, err), Hint: "kubectl asmfed apply creates it"}
+	}
+	return sec, "", nil
+}
