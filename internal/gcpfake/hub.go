@@ -3,6 +3,7 @@ package gcpfake
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"cloud.google.com/go/gkehub/apiv1beta1/gkehubpb"
@@ -218,8 +219,8 @@ func checkIssuer(m *gkehubpb.Membership, issuer string) error {
 		return nil
 	}
 	const field = "resource.authority.issuer"
-	host, ok := urlHost(issuer)
-	if len(issuer) >= 2000 || !ok || (strings.HasPrefix(issuer, "http://") && !loopbackHost(host)) {
+	u, err := url.Parse(issuer)
+	if len(issuer) >= 2000 || err != nil || u.Host == "" || !(u.Scheme == "https" || u.Scheme == "http" && loopbackHost(u.Host)) {
 		return gkeField(field, "Issuer %q is invalid: it must start with https:// and be a valid URL of fewer than 2000 characters.", issuer)
 	}
 	link := m.GetEndpoint().GetGkeCluster().GetResourceLink()
@@ -232,29 +233,17 @@ func checkIssuer(m *gkehubpb.Membership, issuer string) error {
 	return nil
 }
 
-// urlHost is the host of an http or https URL.
-func urlHost(u string) (string, bool) {
-	rest, ok := strings.CutPrefix(u, "https://")
-	if !ok {
-		if rest, ok = strings.CutPrefix(u, "http://"); !ok {
-			return "", false
-		}
-	}
-	host, _, _ := strings.Cut(rest, "/")
-	return host, host != ""
-}
-
 // gkeIssuer is the OIDC issuer of the GKE cluster a resource link names,
 // //HOST/projects/P/{locations,zones}/L/clusters/C.
 func gkeIssuer(link string) string {
-	host, _, _ := strings.Cut(strings.TrimPrefix(link, "//"), "/")
+	u, err := url.Parse(link)
 	parts := strings.Split(canon(link), "/")
-	if len(parts) != 6 {
+	if err != nil || len(parts) != 6 {
 		return ""
 	}
 	scheme := "https"
-	if loopbackHost(host) {
+	if loopbackHost(u.Host) {
 		scheme = "http"
 	}
-	return fmt.Sprintf("%s://%s/v1/projects/%s/locations/%s/clusters/%s", scheme, host, parts[1], parts[3], parts[5])
+	return fmt.Sprintf("%s://%s/v1/projects/%s/locations/%s/clusters/%s", scheme, u.Host, parts[1], parts[3], parts[5])
 }
