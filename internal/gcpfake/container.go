@@ -295,6 +295,9 @@ func (s *Server) poolDefaults(c *containerpb.Cluster, np *containerpb.NodePool) 
 	if c.WorkloadIdentityConfig.GetWorkloadPool() != "" && cfg.WorkloadMetadataConfig == nil {
 		cfg.WorkloadMetadataConfig = &containerpb.WorkloadMetadataConfig{Mode: containerpb.WorkloadMetadataConfig_GKE_METADATA}
 	}
+	if err := checkWorkloadMetadata(c, "nodePool.config.workloadMetadataConfig.mode", cfg.WorkloadMetadataConfig); err != nil {
+		return err
+	}
 	if np.InitialNodeCount == 0 {
 		np.InitialNodeCount = 3
 	}
@@ -885,7 +888,7 @@ func (x *clusterManager) DeleteNodePool(ctx context.Context, req *containerpb.De
 	})
 }
 
-func (x *clusterManager) updatePool(ctx context.Context, name, project, zone, cluster, pool string, opType containerpb.Operation_Type, f func(np *containerpb.NodePool) error) (*containerpb.Operation, error) {
+func (x *clusterManager) updatePool(ctx context.Context, name, project, zone, cluster, pool string, opType containerpb.Operation_Type, f func(cl *containerpb.Cluster, np *containerpb.NodePool) error) (*containerpb.Operation, error) {
 	p, loc, c, npName, err := poolRef(name, project, zone, cluster, pool)
 	if err != nil {
 		return nil, err
@@ -899,7 +902,7 @@ func (x *clusterManager) updatePool(ctx context.Context, name, project, zone, cl
 			np.Status = containerpb.NodePool_RECONCILING
 			return nil
 		}
-		if err := f(np); err != nil {
+		if err := f(cl, np); err != nil {
 			return err
 		}
 		np.Etag = ""
@@ -909,7 +912,7 @@ func (x *clusterManager) updatePool(ctx context.Context, name, project, zone, cl
 }
 
 func (x *clusterManager) UpdateNodePool(ctx context.Context, req *containerpb.UpdateNodePoolRequest) (*containerpb.Operation, error) {
-	return x.updatePool(ctx, req.Name, req.ProjectId, req.Zone, req.ClusterId, req.NodePoolId, containerpb.Operation_UPGRADE_NODES, func(np *containerpb.NodePool) error {
+	return x.updatePool(ctx, req.Name, req.ProjectId, req.Zone, req.ClusterId, req.NodePoolId, containerpb.Operation_UPGRADE_NODES, func(cl *containerpb.Cluster, np *containerpb.NodePool) error {
 		if req.Etag != "" && req.Etag != np.Etag {
 			return gkeErr(codes.Aborted, "Node pool etag %q does not match the current etag.", req.Etag)
 		}
@@ -941,14 +944,26 @@ func (x *clusterManager) UpdateNodePool(ctx context.Context, req *containerpb.Up
 			np.UpgradeSettings = req.UpgradeSettings
 		}
 		if req.WorkloadMetadataConfig != nil {
+			if err := checkWorkloadMetadata(cl, "workloadMetadataConfig.mode", req.WorkloadMetadataConfig); err != nil {
+				return err
+			}
 			np.Config.WorkloadMetadataConfig = req.WorkloadMetadataConfig
 		}
 		return nil
 	})
 }
 
+// checkWorkloadMetadata refuses GKE_METADATA, the GKE metadata server on the nodes, in a cluster
+// without Workload Identity: GKE enables it only where the cluster has a workload pool.
+func checkWorkloadMetadata(cl *containerpb.Cluster, field string, w *containerpb.WorkloadMetadataConfig) error {
+	if w.GetMode() == containerpb.WorkloadMetadataConfig_GKE_METADATA && cl.GetWorkloadIdentityConfig().GetWorkloadPool() == "" {
+		return gkeField(field, "Workload metadata mode GKE_METADATA requires Workload Identity on cluster %q: set workloadIdentityConfig.workloadPool first.", cl.GetName())
+	}
+	return nil
+}
+
 func (x *clusterManager) SetNodePoolAutoscaling(ctx context.Context, req *containerpb.SetNodePoolAutoscalingRequest) (*containerpb.Operation, error) {
-	return x.updatePool(ctx, req.Name, req.ProjectId, req.Zone, req.ClusterId, req.NodePoolId, containerpb.Operation_SET_NODE_POOL_MANAGEMENT, func(np *containerpb.NodePool) error {
+	return x.updatePool(ctx, req.Name, req.ProjectId, req.Zone, req.ClusterId, req.NodePoolId, containerpb.Operation_SET_NODE_POOL_MANAGEMENT, func(cl *containerpb.Cluster, np *containerpb.NodePool) error {
 		a := req.GetAutoscaling()
 		if a.GetEnabled() && a.MinNodeCount > a.MaxNodeCount {
 			return gkeField("autoscaling", "Invalid autoscaling: min_node_count %d is greater than max_node_count %d.", a.MinNodeCount, a.MaxNodeCount)
@@ -959,7 +974,7 @@ func (x *clusterManager) SetNodePoolAutoscaling(ctx context.Context, req *contai
 }
 
 func (x *clusterManager) SetNodePoolSize(ctx context.Context, req *containerpb.SetNodePoolSizeRequest) (*containerpb.Operation, error) {
-	return x.updatePool(ctx, req.Name, req.ProjectId, req.Zone, req.ClusterId, req.NodePoolId, containerpb.Operation_SET_NODE_POOL_SIZE, func(np *containerpb.NodePool) error {
+	return x.updatePool(ctx, req.Name, req.ProjectId, req.Zone, req.ClusterId, req.NodePoolId, containerpb.Operation_SET_NODE_POOL_SIZE, func(cl *containerpb.Cluster, np *containerpb.NodePool) error {
 		np.InitialNodeCount = req.NodeCount
 		return nil
 	})

@@ -25,6 +25,8 @@ type gcloudEnv struct {
 	env  []string
 	srv  *gcpfake.Server
 	tape *tape
+	// rec, when set, is the one recording proxy every command goes through.
+	rec *recorder
 }
 
 func newGcloud(t *testing.T, srv *gcpfake.Server) *gcloudEnv {
@@ -51,6 +53,18 @@ func newGcloud(t *testing.T, srv *gcpfake.Server) *gcloudEnv {
 	return &gcloudEnv{bin: bin, env: env, srv: srv, tape: newTape()}
 }
 
+// sameEndpoint is gcloud with every command of the step sent through one
+// recording proxy, so one endpoint: gcloud writes the container endpoint
+// it is given into GKE resource links and issuers, and a command that
+// compares them with what an earlier one registered needs the same one.
+func (g *gcloudEnv) sameEndpoint(t *testing.T) *gcloudEnv {
+	rec := g.tape.recorder(t, g.srv)
+	t.Cleanup(rec.ps.Close)
+	c := *g
+	c.rec = rec
+	return &c
+}
+
 type result struct {
 	code   int
 	stdout []byte
@@ -63,10 +77,19 @@ func (g *gcloudEnv) run(t *testing.T, args ...string) result {
 	defer cancel()
 	// Each invocation talks through its own recording proxy, so its
 	// exchanges are recorded in order even while other steps run.
-	proxy, done := g.tape.proxy(t, g.srv, "gcloud "+strings.Join(args, " "))
-	defer done()
+	title := "gcloud " + strings.Join(args, " ")
+	var endpoint string
+	if g.rec != nil {
+		g.rec.begin(title)
+		defer g.rec.end()
+		endpoint = g.rec.ps.URL
+	} else {
+		proxy, done := g.tape.proxy(t, g.srv, title)
+		defer done()
+		endpoint = proxy.URL
+	}
 	cmd := exec.CommandContext(ctx, g.bin, args...)
-	cmd.Env = append(append([]string(nil), g.env...), gcpfake.Env(proxy.URL)...)
+	cmd.Env = append(append([]string(nil), g.env...), gcpfake.Env(endpoint)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -335,10 +358,26 @@ func TestGcloudFidelity(t *testing.T) {
 			g.fails(t, "code=404", "container", "clusters", "describe", "nope", "--location=us-west2")
 		},
 		"fleet memberships register": func(t *testing.T) {
-			if r := g.run(t, "container", "fleet", "memberships", "register", "c1", "--gke-cluster=us-west2/c1", "--enable-workload-identity"); r.code != 0 {
+			// Registered without Workload Identity, then again with it: the second register
+			// finds the membership and turns fleet Workload Identity on by updating its
+			// authority.
+			g := g.sameEndpoint(t)
+			if r := g.run(t, "container", "fleet", "memberships", "register", "c1", "--gke-cluster=us-west2/c1"); r.code != 0 {
 				t.Fatalf("exit %d: %s", r.code, r.stderr)
 			}
-			v := g.ok(t, "container", "fleet", "memberships", "list")
+			v := g.ok(t, "container", "fleet", "memberships", "describe", "c1", "--location=us-west2")
+			want(t, v, "authority", nil)
+			if r := g.run(t, "container", "fleet", "memberships", "register", "c1", "--gke-cluster=us-west2/c1", "--enable-workload-identity"); r.code != 0 ||
+				!strings.Contains(r.stderr, "Enabled Workload Identity") {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			v = g.ok(t, "container", "fleet", "memberships", "describe", "c1", "--location=us-west2")
+			if iss, _ := field(v, "authority.issuer").(string); !regexp.MustCompile(`^http://127\.0\.0\.1:[0-9]+/v1/projects/demo/locations/us-west2/clusters/c1$`).MatchString(iss) {
+				t.Errorf("authority.issuer = %q, want the cluster's container API URL", iss)
+			}
+			want(t, v, "authority.workloadIdentityPool", "demo.svc.id.goog")
+			want(t, v, "authority.identityProvider", "https://gkehub.googleapis.com/projects/demo/locations/us-west2/memberships/c1")
+			v = g.ok(t, "container", "fleet", "memberships", "list")
 			want(t, v, "0.name", "projects/demo/locations/us-west2/memberships/c1")
 			want(t, v, "0.authority.workloadIdentityPool", "demo.svc.id.goog")
 		},
@@ -376,13 +415,24 @@ func TestGcloudFidelity(t *testing.T) {
 	// Node pools change the cluster that other phases read, so they get a
 	// phase of their own and the full-body golden stays stable.
 	parallel(t, map[string]func(t *testing.T){
-		"node-pools create": func(t *testing.T) {
+		"node-pools create and update workload metadata": func(t *testing.T) {
 			v := g.ok(t, "container", "node-pools", "create", "mesh-pool", "--cluster=c1", "--location=us-west2", "--num-nodes=1",
 				"--machine-type=e2-standard-4", "--enable-autoscaling", "--min-nodes=1", "--max-nodes=3")
 			want(t, v, "0.name", "mesh-pool")
 			want(t, v, "0.config.machineType", "e2-standard-4")
 			want(t, v, "0.autoscaling.enabled", true)
 			want(t, v, "0.autoscaling.maxNodeCount", 3)
+			want(t, v, "0.config.workloadMetadataConfig.mode", "GKE_METADATA")
+			if r := g.run(t, "container", "node-pools", "update", "mesh-pool", "--cluster=c1", "--location=us-west2", "--workload-metadata=GCE_METADATA"); r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			v = g.ok(t, "container", "node-pools", "describe", "mesh-pool", "--cluster=c1", "--location=us-west2")
+			want(t, v, "config.workloadMetadataConfig.mode", "GCE_METADATA")
+			if r := g.run(t, "container", "node-pools", "update", "mesh-pool", "--cluster=c1", "--location=us-west2", "--workload-metadata=GKE_METADATA"); r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			v = g.ok(t, "container", "node-pools", "describe", "mesh-pool", "--cluster=c1", "--location=us-west2")
+			want(t, v, "config.workloadMetadataConfig.mode", "GKE_METADATA")
 		},
 	})
 

@@ -3,6 +3,7 @@ package gcpfake
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"cloud.google.com/go/gkehub/apiv1beta1/gkehubpb"
@@ -59,14 +60,14 @@ func (x *hubMemberships) CreateMembership(ctx context.Context, req *gkehubpb.Cre
 			return nil, gkeField("resource.endpoint.gkeCluster.resourceLink", "GKE cluster %q does not exist.", link)
 		}
 	}
+	if err := checkIssuer(m, m.GetAuthority().GetIssuer()); err != nil {
+		return nil, err
+	}
 	m.Name = name
 	m.UniqueId = fmt.Sprintf("%016x", s.st.nextID(key))
 	m.CreateTime = timestamppb.New(s.st.now())
 	m.UpdateTime = m.CreateTime
-	if m.Authority != nil && m.Authority.Issuer != "" {
-		m.Authority.WorkloadIdentityPool = project + ".svc.id.goog"
-		m.Authority.IdentityProvider = "https://gkehub.googleapis.com/projects/" + project + "/locations/global/memberships/" + req.MembershipId
-	}
+	setAuthority(m, m.GetAuthority())
 	m.InfrastructureType = gkehubpb.Membership_MULTI_CLOUD
 	if m.GetEndpoint().GetGkeCluster() != nil {
 		m.InfrastructureType = gkehubpb.Membership_ON_PREM
@@ -132,18 +133,117 @@ func (x *hubMemberships) UpdateMembership(ctx context.Context, req *gkehubpb.Upd
 	if cur == nil {
 		return nil, gkeErr(codes.NotFound, "Resource '%s' was not found", req.Name)
 	}
+	paths := req.GetUpdateMask().GetPaths()
+	if len(paths) == 0 {
+		return nil, gkeField("update_mask", "At least one field path must be specified in update_mask.")
+	}
+	in := req.GetResource()
 	upd := proto.Clone(cur).(*gkehubpb.Membership)
-	for _, p := range req.GetUpdateMask().GetPaths() {
+	for _, p := range paths {
 		switch p {
+		case "*":
+			upd.Labels, upd.Description, upd.ExternalId = in.GetLabels(), in.GetDescription(), in.GetExternalId()
+			upd.Authority = cloneAuthority(in.GetAuthority())
 		case "labels":
-			upd.Labels = req.GetResource().GetLabels()
+			upd.Labels = in.GetLabels()
 		case "description":
-			upd.Description = req.GetResource().GetDescription()
+			upd.Description = in.GetDescription()
+		case "external_id", "externalId":
+			upd.ExternalId = in.GetExternalId()
 		case "authority":
-			upd.Authority = req.GetResource().GetAuthority()
+			upd.Authority = cloneAuthority(in.GetAuthority())
+		case "authority.issuer":
+			if upd.Authority == nil {
+				upd.Authority = &gkehubpb.Authority{}
+			}
+			upd.Authority.Issuer = in.GetAuthority().GetIssuer()
+		case "authority.oidc_jwks", "authority.oidcJwks":
+			if upd.Authority == nil {
+				upd.Authority = &gkehubpb.Authority{}
+			}
+			upd.Authority.OidcJwks = in.GetAuthority().GetOidcJwks()
+		default:
+			return nil, gkeField("update_mask", "Unknown or immutable field path %q in update_mask.", p)
 		}
 	}
+	was, now := cur.GetAuthority().GetIssuer(), upd.GetAuthority().GetIssuer()
+	if was != "" && now != "" && was != now {
+		return nil, gkeField("resource.authority.issuer", "Issuer %q cannot be changed to %q directly: clear authority.issuer (which disables Workload Identity) first.", was, now)
+	}
+	if err := checkIssuer(upd, now); err != nil {
+		return nil, err
+	}
+	setAuthority(upd, upd.GetAuthority())
 	upd.UpdateTime = timestamppb.New(s.st.now())
-	return s.lroOp(ctx, s.hubOpName(parts[1], parts[3]), &gkehubpb.OperationMetadata{Target: req.Name, Verb: "update", ApiVersion: "v1beta1"},
-		&pendingOp{Puts: map[string]proto.Message{key: upd}, Response: upd}), nil
+	upd.State = &gkehubpb.MembershipState{Code: gkehubpb.MembershipState_READY}
+	updating := proto.Clone(cur).(*gkehubpb.Membership)
+	updating.State = &gkehubpb.MembershipState{Code: gkehubpb.MembershipState_UPDATING}
+	s.st.put(key, updating)
+	return s.lroOp(ctx, s.hubOpName(parts[1], parts[3]), &gkehubpb.OperationMetadata{Target: req.Name, Verb: "update", ApiVersion: "v1beta1", CreateTime: upd.UpdateTime},
+		&pendingOp{Puts: map[string]proto.Message{key: upd}, FailPuts: map[string]proto.Message{key: cur}, Response: upd}), nil
+}
+
+func cloneAuthority(a *gkehubpb.Authority) *gkehubpb.Authority {
+	if a == nil {
+		return nil
+	}
+	return proto.Clone(a).(*gkehubpb.Authority)
+}
+
+// setAuthority stores a membership's authority as the API reports it: none once the issuer is
+// cleared (Workload Identity off), and otherwise with the output-only fields filled in whatever
+// the client sent for them: the fleet's workload identity pool, <fleet project>.svc.id.goog, and
+// the membership as the identity provider that reflects the issuer in it.
+func setAuthority(m *gkehubpb.Membership, a *gkehubpb.Authority) {
+	if a.GetIssuer() == "" {
+		m.Authority = nil
+		return
+	}
+	parts := strings.Split(m.GetName(), "/") // projects/P/locations/L/memberships/M
+	m.Authority = &gkehubpb.Authority{
+		Issuer:               a.GetIssuer(),
+		OidcJwks:             a.GetOidcJwks(),
+		WorkloadIdentityPool: parts[1] + ".svc.id.goog",
+		IdentityProvider:     "https://gkehub.googleapis.com/" + m.GetName(),
+	}
+}
+
+// checkIssuer refuses an issuer the API would not take for a membership: it must be an https URL
+// of fewer than 2000 characters and, for a GKE cluster, that cluster's OIDC issuer, its container
+// API URL with locations/ (never zones/), https://container.googleapis.com/v1/projects/P/locations/
+// L/clusters/C. The simulator stands in for container.googleapis.com: a resource link on a loopback
+// host names one of its clusters, whose issuer is that host's URL over plain http (what gcloud
+// pointed at the simulator sends).
+func checkIssuer(m *gkehubpb.Membership, issuer string) error {
+	if issuer == "" {
+		return nil
+	}
+	const field = "resource.authority.issuer"
+	u, err := url.Parse(issuer)
+	if len(issuer) >= 2000 || err != nil || u.Host == "" || !(u.Scheme == "https" || u.Scheme == "http" && loopbackHost(u.Host)) {
+		return gkeField(field, "Issuer %q is invalid: it must start with https:// and be a valid URL of fewer than 2000 characters.", issuer)
+	}
+	link := m.GetEndpoint().GetGkeCluster().GetResourceLink()
+	if link == "" {
+		return nil
+	}
+	if want := gkeIssuer(link); issuer != want {
+		return gkeField(field, "Issuer %q does not match the GKE cluster %q of the membership: its issuer is %q.", issuer, link, want)
+	}
+	return nil
+}
+
+// gkeIssuer is the OIDC issuer of the GKE cluster a resource link names,
+// //HOST/projects/P/{locations,zones}/L/clusters/C.
+func gkeIssuer(link string) string {
+	u, err := url.Parse(link)
+	parts := strings.Split(canon(link), "/")
+	if err != nil || len(parts) != 6 {
+		return ""
+	}
+	scheme := "https"
+	if loopbackHost(u.Host) {
+		scheme = "http"
+	}
+	return fmt.Sprintf("%s://%s/v1/projects/%s/locations/%s/clusters/%s", scheme, u.Host, parts[1], parts[3], parts[5])
 }

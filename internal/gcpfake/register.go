@@ -73,6 +73,7 @@ func (s *Server) registerAll() error {
 			{"GetMembership", "GET", "/{name=projects/*/locations/*/memberships/*}", ""},
 			{"CreateMembership", "POST", "/{parent=projects/*/locations/*}/memberships", "resource"},
 			{"DeleteMembership", "DELETE", "/{name=projects/*/locations/*/memberships/*}", ""},
+			{"UpdateMembership", "PATCH", "/{name=projects/*/locations/*/memberships/*}", "resource"},
 		} {
 			if err := s.gw.addRoute(&gkehubpb.GkeHubMembershipService_ServiceDesc, hub, "gkehub", m.method, m.verb, "/"+v+m.path, m.body, nil); err != nil {
 				return err

@@ -32,6 +32,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/internal/testutil"
@@ -230,6 +231,14 @@ var replayRoutes = []struct {
 		req.Parent = m[1]
 		return containerOp(r.gke.CreateNodePool(r.ctx, req))
 	}},
+	{"PUT", regexp.MustCompile(`^/v1/(projects/[^/]+/locations/[^/]+/clusters/[^/]+/nodePools/[^/]+)$`), func(r *replayer, m []string, b []byte) error {
+		req := &containerpb.UpdateNodePoolRequest{}
+		if err := unmarshalBody(b, req); err != nil {
+			return err
+		}
+		req.Name = m[1]
+		return containerOp(r.gke.UpdateNodePool(r.ctx, req))
+	}},
 	{"DELETE", regexp.MustCompile(`^/v1/(projects/[^/]+/locations/[^/]+/clusters/[^/]+/nodePools/[^/]+)$`), func(r *replayer, m []string, b []byte) error {
 		return containerOp(r.gke.DeleteNodePool(r.ctx, &containerpb.DeleteNodePoolRequest{Name: m[1]}))
 	}},
@@ -272,6 +281,19 @@ var replayRoutes = []struct {
 			return err
 		}
 		op, err := r.members.CreateMembership(r.ctx, &gkehubpb.CreateMembershipRequest{Parent: m[1], MembershipId: m[2], Resource: res})
+		if err != nil {
+			return err
+		}
+		_, err = op.Wait(r.ctx)
+		return err
+	}},
+	{"PATCH", regexp.MustCompile(`^/gkehub/v1/(projects/[^/]+/locations/[^/]+/memberships/[^/?]+)\?updateMask=([^&]+)$`), func(r *replayer, m []string, b []byte) error {
+		res := &gkehubpb.Membership{}
+		if err := unmarshalBody(b, res); err != nil {
+			return err
+		}
+		op, err := r.members.UpdateMembership(r.ctx, &gkehubpb.UpdateMembershipRequest{Name: m[1], Resource: res,
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: strings.Split(m[2], ",")}})
 		if err != nil {
 			return err
 		}
@@ -449,7 +471,9 @@ func TestGoClientsReplayGcloudFlows(t *testing.T) {
 	opPath := regexp.MustCompile(`/operations/`)
 	var mutations, reads int
 	for _, ex := range tape {
-		body := []byte(strings.TrimSpace(ex.reqBody))
+		// The tape writes the simulator's address as HOST; gcloud put it into resource links and
+		// issuers, which the simulator checks against each other.
+		body := []byte(strings.ReplaceAll(strings.TrimSpace(ex.reqBody), "HOST", srv.Addr()))
 		if ex.method == "GET" {
 			if opPath.MatchString(ex.path) {
 				continue

@@ -34,11 +34,29 @@ func newTape() *tape { return &tape{steps: map[string][]string{}} }
 // proxy starts a recording reverse proxy in front of srv for one command;
 // done stops it and files what it recorded under the test's name.
 func (tp *tape) proxy(t *testing.T, srv *gcpfake.Server, title string) (ps *httptest.Server, done func()) {
-	var mu sync.Mutex
-	var b strings.Builder
-	fmt.Fprintf(&b, "$ %s\n", normString(title))
+	rec := tp.recorder(t, srv)
+	rec.begin(title)
+	return rec.ps, func() {
+		rec.ps.Close()
+		rec.end()
+	}
+}
+
+// recorder is a recording reverse proxy that several commands of one test
+// step can share; each command's exchanges are filed as a block of their
+// own between begin and end.
+type recorder struct {
+	tp *tape
+	t  *testing.T
+	ps *httptest.Server
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (tp *tape) recorder(t *testing.T, srv *gcpfake.Server) *recorder {
+	rec := &recorder{tp: tp, t: t}
 	target := srv.URL()
-	ps = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rec.ps = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		req, err := http.NewRequestWithContext(r.Context(), r.Method, target+r.URL.RequestURI(), bytes.NewReader(body))
 		if err != nil {
@@ -53,21 +71,31 @@ func (tp *tape) proxy(t *testing.T, srv *gcpfake.Server, title string) (ps *http
 		}
 		defer resp.Body.Close()
 		rb, _ := io.ReadAll(resp.Body)
-		mu.Lock()
-		fmt.Fprintf(&b, "> %s %s\n%s< %d\n%s", r.Method, normPathQuery(r.URL), normBody(body), resp.StatusCode, normBody(rb))
-		mu.Unlock()
+		rec.mu.Lock()
+		fmt.Fprintf(&rec.b, "> %s %s\n%s< %d\n%s", r.Method, normPathQuery(r.URL), normBody(body), resp.StatusCode, normBody(rb))
+		rec.mu.Unlock()
 		w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
 		w.WriteHeader(resp.StatusCode)
 		w.Write(rb)
 	}))
-	return ps, func() {
-		ps.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		tp.mu.Lock()
-		tp.steps[t.Name()] = append(tp.steps[t.Name()], b.String())
-		tp.mu.Unlock()
-	}
+	return rec
+}
+
+// begin opens the block of one command.
+func (rec *recorder) begin(title string) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	rec.b.Reset()
+	fmt.Fprintf(&rec.b, "$ %s\n", normString(title))
+}
+
+// end files the block under the test's name.
+func (rec *recorder) end() {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	rec.tp.mu.Lock()
+	rec.tp.steps[rec.t.Name()] = append(rec.tp.steps[rec.t.Name()], rec.b.String())
+	rec.tp.mu.Unlock()
 }
 
 // checkGoldens writes or compares one golden file per phase; within a

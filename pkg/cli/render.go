@@ -442,6 +442,8 @@ func writeDerivedText(w io.Writer, f *v1alpha1.Federation, d *federation.Desired
 	p.section("Fleet memberships (%d)", len(d.FleetMemberships))
 	for _, fm := range d.FleetMemberships {
 		p.item("%s", fm.Address)
+		p.kv("issuer", fm.Issuer)
+		p.kv("pool", fm.WorkloadIdentityPool)
 		p.why(fm.Reason)
 	}
 	if mf := d.MeshFeature; mf != nil {

@@ -874,15 +874,22 @@ func (c *compiler) fleetMemberships() []FleetMembership {
 	var out []FleetMembership
 	for _, ci := range c.clusters {
 		cl := ci.spec
+		pool := fleet + ".svc.id.goog"
+		reason := fmt.Sprintf("fleet Workload Identity: the membership's authority is %s's OIDC issuer, so Google accepts the tokens of its Kubernetes service accounts in the fleet's workload identity pool %s",
+			cl.Name, pool)
+		if c.spec.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
+			reason += "; the fleet's servicemesh feature runs its managed control plane through the membership"
+		}
 		out = append(out, FleetMembership{
-			Address:        plan.MembershipAddress(fleet, "global", cl.Name),
-			Project:        fleet,
-			Location:       "global",
-			Name:           cl.Name,
-			Cluster:        fmt.Sprintf("//container.googleapis.com/projects/%s/locations/%s/clusters/%s", cl.Project, cl.Location, cl.Name),
-			ClusterAddress: plan.ClusterAddress(cl.Project, cl.Location, cl.Name),
-			Reason: fmt.Sprintf("fleet Workload Identity and the mesh's fleet features (mesh ID, managed CA, Cloud Service Mesh dashboards) know %s through its membership in %s",
-				cl.Name, fleet),
+			Address:              plan.MembershipAddress(fleet, "global", cl.Name),
+			Project:              fleet,
+			Location:             "global",
+			Name:                 cl.Name,
+			Cluster:              fmt.Sprintf("//container.googleapis.com/projects/%s/locations/%s/clusters/%s", cl.Project, cl.Location, cl.Name),
+			ClusterAddress:       plan.ClusterAddress(cl.Project, cl.Location, cl.Name),
+			Issuer:               fmt.Sprintf("https://container.googleapis.com/v1/projects/%s/locations/%s/clusters/%s", cl.Project, cl.Location, cl.Name),
+			WorkloadIdentityPool: pool,
+			Reason:               reason,
 		})
 	}
 	return out

@@ -385,7 +385,14 @@ type FleetMembership struct {
 	Cluster string `json:"cluster"`
 	// ClusterAddress is the cluster's plan address, which the membership waits for.
 	ClusterAddress plan.Address `json:"clusterAddress"`
-	Reason         string       `json:"reason"`
+	// Issuer is the cluster's OIDC issuer,
+	// https://container.googleapis.com/v1/projects/P/locations/L/clusters/N: set as the
+	// membership's authority, it turns on fleet Workload Identity for the cluster, whose service
+	// account tokens Google then accepts in the fleet's workload identity pool.
+	Issuer string `json:"issuer"`
+	// WorkloadIdentityPool is that pool, <fleet project>.svc.id.goog; GKE Hub sets it.
+	WorkloadIdentityPool string `json:"workloadIdentityPool"`
+	Reason               string `json:"reason"`
 }
 
 // ObjectRole says how the cluster layer treats an object beyond applying it as it is.

@@ -110,6 +110,16 @@ func (c *Clients) UpdateNodePool(ctx context.Context, project, location, cluster
 	})
 }
 
+// SetNodePoolWorkloadMetadata sets how a node pool's nodes expose metadata to pods, GKE_METADATA
+// being the GKE metadata server Workload Identity needs, and waits. It is a request of its own,
+// as gcloud makes it.
+func (c *Clients) SetNodePoolWorkloadMetadata(ctx context.Context, project, location, cluster, pool string, mode containerpb.WorkloadMetadataConfig_Mode, progress Progress) error {
+	name := clusterName(project, location, cluster) + "/nodePools/" + pool
+	return c.containerOp(ctx, "set node pool workload metadata", name, project, location, progress, func(ctx context.Context) (*containerpb.Operation, error) {
+		return c.clusters.UpdateNodePool(ctx, &containerpb.UpdateNodePoolRequest{Name: name, WorkloadMetadataConfig: &containerpb.WorkloadMetadataConfig{Mode: mode}})
+	})
+}
+
 // DeleteNodePool deletes a node pool and waits.
 func (c *Clients) DeleteNodePool(ctx context.Context, project, location, cluster, pool string, progress Progress) error {
 	name := clusterName(project, location, cluster) + "/nodePools/" + pool

@@ -12,6 +12,7 @@ import (
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	serviceusage "cloud.google.com/go/serviceusage/apiv1"
 	"cloud.google.com/go/serviceusage/apiv1/serviceusagepb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
 
 // ProjectNumber reads a project's number.
@@ -129,6 +130,24 @@ func (c *Clients) CreateMembership(ctx context.Context, project, location, id st
 	progress.say("operation %s: registering", started.Name())
 	return c.waitLRO(ctx, "create fleet membership", res, started.Name(), started.Done, func(ctx context.Context) error {
 		_, err := started.Poll(ctx)
+		return err
+	})
+}
+
+// UpdateMembership changes the fields of a fleet membership that paths name (labels,
+// authority) to their values in m, and waits. A field named and empty in m is cleared.
+func (c *Clients) UpdateMembership(ctx context.Context, project, location, id string, m *gkehubpb.Membership, paths []string, progress Progress) error {
+	res := fmt.Sprintf("projects/%s/locations/%s/memberships/%s", project, location, id)
+	var op *gkehub.UpdateMembershipOperation
+	if err := c.do(ctx, "update fleet membership", res, func(ctx context.Context) (err error) {
+		op, err = c.memberships.UpdateMembership(ctx, &gkehubpb.UpdateMembershipRequest{Name: res, Resource: m, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+		return err
+	}); err != nil {
+		return err
+	}
+	progress.say("operation %s: updating", op.Name())
+	return c.waitLRO(ctx, "update fleet membership", res, op.Name(), op.Done, func(ctx context.Context) error {
+		_, err := op.Poll(ctx)
 		return err
 	})
 }

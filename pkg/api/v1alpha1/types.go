@@ -165,7 +165,9 @@ type Cluster struct {
 	AuthorizedNetworks []NamedCIDR `json:"authorizedNetworks,omitempty"`
 	// ReleaseChannel is RAPID, REGULAR, STABLE, EXTENDED or UNSPECIFIED. Default: REGULAR.
 	ReleaseChannel string `json:"releaseChannel,omitempty"`
-	// WorkloadIdentity enables the <project>.svc.id.goog workload pool. Default: true.
+	// WorkloadIdentity enables the <project>.svc.id.goog workload pool on the cluster and the
+	// GKE metadata server (GKE_METADATA) on its node pools. Fleet Workload Identity, the cluster's
+	// issuer as its membership's authority, is on either way. Default: true.
 	WorkloadIdentity *bool `json:"workloadIdentity,omitempty"`
 	// NetworkPolicy enables NetworkPolicy enforcement, which application namespaces' default
 	// policies need. Default: true.

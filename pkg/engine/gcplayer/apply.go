@@ -217,10 +217,17 @@ func (e *Layer) update(ctx context.Context, c plan.Change, d, l *object, progres
 				return err
 			}
 		}
+		if c.Changed("workloadMetadataConfig.mode") {
+			if err := e.gcp.SetNodePoolWorkloadMetadata(ctx, d.project, d.location, d.parent, want.GetName(), metadataMode(want.GetConfig()), progress); err != nil {
+				return err
+			}
+		}
 		if c.Changed("imageType") || c.Changed("tags") || c.Changed("labels") {
 			return e.gcp.UpdateNodePool(ctx, d.project, d.location, d.parent, withLiveLabels(want, l.msg.(*containerpb.NodePool)), progress)
 		}
 		return nil
+	case plan.KindMembership:
+		return e.updateMembership(ctx, c, d, l, progress)
 	}
 	return fmt.Errorf("%s cannot be updated in place (fields %v)", c.Address, fieldPaths(c))
 }
@@ -289,6 +296,34 @@ func (e *Layer) updateFeature(ctx context.Context, d *object, progress gcp.Progr
 		specs[k] = v
 	}
 	return e.gcp.UpdateFeatureMemberships(ctx, d.project, federation.MeshFeatureName, specs, progress)
+}
+
+// updateMembership sets the federation's labels, the live ones others set kept, and the
+// authority: the cluster's issuer, which turns fleet Workload Identity on for it. GKE Hub takes no
+// other issuer for a GKE cluster than the cluster's own, so the live one is either none or the one
+// wanted, and setting it is one update (an issuer that is set is never changed directly).
+func (e *Layer) updateMembership(ctx context.Context, c plan.Change, d, l *object, progress gcp.Progress) error {
+	want, have := d.msg.(*gkehubpb.Membership), l.msg.(*gkehubpb.Membership)
+	upd := &gkehubpb.Membership{}
+	var paths []string
+	if c.Changed("labels") {
+		upd.Labels = map[string]string{}
+		for k, v := range have.GetLabels() {
+			upd.Labels[k] = v
+		}
+		for k, v := range want.GetLabels() {
+			upd.Labels[k] = v
+		}
+		paths = append(paths, "labels")
+	}
+	if c.Changed("authority.issuer") {
+		upd.Authority = &gkehubpb.Authority{Issuer: want.GetAuthority().GetIssuer()}
+		paths = append(paths, "authority")
+	}
+	if len(paths) == 0 {
+		return fmt.Errorf("%s cannot be updated in place (fields %v)", c.Address, fieldPaths(c))
+	}
+	return e.gcp.UpdateMembership(ctx, d.project, d.location, d.parent, upd, paths, progress)
 }
 
 func fieldPaths(c plan.Change) []string {

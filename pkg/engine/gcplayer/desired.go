@@ -131,7 +131,8 @@ func desiredState(d *federation.Desired) ([]*object, error) {
 
 	for _, m := range d.FleetMemberships {
 		mem := &gkehubpb.Membership{Type: &gkehubpb.Membership_Endpoint{Endpoint: &gkehubpb.MembershipEndpoint{Type: &gkehubpb.MembershipEndpoint_GkeCluster{GkeCluster: &gkehubpb.GkeCluster{ResourceLink: m.Cluster}}}},
-			Labels: map[string]string{federation.LabelManagedBy: federation.ManagedByValue, federation.LabelFederation: d.Federation}}
+			Authority: &gkehubpb.Authority{Issuer: m.Issuer},
+			Labels:    map[string]string{federation.LabelManagedBy: federation.ManagedByValue, federation.LabelFederation: d.Federation}}
 		add(&object{res: plan.Resource{Address: m.Address, Kind: plan.KindMembership, Group: group(m.Project), Reason: m.Reason,
 			Fields: membershipFields(mem), Immutable: []string{"resourceLink"}, DependsOn: []plan.Address{m.ClusterAddress, apiDep(m.Project, "gkehub.googleapis.com")}},
 			msg: mem, project: m.Project, location: m.Location, parent: m.Name})

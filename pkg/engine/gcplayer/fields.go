@@ -200,21 +200,42 @@ func nodePoolFields(np *containerpb.NodePool) map[string]any {
 		labels[k] = v
 	}
 	return map[string]any{
-		"labels":         labels,
-		"machineType":    cfg.GetMachineType(),
-		"imageType":      strings.ToUpper(cfg.GetImageType()),
-		"diskSizeGb":     cfg.GetDiskSizeGb(),
-		"diskType":       cfg.GetDiskType(),
-		"tags":           sortedStrings(cfg.GetTags()),
-		"serviceAccount": sa,
-		"autoscaling":    map[string]any{"enabled": a.GetEnabled(), "minNodeCount": a.GetMinNodeCount(), "maxNodeCount": a.GetMaxNodeCount()},
+		"labels":                      labels,
+		"workloadMetadataConfig.mode": metadataMode(cfg).String(),
+		"machineType":                 cfg.GetMachineType(),
+		"imageType":                   strings.ToUpper(cfg.GetImageType()),
+		"diskSizeGb":                  cfg.GetDiskSizeGb(),
+		"diskType":                    cfg.GetDiskType(),
+		"tags":                        sortedStrings(cfg.GetTags()),
+		"serviceAccount":              sa,
+		"autoscaling":                 map[string]any{"enabled": a.GetEnabled(), "minNodeCount": a.GetMinNodeCount(), "maxNodeCount": a.GetMaxNodeCount()},
 	}
 }
 
 var nodePoolImmutable = []string{"machineType", "diskSizeGb", "diskType", "serviceAccount"}
 
+// metadataMode is how a pool's nodes expose metadata to pods: GKE_METADATA, the GKE metadata
+// server Workload Identity needs, or GCE_METADATA, the Compute Engine metadata server, which is
+// also what a pool without a mode shows.
+func metadataMode(cfg *containerpb.NodeConfig) containerpb.WorkloadMetadataConfig_Mode {
+	if m := cfg.GetWorkloadMetadataConfig().GetMode(); m != containerpb.WorkloadMetadataConfig_MODE_UNSPECIFIED {
+		return m
+	}
+	return containerpb.WorkloadMetadataConfig_GCE_METADATA
+}
+
+// membershipFields describes a membership by the cluster it registers, the issuer of its
+// authority (none: fleet Workload Identity is off) and its labels.
 func membershipFields(m *gkehubpb.Membership) map[string]any {
-	return map[string]any{"resourceLink": m.GetEndpoint().GetGkeCluster().GetResourceLink()}
+	labels := map[string]any{}
+	for k, v := range m.GetLabels() {
+		labels[k] = v
+	}
+	return map[string]any{
+		"resourceLink":     m.GetEndpoint().GetGkeCluster().GetResourceLink(),
+		"authority.issuer": m.GetAuthority().GetIssuer(),
+		"labels":           labels,
+	}
 }
 
 // regionOf returns the region of a GKE location (a zone's region, or the region itself).

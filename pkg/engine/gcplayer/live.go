@@ -165,6 +165,15 @@ func poolOwned(np *containerpb.NodePool, fed string, clusterOwned, wanted bool) 
 	return ownedLabels(np.GetConfig().GetResourceLabels(), fed) || (clusterOwned && wanted)
 }
 
+// membershipAdopted decides whether a membership the file names, without the federation's mark,
+// is its own all the same: it is when it registers exactly the cluster the file wants it for and
+// the federation owns that cluster (a cluster registered by hand, with gcloud, say). The plan then
+// adds the mark, and the authority when fleet Workload Identity is off. A membership of another
+// cluster, or of a cluster the federation does not own, stays a conflict.
+func membershipAdopted(live, desired map[string]any, clusterOwned bool) bool {
+	return clusterOwned && live["resourceLink"] == desired["resourceLink"]
+}
+
 // foreignPools says, for each cluster of the federation, which node pools are not its own and
 // are left alone.
 func foreignPools(d *federation.Desired, s *snapshot, live []*object) []string {
@@ -343,17 +352,36 @@ func liveState(d *federation.Desired, s *snapshot, desired []*object) []*object 
 			}
 		}
 	}
-	for _, m := range s.memberships {
-		name := m.GetName() // projects/p/locations/l/memberships/id
-		var deps []plan.Address
-		if link := m.GetEndpoint().GetGkeCluster().GetResourceLink(); link != "" {
-			if r, err := plan.ParseAddress(plan.Address("gke:" + shortLink(link))); err == nil && r.Kind == plan.KindCluster {
-				deps = append(deps, r.Address())
+	ownedClusters := map[plan.Address]bool{}
+	for project, cls := range s.clusters {
+		for _, c := range cls {
+			if ownedLabels(c.GetResourceLabels(), fed) {
+				ownedClusters[plan.ClusterAddress(project, c.GetLocation(), c.GetName())] = true
 			}
 		}
-		keep(&object{res: plan.Resource{Address: plan.MembershipAddress(d.FleetProject, segmentAfter(name, "locations"), lastSegment(name)), Kind: plan.KindMembership, Group: "project " + d.FleetProject,
-			Fields: membershipFields(m), DependsOn: deps}, msg: m, project: d.FleetProject, location: segmentAfter(name, "locations"), parent: lastSegment(name)},
-			ownedLabels(m.GetLabels(), fed))
+	}
+	for _, m := range s.memberships {
+		name := m.GetName() // projects/p/locations/l/memberships/id
+		addr := plan.MembershipAddress(d.FleetProject, segmentAfter(name, "locations"), lastSegment(name))
+		var cluster plan.Address
+		if link := m.GetEndpoint().GetGkeCluster().GetResourceLink(); link != "" {
+			if r, err := plan.ParseAddress(plan.Address("gke:" + shortLink(link))); err == nil && r.Kind == plan.KindCluster {
+				cluster = r.Address()
+			}
+		}
+		var deps []plan.Address
+		if cluster != "" {
+			deps = append(deps, cluster)
+		}
+		fields := membershipFields(m)
+		owned := ownedLabels(m.GetLabels(), fed)
+		if w, ok := want[addr]; ok {
+			fields["labels"] = scopeLabels(fields["labels"].(map[string]any), w.res.Fields["labels"])
+			owned = owned || membershipAdopted(fields, w.res.Fields, ownedClusters[cluster])
+		}
+		keep(&object{res: plan.Resource{Address: addr, Kind: plan.KindMembership, Group: "project " + d.FleetProject,
+			Fields: fields, DependsOn: deps}, msg: m, project: d.FleetProject, location: segmentAfter(name, "locations"), parent: lastSegment(name)},
+			owned)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].res.Address < out[j].res.Address })
 	return out
