@@ -43,7 +43,9 @@ Checks (their IDs are stable):
                      slices and mesh ConfigMaps
   ASMFED-NET-001     every flow the mesh needs (control plane → nodes on the webhook ports, pods → peer
                      pods, admin networks → nodes) is allowed by the network's live firewall rules
-  ASMFED-TRUST-001   plug-in CA: every cluster's cacerts carry the file's root and an intermediate it signed
+  ASMFED-TRUST-001   the root the control plane publishes in every namespace (istio-ca-root-cert) is the
+                     same in every cluster and, with the plug-in CA, the file's root, whose intermediate
+                     each cluster's cacerts hold (a warning while no control plane has published one)
   ASMFED-MESH-001    managed control plane: every cluster's control and data plane are ACTIVE
 
 It exits 0 when nothing failed, 3 when a check failed, 1 when verify itself could not run.`,
