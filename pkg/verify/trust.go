@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -107,7 +106,7 @@ func checkCACerts(ctx context.Context, dyn dynamic.Interface, cluster string, ro
 type publishedRoots map[string]string
 
 // readPublishedRoots lists RootConfigMap in every namespace in one call and keeps those of
-// namespaces. A ConfigMap whose root is not a certificate counts as its text, so it differs.
+// namespaces. A ConfigMap that holds no certificate differs from every root.
 func readPublishedRoots(ctx context.Context, dyn dynamic.Interface, namespaces []string) (publishedRoots, error) {
 	list, err := dyn.Resource(configMapsGVR).List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + RootConfigMap})
 	if err != nil {
@@ -126,17 +125,17 @@ func readPublishedRoots(ctx context.Context, dyn dynamic.Interface, namespaces [
 }
 
 // bundleFingerprint names a PEM bundle of roots by the fingerprints of its certificates, sorted
-// and joined with " + "; data that holds none is "no certificate".
+// and joined with " + "; data that holds none is "(no certificate)".
 func bundleFingerprint(data []byte) string {
 	certs, err := pemcert.Parse(data)
 	if err != nil {
-		return "no certificate"
+		return "(no certificate)"
 	}
 	fps := make([]string, len(certs))
 	for i, c := range certs {
 		fps[i] = istio.Fingerprint(c)
 	}
-	sort.Strings(fps)
+	slices.Sort(fps)
 	return strings.Join(slices.Compact(fps), " + ")
 }
 

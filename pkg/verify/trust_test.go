@@ -158,6 +158,18 @@ func TestSharedTrust(t *testing.T) {
 				{Subject: "c3", Status: verify.Fail, Message: "publishes root ROOT, but not in sample",
 					Hint: "istiod writes istio-ca-root-cert into every namespace it watches: check that the namespace exists (kubectl asmfed apply creates it) and is not excluded by meshConfig.discoverySelectors"},
 			}},
+		{name: "a published ConfigMap without a certificate", mode: plugin, rootPEM: root.CertPEM,
+			clusters: map[string]clusterState{"c1": good("c1"), "c2": good("c2"),
+				"c3": {cacerts: intermediate(t, root, "c3"), published: map[string][]byte{"istio-system": root.CertPEM, app: []byte("not PEM")}}},
+			want: []verify.Finding{
+				{Subject: "c1", Status: verify.OK, Message: "cacerts: intermediate Intermediate CA chains to root ROOT"},
+				{Subject: "c2", Status: verify.OK, Message: "cacerts: intermediate Intermediate CA chains to root ROOT"},
+				{Subject: "c3", Status: verify.OK, Message: "cacerts: intermediate Intermediate CA chains to root ROOT"},
+				{Subject: "c1", Status: verify.OK, Message: "publishes the federation's root ROOT in istio-system, sample"},
+				{Subject: "c2", Status: verify.OK, Message: "publishes the federation's root ROOT in istio-system, sample"},
+				{Subject: "c3", Status: verify.Fail, Message: "publishes root (no certificate) in sample, but the federation's root is ROOT: workloads here and in the other clusters do not trust each other",
+					Hint: selfSigned},
+			}},
 		{name: "an unreachable cluster is skipped", mode: plugin, rootPEM: root.CertPEM, unreachable: "c2",
 			clusters: map[string]clusterState{"c1": good("c1"), "c3": good("c3")},
 			want: []verify.Finding{
