@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The main job on the two-cluster sample, on the local sandbox: start a simulated Google Cloud
-# whose GKE clusters are real local API servers, validate the file, plan, apply the saved plan
-# (network, clusters, then on the clusters namespaces, remote secrets and their reader accounts),
-# plan again to show that nothing is left to do, verify, and destroy what was created. Everything started
-# here is stopped on exit, by PID.
+# whose GKE clusters are real local API servers, create the sample's root of trust (a copy of the
+# sample in a temporary directory, so no key is ever written into the repository), validate the
+# file, plan, apply the saved plan (network, clusters, then on the clusters namespaces, remote
+# secrets and their reader accounts, cacerts), plan again to show that nothing is left to do,
+# verify, and destroy what was created. Everything started here is stopped on exit, by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=bin/kubectl-asmfed
-sample=samples/two-cluster-private/federation.yaml
 work="$(mktemp -d)"
 pid=""
 cleanup() {
@@ -32,6 +32,14 @@ for _ in $(seq 300); do [ -s "$work/pid" ] && break; sleep 0.1; done
 # shellcheck disable=SC1091
 . "$work/env"
 echo "sandbox at $ASMFED_GCP_ENDPOINT (pid $pid)" >&2
+
+# The sample's in-cluster control planes share the plug-in CA's root, which the file looks for in
+# ca/ beside itself; the root's key stays in the temporary directory.
+mkdir "$work/two-cluster-private"
+cp samples/two-cluster-private/* "$work/two-cluster-private/"
+sample="$work/two-cluster-private/federation.yaml"
+step "kubectl asmfed ca init --out $work/two-cluster-private/ca"
+"$bin" ca init --out "$work/two-cluster-private/ca"
 
 step "kubectl asmfed validate -f $sample"
 "$bin" validate -f "$sample"

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,15 +16,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
 	"github.com/asmfed/kubectl-asmfed/internal/istiodtest"
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
 	"github.com/asmfed/kubectl-asmfed/internal/testutil"
-	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
-	"github.com/asmfed/kubectl-asmfed/pkg/engine/clusterlayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 )
 
@@ -51,55 +47,12 @@ func TestFederationThroughIstiod(t *testing.T) {
 	ctx := context.Background()
 	t.Logf("clusters: %s", time.Since(begin).Round(time.Millisecond))
 
-	// What the base chart installs first: the CRDs istiod watches.
+	// What the base chart installs first, the CRDs istiod watches; then the federation, planned
+	// and applied by the engine: istio-system, reader accounts and tokens, the remote secrets
+	// pointing at each peer's local API server, and cacerts.
+	d := applyFederation(t, ctx, cs, fedtest.New("mesh").FleetProject("fleet-project", 123456)).derived
+
 	mark := time.Now()
-	var wg sync.WaitGroup
-	errs := make([]error, len(cs))
-	for n, c := range cs {
-		wg.Go(func() {
-			_, errs[n] = istiodtest.InstallCRDs(ctx, c.RESTConfig())
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("Istio CRDs: %s", time.Since(mark).Round(time.Millisecond))
-
-	// The federation, planned and applied by the engine: istio-system, reader accounts and
-	// tokens, and the remote secrets, pointing at each peer's local API server.
-	mark = time.Now()
-	b := fedtest.New("mesh").FleetProject("fleet-project", 123456)
-	configs := map[string]*rest.Config{}
-	peers := map[string]string{}
-	for n, c := range cs {
-		b.Cluster(fedtest.Cluster(c.Name).Ranges(fmt.Sprintf("10.10.%d.0/24", n), fmt.Sprintf("10.%d.0.0/16", 100+n),
-			fmt.Sprintf("172.16.%d.0/24", n), fmt.Sprintf("192.168.%d.0/28", n)))
-		configs[c.Name] = c.RESTConfig()
-		peers[c.Name] = c.Host
-	}
-	f := b.Build()
-	v1alpha1.SetDefaults(f)
-	d, err := federation.Compile(f, federation.Facts{})
-	if err != nil {
-		t.Fatalf("compile: %v", err)
-	}
-	r, err := clusterlayer.Plan(ctx, configs, d, clusterlayer.Options{PeerServers: peers})
-	if err != nil {
-		t.Fatalf("plan: %v", err)
-	}
-	rep, err := clusterlayer.Apply(ctx, r, clusterlayer.ApplyOptions{})
-	if err != nil {
-		t.Fatalf("apply: %v", err)
-	}
-	if err := rep.Err(); err != nil {
-		t.Fatalf("apply: %v", err)
-	}
-	t.Logf("plan and apply: %s, %d steps", time.Since(mark).Round(time.Millisecond), len(rep.Results))
-
-	mark = time.Now()
 	ids := istiodtest.StartT(t, cs, istiodtest.Options{Revision: d.Mesh.Revision})
 	for _, i := range ids {
 		t.Logf("istiod for %s: pid %d, http %s, ready in %s", i.ClusterID, i.PID(), i.HTTPAddr, i.StartupTime.Round(time.Millisecond))

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
 )
 
@@ -51,9 +54,15 @@ type Istiod struct {
 	Cluster   *testenv.Cluster
 	ClusterID string
 	// Dir is istiod's working directory: it resolves ./etc/cacerts,
-	// ./var/run/secrets/… and ./var/lib/istio/inject against it, and finds
-	// nothing there. It holds mesh.yaml, meshNetworks.yaml and istiod.log.
+	// ./var/run/secrets/… and ./var/lib/istio/inject against it. Only
+	// ./etc/cacerts is filled, from the cluster's istio-system/cacerts Secret
+	// as the Deployment's volume would be (see PluggedCA). It also holds
+	// mesh.yaml, meshNetworks.yaml and istiod.log.
 	Dir string
+	// PluggedCA says whether the last start found istio-system/cacerts and
+	// wrote its files to ./etc/cacerts, so that istiod signs with that
+	// intermediate; without it istiod is its own CA with a self-signed root.
+	PluggedCA bool
 	// HTTPAddr serves /ready and the /debug endpoints (--httpAddr).
 	HTTPAddr string
 	// GRPCAddr is plain-text xDS (--grpcAddr), SecureGRPCAddr xDS and the CA
@@ -143,6 +152,9 @@ func (i *Istiod) launch(ctx context.Context) error {
 	addr := func(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
 	i.HTTPAddr, i.HTTPSAddr, i.GRPCAddr = addr(ports[0]), addr(ports[1]), addr(ports[2])
 	i.SecureGRPCAddr, i.MonitoringAddr, i.CtrlzAddr = addr(ports[3]), addr(ports[4]), addr(ports[5])
+	if err := i.mountCACerts(ctx); err != nil {
+		return err
+	}
 	args := Args(i.Cluster.Kubeconfig, i.ClusterID, i.Dir, ports)
 	env := Env(i.ClusterID, i.opts.Revision, i.opts.RemoteClusterTimeout)
 	env = append(env, i.opts.Env...)
@@ -167,6 +179,39 @@ func (i *Istiod) launch(ctx context.Context) error {
 	}
 	i.srv = srv
 	i.StartupTime = time.Since(start)
+	return nil
+}
+
+// CACertsSecret is the Secret in Namespace that holds a plug-in CA's intermediate; the
+// istiod Deployment mounts it, optionally, at /etc/cacerts.
+const CACertsSecret = "cacerts"
+
+// mountCACerts does for the process what the Deployment's optional cacerts
+// volume does for a pod: ./etc/cacerts holds the keys of the Secret, one file
+// each, when it exists, and is empty when it does not. It runs before every
+// launch, so a restart sees the Secret as it is then.
+func (i *Istiod) mountCACerts(ctx context.Context) error {
+	dir := filepath.Join(i.Dir, "etc", "cacerts")
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("clear %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	sec, err := i.Cluster.Client().CoreV1().Secrets(Namespace).Get(ctx, CACertsSecret, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		i.PluggedCA = false
+		return nil
+	case err != nil:
+		return fmt.Errorf("read %s/%s of %s: %w", Namespace, CACertsSecret, i.Cluster.Name, err)
+	}
+	for k, v := range sec.Data {
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(k)), v, 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", k, err)
+		}
+	}
+	i.PluggedCA = true
 	return nil
 }
 
@@ -203,8 +248,9 @@ func Env(clusterID, revision string, remoteClusterTimeout time.Duration) []strin
 		"POD_NAME=istiod-" + clusterID + "-local",
 		"CLUSTER_ID=" + clusterID,
 		"REVISION=" + revision,
-		// istiod is its own CA (self-signed istio-ca-secret, as without cacerts)
-		// and signs its serving certificate for this name.
+		// istiod is the CA: with the plug-in intermediate in ./etc/cacerts, or
+		// with a self-signed istio-ca-secret without it; it signs its serving
+		// certificate for this name too.
 		"PILOT_CERT_PROVIDER=istiod",
 		"ISTIOD_CUSTOM_HOST=localhost",
 		// No webhook configurations exist to patch, and no status to write.

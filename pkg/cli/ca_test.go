@@ -61,7 +61,7 @@ func TestCAInitValidate(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no out", []string{"ca", "init"}, "error: no output directory: pass --out DIR\n"},
+		{"empty out", []string{"ca", "init", "--out", ""}, "error: --out is empty: pass the directory to write the root into\n"},
 		{"short validity", []string{"ca", "init", "--out", "x", "--validity", "1h"}, "error: --validity 1h0m0s is too short for a root: use at least 24h\n"},
 		{"bad output", []string{"ca", "init", "--out", "x", "-o", "yaml"}, "error: unknown output format \"yaml\": use text or json\n"},
 		{"empty organization", []string{"ca", "init", "--out", "x", "--organization", ""}, "error: --organization is empty\n"},

@@ -19,11 +19,6 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 )
 
-const (
-	twoCluster   = "../../samples/two-cluster-private/federation.yaml"
-	multiProject = "../../samples/multi-project-shared-vpc/federation.yaml"
-)
-
 type result struct {
 	stdout, stderr string
 	code           int
@@ -58,7 +53,7 @@ func golden(t *testing.T, name, got string) {
 }
 
 func TestValidateSamples(t *testing.T) {
-	samples, err := filepath.Glob("../../samples/*/federation.yaml")
+	samples, err := filepath.Glob(filepath.Join(samplesDir, "*", "federation.yaml"))
 	if err != nil || len(samples) == 0 {
 		t.Fatalf("no samples: %v", err)
 	}
@@ -221,12 +216,16 @@ func TestHelpHasExamples(t *testing.T) {
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
 			}
-			line = strings.ReplaceAll(line, "samples/", "../../samples/")
+			line = strings.ReplaceAll(line, "samples/", samplesDir+"/")
 			line = strings.ReplaceAll(line, "plan.json", filepath.Join(dir, "plan.json"))
 			line = strings.ReplaceAll(line, "verify.xml", filepath.Join(dir, "verify.xml"))
+			wd := ""
+			if cd, rest, ok := strings.Cut(line, " && "); ok && strings.HasPrefix(cd, "cd ") {
+				wd, line = strings.TrimPrefix(cd, "cd "), rest
+			}
 			stdin := ""
 			if cat, rest, piped := strings.Cut(line, " | "); piped {
-				data, err := os.ReadFile(strings.TrimPrefix(cat, "cat "))
+				data, err := os.ReadFile(filepath.Join(wd, strings.TrimPrefix(cat, "cat ")))
 				if err != nil {
 					t.Fatalf("example %q: %v", line, err)
 				}
@@ -239,7 +238,15 @@ func TestHelpHasExamples(t *testing.T) {
 			if args[0] == "apply" {
 				args = append(args, "--wait=false") // the sandbox's clusters run no pods
 			}
-			r := runWithEnv(t, stdin, sb.env, args...)
+			var r result
+			if wd != "" {
+				t.Run(c.Name()+" in "+filepath.Base(wd), func(t *testing.T) {
+					t.Chdir(wd)
+					r = runWithEnv(t, stdin, sb.env, args...)
+				})
+			} else {
+				r = runWithEnv(t, stdin, sb.env, args...)
+			}
 			// Examples run in command order, so verify's meets a federation destroy's example
 			// removed: failed checks are its answer, not a broken example.
 			ok := r.code == 0 || (r.code == exitChanges && strings.Contains(line, "--detailed-exitcode")) ||

@@ -93,7 +93,7 @@ func TestValidate(t *testing.T) {
 		{"version bad output", &versionOptions{output: format("xml", "text", "json", "yaml")}, `unknown output format "xml": use text, json or yaml`},
 
 		{"ca init ok", &caInitOptions{out: "dir", organization: "o", validity: 24 * time.Hour, output: text("text")}, ""},
-		{"ca init without out", &caInitOptions{organization: "o", validity: 24 * time.Hour, output: text("text")}, "no output directory: pass --out DIR"},
+		{"ca init without out", &caInitOptions{organization: "o", validity: 24 * time.Hour, output: text("text")}, "--out is empty: pass the directory to write the root into"},
 		{"ca init short validity", &caInitOptions{out: "dir", organization: "o", validity: time.Hour, output: text("text")}, "--validity 1h0m0s is too short for a root: use at least 24h"},
 		{"ca init no organization", &caInitOptions{out: "dir", validity: 24 * time.Hour, output: text("text")}, "--organization is empty"},
 		{"ca init bad output", &caInitOptions{out: "dir", organization: "o", validity: 24 * time.Hour, output: text("yaml")}, `unknown output format "yaml": use text or json`},
@@ -303,6 +303,7 @@ func TestPlanHelpFlags(t *testing.T) {
 // --kubeconfig is read: a context the file names is looked up in the file it points at.
 func TestKubeconfigFlagIsRead(t *testing.T) {
 	dir := t.TempDir()
+	caInit(t, dir)
 	sample, err := os.ReadFile(twoCluster)
 	if err != nil {
 		t.Fatal(err)

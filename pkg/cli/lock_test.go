@@ -131,6 +131,7 @@ func deletions(t *testing.T, sb *sandboxEnv, file string) map[plan.Address]bool 
 func TestConcurrentApplies(t *testing.T) {
 	sb := startSandbox(t)
 	dir := t.TempDir()
+	caInit(t, dir)
 	data, err := os.ReadFile(twoCluster)
 	if err != nil {
 		t.Fatal(err)

@@ -42,8 +42,8 @@ It needs no credentials and calls no API.`,
   # Print the file with every default filled in
   kubectl asmfed validate -f samples/two-cluster-private/federation.yaml --show-defaults
 
-  # From standard input
-  cat samples/two-cluster-private/federation.yaml | kubectl asmfed validate -f -
+  # From standard input: the paths it names (the plug-in root in ca/) are relative to the working directory
+  cd samples/two-cluster-private && cat federation.yaml | kubectl asmfed validate -f -
 
   # Machine-readable problems for CI annotations
   kubectl asmfed validate -f samples/two-cluster-private/federation.yaml -o json`,

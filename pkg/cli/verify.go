@@ -61,7 +61,9 @@ Checks (their IDs are stable; --only and --skip take IDs or globs such as 'ASMFE
   ASMFED-GKE-005     network policy enforcement
   ASMFED-GKE-006     shielded nodes
   ASMFED-GKE-007     the APIs the federation needs are enabled
-  ASMFED-TRUST-001   plug-in CA: every cluster's cacerts carry the file's root and an intermediate it signed
+  ASMFED-TRUST-001   the root the control plane publishes in every namespace (istio-ca-root-cert) is the
+                     same in every cluster and, with the plug-in CA, the file's root, whose intermediate
+                     each cluster's cacerts hold (a warning while no control plane has published one)
   ASMFED-MESH-001    managed control plane: every cluster's control and data plane are ACTIVE
 
 It exits 0 when nothing failed, 3 when a check failed, 1 when verify itself could not run.`,

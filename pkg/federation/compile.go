@@ -233,12 +233,21 @@ func (c *compiler) mesh() (MeshIdentity, error) {
 	}
 	why = append(why,
 		"one trust domain (the fleet's workload pool unless set) so every cluster accepts the others' workload certificates",
+		rootOfTrust(m),
 		fmt.Sprintf("one Istio network %q because every cluster is on VPC %s and pods reach each other directly", id.Network, c.spec.Network.Name))
 	id.Reason = strings.Join(why, "; ")
 	if id.TrustDomain == "" {
 		return MeshIdentity{}, fmt.Errorf("spec.mesh.trustDomain: empty (apply defaults before compiling)")
 	}
 	return id, nil
+}
+
+// rootOfTrust says where the one root every cluster's workload certificates chain to comes from.
+func rootOfTrust(m v1alpha1.Mesh) string {
+	if m.CA.Mode == v1alpha1.CAPlugin {
+		return fmt.Sprintf("one root of trust, the plug-in CA's %s: every cluster's istiod signs with an intermediate of it (cacerts)", m.CA.RootCertFile)
+	}
+	return "one root of trust: Google's CA issues the workload certificates of every cluster"
 }
 
 // network derives the VPC and its subnets, each with the ownership marker in its description.

@@ -201,7 +201,7 @@ func (c *compiler) clusterObjects(d *Desired) error {
 		}
 		if d.Mesh.CA == v1alpha1.CAPlugin {
 			o := b.add(IstioNamespace, &corev1.Secret{ObjectMeta: meta(cacertsSecret, nil), Type: corev1.SecretTypeOpaque}, RoleCACerts,
-				fmt.Sprintf("istiod in %s signs workload certificates with an intermediate of the shared root (spec.mesh.ca.rootCertFile), so workloads of every cluster trust each other", cd.Name))
+				fmt.Sprintf("istiod in %s signs workload certificates with an intermediate of the shared root %s (spec.mesh.ca.rootCertFile), so workloads of every cluster trust each other; without it istiod signs with a root of its own", cd.Name, c.spec.Mesh.CA.RootCertFile))
 			if o != nil {
 				ca := c.spec.Mesh.CA
 				o.Pending = fmt.Sprintf("data: an intermediate CA issued by the plug-in root %s (key %s), kept until it nears expiry", ca.RootCertFile, ca.RootKeyFile)
@@ -521,10 +521,16 @@ func (d *Desired) AttachControlPlane(manifests map[string][]*unstructured.Unstru
 				continue
 			}
 			role := ObjectRole("")
+			deps := crds
 			if kind == "Deployment" {
 				role = RoleWorkload
+				// istiod picks its CA when it starts: without cacerts it signs with a root
+				// of its own until restarted, so the plug-in intermediate comes first.
+				if cacerts := plan.ObjectAddress(cd.Name, IstioNamespace, "Secret", cacertsSecret); have[cacerts] && strings.HasPrefix(u.GetName(), "istiod") {
+					deps = append(slices.Clone(crds), cacerts)
+				}
 			}
-			b.add(u.GetNamespace(), u, role, fmt.Sprintf("Istio control plane (revision %s) rendered by Istio's operator library", d.Mesh.Revision), crds...)
+			b.add(u.GetNamespace(), u, role, fmt.Sprintf("Istio control plane (revision %s) rendered by Istio's operator library", d.Mesh.Revision), deps...)
 		}
 		if b.err != nil {
 			return b.err

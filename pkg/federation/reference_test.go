@@ -91,7 +91,7 @@ func TestCompileReference(t *testing.T) {
 			TrustDomain:  "asm-seed.svc.id.goog",
 			Network:      "asm-vpc-3",
 			ControlPlane: "inCluster",
-			CA:           "managed",
+			CA:           "plugin",
 			Revision:     "1-31-0",
 			Hub:          "docker.io/istio",
 			Tag:          "1.31.0",

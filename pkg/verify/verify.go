@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
-	"sort"
 	"strings"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
@@ -17,7 +16,6 @@ import (
 	"github.com/asmfed/kubectl-asmfed/internal/pemcert"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
-	"github.com/asmfed/kubectl-asmfed/pkg/istio"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 	"github.com/asmfed/kubectl-asmfed/pkg/vpcfw"
 )
@@ -134,64 +132,6 @@ func canRead(ctx context.Context, cfg *rest.Config) error {
 		return fmt.Errorf("list configmaps in istio-system: %w", err)
 	}
 	return nil
-}
-
-// sharedTrust checks, with the plug-in CA, that every cluster's cacerts carry the file's root and
-// an intermediate it signed.
-func sharedTrust(ctx context.Context, env *Env) []Finding {
-	ca := env.Federation.Spec.Mesh.CA
-	if ca.Mode != v1alpha1.CAPlugin {
-		return []Finding{{Status: Skipped, Message: "managed CA: Google's CA issues every cluster's workload certificates from one root"}}
-	}
-	rootPEM, err := v1alpha1.ReadFile(v1alpha1.ResolvePath(env.BaseDir, ca.RootCertFile))
-	if err != nil {
-		return []Finding{{Status: Fail, Message: "read the root certificate: " + err.Error()}}
-	}
-	root, err := parseCert(rootPEM)
-	if err != nil {
-		return []Finding{{Status: Fail, Message: "the root certificate: " + err.Error()}}
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(root)
-	// The form plans show the root in (rootFingerprint) and openssl x509 -fingerprint -sha256
-	// prints, so a user can compare the three.
-	want := istio.Fingerprint(root)
-	var out []Finding
-	names := make([]string, 0, len(env.Clusters))
-	for n := range env.Clusters {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		dyn, err := dynamic.NewForConfig(env.Clusters[n])
-		if err != nil {
-			out = append(out, Finding{Subject: n, Status: Fail, Message: err.Error()})
-			continue
-		}
-		sec, err := dyn.Resource(secretsGVR).Namespace(federation.IstioNamespace).Get(ctx, "cacerts", metav1.GetOptions{})
-		if err != nil {
-			out = append(out, Finding{Subject: n, Status: Fail, Message: "istio-system/cacerts: " + err.Error(), Hint: "kubectl asmfed apply installs it"})
-			continue
-		}
-		rootData, _, _ := unstructuredBytes(sec.Object, "root-cert.pem")
-		caData, _, _ := unstructuredBytes(sec.Object, "ca-cert.pem")
-		got, err := parseCert(rootData)
-		if err != nil || istio.Fingerprint(got) != want {
-			out = append(out, Finding{Subject: n, Status: Fail, Message: "root-cert.pem is not the federation's root " + want,
-				Hint: "workloads of this cluster would not trust the others'; kubectl asmfed apply replaces cacerts"})
-			continue
-		}
-		inter, err := parseCert(caData)
-		if err == nil {
-			_, err = inter.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
-		}
-		if err != nil {
-			out = append(out, Finding{Subject: n, Status: Fail, Message: "ca-cert.pem does not chain to the root: " + err.Error()})
-			continue
-		}
-		out = append(out, Finding{Subject: n, Status: OK, Message: "intermediate " + inter.Subject.CommonName + " chains to root " + want})
-	}
-	return out
 }
 
 func managedMesh(_ context.Context, env *Env) []Finding {

@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
+	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/internal/sandbox"
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
@@ -200,7 +201,8 @@ func TestKilledApplyResumes(t *testing.T) {
 		t.Skip("builds the plugin and starts local clusters")
 	}
 	bin := buildPlugin(t)
-	file, err := filepath.Abs(filepath.Join(repoRoot(t), "samples", "two-cluster-private", "federation.yaml"))
+	// A copy of the sample with its plug-in root beside it, as after kubectl asmfed ca init.
+	file, err := filepath.Abs(fedtest.WithRoot(t, filepath.Join(repoRoot(t), "samples", "two-cluster-private", "federation.yaml")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,6 +65,10 @@ func TestValidFiles(t *testing.T) {
 	}
 	for _, file := range append(files, samples...) {
 		t.Run(file, func(t *testing.T) {
+			if strings.HasPrefix(file, "../") {
+				// A sample is valid once `kubectl asmfed ca init` has written its root beside it.
+				file = sampleWithRoot(t, file)
+			}
 			c, err := CheckFile(file, ValidateOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -73,4 +78,50 @@ func TestValidFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSampleWithoutRootSaysWhatToRun: before `ca init`, validating a sample fails with the command
+// that creates the plug-in root where the file looks for it.
+func TestSampleWithoutRootSaysWhatToRun(t *testing.T) {
+	const file = "../../../samples/two-cluster-private/federation.yaml"
+	c, err := CheckFile(file, ValidateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `spec.mesh.ca.rootCertFile: the plug-in CA's root "ca/root-cert.pem" and key "ca/root-key.pem" (relative to the federation file) do not exist` +
+		" (create them: kubectl asmfed ca init --out ../../../samples/two-cluster-private/ca)\n"
+	if got := report(c); !strings.HasSuffix(got, want) || strings.Count(got, "\n") != 1 {
+		t.Errorf("validate without the root:\n%s\nwant one error ending in\n%s", got, want)
+	}
+}
+
+// sampleWithRoot copies a sample's directory into a temporary one, with the test root where
+// `kubectl asmfed ca init --out ca` would write one, and returns the copy's federation file.
+func sampleWithRoot(t *testing.T, file string) string {
+	t.Helper()
+	dir := t.TempDir()
+	copyFile := func(from, to string) {
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Dir(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			copyFile(filepath.Join(filepath.Dir(file), e.Name()), filepath.Join(dir, e.Name()))
+		}
+	}
+	copyFile("testdata/files/root-cert.pem", filepath.Join(dir, DefaultRootCertFile))
+	copyFile("testdata/files/root-key.pem", filepath.Join(dir, DefaultRootKeyFile))
+	return filepath.Join(dir, filepath.Base(file))
 }

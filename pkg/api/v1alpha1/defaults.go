@@ -33,6 +33,18 @@ const (
 	DefaultAutoscalingMaxPer = 5
 )
 
+// The plug-in CA's files by default, relative to the federation file: what `kubectl asmfed ca
+// init` writes into its default --out directory, so that init followed by validate just works.
+const (
+	DefaultCADir        = "ca"
+	DefaultRootCertFile = DefaultCADir + "/" + caInitCertFile
+	DefaultRootKeyFile  = DefaultCADir + "/" + caInitKeyFile
+	// The names init gives the root's files in its --out directory (pkg/istio's RootCertFile and
+	// RootKeyFile, which this package cannot import).
+	caInitCertFile = "root-cert.pem"
+	caInitKeyFile  = "root-key.pem"
+)
+
 // SetDefaults fills every field the user left empty with its default. It is the only place
 // defaults are decided; everything downstream reads the defaulted Federation. It is idempotent.
 func SetDefaults(f *Federation) {
@@ -137,7 +149,20 @@ func SetDefaults(f *Federation) {
 		m.Network = s.Network.Name
 	}
 	if m.CA.Mode == "" {
-		m.CA.Mode = CAManaged
+		// Upstream istiod, which the tool installs in-cluster, shares a root only through
+		// cacerts; Google's CA is the managed control plane's.
+		m.CA.Mode = CAPlugin
+		if m.ControlPlane == ControlPlaneManaged {
+			m.CA.Mode = CAManaged
+		}
+	}
+	if m.CA.Mode == CAPlugin {
+		if m.CA.RootCertFile == "" {
+			m.CA.RootCertFile = DefaultRootCertFile
+		}
+		if m.CA.RootKeyFile == "" {
+			m.CA.RootKeyFile = DefaultRootKeyFile
+		}
 	}
 	if m.MTLS == "" {
 		m.MTLS = MTLSStrict

@@ -271,16 +271,26 @@ type Mesh struct {
 	Overlays []Overlay `json:"overlays,omitempty"`
 }
 
-// CA is the shared root of trust of the mesh.
+// CA is the shared root of trust of the mesh: every cluster's control plane issues workload
+// certificates that chain to one root, so mTLS works between clusters. With an in-cluster control
+// plane the tool installs upstream Istio's istiod, which signs with a self-signed root of its own
+// unless it is given cacerts; so the root is the plug-in CA's, a root the user holds, and apply
+// gives every cluster an intermediate of it. A managed CA (Mesh CA or CA Service) would need
+// Google's distribution of istiod, configured with the CA's address, the trust domain
+// <fleet project>.svc.id.goog and fleet Workload Identity, which the tool does not install: with an
+// in-cluster control plane it is a validation error. With a managed control plane Google's CA
+// issues every certificate and there is nothing to configure.
 type CA struct {
-	// Mode is managed (Mesh CA / Certificate Authority Service, fleet-wide) or plugin (a root the
-	// user holds; the tool issues a per-cluster intermediate and installs cacerts). Default: managed
-	// for a managed control plane, plugin otherwise.
+	// Mode is plugin (a root the user holds; the tool issues a per-cluster intermediate and
+	// installs it as cacerts) or managed (Mesh CA / Certificate Authority Service, with a managed
+	// control plane only). Default: managed for a managed control plane, plugin otherwise.
 	Mode string `json:"mode,omitempty"`
-	// RootCertFile is the PEM root certificate (plugin mode), relative to this file.
+	// RootCertFile is the PEM root certificate (plugin mode), relative to this file. Default:
+	// ca/root-cert.pem, what kubectl asmfed ca init writes when run in this file's directory.
 	RootCertFile string `json:"rootCertFile,omitempty"`
 	// RootKeyFile is the PEM private key of the root (plugin mode), relative to this file. It is
-	// read only to sign intermediates and never printed.
+	// read only to sign intermediates and never printed. Default: ca/root-key.pem, what
+	// kubectl asmfed ca init writes when run in this file's directory.
 	RootKeyFile string `json:"rootKeyFile,omitempty"`
 }
 

@@ -1,9 +1,13 @@
 package v1alpha1
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"net/url"
+	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -573,23 +577,72 @@ func (v *validator) ca() {
 	v.enum("spec.mesh.ca.mode", ca.Mode, CAManaged, CAPlugin)
 	switch ca.Mode {
 	case CAManaged:
+		if m.ControlPlane == ControlPlaneInCluster {
+			v.errorf("spec.mesh.ca.mode", "use mode: plugin, the default with an in-cluster control plane, or controlPlane: managed",
+				"a managed CA (Mesh CA or CA Service) cannot work with an in-cluster control plane: the tool installs upstream Istio's istiod, "+
+					"which signs with a root of its own unless given cacerts; only Google's distribution of istiod, with the CA's address, "+
+					"the trust domain <fleet project>.svc.id.goog and fleet Workload Identity, uses Google's CA")
+		}
 		if ca.RootCertFile != "" || ca.RootKeyFile != "" {
 			v.errorf("spec.mesh.ca", "remove rootCertFile and rootKeyFile, or set mode: plugin", "root files are only used in plugin mode")
 		}
 	case CAPlugin:
 		if m.ControlPlane == ControlPlaneManaged {
 			v.errorf("spec.mesh.ca.mode", "the managed control plane issues certificates from Mesh CA or CA Service: use mode: managed", "a managed control plane cannot use a plug-in CA")
+			return
 		}
-		if ca.RootCertFile == "" {
-			v.errorf("spec.mesh.ca.rootCertFile", "create a root with `kubectl asmfed ca init --out ca/` and point here", "is required in plugin mode")
-		}
-		if ca.RootKeyFile == "" {
-			v.errorf("spec.mesh.ca.rootKeyFile", "create a root with `kubectl asmfed ca init --out ca/` and point here", "is required in plugin mode")
-		}
-		if ca.RootCertFile != "" && ca.RootKeyFile != "" {
-			v.keyPair("spec.mesh.ca.rootCertFile", ca.RootCertFile, "spec.mesh.ca.rootKeyFile", ca.RootKeyFile, true)
-		}
+		v.pluginRoot(ca)
 	}
+}
+
+// pluginRoot checks the plug-in CA's root and key. When they do not exist yet, the error names the
+// command that creates them where the file looks for them.
+func (v *validator) pluginRoot(ca *CA) {
+	const certPath, keyPath = "spec.mesh.ca.rootCertFile", "spec.mesh.ca.rootKeyFile"
+	if ca.RootCertFile == "" || ca.RootKeyFile == "" {
+		// SetDefaults fills both; an empty one means the caller skipped it.
+		v.errorf("spec.mesh.ca", "", "rootCertFile and rootKeyFile are required in plugin mode")
+		return
+	}
+	if v.opts.SkipFiles {
+		return
+	}
+	cert, key := ResolvePath(v.opts.BaseDir, ca.RootCertFile), ResolvePath(v.opts.BaseDir, ca.RootKeyFile)
+	certMissing, keyMissing := missing(cert), missing(key)
+	switch {
+	case certMissing && keyMissing:
+		dir := filepath.Dir(cert)
+		hint := "create them: kubectl asmfed ca init --out " + shellQuote(dir)
+		if filepath.Dir(key) != dir || filepath.Base(cert) != caInitCertFile || filepath.Base(key) != caInitKeyFile {
+			refDir := filepath.ToSlash(filepath.Dir(filepath.FromSlash(ca.RootCertFile)))
+			hint = fmt.Sprintf("create them with kubectl asmfed ca init --out %s, then set rootCertFile: %s and rootKeyFile: %s",
+				shellQuote(dir), path.Join(refDir, caInitCertFile), path.Join(refDir, caInitKeyFile))
+		}
+		v.errorf(certPath, hint, "the plug-in CA's root %q and key %q (relative to the federation file) do not exist", ca.RootCertFile, ca.RootKeyFile)
+	case keyMissing:
+		v.errorf(keyPath, "paths are relative to the federation file; restore the root's key: without it no cluster gets an intermediate, and a new root (kubectl asmfed ca init --force) is not trusted by clusters holding intermediates of the old one",
+			"file %q does not exist", ca.RootKeyFile)
+	case certMissing:
+		v.errorf(certPath, "paths are relative to the federation file; restore the root certificate of the key, or create a new root with kubectl asmfed ca init --force",
+			"file %q does not exist", ca.RootCertFile)
+	default:
+		v.keyPair(certPath, ca.RootCertFile, keyPath, ca.RootKeyFile, true)
+	}
+}
+
+func missing(path string) bool {
+	_, err := os.Stat(path)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// shellQuote quotes a path for a command a user pastes, when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@%+,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func (v *validator) egress() {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine/gcplayer"
@@ -16,7 +17,8 @@ import (
 
 func load(t *testing.T, path string) *v1alpha1.Federation {
 	t.Helper()
-	c, err := v1alpha1.CheckFile(path, v1alpha1.ValidateOptions{})
+	// Checked as after `kubectl asmfed ca init` beside it: the plug-in root is read from a copy.
+	c, err := v1alpha1.CheckFile(path, v1alpha1.ValidateOptions{BaseDir: filepath.Dir(fedtest.WithRoot(t, path))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/istio/render"
@@ -12,7 +13,8 @@ import (
 // load checks and compiles a federation file the way the commands do.
 func load(tb testing.TB, path string) render.Input {
 	tb.Helper()
-	checked, err := v1alpha1.CheckFile(path, v1alpha1.ValidateOptions{})
+	// Validated as after `kubectl asmfed ca init` beside it: the plug-in root is read from a copy.
+	checked, err := v1alpha1.CheckFile(path, v1alpha1.ValidateOptions{BaseDir: filepath.Dir(fedtest.WithRoot(tb, path))})
 	if err != nil {
 		tb.Fatal(err)
 	}
