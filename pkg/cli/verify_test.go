@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/internal/xsdcheck"
 )
@@ -44,14 +45,7 @@ func gcloudAgainst(t *testing.T, sb *sandboxEnv) func(args ...string) string {
 // naming both clusters, and --only and --skip pick the checks.
 func TestVerifyLiveNetwork(t *testing.T) {
 	sb := startSandbox(t)
-	file := filepath.Join(t.TempDir(), "federation.yaml")
-	data, err := os.ReadFile(twoCluster)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := fedtest.WithRoot(t, twoCluster)
 	if r := runAgainst(t, sb, "apply", "-f", file, "--wait=false", "--auto-approve"); r.code != exitOK {
 		t.Fatalf("apply: code %d\n%s", r.code, r.stderr)
 	}

@@ -65,6 +65,9 @@ var (
 	needServices = Requirement{Name: "the projects' enabled APIs", Unmet: func(env *Env) string {
 		return unless(env.EnabledServices != nil, "the projects' enabled APIs were not read")
 	}}
+	needCluster = Requirement{Name: "a cluster that can be reached", Unmet: func(env *Env) string {
+		return unless(len(env.Clusters) > 0, "no cluster can be reached")
+	}}
 	needManaged = Requirement{Name: "a managed control plane", Unmet: func(env *Env) string {
 		return unless(env.Federation.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged, "in-cluster control plane")
 	}}

@@ -94,7 +94,7 @@ func Checks() []Check {
 		{ID: "ASMFED-GKE-005", Name: "network policy enforcement", Requires: []Requirement{needModel, needGKE}, Run: policyEnforcement},
 		{ID: "ASMFED-GKE-006", Name: "shielded nodes", Requires: []Requirement{needModel, needGKE}, Run: shieldedNodes},
 		{ID: "ASMFED-GKE-007", Name: "required APIs enabled", Requires: []Requirement{needModel, needServices}, Run: requiredAPIs},
-		{ID: "ASMFED-TRUST-001", Name: "clusters share one root of trust", Run: sharedTrust},
+		{ID: "ASMFED-TRUST-001", Name: "clusters share one root of trust", Requires: []Requirement{needCluster}, Run: sharedTrust},
 		{ID: "ASMFED-MESH-001", Name: "managed control plane is active", Requires: []Requirement{needManaged}, Run: managedMesh},
 	}
 }
