@@ -98,7 +98,12 @@ func (b *objectBuilder) managedControlPlane(m v1alpha1.Mesh, revision string) {
 			reason: "the ingress gateway (spec.mesh.ingress), injected by the managed control plane"})
 	}
 	if m.Egress.Gateway {
-		b.gateway(gateway{name: EgressGatewayName, selector: EgressGatewaySelector, revision: revision, ports: EgressGatewayPorts(m.Egress.Allow),
+		ports := EgressGatewayPorts(m.Egress.Allow)
+		if len(ports) == 0 {
+			// Nothing to route yet: the ports Istio's egress chart serves by default.
+			ports = []GatewayPort{{Name: "http2", Port: 80, TargetPort: 8080}, {Name: "https", Port: 443, TargetPort: 8443}}
+		}
+		b.gateway(gateway{name: EgressGatewayName, selector: EgressGatewaySelector, revision: revision, ports: ports,
 			serviceType: "ClusterIP", reason: "the egress gateway (spec.mesh.egress.gateway), injected by the managed control plane: the allow-list leaves the cluster through it"})
 	}
 }
