@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/rest"
 
 	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
@@ -80,6 +84,10 @@ func TestMeshPolicyThroughIstiod(t *testing.T) {
 		t.Fatalf("Istio objects of the federation (-want +got):\n%s", diff)
 	}
 
+	// The egress gateway as the control plane would run it: its Service, serving the allow-listed
+	// ports, and a pod (no kubelet runs it; its address is what istiod knows it by).
+	gatewayPod := egressGatewayPod(t, ctx, c, f.Spec.Mesh.Egress.Allow)
+
 	i := istiodtest.StartT(t, cs, istiodtest.Options{Revision: d.Mesh.Revision, MeshConfig: "outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n"})[0]
 
 	t.Run("the validation webhook accepts every object", func(t *testing.T) {
@@ -115,6 +123,54 @@ func TestMeshPolicyThroughIstiod(t *testing.T) {
 		}
 		if v.Allowed || !strings.Contains(v.Message, "TLS route must have at least one match condition") {
 			t.Errorf("broken VirtualService: allowed %v, %q", v.Allowed, v.Message)
+		}
+	})
+
+	// What the proxies do with it, from the configuration istiod sends them over xDS.
+	viaGateway := func(host string, port int) string {
+		return fmt.Sprintf("outbound|%d|%s|%s", port, v1alpha1.EgressRuleName(host), federation.EgressGatewayHost)
+	}
+	direct := func(host string, port int) string { return fmt.Sprintf("outbound|%d||%s", port, host) }
+	t.Run("a sidecar sends the allow-list to the egress gateway", func(t *testing.T) {
+		cfg, err := i.Config(ctx, istiodtest.Proxy{Type: "sidecar", IP: "10.100.0.10", Pod: "web-0", Namespace: "shop", Labels: map[string]string{"app": "web"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range []string{"storage.googleapis.com", "sqladmin.googleapis.com", "updates.example.com"} {
+			if got, want := cfg.TCPDestination("0.0.0.0_443", h), viaGateway(h, 443); got != want {
+				t.Errorf("TLS for %s goes to %q, want %q\n%s", h, got, want, cfg.Describe("0.0.0.0_443"))
+			}
+		}
+		if got, want := cfg.HTTPDestination("80", "updates.example.com"), viaGateway("updates.example.com", 80); got != want {
+			t.Errorf("HTTP for updates.example.com goes to %q, want %q (routes %v)", got, want, keys(cfg.Routes))
+		}
+		if got, want := cfg.TCPDestination("203.0.113.50_5432", ""), viaGateway("db.example.com", 5432); got != want {
+			t.Errorf("TCP for db.example.com goes to %q, want %q\n%s", got, want, cfg.Describe("203.0.113.50_5432"))
+		}
+		for _, c := range []string{viaGateway("storage.googleapis.com", 443), viaGateway("db.example.com", 5432)} {
+			if cfg.Clusters[c] == nil {
+				t.Errorf("no cluster %s", c)
+			}
+		}
+	})
+
+	t.Run("the egress gateway sends it to the hosts", func(t *testing.T) {
+		cfg, err := i.Config(ctx, istiodtest.Proxy{Type: "router", IP: gatewayPod.Status.PodIP, Pod: gatewayPod.Name, Namespace: gatewayPod.Namespace, Labels: gatewayPod.Labels})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The listeners are on the ports the gateway's pods listen on, which the
+		// NetworkPolicies let the application pods reach.
+		for _, h := range []string{"storage.googleapis.com", "sqladmin.googleapis.com", "updates.example.com"} {
+			if got, want := cfg.TCPDestination("0.0.0.0_8443", h), direct(h, 443); got != want {
+				t.Errorf("TLS for %s goes to %q, want %q\n%s", h, got, want, cfg.Describe("0.0.0.0_8443"))
+			}
+		}
+		if got, want := cfg.TCPDestination("0.0.0.0_5432", ""), direct("db.example.com", 5432); got != want {
+			t.Errorf("TCP for db.example.com goes to %q, want %q\n%s", got, want, cfg.Describe("0.0.0.0_5432"))
+		}
+		if got, want := cfg.HTTPDestination("http.8080", "updates.example.com"), direct("updates.example.com", 80); got != want {
+			t.Errorf("HTTP for updates.example.com goes to %q, want %q (routes %v)", got, want, keys(cfg.Routes))
 		}
 	})
 
@@ -201,5 +257,46 @@ func normal(t *testing.T, v any) any {
 	if err := json.Unmarshal(data, &out); err != nil {
 		t.Fatal(fmt.Errorf("%s: %w", data, err))
 	}
+	return out
+}
+
+// egressGatewayPod creates the egress gateway's Service, serving the allow-list's ports as the
+// rendered gateway does, and a pod it selects, with an address.
+func egressGatewayPod(t *testing.T, ctx context.Context, c *testenv.Cluster, allow []v1alpha1.EgressRule) *corev1.Pod {
+	t.Helper()
+	labels := map[string]string{"app": federation.EgressGatewayName}
+	for k, v := range federation.EgressGatewaySelector {
+		labels[k] = v
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: federation.EgressGatewayName, Namespace: federation.IstioNamespace}, Spec: corev1.ServiceSpec{Selector: labels}}
+	for _, p := range federation.EgressGatewayPorts(allow) {
+		svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{Name: p.Name, Port: p.Port, TargetPort: intstr.FromInt32(p.TargetPort)})
+	}
+	core := c.Client().CoreV1()
+	if _, err := core.Services(svc.Namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: federation.EgressGatewayName + "-0", Namespace: federation.IstioNamespace, Labels: labels},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "istio-proxy", Image: "proxyv2"}}}}
+	made, err := core.Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made.Status.Phase = corev1.PodRunning
+	made.Status.PodIP = "10.100.0.40"
+	made.Status.PodIPs = []corev1.PodIP{{IP: made.Status.PodIP}}
+	made, err = core.Pods(pod.Namespace).UpdateStatus(ctx, made, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return made
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
 	return out
 }
