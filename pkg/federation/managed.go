@@ -25,8 +25,8 @@ const (
 	PolicyManagedControlPlane = "asmfed-allow-managed-control-plane"
 )
 
-// IngressGatewayPorts are the ingress gateway's ports: the status port, and 80 and 443 on the
-// unprivileged 8080 and 8443 the gateway listens on as a non-root user.
+// IngressGatewayPorts are the ingress gateway's ports, in-cluster and managed: the status port,
+// and 80 and 443 on the unprivileged 8080 and 8443 the gateway listens on as a non-root user.
 var IngressGatewayPorts = []GatewayPort{
 	{Name: "status-port", Port: 15021, TargetPort: 15021},
 	{Name: "http2", Port: 80, TargetPort: 8080},
@@ -46,10 +46,10 @@ func managedRevision(releaseChannel string) (string, error) {
 	return rev, nil
 }
 
-// MeshConfig is what the tool sets of the mesh config, as the mesh ConfigMap's YAML: egress
+// meshConfig is what the tool sets of the mesh config, as the mesh ConfigMap's YAML: egress
 // mode, access logging and trust domain aliases. In-cluster, the IstioOperator carries the same
 // settings.
-func MeshConfig(m v1alpha1.Mesh) map[string]any {
+func meshConfig(m v1alpha1.Mesh) map[string]any {
 	accessLog := ""
 	if m.AccessLogging == nil || *m.AccessLogging {
 		accessLog = "/dev/stdout"
@@ -65,7 +65,7 @@ func MeshConfig(m v1alpha1.Mesh) map[string]any {
 // policy: its mesh settings in the channel's mesh ConfigMap, and the gateways, which the managed
 // control plane injects but does not deploy.
 func (b *objectBuilder) managedControlPlane(m v1alpha1.Mesh, revision string) {
-	data, err := yaml.Marshal(MeshConfig(m))
+	data, err := yaml.Marshal(meshConfig(m))
 	if err != nil {
 		b.err = fmt.Errorf("cluster %s: mesh config: %w", b.cluster, err)
 		return

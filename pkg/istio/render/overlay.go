@@ -267,15 +267,11 @@ func ingressGateway(in v1alpha1.Ingress) map[string]any {
 	if name == "" {
 		name = v1alpha1.DefaultIngressName
 	}
-	k8s := map[string]any{
-		"service": map[string]any{
-			"ports": []any{
-				map[string]any{"name": "status-port", "port": 15021, "targetPort": 15021},
-				map[string]any{"name": "http2", "port": 80, "targetPort": 8080},
-				map[string]any{"name": "https", "port": 443, "targetPort": 8443},
-			},
-		},
+	var ports []any
+	for _, p := range federation.IngressGatewayPorts {
+		ports = append(ports, map[string]any{"name": p.Name, "port": int64(p.Port), "targetPort": int64(p.TargetPort)})
 	}
+	k8s := map[string]any{"service": map[string]any{"ports": ports}}
 	if in.InternalLoadBalancer == nil || *in.InternalLoadBalancer {
 		ann := map[string]any{federation.AnnotationILB: "Internal"}
 		if in.GlobalAccess != nil && *in.GlobalAccess {
