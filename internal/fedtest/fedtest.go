@@ -161,6 +161,12 @@ func (c *ClusterBuilder) Ranges(primary, pods, services, controlPlane string) *C
 	return c
 }
 
+// ReleaseChannel sets the cluster's GKE release channel.
+func (c *ClusterBuilder) ReleaseChannel(ch string) *ClusterBuilder {
+	c.c.ReleaseChannel = ch
+	return c
+}
+
 // AuthorizedNetwork adds a cluster-specific master authorized network.
 func (c *ClusterBuilder) AuthorizedNetwork(name, cidr string) *ClusterBuilder {
 	c.c.AuthorizedNetworks = append(c.c.AuthorizedNetworks, v1alpha1.NamedCIDR{Name: name, CIDR: cidr})

@@ -321,8 +321,12 @@ func writeDerivedText(w io.Writer, f *v1alpha1.Federation, d *federation.Desired
 	p.kv("network", m.Network)
 	p.kv("control plane", m.ControlPlane)
 	p.kv("CA", m.CA)
-	p.kv("revision", m.Revision)
-	p.kv("images", m.Hub+" : "+m.Tag)
+	if m.ControlPlane == v1alpha1.ControlPlaneManaged {
+		p.kv("revision", "each cluster's channel's")
+	} else {
+		p.kv("revision", m.Revision)
+		p.kv("images", m.Hub+" : "+m.Tag)
+	}
 	p.why(m.Reason)
 
 	p.section("Network")
@@ -350,6 +354,9 @@ func writeDerivedText(w io.Writer, f *v1alpha1.Federation, d *federation.Desired
 		p.kv("control plane", fmt.Sprintf("%s, private endpoint %t", c.ControlPlaneRange, c.PrivateEndpoint))
 		p.kv("node tags", strings.Join(c.NodeTags, ", "))
 		p.kv("global access", fmt.Sprintf("%t: %s", c.MasterGlobalAccess, c.MasterGlobalAccessReason))
+		if c.Revision != "" {
+			p.kv("revision", fmt.Sprintf("%s, the managed channel of release channel %s", c.Revision, c.ReleaseChannel))
+		}
 		p.line("    master authorized networks:")
 		for _, an := range c.MasterAuthorizedNetworks {
 			p.line("      %-18s %-22s %s", an.CIDR, an.DisplayName, an.Reason)

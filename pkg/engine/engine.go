@@ -183,7 +183,7 @@ func peerServers(f *v1alpha1.Federation, access map[string]gcplayer.ClusterAcces
 // and the gateway certificate.
 func readClusterFiles(f *v1alpha1.Federation, opts ClusterOptions) (clusterlayer.Options, error) {
 	kopts := clusterlayer.Options{RotateRemoteSecrets: opts.RotateRemoteSecrets}
-	if t := f.Spec.Mesh.Ingress.TLS; f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneInCluster && t != nil && t.CertFile != "" {
+	if t := f.Spec.Mesh.Ingress.TLS; v1alpha1.Bool(f.Spec.Mesh.Ingress.Enabled) && t != nil && t.CertFile != "" {
 		cred, err := readCredential(opts.BaseDir, t)
 		if err != nil {
 			return kopts, err

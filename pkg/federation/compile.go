@@ -219,6 +219,11 @@ func (c *compiler) mesh() (MeshIdentity, error) {
 		Hub:                m.Hub,
 		Tag:                m.Tag,
 	}
+	if m.ControlPlane == v1alpha1.ControlPlaneManaged {
+		// Google picks the managed control plane's release; each cluster's revision is its
+		// channel's (ClusterDesired.Revision).
+		id.Revision, id.Hub, id.Tag = "", "", ""
+	}
 	var why []string
 	switch {
 	case m.MeshID == "":
@@ -359,6 +364,13 @@ func (c *compiler) clusterDesired(mesh MeshIdentity) ([]ClusterDesired, error) {
 		}
 		if v1alpha1.Bool(cl.WorkloadIdentity) {
 			d.WorkloadPool = cl.Project + ".svc.id.goog"
+		}
+		if mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
+			rev, err := managedRevision(cl.ReleaseChannel)
+			if err != nil {
+				return nil, fmt.Errorf("%s.releaseChannel: %w", ci.field, err)
+			}
+			d.Revision = rev
 		}
 		man, err := c.authorizedNetworks(ci)
 		if err != nil {
@@ -641,6 +653,10 @@ func (c *compiler) nats() ([]NAT, error) {
 		}
 		byRegion[s.Region] = append(byRegion[s.Region], name)
 	}
+	images := c.spec.Mesh.Hub
+	if c.spec.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
+		images = "the managed data plane's"
+	}
 	var out []NAT
 	for _, region := range sortedUnique(nat.Regions) {
 		names := sortedUnique(byRegion[region])
@@ -654,7 +670,7 @@ func (c *compiler) nats() ([]NAT, error) {
 			Router:  routerName(c.fed, region),
 			Name:    natName(c.fed, region),
 			Reason: fmt.Sprintf("private nodes in %s have no external IPs; Cloud NAT lets them pull images (%s) and reach allowed external hosts. Private Google Access covers Google APIs only",
-				region, c.spec.Mesh.Hub),
+				region, images),
 		}
 		n.Address = plan.RouterAddress(n.Project, region, n.Router)
 		for _, s := range names {

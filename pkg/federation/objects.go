@@ -55,6 +55,8 @@ var apiVersions = map[string]string{
 	"PeerAuthentication": "security.istio.io/v1",
 	"ServiceEntry":       "networking.istio.io/v1",
 	"Gateway":            "networking.istio.io/v1",
+	"VirtualService":     "networking.istio.io/v1",
+	"DestinationRule":    "networking.istio.io/v1",
 }
 
 // CRDOf names the CRD that defines an Istio kind, so that an object of that kind waits for it
@@ -63,6 +65,8 @@ var CRDOf = map[string]string{
 	"PeerAuthentication": "peerauthentications.security.istio.io",
 	"ServiceEntry":       "serviceentries.networking.istio.io",
 	"Gateway":            "gateways.networking.istio.io",
+	"VirtualService":     "virtualservices.networking.istio.io",
+	"DestinationRule":    "destinationrules.networking.istio.io",
 }
 
 // objectBuilder accumulates the objects of one cluster.
@@ -156,9 +160,9 @@ func meta(name string, labels map[string]string) metav1.ObjectMeta {
 
 // clusterObjects derives the Kubernetes objects of every cluster: istio-system on the mesh's
 // network, the application namespaces with their default policies, the reader account peers
-// use, the remote secrets, cacerts of the plug-in CA, and the mesh policy of an in-cluster
-// control plane. The control plane itself is attached later (AttachControlPlane): it is
-// rendered by Istio's library, which the compiler does not run.
+// use, the remote secrets, cacerts of the plug-in CA, the mesh policy, and with a managed
+// control plane its mesh ConfigMap and gateways. An in-cluster control plane is attached later
+// (AttachControlPlane): it is rendered by Istio's library, which the compiler does not run.
 func (c *compiler) clusterObjects(d *Desired) error {
 	podRanges := map[string]string{}
 	for _, cd := range d.Clusters {
@@ -171,10 +175,18 @@ func (c *compiler) clusterObjects(d *Desired) error {
 	for i := range d.Clusters {
 		cd := &d.Clusters[i]
 		b := &objectBuilder{fed: d.Federation, cluster: cd.Name}
-		b.add("", &corev1.Namespace{ObjectMeta: meta(IstioNamespace, map[string]string{labelNetwork: cd.Network})}, RoleNamespace,
+		istioNS := b.add("", &corev1.Namespace{ObjectMeta: meta(IstioNamespace, map[string]string{labelNetwork: cd.Network})}, RoleNamespace,
 			fmt.Sprintf("the Istio control plane's namespace; %s=%s puts %s on the mesh's one network, so its pods talk to every peer's pods directly", labelNetwork, cd.Network, cd.Name))
+		if istioNS != nil && d.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
+			// The managed control plane creates it too, and keeps its own objects there.
+			istioNS.Shared = true
+		}
+		revision := d.Mesh.Revision
+		if cd.Revision != "" {
+			revision = cd.Revision
+		}
 		for _, ns := range c.spec.Namespaces {
-			b.appNamespace(ns, d.Mesh, c.spec.Mesh.Egress, cd, podRanges)
+			b.appNamespace(ns, revision, c.spec.Mesh.Egress, cd, podRanges)
 		}
 		if targets[cd.Name] {
 			b.add("", &rbacv1.ClusterRole{ObjectMeta: meta(ReaderClusterRole, nil), Rules: ReaderRules()}, "",
@@ -207,8 +219,9 @@ func (c *compiler) clusterObjects(d *Desired) error {
 				o.Pending = fmt.Sprintf("data: an intermediate CA issued by the plug-in root %s (key %s), kept until it nears expiry", ca.RootCertFile, ca.RootKeyFile)
 			}
 		}
-		if d.Mesh.ControlPlane == v1alpha1.ControlPlaneInCluster {
-			b.meshPolicy(c.spec.Mesh, cd.WorkloadPool != "")
+		b.meshPolicy(c.spec.Mesh, cd.WorkloadPool != "")
+		if d.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
+			b.managedControlPlane(c.spec.Mesh, revision)
 		}
 		if b.err != nil {
 			return b.err
@@ -219,7 +232,7 @@ func (c *compiler) clusterObjects(d *Desired) error {
 	return nil
 }
 
-func (b *objectBuilder) appNamespace(ns v1alpha1.Namespace, mesh MeshIdentity, egress v1alpha1.Egress, cd *ClusterDesired, podRanges map[string]string) {
+func (b *objectBuilder) appNamespace(ns v1alpha1.Namespace, revision string, egress v1alpha1.Egress, cd *ClusterDesired, podRanges map[string]string) {
 	labels := map[string]string{}
 	level := ns.PodSecurity
 	if level == "" {
@@ -230,8 +243,8 @@ func (b *objectBuilder) appNamespace(ns v1alpha1.Namespace, mesh MeshIdentity, e
 	}
 	why := []string{"Pod Security level " + level}
 	if ns.Injection == nil || *ns.Injection {
-		labels[LabelRevision] = mesh.Revision
-		why = append(why, "sidecars of revision "+mesh.Revision)
+		labels[LabelRevision] = revision
+		why = append(why, "sidecars of revision "+revision)
 	} else {
 		labels[labelInjection] = "disabled"
 		why = append(why, "no sidecar injection")
@@ -241,11 +254,11 @@ func (b *objectBuilder) appNamespace(ns v1alpha1.Namespace, mesh MeshIdentity, e
 	if ns.DefaultNetworkPolicy != nil && !*ns.DefaultNetworkPolicy {
 		return
 	}
-	b.networkPolicies(ns.Name, mesh.Revision, cd.Name, podRanges)
+	b.networkPolicies(ns.Name, revision, cd.Name, podRanges, cd.Revision != "")
 	b.egressPolicies(ns.Name, egress, cd.WorkloadPool != "")
 }
 
-func (b *objectBuilder) networkPolicies(ns, revision, cluster string, podRanges map[string]string) {
+func (b *objectBuilder) networkPolicies(ns, revision, cluster string, podRanges map[string]string, managed bool) {
 	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
 	port := func(p corev1.Protocol, n int) networkingv1.NetworkPolicyPort {
 		v := intstr.FromInt32(int32(n))
@@ -286,9 +299,22 @@ func (b *objectBuilder) networkPolicies(ns, revision, cluster string, podRanges 
 				Ingress: []networkingv1.NetworkPolicyIngressRule{{From: meshPeers}},
 				Egress:  []networkingv1.NetworkPolicyEgressRule{{To: meshPeers}}}},
 	}
+	if managed {
+		// The managed control plane serves configuration and certificates from Google's APIs,
+		// outside the cluster, on 443.
+		policies[2].name = PolicyManagedControlPlane
+		policies[2].reason = "sidecars fetch configuration and certificates from the managed control plane, Google APIs outside the cluster on 443"
+		policies[2].spec.Egress = []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{outside()}, Ports: []networkingv1.NetworkPolicyPort{port(tcp, 443)}}}
+	}
 	for _, p := range policies {
 		b.add(ns, &networkingv1.NetworkPolicy{ObjectMeta: meta(p.name, nil), Spec: p.spec}, "", p.reason)
 	}
+}
+
+// outside is every address outside the private ranges the cluster and its peers live in, which
+// the mesh and istiod policies govern, and the link-local range of the node's servers.
+func outside() networkingv1.NetworkPolicyPeer {
+	return networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"}}}
 }
 
 // Addresses of GKE's metadata server: pods reach 169.254.169.254:80, which each node redirects
@@ -304,8 +330,10 @@ const (
 // egressPolicies make L3 agree with L7. Without an egress gateway, the allow-list's ports are open
 // to addresses outside the cluster's private ranges (the rule's addresses when it lists them) and
 // Istio's REGISTRY_ONLY, with a ServiceEntry per rule, decides the host; under ALLOW_ANY every
-// port is open, as Istio lets every host through. Where Workload Identity is on, pods reach the
-// metadata server for their tokens. DNS, NodeLocal DNSCache included, is asmfed-allow-dns's.
+// port is open, as Istio lets every host through. With an egress gateway, the allow-list leaves
+// only through it: pods reach the gateway's pods, and the gateway (in istio-system, which no
+// policy restricts) reaches the hosts. Where Workload Identity is on, pods reach the metadata
+// server for their tokens. DNS, NodeLocal DNSCache included, is asmfed-allow-dns's.
 func (b *objectBuilder) egressPolicies(ns string, egress v1alpha1.Egress, workloadIdentity bool) {
 	egressOnly := []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
 	tcp := corev1.ProtocolTCP
@@ -313,14 +341,24 @@ func (b *objectBuilder) egressPolicies(ns string, egress v1alpha1.Egress, worklo
 		v := intstr.FromInt32(n)
 		return networkingv1.NetworkPolicyPort{Protocol: &tcp, Port: &v}
 	}
-	// Outside the cluster: anything but the private ranges the cluster and its peers live in,
-	// which the mesh and istiod policies govern.
-	outside := networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"}}}
+	outside := outside()
 	switch {
 	case egress.Mode == v1alpha1.EgressAllowAny:
 		b.add(ns, &networkingv1.NetworkPolicy{ObjectMeta: meta(PolicyEgress, nil), Spec: networkingv1.NetworkPolicySpec{PolicyTypes: egressOnly,
 			Egress: []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{outside}}}}}, "",
 			"egress is ALLOW_ANY: Istio lets pods of "+ns+" reach any external host, so the network lets them reach any address outside the cluster's private ranges")
+	case egress.Gateway && len(egress.Allow) > 0:
+		var ports []networkingv1.NetworkPolicyPort
+		for _, p := range EgressGatewayPorts(egress.Allow) {
+			ports = append(ports, port(p.TargetPort))
+		}
+		gw := networkingv1.NetworkPolicyPeer{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: IstioNamespace}},
+			PodSelector:       &metav1.LabelSelector{MatchLabels: EgressGatewaySelector},
+		}
+		b.add(ns, &networkingv1.NetworkPolicy{ObjectMeta: meta(PolicyEgress, nil), Spec: networkingv1.NetworkPolicySpec{PolicyTypes: egressOnly,
+			Egress: []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{gw}, Ports: ports}}}}, "",
+			fmt.Sprintf("egress leaves through the egress gateway: pods of %s reach its pods in %s on the ports they listen on, and no allow-listed address directly", ns, IstioNamespace))
 	case len(egress.Allow) > 0:
 		var rules []networkingv1.NetworkPolicyEgressRule
 		var hosts []string
@@ -403,7 +441,9 @@ func (b *objectBuilder) reader(holder string) {
 	}, RoleReaderToken, fmt.Sprintf("the long-lived token of %s that the remote secret in %s carries; deleting it invalidates the token", sa, holder), saAddr)
 }
 
-// meshPolicy adds mesh-wide mTLS, the egress allow-list and the ingress Gateway.
+// meshPolicy adds mesh-wide mTLS, the egress allow-list with its routing through the egress
+// gateway when there is one, and the ingress Gateway. They are plain Istio resources, the same
+// for an in-cluster and a managed control plane.
 func (b *objectBuilder) meshPolicy(m v1alpha1.Mesh, workloadIdentity bool) {
 	ns := IstioNamespace
 	b.add(ns, &unstructured.Unstructured{Object: map[string]any{
@@ -436,6 +476,9 @@ func (b *objectBuilder) meshPolicy(m v1alpha1.Mesh, workloadIdentity bool) {
 				"ports":    []any{map[string]any{"number": int64(80), "name": "http-80", "protocol": "HTTP"}},
 				"location": "MESH_EXTERNAL", "resolution": "STATIC", "endpoints": []any{map[string]any{"address": "169.254.169.254"}}, "exportTo": []any{"*"}}}}, "",
 			"Workload Identity under REGISTRY_ONLY: the sidecar lets workloads reach the GKE metadata server for their Google tokens")
+	}
+	if m.Egress.Gateway && len(m.Egress.Allow) > 0 {
+		b.egressGateway(m.Egress)
 	}
 	in := m.Ingress
 	if !v1alpha1.Bool(in.Enabled) {
@@ -474,7 +517,7 @@ func (b *objectBuilder) meshPolicy(m v1alpha1.Mesh, workloadIdentity bool) {
 		reason += fmt.Sprintf(": TLS %s at the gateway, minimum %s", in.TLS.Mode, in.TLS.MinProtocolVersion)
 	}
 	b.add(ns, &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersions["Gateway"], "kind": "Gateway", "metadata": map[string]any{"name": "asmfed-ingress"},
-		"spec": map[string]any{"selector": map[string]any{"istio": strings.TrimPrefix(in.Name, "istio-")}, "servers": servers}}}, "", reason)
+		"spec": map[string]any{"selector": toAnyMap(IngressGatewaySelector(in.Name)), "servers": servers}}}, "", reason)
 }
 
 func toAny(ss []string) []any {

@@ -60,13 +60,25 @@ func TestDefaultPoliciesLetTheMeshWork(t *testing.T) {
 							check("peer pod of "+peer.Name, netpol.Endpoint{IP: nth(netip.MustParsePrefix(peer.PodRange), 30)}, 8080, true)
 						}
 					}
-					for _, rule := range f.Spec.Mesh.Egress.Allow {
+					egress := f.Spec.Mesh.Egress
+					managed := f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged
+					for _, rule := range egress.Allow {
 						ip := netip.MustParseAddr("142.250.1.1")
 						if len(rule.Addresses) > 0 {
 							ip = netip.MustParsePrefix(withBits(rule.Addresses[0])).Addr()
 						}
 						for _, p := range rule.Ports {
-							check(fmt.Sprintf("allow-listed %v:%d", rule.Hosts, p.Number), netpol.Endpoint{IP: ip}, p.Number, true)
+							// With the egress gateway, the allow-list leaves only through it (443 stays
+							// open for a managed control plane's sidecars, and their REGISTRY_ONLY
+							// routing sends the application's traffic to the gateway).
+							direct := !egress.Gateway || (managed && p.Number == 443)
+							check(fmt.Sprintf("allow-listed %v:%d directly", rule.Hosts, p.Number), netpol.Endpoint{IP: ip}, p.Number, direct)
+						}
+					}
+					if egress.Gateway {
+						gw := netpol.Pod{Namespace: federation.IstioNamespace, Labels: federation.EgressGatewaySelector, IP: nth(ownRange, 40)}
+						for _, p := range federation.EgressGatewayPorts(egress.Allow) {
+							check(fmt.Sprintf("the egress gateway's listener for %d", p.Port), netpol.Endpoint{Pod: &gw}, p.TargetPort, true)
 						}
 					}
 					check("GKE metadata server", netpol.Endpoint{IP: netip.MustParseAddr("169.254.169.254")}, 80, cd.WorkloadPool != "")

@@ -164,6 +164,10 @@ type ClusterDesired struct {
 	KubeconfigContext string `json:"kubeconfigContext,omitempty"`
 	// NodePools are the cluster's node pools, in file order; no default pool ever exists.
 	NodePools []NodePool `json:"nodePools"`
+	// Revision is the managed control plane's revision on this cluster, its channel's
+	// (asm-managed, asm-managed-rapid or asm-managed-stable, from the release channel); empty with
+	// an in-cluster control plane, whose revision is Mesh.Revision on every cluster.
+	Revision string `json:"revision,omitempty"`
 	// Reason says why the cluster exists.
 	Reason string `json:"reason"`
 	// Objects are the Kubernetes objects the federation wants in the cluster, sorted by address.
@@ -414,6 +418,10 @@ const (
 	RoleCRD ObjectRole = "crd"
 	// RoleWorkload is a Deployment of the control plane, waited on until available.
 	RoleWorkload ObjectRole = "workload"
+	// RoleMeshConfig is the managed control plane's mesh ConfigMap, which the control plane
+	// creates and reads: the tool writes only its own keys into data.mesh, keeps the others, and
+	// never deletes it.
+	RoleMeshConfig ObjectRole = "meshConfig"
 )
 
 // KubeObject is one Kubernetes object the federation wants in one cluster.
@@ -425,6 +433,10 @@ type KubeObject struct {
 	Kind      string       `json:"kind"`
 	Name      string       `json:"name"`
 	Role      ObjectRole   `json:"role,omitempty"`
+	// Shared objects belong to a managed control plane, which creates them (istio-system, its
+	// mesh ConfigMaps): the tool sets its fields in them whoever created them, and never deletes
+	// them.
+	Shared bool `json:"shared,omitempty"`
 	// Object is the manifest with the ownership labels. Values only known live (a remote
 	// secret's kubeconfig, cacerts, the gateway certificate) are absent; Pending says which.
 	Object map[string]any `json:"object"`

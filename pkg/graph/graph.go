@@ -208,7 +208,7 @@ func Of(d *federation.Desired) *Graph {
 	// Ingress: clients reach every cluster's ingress gateway.
 	for _, c := range d.Clusters {
 		for _, o := range c.Objects {
-			if o.Kind != "Gateway" {
+			if o.Kind != "Gateway" || o.Name == federation.EgressGatewayRouting {
 				continue
 			}
 			g.Nodes = append(g.Nodes, Node{ID: "ingress_clients", Label: "ingress clients"})

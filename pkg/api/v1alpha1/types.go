@@ -230,15 +230,19 @@ const (
 // Mesh configures Istio / Cloud Service Mesh across the federation.
 type Mesh struct {
 	// ControlPlane is inCluster (an istiod per cluster, rendered from IstioOperator overlays) or
-	// managed (the fleet servicemesh feature with automatic management). Default: inCluster.
+	// managed (the fleet servicemesh feature with automatic management; the fields that only
+	// configure an in-cluster control plane are refused with it). Default: inCluster.
 	ControlPlane string `json:"controlPlane,omitempty"`
 	// Revision is the Istio revision installed and the istio.io/rev label of enrolled namespaces.
-	// Default: derived from the tag, e.g. 1-31-0.
+	// Default: derived from the tag, e.g. 1-31-0. Not with a managed control plane, whose revision
+	// is each cluster's channel's: asm-managed-rapid, asm-managed or asm-managed-stable for the
+	// RAPID, REGULAR (or no) and STABLE release channels.
 	Revision string `json:"revision,omitempty"`
 	// Hub is the registry of Istio images. Default: docker.io/istio. Use an ASM hub, e.g.
-	// gcr.io/gke-release/asm, for Anthos Service Mesh images.
+	// gcr.io/gke-release/asm, for Anthos Service Mesh images. Not with a managed control plane.
 	Hub string `json:"hub,omitempty"`
-	// Tag of the Istio images. Default: the Istio release the tool renders with.
+	// Tag of the Istio images. Default: the Istio release the tool renders with. Not with a
+	// managed control plane.
 	Tag string `json:"tag,omitempty"`
 	// MeshID is values.global.meshID and the GKE mesh_id label. Default: proj-<fleet project number>.
 	MeshID string `json:"meshID,omitempty"`
@@ -267,7 +271,7 @@ type Mesh struct {
 	// another. Default: all TCP, UDP and ICMP traffic.
 	CrossClusterPorts []PortRule `json:"crossClusterPorts,omitempty"`
 	// Overlays are custom IstioOperator overlays merged, in order, over the one the tool builds:
-	// the equivalent of install_asm --custom_overlay.
+	// the equivalent of install_asm --custom_overlay. Not with a managed control plane.
 	Overlays []Overlay `json:"overlays,omitempty"`
 }
 
@@ -301,7 +305,9 @@ type Egress struct {
 	Mode string `json:"mode,omitempty"`
 	// Allow lists external destinations reachable under REGISTRY_ONLY; each becomes a ServiceEntry.
 	Allow []EgressRule `json:"allow,omitempty"`
-	// Gateway installs an egress gateway. Default: false.
+	// Gateway routes the allow-list through an egress gateway: application pods reach the
+	// allow-listed hosts only through it. It needs REGISTRY_ONLY and hosts without wildcards.
+	// Default: false.
 	Gateway bool `json:"gateway,omitempty"`
 }
 

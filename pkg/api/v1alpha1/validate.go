@@ -528,7 +528,9 @@ func (v *validator) mesh() {
 	v.ca()
 	v.enum("spec.mesh.mtls", m.MTLS, MTLSStrict, MTLSPermissive)
 	v.egress()
+	v.egressGateway()
 	v.ingress()
+	v.managedMesh()
 	seen := map[int32]bool{}
 	for i, port := range m.WebhookPorts {
 		p := fmt.Sprintf("spec.mesh.webhookPorts[%d]", i)

@@ -121,11 +121,12 @@ func (a *applier) recordInventories(ctx context.Context) error {
 	return nil
 }
 
-// inventoryAddresses are the desired addresses of a cluster other than the inventory itself.
+// inventoryAddresses are the desired addresses of a cluster other than the inventory itself and
+// the shared objects, which are a managed control plane's and never pruned.
 func (a *applier) inventoryAddresses(cluster string) []plan.Address {
 	var out []plan.Address
 	for _, addr := range a.r.desiredByCluster[cluster] {
-		if a.r.desired[addr].role != roleInventory {
+		if o := a.r.desired[addr]; o.role != roleInventory && !o.shared {
 			out = append(out, addr)
 		}
 	}
@@ -171,6 +172,16 @@ func (a *applier) write(ctx context.Context, c plan.Change, progress func(string
 	if o == nil {
 		return errors.New("no desired state")
 	}
+	// An Istio kind whose CRD the federation does not install waits for the control plane that
+	// does: a managed control plane installs Istio's CRDs once the fleet has provisioned it.
+	if crd, ok := crdOf[o.ref.Kind]; ok {
+		crdRef := ref{Cluster: o.ref.Cluster, Kind: "CustomResourceDefinition", Name: crd}
+		if a.r.desired[crdRef.Address()] == nil {
+			if err := a.waitCRD(ctx, crdRef, progress); err != nil {
+				return err
+			}
+		}
+	}
 	// Ownership is checked again: an object created since the plan without the mark is left alone.
 	// An object still being deleted is waited for, then created anew.
 	cur, err := get(ctx, a.r.clients, o.ref)
@@ -179,13 +190,22 @@ func (a *applier) write(ctx context.Context, c plan.Change, progress func(string
 		if err := a.waitGone(ctx, o.ref, cur.GetUID(), progress); err != nil {
 			return err
 		}
+		cur = nil
+	case err == nil && o.shared:
+		// A managed control plane's own object: written into whoever created it.
 	case err == nil && !owned(cur, a.r.fed):
 		return fmt.Errorf("%s exists without this federation's ownership labels (created since the plan); it was not changed", c.Address)
 	case err != nil && !apierrors.IsNotFound(err):
 		return readError(o.ref, err)
+	case err != nil:
+		cur = nil
 	}
 	u := o.u.DeepCopy()
 	switch o.role {
+	case federation.RoleMeshConfig:
+		if err := a.fillMeshConfig(o, cur, u); err != nil {
+			return err
+		}
 	case federation.RoleRemoteSecret:
 		if err := a.fillRemoteSecret(ctx, o, u, progress); err != nil {
 			return err
@@ -216,6 +236,21 @@ func (a *applier) write(ctx context.Context, c plan.Change, progress func(string
 		return err
 	}
 	return nil
+}
+
+// fillMeshConfig merges the keys the tool sets into the mesh config the ConfigMap holds now, read
+// just before the write, so that what others set there since the plan is kept.
+func (a *applier) fillMeshConfig(o *object, cur, u *unstructured.Unstructured) error {
+	want, _ := o.res.Fields[fieldMeshConfig].(map[string]any)
+	text := ""
+	if cur != nil {
+		text, _, _ = unstructured.NestedString(cur.Object, "data", federation.MeshConfigKey)
+	}
+	merged, err := mergeMeshConfig(text, want)
+	if err != nil {
+		return fmt.Errorf("%s: data.%s: %w; the tool only adds its keys to a valid mesh config", o.res.Address, federation.MeshConfigKey, err)
+	}
+	return unstructured.SetNestedField(u.Object, merged, "data", federation.MeshConfigKey)
 }
 
 // fillRemoteSecret writes the kubeconfig with the current token of the holder's reader account in
@@ -459,6 +494,9 @@ func podsReason(pods []corev1.Pod) string {
 func (a *applier) waitCRD(ctx context.Context, rf ref, progress func(string)) error {
 	return a.poll(ctx, "CustomResourceDefinition "+rf.Name+" to be established", progress, func(ctx context.Context) (bool, string, error) {
 		u, err := get(ctx, a.r.clients, rf)
+		if apierrors.IsNotFound(err) {
+			return false, "it does not exist: the control plane installs it (a managed control plane once the fleet has provisioned it)", nil
+		}
 		if err != nil {
 			return false, "", err
 		}

@@ -46,6 +46,9 @@ type object struct {
 	role federation.ObjectRole
 	// remote is the derivation of a remote secret.
 	remote *federation.RemoteSecret
+	// shared objects belong to a managed control plane: written into whoever created them,
+	// never deleted (federation.KubeObject.Shared).
+	shared bool
 }
 
 func inventoryName(fed string) string { return InventoryPrefix + fed }
@@ -83,6 +86,15 @@ func desiredObjects(d *federation.Desired, cred *IngressCredential) (map[string]
 				}
 				o.u.Object["data"] = data
 				o.res.Fields = objectFields(o.u)
+			case federation.RoleMeshConfig:
+				// Compared by the keys the tool sets; written merged into the live config.
+				text, _, _ := unstructured.NestedString(o.u.Object, "data", federation.MeshConfigKey)
+				want, err := parseMeshConfig(text)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", ko.Address, err)
+				}
+				delete(o.res.Fields, "data")
+				o.res.Fields[fieldMeshConfig] = want
 			}
 			objs = append(objs, o)
 		}
@@ -143,7 +155,7 @@ func fromModel(ko federation.KubeObject) (*object, error) {
 	if rf.Address() != ko.Address || u.GetName() != ko.Name {
 		return nil, fmt.Errorf("%s: the object is named %q in cluster %s", ko.Address, u.GetName(), ko.Cluster)
 	}
-	return &object{ref: rf, u: u, role: ko.Role, res: plan.Resource{
+	return &object{ref: rf, u: u, role: ko.Role, shared: ko.Shared, res: plan.Resource{
 		Address:   ko.Address,
 		Kind:      ko.Kind,
 		Group:     "cluster " + ko.Cluster,

@@ -2,10 +2,15 @@ package clusterlayer
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
+	yaml "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
@@ -47,6 +52,8 @@ var kinds = map[string]kind{
 	"PeerAuthentication": {gvr: schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"}, apiVersion: "security.istio.io/v1", namespaced: true},
 	"ServiceEntry":       {gvr: schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "serviceentries"}, apiVersion: "networking.istio.io/v1", namespaced: true},
 	"Gateway":            {gvr: schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}, apiVersion: "networking.istio.io/v1", namespaced: true},
+	"VirtualService":     {gvr: schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}, apiVersion: "networking.istio.io/v1", namespaced: true},
+	"DestinationRule":    {gvr: schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"}, apiVersion: "networking.istio.io/v1", namespaced: true},
 }
 
 // crdOf names the CRD that defines an Istio kind, so an object of that kind waits for it.
@@ -54,6 +61,8 @@ var crdOf = map[string]string{
 	"PeerAuthentication": "peerauthentications.security.istio.io",
 	"ServiceEntry":       "serviceentries.networking.istio.io",
 	"Gateway":            "gateways.networking.istio.io",
+	"VirtualService":     "virtualservices.networking.istio.io",
+	"DestinationRule":    "destinationrules.networking.istio.io",
 }
 
 // ref identifies one object in one cluster.
@@ -228,4 +237,105 @@ func stringMap(m map[string]string) map[string]any {
 func owned(u *unstructured.Unstructured, fed string) bool {
 	l := u.GetLabels()
 	return l[federation.KubeLabelManagedBy] == federation.ManagedByValue && l[federation.KubeLabelFederation] == fed
+}
+
+// fieldMeshConfig is the plan field of a mesh ConfigMap (federation.RoleMeshConfig): the keys of
+// its mesh config the tool sets, compared as values rather than as the text they are written in.
+const fieldMeshConfig = "meshConfig"
+
+// parseMeshConfig reads a mesh config as JSON-compatible values; empty text is an empty config.
+func parseMeshConfig(text string) (map[string]any, error) {
+	out := map[string]any{}
+	if strings.TrimSpace(text) == "" {
+		return out, nil
+	}
+	if err := sigsyaml.Unmarshal([]byte(text), &out); err != nil {
+		return nil, fmt.Errorf("the mesh config is not a YAML mapping: %w", err)
+	}
+	if out == nil {
+		out = map[string]any{}
+	}
+	return out, nil
+}
+
+// meshConfigOf is what a live mesh ConfigMap holds of the keys the tool sets (want): the rest of
+// its mesh config is someone else's. A mesh config that is not YAML shows as its error.
+func meshConfigOf(u *unstructured.Unstructured, want map[string]any) any {
+	text, _, _ := unstructured.NestedString(u.Object, "data", federation.MeshConfigKey)
+	live, err := parseMeshConfig(text)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	return prune(live, want)
+}
+
+// mergeMeshConfig sets the keys of want in a mesh config's YAML and keeps everything else of it,
+// its comments and order included: the managed control plane's ConfigMap carries settings others
+// wrote.
+func mergeMeshConfig(text string, want map[string]any) (string, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		return "", fmt.Errorf("the mesh config is not YAML: %w", err)
+	}
+	prefix := ""
+	if len(doc.Content) == 0 {
+		// Nothing but comments, or nothing: keep the text and start a mapping after it.
+		if t := strings.TrimSpace(text); t != "" {
+			prefix = t + "\n"
+		}
+		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map"}}}
+	}
+	root := doc.Content[0]
+	if root.Tag == "!!null" {
+		*root = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	}
+	if root.Kind != yaml.MappingNode {
+		return "", fmt.Errorf("the mesh config is a %s, not a mapping", root.Tag)
+	}
+	if err := setKeys(root, want); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return "", err
+	}
+	if err := enc.Close(); err != nil {
+		return "", err
+	}
+	return prefix + b.String(), nil
+}
+
+// setKeys sets each key of want in the mapping m, recursing into mappings so that a key the tool
+// does not set beside one it does (outboundTrafficPolicy.egressProxy beside mode) stays.
+func setKeys(m *yaml.Node, want map[string]any) error {
+	m.Style &^= yaml.FlowStyle
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		i := -1
+		for j := 0; j+1 < len(m.Content); j += 2 {
+			if m.Content[j].Value == k {
+				i = j + 1
+			}
+		}
+		if i < 0 {
+			m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k}, &yaml.Node{})
+			i = len(m.Content) - 1
+		}
+		if sub, ok := want[k].(map[string]any); ok {
+			if m.Content[i].Kind != yaml.MappingNode {
+				m.Content[i] = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+			}
+			if err := setKeys(m.Content[i], sub); err != nil {
+				return err
+			}
+			continue
+		}
+		var v yaml.Node
+		if err := v.Encode(want[k]); err != nil {
+			return fmt.Errorf("encode %s: %w", k, err)
+		}
+		m.Content[i] = &v
+	}
+	return nil
 }

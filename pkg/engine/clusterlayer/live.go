@@ -138,7 +138,14 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	if err := r.complete(&warnings); err != nil {
 		return nil, err
 	}
-	if err := r.retainRevisionsInUse(ctx, d.Mesh.Revision, &warnings); err != nil {
+	revisions := map[string]string{}
+	for _, c := range d.Clusters {
+		revisions[c.Name] = d.Mesh.Revision
+		if c.Revision != "" {
+			revisions[c.Name] = c.Revision
+		}
+	}
+	if err := r.retainRevisionsInUse(ctx, revisions, &warnings); err != nil {
 		return nil, err
 	}
 	if err := r.retainCRDsInUse(ctx, &warnings); err != nil {
@@ -326,7 +333,15 @@ func (r *ClusterPlan) liveObject(rf ref, u *unstructured.Unstructured) *object {
 	}
 	o.role = d.role
 	o.res.Fields = liveFields(u, d.res.Fields)
+	if d.shared {
+		// The managed control plane's own object: the tool sets its fields in it whoever
+		// created it, and leaves the rest alone.
+		o.res.Owned = true
+	}
 	switch d.role {
+	case federation.RoleMeshConfig:
+		want, _ := d.res.Fields[fieldMeshConfig].(map[string]any)
+		o.res.Fields[fieldMeshConfig] = meshConfigOf(u, want)
 	case federation.RoleReaderToken:
 		o.res.Fields[fieldTokenGeneration] = generation(u.GetAnnotations())
 	case federation.RoleRemoteSecret:
@@ -550,10 +565,10 @@ func caData(cs *kube.ClientSet, cluster string) []byte {
 }
 
 // retainRevisionsInUse keeps the control plane of a previous revision while anything still uses
-// it: a new revision is installed beside the old one, namespaces move to it by label, and pods
-// move when they restart. Until then the old revision's objects are neither deleted nor
-// shown as deletions; a warning says what still uses it.
-func (r *ClusterPlan) retainRevisionsInUse(ctx context.Context, revision string, warnings *[]string) error {
+// it: a new revision (revisions, per cluster) is installed beside the old one, namespaces move to
+// it by label, and pods move when they restart. Until then the old revision's objects are
+// neither deleted nor shown as deletions; a warning says what still uses it.
+func (r *ClusterPlan) retainRevisionsInUse(ctx context.Context, revisions map[string]string, warnings *[]string) error {
 	type key struct{ cluster, rev string }
 	users := map[key]string{}
 	for addr, l := range r.live {
@@ -561,6 +576,7 @@ func (r *ClusterPlan) retainRevisionsInUse(ctx context.Context, revision string,
 			continue
 		}
 		rev := l.u.GetLabels()[federation.LabelRevision]
+		revision := revisions[l.ref.Cluster]
 		if rev == "" || rev == revision || l.ref.Kind == "Namespace" {
 			continue
 		}

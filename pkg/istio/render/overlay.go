@@ -21,13 +21,7 @@ const IstioRelease = "1.31"
 // defaultProfile is the Istio installation profile every overlay starts from.
 const defaultProfile = "default"
 
-// Annotations of the ingress gateway Service on GKE.
-const (
-	annotationILB          = "cloud.google.com/load-balancer-type"
-	annotationGlobalAccess = "networking.gke.io/internal-load-balancer-allow-global-access"
-	defaultEgressName      = "istio-egressgateway"
-	iopAPIVersion          = "install.istio.io/v1alpha1"
-)
+const iopAPIVersion = "install.istio.io/v1alpha1"
 
 // Input is what overlays are built from: a checked, defaulted federation and its compiled form.
 type Input struct {
@@ -236,7 +230,7 @@ func clusterOverlay(in Input, clusterName, network string) map[string]any {
 		"ingressGateways": []any{ingressGateway(m.Ingress)},
 	}
 	if m.Egress.Gateway {
-		components["egressGateways"] = []any{map[string]any{"name": defaultEgressName, "enabled": true}}
+		components["egressGateways"] = []any{egressGateway(m.Egress)}
 	}
 	return map[string]any{
 		"apiVersion": iopAPIVersion,
@@ -273,23 +267,33 @@ func ingressGateway(in v1alpha1.Ingress) map[string]any {
 	if name == "" {
 		name = v1alpha1.DefaultIngressName
 	}
-	k8s := map[string]any{
-		"service": map[string]any{
-			"ports": []any{
-				map[string]any{"name": "status-port", "port": 15021, "targetPort": 15021},
-				map[string]any{"name": "http2", "port": 80, "targetPort": 8080},
-				map[string]any{"name": "https", "port": 443, "targetPort": 8443},
-			},
-		},
+	var ports []any
+	for _, p := range federation.IngressGatewayPorts {
+		ports = append(ports, map[string]any{"name": p.Name, "port": int64(p.Port), "targetPort": int64(p.TargetPort)})
 	}
+	k8s := map[string]any{"service": map[string]any{"ports": ports}}
 	if in.InternalLoadBalancer == nil || *in.InternalLoadBalancer {
-		ann := map[string]any{annotationILB: "Internal"}
+		ann := map[string]any{federation.AnnotationILB: "Internal"}
 		if in.GlobalAccess != nil && *in.GlobalAccess {
-			ann[annotationGlobalAccess] = "true"
+			ann[federation.AnnotationGlobalAccess] = "true"
 		}
 		k8s["serviceAnnotations"] = ann
 	}
 	return map[string]any{"name": name, "enabled": enabled, "k8s": k8s}
+}
+
+// egressGateway is the egress gateway, serving each allow-listed port (federation.EgressGatewayPorts):
+// the routing the federation derives sends the allow-list through it.
+func egressGateway(e v1alpha1.Egress) map[string]any {
+	gw := map[string]any{"name": federation.EgressGatewayName, "enabled": true}
+	var ports []any
+	for _, p := range federation.EgressGatewayPorts(e.Allow) {
+		ports = append(ports, map[string]any{"name": p.Name, "port": int64(p.Port), "targetPort": int64(p.TargetPort)})
+	}
+	if len(ports) > 0 {
+		gw["k8s"] = map[string]any{"service": map[string]any{"ports": ports}}
+	}
+	return gw
 }
 
 func toAny(l []string) []any {
