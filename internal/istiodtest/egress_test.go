@@ -22,6 +22,7 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine/clusterlayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/istio"
 )
 
 // TestMeshPolicyThroughIstiod applies the mesh policy of a federation that routes its allow-list
@@ -57,7 +58,11 @@ func TestMeshPolicyThroughIstiod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := clusterlayer.Plan(ctx, map[string]*rest.Config{c.Name: c.RESTConfig()}, d, clusterlayer.Options{})
+	root, err := istio.NewRoot(istio.RootOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := clusterlayer.Plan(ctx, map[string]*rest.Config{c.Name: c.RESTConfig()}, d, clusterlayer.Options{CARoot: root})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,9 +133,11 @@ var variations = map[string]mutation{
 		f.Spec.Clusters[0].NodePools[0].ServiceAccount = "gke@svc-proj.iam.gserviceaccount.com"
 	},
 	"spec.mesh.controlPlane": func(f *v1alpha1.Federation) {
+		// What a managed control plane refuses goes with it (see the managed walk).
 		f.Spec.Mesh.ControlPlane = v1alpha1.ControlPlaneManaged
 		f.Spec.Mesh.CA = v1alpha1.CA{}
 		f.Spec.Mesh.Overlays = nil
+		f.Spec.Mesh.Revision, f.Spec.Mesh.Hub, f.Spec.Mesh.Tag, f.Spec.Mesh.MeshID, f.Spec.Mesh.TrustDomain = "", "", "", "", ""
 	},
 	"spec.mesh.revision":           func(f *v1alpha1.Federation) { f.Spec.Mesh.Revision = "rev-b" },
 	"spec.mesh.hub":                func(f *v1alpha1.Federation) { f.Spec.Mesh.Hub = "gcr.io/gke-release/asm" },
