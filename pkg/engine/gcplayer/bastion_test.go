@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -387,4 +388,57 @@ func TestBastionOwnership(t *testing.T) {
 			t.Errorf("the foreign VM changed: %v", in)
 		}
 	})
+}
+
+// An apply interrupted while the VM is being created leaves its zonal operation running: the next
+// plan finds it, Resume waits for it, and the VM is created once.
+func TestBastionCreateLeftRunningIsResumed(t *testing.T) {
+	clock := gcpfake.NewFakeClock(time.Now())
+	const hold = 24 * time.Hour
+	srv := gcpfake.Start(t, gcpfake.WithClock(clock), gcpfake.WithLatency(&gcpfake.Latency{Op: map[string]time.Duration{"Instances/Insert": hold}}))
+	e := newEngine(t, srv)
+	f := load(t, multiProject)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for srv.Calls("Instances/Insert") == 0 && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	if _, err := e.Apply(ctx, mustPlan(t, e, f), gcplayer.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetLatency(nil)
+
+	r := mustPlan(t, e, f)
+	var pending *gcplayer.Pending
+	for i := range r.Pending {
+		if r.Pending[i].Address == bastionAddr {
+			pending = &r.Pending[i]
+		}
+	}
+	if pending == nil || pending.Operation == nil || pending.Operation.Scope != "zones/"+bastionZone {
+		t.Fatalf("the VM's create left running is not pending: %+v (notes %q)", r.Pending, r.Plan.Notes)
+	}
+	done := make(chan error, 1)
+	go func() {
+		rep, err := e.Resume(context.Background(), r, gcplayer.ResumeOptions{PollInterval: 5 * time.Millisecond})
+		if err == nil {
+			err = rep.Err()
+		}
+		done <- err
+	}()
+	for srv.Calls("ZoneOperations/Get") == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	clock.Advance(2 * hold)
+	if err := <-done; err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	converge(t, e, multiProject)
+	if n := srv.Calls("Instances/Insert"); n != 1 {
+		t.Errorf("the VM was inserted %d times, want once", n)
+	}
 }
