@@ -2,7 +2,7 @@
 # The reference setup's own way, replayed as gcloud commands: one command per resource that the
 # sample repository's Terraform and scripts create for two private clusters, in their order, run
 # one after another as its scripts do. Used by compare.sh to time it beside kubectl asmfed apply
-# against the same sandbox. The bastion VM (no Compute Engine instances in the sandbox) and the
+# against the same sandbox. The bastion VM (the two-cluster sample asmfed applies has none) and the
 # steps that need a live cluster (install_asm, memberships register, remote secrets) are left out;
 # docs/performance.md says what that leaves on each side.
 #

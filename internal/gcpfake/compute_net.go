@@ -206,6 +206,9 @@ func (x *subnetworks) Delete(ctx context.Context, req *computepb.DeleteSubnetwor
 	if by := s.clusterUsingSubnet(fqn); by != "" {
 		return nil, computeInUse(fqn, by)
 	}
+	if by := s.instanceUsingSubnet(fqn); by != "" {
+		return nil, computeInUse(fqn, by)
+	}
 	return s.computeOp(ctx, req.Project, "regions/"+req.Region, "delete", fqn, sn.GetId(), &pendingOp{Dels: []string{"compute/" + fqn}}), nil
 }
 

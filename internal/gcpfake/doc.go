@@ -1,6 +1,7 @@
 // Package gcpfake is a local simulator of the Google Cloud APIs that
-// kubectl-asmfed talks to: Compute Engine networking and Shared VPC, GKE,
-// Service Usage, Resource Manager, IAM service accounts and GKE Hub.
+// kubectl-asmfed talks to: Compute Engine networking, Shared VPC and
+// instances (the bastion), GKE, Service Usage, Resource Manager, IAM
+// service accounts and GKE Hub.
 //
 // It implements the official *pb server interfaces and serves them over
 // gRPC and over REST on one port; REST routes come from the protos'

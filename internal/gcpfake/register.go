@@ -46,6 +46,8 @@ func (s *Server) registerAll() error {
 		{&computepb.Subnetworks_ServiceDesc, &subnetworks{s: s}, "compute"},
 		{&computepb.Firewalls_ServiceDesc, &firewalls{s: s}, "compute"},
 		{&computepb.Routers_ServiceDesc, &routers{s: s}, "compute"},
+		{&computepb.Instances_ServiceDesc, &instances{s: s}, "compute"},
+		{&computepb.Zones_ServiceDesc, &zones{s: s}, "compute"},
 		{&computepb.GlobalOperations_ServiceDesc, &globalOps{s: s}, "compute"},
 		{&computepb.RegionOperations_ServiceDesc, &regionOps{s: s}, "compute"},
 		{&computepb.ZoneOperations_ServiceDesc, &zoneOps{s: s}, "compute"},

@@ -165,6 +165,7 @@ func (o *applyOptions) Run(ctx context.Context) error {
 		}
 	}
 	if !fp.Plan.HasChanges() && fp.Deferred == nil && !fp.Pending() {
+		o.bastionLine(fp)
 		return nil
 	}
 	if o.saved == nil && !o.autoApprove {
@@ -192,7 +193,17 @@ func (o *applyOptions) Run(ctx context.Context) error {
 	if err := report.Err(); err != nil {
 		return phaseFailed(err)
 	}
+	o.bastionLine(fp)
 	return nil
+}
+
+// bastionLine closes a successful apply of a federation with a bastion: the command that reaches
+// it, from which administrators run kubectl against the private endpoints.
+func (o *applyOptions) bastionLine(fp *engine.FullPlan) {
+	if fp.Model == nil || fp.Model.Bastion == nil {
+		return
+	}
+	fmt.Fprintf(o.streams.ErrOut, "\nReach the clusters from the bastion: %s\n", fp.Model.Bastion.SSHCommand)
 }
 
 // confirm asks on the terminal; without one it refuses rather than guessing.

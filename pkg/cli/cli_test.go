@@ -152,6 +152,11 @@ func TestRenderDerived(t *testing.T) {
 		t.Error("placeholders are HTML-escaped in JSON")
 	}
 
+	r = run(t, "render", "-f", multiProject, "--derived")
+	if want := "\n    ssh:            gcloud compute ssh mesh-bastion --zone us-central1-a --project retail-net-host --tunnel-through-iap\n"; r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("render --derived of the bastion sample: code %d, no %q in:\n%s", r.code, want, r.stdout)
+	}
+
 	r = run(t, "render", "-f", "../api/v1alpha1/testdata/invalid/subnet-missing.yaml", "--derived")
 	if r.code != exitFailure || !strings.Contains(r.stderr, "subnet-missing.yaml:35:15") {
 		t.Errorf("render of an invalid file: code %d, stderr %q", r.code, r.stderr)

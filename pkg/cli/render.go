@@ -344,6 +344,16 @@ func writeDerivedText(w io.Writer, f *v1alpha1.Federation, d *federation.Desired
 		p.why(sn.Reason)
 	}
 
+	if b := d.Bastion; b != nil {
+		p.section("Bastion")
+		p.item("%s", b.Address)
+		p.kv("subnet", b.Subnetwork)
+		p.kv("machine type", b.MachineType)
+		p.kv("authorized as", b.AuthorizedRange)
+		p.kv("ssh", b.SSHCommand)
+		p.why(b.Reason)
+	}
+
 	p.section("Clusters (%d)", len(d.Clusters))
 	for _, c := range d.Clusters {
 		p.item("%s", c.Address)

@@ -57,6 +57,10 @@ func Compile(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
 		return nil, err
 	}
 	d.Network, d.Subnets = c.network()
+	if d.Bastion, err = c.bastion(); err != nil {
+		return nil, err
+	}
+	c.bastionVM = d.Bastion
 	if d.Clusters, err = c.clusterDesired(d.Mesh); err != nil {
 		return nil, err
 	}
@@ -121,6 +125,9 @@ type compiler struct {
 	subnets  map[string]*v1alpha1.Subnet
 	clusters []*clusterInfo // sorted by name
 	regions  map[string]bool
+	// bastionVM is the compiled bastion, nil without one: the clusters' authorized networks and
+	// the firewall rules follow from it.
+	bastionVM *Bastion
 }
 
 type clusterInfo struct {
@@ -447,6 +454,9 @@ func (c *compiler) authorizedNetworks(ci *clusterInfo) ([]AuthorizedNetwork, err
 			return nil, err
 		}
 	}
+	if b := bastionNetwork(c.bastionVM, byCIDR); b != nil {
+		byCIDR[b.CIDR] = b
+	}
 	for _, p := range c.clusters {
 		if p == ci {
 			continue
@@ -526,6 +536,7 @@ func (c *compiler) firewallRules() ([]FirewallRule, error) {
 		out = append(out, c.rules("admin", src, tags, []Allowed{{IPProtocol: "tcp"}},
 			fmt.Sprintf("admin networks %s reach every node (kubectl exec, port-forward and debugging through the private endpoint)", strings.Join(names, ", ")))...)
 	}
+	out = append(out, c.bastionRules(c.bastionVM)...)
 	if err := c.distinctNames(out); err != nil {
 		return nil, err
 	}
@@ -642,26 +653,49 @@ func sortedPorts(ports []int32) []string {
 
 func (c *compiler) nats() ([]NAT, error) {
 	nat := c.spec.Network.CloudNAT
-	if !v1alpha1.Bool(nat.Enabled) {
+	enabled := v1alpha1.Bool(nat.Enabled)
+	var bastionSubnet *v1alpha1.Subnet
+	if b := c.spec.Admin.Bastion; b != nil && b.NAT {
+		if bastionSubnet = c.subnets[b.Subnet]; bastionSubnet == nil {
+			return nil, fmt.Errorf("spec.admin.bastion.subnet: subnet %q is not in spec.network.subnets", b.Subnet)
+		}
+	}
+	if !enabled && bastionSubnet == nil {
 		return nil, nil
 	}
 	byRegion := map[string][]string{}
-	for i, name := range nat.Subnets {
-		s := c.subnets[name]
-		if s == nil {
-			return nil, fmt.Errorf("spec.network.cloudNAT.subnets[%d]: subnet %q is not in spec.network.subnets", i, name)
+	var regions []string
+	if enabled {
+		for i, name := range nat.Subnets {
+			s := c.subnets[name]
+			if s == nil {
+				return nil, fmt.Errorf("spec.network.cloudNAT.subnets[%d]: subnet %q is not in spec.network.subnets", i, name)
+			}
+			byRegion[s.Region] = append(byRegion[s.Region], name)
 		}
-		byRegion[s.Region] = append(byRegion[s.Region], name)
+		for _, region := range sortedUnique(nat.Regions) {
+			if len(byRegion[region]) == 0 {
+				return nil, fmt.Errorf("spec.network.cloudNAT.regions: region %q has none of spec.network.cloudNAT.subnets (add a subnet of %s or remove the region)", region, region)
+			}
+			regions = append(regions, region)
+		}
 	}
 	images := c.spec.Mesh.Hub
 	if c.spec.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
 		images = "the managed data plane's"
 	}
 	var out []NAT
-	for _, region := range sortedUnique(nat.Regions) {
-		names := sortedUnique(byRegion[region])
-		if len(names) == 0 {
-			return nil, fmt.Errorf("spec.network.cloudNAT.regions: region %q has none of spec.network.cloudNAT.subnets (add a subnet of %s or remove the region)", region, region)
+	for _, region := range sortedUnique(append(regions, regionOf(bastionSubnet)...)) {
+		var why []string
+		if slices.Contains(regions, region) {
+			why = append(why, fmt.Sprintf("private nodes in %s have no external IPs; Cloud NAT lets them pull images (%s) and reach allowed external hosts. Private Google Access covers Google APIs only",
+				region, images))
+		} else {
+			byRegion[region] = nil
+		}
+		if bastionSubnet != nil && bastionSubnet.Region == region {
+			byRegion[region] = append(byRegion[region], bastionSubnet.Name)
+			why = append(why, bastionNATReason(c.spec.Admin.Bastion))
 		}
 		n := NAT{
 			Project: c.spec.Network.Project,
@@ -669,16 +703,23 @@ func (c *compiler) nats() ([]NAT, error) {
 			Network: c.spec.Network.Name,
 			Router:  routerName(c.fed, region),
 			Name:    natName(c.fed, region),
-			Reason: fmt.Sprintf("private nodes in %s have no external IPs; Cloud NAT lets them pull images (%s) and reach allowed external hosts. Private Google Access covers Google APIs only",
-				region, images),
+			Reason:  strings.Join(why, "; "),
 		}
 		n.Address = plan.RouterAddress(n.Project, region, n.Router)
-		for _, s := range names {
+		for _, s := range sortedUnique(byRegion[region]) {
 			n.Subnets = append(n.Subnets, NATSubnet{Name: s, Ranges: []string{"PRIMARY_IP_RANGE"}})
 		}
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// regionOf is the region of a subnet, as a list: none for no subnet.
+func regionOf(s *v1alpha1.Subnet) []string {
+	if s == nil {
+		return nil
+	}
+	return []string{s.Region}
 }
 
 func (c *compiler) remoteSecrets() []RemoteSecret {
@@ -751,6 +792,10 @@ func (c *compiler) apis() []APIService {
 	}
 
 	add(host, "compute.googleapis.com", fmt.Sprintf("VPC %s, its subnets, firewall rules and Cloud NAT", c.spec.Network.Name))
+	if b := c.bastionVM; b != nil {
+		add(host, "compute.googleapis.com", fmt.Sprintf("the bastion VM %s", b.Name))
+		add(host, "iap.googleapis.com", fmt.Sprintf("Identity-Aware Proxy's TCP forwarding carries SSH to the bastion %s (gcloud compute ssh --tunnel-through-iap)", b.Name))
+	}
 
 	byProject := map[string][]string{}
 	wi := map[string]bool{}
@@ -937,6 +982,11 @@ func checkNames(d *Desired) error {
 	}
 	for _, r := range d.FirewallRules {
 		if err := check("firewall", r.Name); err != nil {
+			return err
+		}
+	}
+	if b := d.Bastion; b != nil {
+		if err := check("network tag", b.Tag); err != nil {
 			return err
 		}
 	}

@@ -454,6 +454,9 @@ func checkReasons(t *testing.T, d *federation.Desired) {
 	if d.MeshFeature != nil && d.MeshFeature.Reason == "" {
 		missing(string(d.MeshFeature.Address))
 	}
+	if d.Bastion != nil && d.Bastion.Reason == "" {
+		missing(string(d.Bastion.Address))
+	}
 	for _, c := range d.Clusters {
 		if c.Reason == "" {
 			missing(string(c.Address))

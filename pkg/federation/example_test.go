@@ -26,6 +26,7 @@ func ExampleCompile() {
 	// Output:
 	// mesh ID: proj-123456789012
 	// firewall: asmfed-asm--admin [10.0.0.0/24] → [cluster3 cluster4]
+	// firewall: asmfed-asm--iap-ssh [35.235.240.0/20] → [asmfed-asm--bastion]
 	// firewall: asmfed-asm--mesh-from-cluster3 [10.185.128.0/18] → [cluster4]
 	// firewall: asmfed-asm--mesh-from-cluster4 [10.185.192.0/18] → [cluster3]
 	// firewall: asmfed-asm--webhooks [192.168.2.0/28 192.168.3.0/28] → [cluster3 cluster4]

@@ -35,6 +35,11 @@ func TestCompileReference(t *testing.T) {
 				SourceRanges: []string{"10.0.0.0/24"}, TargetTags: []string{"cluster3", "cluster4"},
 				Allowed: []federation.Allowed{{IPProtocol: "tcp"}},
 			},
+			{ // the port-22 rule the reference's README asks to create by hand, for Identity-Aware Proxy only
+				Name: "asmfed-asm--iap-ssh", Project: "asm-seed", Network: "asm-vpc-3",
+				SourceRanges: []string{"35.235.240.0/20"}, TargetTags: []string{"asmfed-asm--bastion"},
+				Allowed: []federation.Allowed{{IPProtocol: "tcp", Ports: []string{"22"}}},
+			},
 			{ // asm-from-cluster3-to-cluster4, with the mesh's default of every port
 				Name: "asmfed-asm--mesh-from-cluster3", Project: "asm-seed", Network: "asm-vpc-3",
 				SourceRanges: []string{"10.185.128.0/18"}, TargetTags: []string{"cluster4"},

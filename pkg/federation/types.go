@@ -79,6 +79,8 @@ type Desired struct {
 	// MeshFeature is the fleet's servicemesh feature when the control plane is managed; nil
 	// otherwise.
 	MeshFeature *MeshFeature `json:"meshFeature,omitempty"`
+	// Bastion is the administration VM of spec.admin.bastion; nil when the file has none.
+	Bastion *Bastion `json:"bastion,omitempty"`
 	// Unresolved lists the projects whose numbers were not in Facts; placeholders stand for them.
 	// Empty means the Desired is final.
 	Unresolved []string `json:"unresolved,omitempty"`
@@ -246,6 +248,41 @@ type AuthorizedNetwork struct {
 	DisplayName string `json:"displayName"`
 	CIDR        string `json:"cidr"`
 	Reason      string `json:"reason"`
+}
+
+// Bastion is the administration VM inside the VPC: no external IP, a shielded VM with OS Login,
+// reached over SSH through Identity-Aware Proxy. It has labels, so it carries the ownership labels.
+type Bastion struct {
+	// Address is gcp:projects/P/zones/Z/instances/N.
+	Address plan.Address `json:"address"`
+	// Project is the network's project: the VM sits in the VPC it administers.
+	Project string `json:"project"`
+	Zone    string `json:"zone"`
+	Region  string `json:"region"`
+	Name    string `json:"name"`
+	// Network and Subnetwork are the relative names of the VPC and of the subnet the VM is on.
+	Network       string       `json:"network"`
+	Subnetwork    string       `json:"subnetwork"`
+	SubnetAddress plan.Address `json:"subnetAddress"`
+	MachineType   string       `json:"machineType"`
+	// InternalIP is the static internal address; empty lets Compute Engine pick one in the subnet.
+	InternalIP string `json:"internalIP,omitempty"`
+	// AuthorizedRange is what admits the VM to the clusters' control planes: InternalIP/32, or the
+	// subnet's primary range when the address is not fixed.
+	AuthorizedRange string `json:"authorizedRange"`
+	// Tag is the network tag the IAP SSH firewall rule targets.
+	Tag string `json:"tag"`
+	// ServiceAccount is the email the VM runs as (cloud-platform scope); empty: none.
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+	// Image is the boot disk's source image, a family: the current image at creation.
+	Image string `json:"image"`
+	// Labels are the ownership labels.
+	Labels map[string]string `json:"labels"`
+	// SSHRule is the address of the firewall rule that lets IAP reach port 22.
+	SSHRule plan.Address `json:"sshRule"`
+	// SSHCommand is how administrators reach the VM.
+	SSHCommand string `json:"sshCommand"`
+	Reason     string `json:"reason"`
 }
 
 // FirewallRule is a VPC ingress allow rule. Firewall rules have no labels, so ownership is the

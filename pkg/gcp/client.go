@@ -54,9 +54,11 @@ type Clients struct {
 	subnetworks *compute.SubnetworksClient
 	firewalls   *compute.FirewallsClient
 	routers     *compute.RoutersClient
+	instances   *compute.InstancesClient
 	projects    *compute.ProjectsClient
 	globalOps   *compute.GlobalOperationsClient
 	regionOps   *compute.RegionOperationsClient
+	zoneOps     *compute.ZoneOperationsClient
 	clusters    *container.ClusterManagerClient
 	services    *serviceusage.Client
 	rmProjects  *resourcemanager.ProjectsClient
@@ -102,6 +104,12 @@ func New(ctx context.Context, cfg Config) (*Clients, error) {
 	}
 	if c.routers, err = compute.NewRoutersRESTClient(ctx, opts...); c.track(c.routers, "compute routers", err, &firstErr) {
 		c.routers = nil
+	}
+	if c.instances, err = compute.NewInstancesRESTClient(ctx, opts...); c.track(c.instances, "compute instances", err, &firstErr) {
+		c.instances = nil
+	}
+	if c.zoneOps, err = compute.NewZoneOperationsRESTClient(ctx, opts...); c.track(c.zoneOps, "compute zone operations", err, &firstErr) {
+		c.zoneOps = nil
 	}
 	if c.projects, err = compute.NewProjectsRESTClient(ctx, opts...); c.track(c.projects, "compute projects", err, &firstErr) {
 		c.projects = nil

@@ -28,7 +28,7 @@ type Operation struct {
 	// Name is what the operation is polled by: compute's short name with its Scope, GKE's
 	// projects/P/locations/L/operations/NAME, Service Usage's operations/NAME.
 	Name string
-	// Scope is compute's "global" or "regions/R".
+	// Scope is compute's "global", "regions/R" or "zones/Z".
 	Scope string
 	// Project is the project the operation was listed in.
 	Project string
@@ -59,8 +59,8 @@ func relative(link string) string {
 	return link
 }
 
-// RunningComputeOperations lists the compute operations of a project that are not done, global
-// and regional, in one aggregated call.
+// RunningComputeOperations lists the compute operations of a project that are not done, global,
+// regional and zonal, in one aggregated call.
 func (c *Clients) RunningComputeOperations(ctx context.Context, project string) ([]Operation, error) {
 	var out []Operation
 	err := c.do(ctx, "list compute operations", "projects/"+project, func(ctx context.Context) error {
@@ -73,10 +73,9 @@ func (c *Clients) RunningComputeOperations(ctx context.Context, project string) 
 				if op.GetStatus() == computepb.Operation_DONE {
 					continue
 				}
-				if op.GetZone() != "" {
-					continue // the tool starts no zonal operations
-				}
-				if r := op.GetRegion(); r != "" {
+				if z := op.GetZone(); z != "" {
+					scope = "zones/" + shortName(z)
+				} else if r := op.GetRegion(); r != "" {
 					scope = "regions/" + shortName(r)
 				} else {
 					scope = "global"
@@ -175,6 +174,8 @@ func (c *Clients) waitComputeByName(ctx context.Context, op Operation, call, res
 		err := c.do(ctx, call+" (poll)", resource, func(ctx context.Context) (err error) {
 			if r, ok := strings.CutPrefix(op.Scope, "regions/"); ok {
 				got, err = c.regionOps.Get(ctx, &computepb.GetRegionOperationRequest{Project: op.Project, Region: r, Operation: shortName(op.Name)})
+			} else if z, ok := strings.CutPrefix(op.Scope, "zones/"); ok {
+				got, err = c.zoneOps.Get(ctx, &computepb.GetZoneOperationRequest{Project: op.Project, Zone: z, Operation: shortName(op.Name)})
 			} else {
 				got, err = c.globalOps.Get(ctx, &computepb.GetGlobalOperationRequest{Project: op.Project, Operation: shortName(op.Name)})
 			}

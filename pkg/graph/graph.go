@@ -205,6 +205,18 @@ func Of(d *federation.Desired) *Graph {
 			g.Edges = append(g.Edges, Edge{From: nat, To: id("egress", h), Label: "ServiceEntry (REGISTRY_ONLY)"})
 		}
 	}
+	// The bastion: Identity-Aware Proxy reaches its SSH port through the rule on its tag.
+	if b := d.Bastion; b != nil {
+		bastion := id("bastion", b.Name)
+		g.Nodes = append(g.Nodes,
+			Node{ID: bastion, Label: strings.TrimSpace("bastion " + b.Name + " " + b.InternalIP), Group: id("subnet", b.Subnetwork[strings.LastIndex(b.Subnetwork, "/")+1:])},
+			Node{ID: "iap", Label: "Identity-Aware Proxy " + federation.IAPRange})
+		for _, r := range d.FirewallRules {
+			if r.Address == b.SSHRule {
+				g.Edges = append(g.Edges, Edge{From: "iap", To: bastion, Label: fmt.Sprintf("%s (firewall %s)", allowed(r.Allowed), r.Name)})
+			}
+		}
+	}
 	// Ingress: clients reach every cluster's ingress gateway.
 	for _, c := range d.Clusters {
 		for _, o := range c.Objects {

@@ -32,6 +32,7 @@ const (
 	KindSubnetwork = "subnetwork"
 	KindFirewall   = "firewall"
 	KindRouter     = "router"
+	KindInstance   = "instance"
 	KindXpnHost    = "sharedVpcHost"
 	KindXpnService = "sharedVpcServiceProject"
 	KindIAMBinding = "iamBinding"
@@ -50,7 +51,8 @@ type Ref struct {
 	Kind string
 	// Project is the Google Cloud project (the host project of Shared VPC wiring).
 	Project string
-	// Location is a region (subnetworks, routers) or a location (clusters, memberships).
+	// Location is a region (subnetworks, routers), a zone (instances) or a location (clusters,
+	// memberships).
 	Location string
 	// Name is the resource's own name: the service of an API, the node pool of a node pool, the
 	// service project of a Shared VPC attachment, the object name of a Kubernetes object.
@@ -87,6 +89,11 @@ func FirewallAddress(project, name string) Address {
 // RouterAddress is a Cloud Router (with its Cloud NAT) of a region.
 func RouterAddress(project, region, name string) Address {
 	return Ref{Layer: LayerGCP, Kind: KindRouter, Project: project, Location: region, Name: name}.Address()
+}
+
+// InstanceAddress is a Compute Engine VM of a zone (the bastion).
+func InstanceAddress(project, zone, name string) Address {
+	return Ref{Layer: LayerGCP, Kind: KindInstance, Project: project, Location: zone, Name: name}.Address()
 }
 
 // XpnHostAddress is a project enabled as a Shared VPC host.
@@ -143,6 +150,8 @@ func (r Ref) Address() Address {
 		s = fmt.Sprintf("projects/%s/global/firewalls/%s", r.Project, r.Name)
 	case KindRouter:
 		s = fmt.Sprintf("projects/%s/regions/%s/routers/%s", r.Project, r.Location, r.Name)
+	case KindInstance:
+		s = fmt.Sprintf("projects/%s/zones/%s/instances/%s", r.Project, r.Location, r.Name)
 	case KindXpnHost:
 		s = fmt.Sprintf("projects/%s/xpnHost", r.Project)
 	case KindXpnService:
@@ -178,6 +187,7 @@ var gcpPatterns = []struct {
 	{LayerGCP, KindSubnetwork, []string{"projects", "{project}", "regions", "{location}", "subnetworks", "{name}"}},
 	{LayerGCP, KindFirewall, []string{"projects", "{project}", "global", "firewalls", "{name}"}},
 	{LayerGCP, KindRouter, []string{"projects", "{project}", "regions", "{location}", "routers", "{name}"}},
+	{LayerGCP, KindInstance, []string{"projects", "{project}", "zones", "{location}", "instances", "{name}"}},
 	{LayerGCP, KindXpnHost, []string{"projects", "{project}", "xpnHost"}},
 	{LayerGCP, KindXpnService, []string{"projects", "{project}", "xpnResources", "{name}"}},
 	{LayerGCP, KindMembership, []string{"projects", "{project}", "locations", "{location}", "memberships", "{name}"}},

@@ -17,6 +17,7 @@ func TestAddressRoundTrip(t *testing.T) {
 		{"subnetwork", SubnetworkAddress("p", "us-west2", "s"), Ref{Layer: "gcp", Kind: KindSubnetwork, Project: "p", Location: "us-west2", Name: "s"}},
 		{"firewall", FirewallAddress("p", "asmfed-x-webhooks"), Ref{Layer: "gcp", Kind: KindFirewall, Project: "p", Name: "asmfed-x-webhooks"}},
 		{"router", RouterAddress("p", "us-west2", "r"), Ref{Layer: "gcp", Kind: KindRouter, Project: "p", Location: "us-west2", Name: "r"}},
+		{"instance", InstanceAddress("p", "us-west2-a", "bastion"), Ref{Layer: "gcp", Kind: KindInstance, Project: "p", Location: "us-west2-a", Name: "bastion"}},
 		{"xpn host", XpnHostAddress("host"), Ref{Layer: "gcp", Kind: KindXpnHost, Project: "host"}},
 		{"xpn service", XpnServiceAddress("host", "svc"), Ref{Layer: "gcp", Kind: KindXpnService, Project: "host", Name: "svc"}},
 		{"iam on project", IAMBindingAddress("projects/p", "roles/container.hostServiceAgentUser", "serviceAccount:service-1@container-engine-robot.iam.gserviceaccount.com"),

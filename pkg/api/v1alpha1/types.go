@@ -128,7 +128,10 @@ type NamedCIDR struct {
 	CIDR string `json:"cidr"`
 }
 
-// Bastion is an administration VM inside the VPC.
+// Bastion is an administration VM inside the VPC, created in network.project: a shielded VM with
+// OS Login and no external IP, reached over SSH through Identity-Aware Proxy (a firewall rule lets
+// IAP's range 35.235.240.0/20 reach its port 22), whose address is in every cluster's master
+// authorized networks.
 type Bastion struct {
 	// Name of the VM instance.
 	Name string `json:"name"`
@@ -136,10 +139,22 @@ type Bastion struct {
 	Zone string `json:"zone"`
 	// Subnet the VM is attached to; it must be one of network.subnets, in the zone's region.
 	Subnet string `json:"subnet"`
-	// MachineType of the VM. Default: e2-small.
+	// MachineType of the VM. Default: e2-small. Changing it stops the VM, sets the type and starts
+	// it again: its boot disk and address are kept.
 	MachineType string `json:"machineType,omitempty"`
-	// InternalIP is an optional static internal address inside the subnet's primary range.
+	// InternalIP is an optional static internal address inside the subnet's primary range. Every
+	// cluster's master authorized networks admit it (without it, the subnet's primary range, as the
+	// VM's address is only known once it exists), unless an admin network already holds it.
 	InternalIP string `json:"internalIP,omitempty"`
+	// ServiceAccount is the email of the Google service account the VM runs as, with the
+	// cloud-platform scope (its IAM roles decide what it may do). Without one the VM holds no
+	// Google credentials of its own: administrators sign in on it (gcloud auth login) and act as
+	// themselves. Default: none.
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+	// NAT gives the VM outbound internet access (to download tools) by adding its subnet's
+	// primary range to the Cloud NAT of its region, which is created for it when no cluster needs
+	// one there, even with network.cloudNAT disabled. Default: false.
+	NAT bool `json:"nat,omitempty"`
 }
 
 // Cluster is a private GKE cluster that joins the mesh.

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -297,10 +298,27 @@ func (v *validator) admin() {
 			} else if ok {
 				if pr, perr := netip.ParsePrefix(sub.PrimaryRange); perr == nil && !pr.Contains(ip) {
 					v.errorf("spec.admin.bastion.internalIP", "pick an address inside the subnet", "%s is outside subnet %q (%s)", ip, sub.Name, sub.PrimaryRange)
+				} else if perr == nil && reservedAddress(pr, ip) {
+					v.errorf("spec.admin.bastion.internalIP", "Compute Engine reserves the first two and the last two addresses of a subnet's primary range: pick another",
+						"%s is reserved in subnet %q (%s)", ip, sub.Name, sub.PrimaryRange)
 				}
 			}
 		}
+		if b.ServiceAccount != "" && !emailAddr.MatchString(b.ServiceAccount) {
+			v.errorf("spec.admin.bastion.serviceAccount", "a service account email, e.g. bastion@my-project.iam.gserviceaccount.com", "%q is not an email address", b.ServiceAccount)
+		}
 	}
+}
+
+// reservedAddress reports whether ip is one of the four addresses Compute Engine keeps in every
+// subnet's primary range: the network and gateway addresses, the second-to-last and the broadcast.
+func reservedAddress(p netip.Prefix, ip netip.Addr) bool {
+	first := p.Masked().Addr().As4()
+	n := binary.BigEndian.Uint32(first[:])
+	size := uint32(1) << (32 - p.Bits())
+	a := ip.As4()
+	off := binary.BigEndian.Uint32(a[:]) - n
+	return off < 2 || off >= size-2
 }
 
 var (

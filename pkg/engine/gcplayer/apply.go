@@ -57,6 +57,8 @@ func (e *Layer) create(ctx context.Context, d *object, progress gcp.Progress) er
 		err = e.gcp.InsertFirewall(ctx, d.project, d.msg.(*computepb.Firewall), progress)
 	case plan.KindRouter:
 		err = e.gcp.InsertRouter(ctx, d.project, d.location, d.msg.(*computepb.Router), progress)
+	case plan.KindInstance:
+		err = e.gcp.InsertInstance(ctx, d.project, d.location, d.msg.(*computepb.Instance), progress)
 	case plan.KindXpnHost:
 		err = e.gcp.EnableXpnHost(ctx, d.project, progress)
 	case plan.KindXpnService:
@@ -165,6 +167,8 @@ func (e *Layer) delete(ctx context.Context, l *object, progress gcp.Progress) er
 		err = e.gcp.DeleteFirewall(ctx, l.project, l.msg.(*computepb.Firewall).GetName(), progress)
 	case plan.KindRouter:
 		err = e.gcp.DeleteRouter(ctx, l.project, l.location, l.msg.(*computepb.Router).GetName(), progress)
+	case plan.KindInstance:
+		err = e.gcp.DeleteInstance(ctx, l.project, l.location, l.msg.(*computepb.Instance).GetName(), progress)
 	case plan.KindCluster:
 		err = e.gcp.DeleteCluster(ctx, l.project, l.location, l.msg.(*containerpb.Cluster).GetName(), progress)
 	case plan.KindNodePool:
@@ -210,6 +214,8 @@ func (e *Layer) update(ctx context.Context, c plan.Change, d, l *object, progres
 		return e.updateCluster(ctx, c, d, l, progress)
 	case plan.KindFeature:
 		return e.updateFeature(ctx, d, progress)
+	case plan.KindInstance:
+		return e.updateInstance(ctx, c, d, progress)
 	case plan.KindNodePool:
 		want := d.msg.(*containerpb.NodePool)
 		if c.Changed("autoscaling") {

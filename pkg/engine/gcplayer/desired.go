@@ -149,6 +149,9 @@ func desiredState(d *federation.Desired) ([]*object, error) {
 		add(&object{res: plan.Resource{Address: mf.Address, Kind: plan.KindFeature, Group: group(mf.Project), Reason: mf.Reason,
 			Fields: featureFields(feature, nil), DependsOn: deps}, msg: feature, project: mf.Project})
 	}
+	if o := bastionObject(d); o != nil {
+		add(o)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].res.Address < out[j].res.Address })
 	return out, nil
 }

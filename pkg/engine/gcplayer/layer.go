@@ -131,6 +131,7 @@ func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, e
 	}
 	p.Warnings = append(p.Warnings, derived.Warnings...)
 	unhealthyClusters(p, snap, f.Metadata.Name)
+	restartingUpdates(p)
 	pending := pendingWork(derived, snap, desired, live)
 	for _, pw := range pending {
 		p.Notes = append(p.Notes, "resuming "+pw.String())

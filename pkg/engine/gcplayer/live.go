@@ -28,6 +28,7 @@ type snapshot struct {
 	subnetworks []*computepb.Subnetwork
 	firewalls   []*computepb.Firewall
 	routers     []*computepb.Router
+	instances   []*computepb.Instance
 	xpnHost     bool
 	xpnServices []string
 	clusters    map[string][]*containerpb.Cluster
@@ -88,6 +89,7 @@ func (e *Layer) read(ctx context.Context, d *federation.Desired) (*snapshot, err
 	g.Go(func() (err error) { s.subnetworks, err = e.gcp.Subnetworks(ctx, netProject); return err })
 	g.Go(func() (err error) { s.firewalls, err = e.gcp.Firewalls(ctx, netProject); return err })
 	g.Go(func() (err error) { s.routers, err = e.gcp.Routers(ctx, netProject); return err })
+	g.Go(func() (err error) { s.instances, err = e.gcp.Instances(ctx, netProject); return err })
 	if d.SharedVPC != nil {
 		g.Go(func() (err error) { s.xpnHost, err = e.gcp.XpnHost(ctx, netProject); return err })
 		g.Go(func() (err error) { s.xpnServices, err = e.gcp.XpnServiceProjects(ctx, netProject); return err })
@@ -304,6 +306,9 @@ func liveState(d *federation.Desired, s *snapshot, desired []*object) []*object 
 		keep(&object{res: plan.Resource{Address: addr, Kind: plan.KindRouter,
 			Group: "project " + netProject, Fields: routerFields(r, only), DependsOn: deps},
 			msg: r, project: netProject, location: region}, hasMarker(r.GetDescription(), fed))
+	}
+	for _, o := range liveInstances(d, s, want) {
+		keep(o, o.res.Owned)
 	}
 	if s.xpnHost {
 		keep(&object{res: plan.Resource{Address: plan.XpnHostAddress(netProject), Kind: plan.KindXpnHost, Fields: map[string]any{"enabled": true}}, project: netProject}, false)
