@@ -164,7 +164,7 @@ var variations = map[string]mutation{
 		f.Spec.Mesh.Egress.Allow[0].Name = "apis"
 	},
 	"spec.mesh.egress.allow[].hosts": func(f *v1alpha1.Federation) {
-		f.Spec.Mesh.Egress.Allow[0].Hosts = []string{"storage.googleapis.com"}
+		f.Spec.Mesh.Egress.Allow[0].Hosts = []string{"sqladmin.googleapis.com"}
 	},
 	"spec.mesh.egress.allow[].ports[].number": func(f *v1alpha1.Federation) {
 		f.Spec.Mesh.Egress.Allow[0].Ports[0].Number = 8443
@@ -386,6 +386,62 @@ func mergeKeys(a, b map[string]json.RawMessage) map[string]bool {
 }
 
 func TestEveryFieldHasAnEffect(t *testing.T) {
+	report, walked := walk(t, "", func(*v1alpha1.Federation) {}, variations)
+	for p := range variations {
+		if !slices.Contains(walked, p) {
+			t.Errorf("variation for %s, which is not a field of the API", p)
+		}
+	}
+	testutil.Golden(t, "testdata/effects.golden", report)
+}
+
+// toManaged turns the base into a federation with a managed control plane, without what such a
+// federation refuses (an IstioOperator's settings, the plug-in CA).
+func toManaged(f *v1alpha1.Federation) {
+	m := &f.Spec.Mesh
+	m.ControlPlane = v1alpha1.ControlPlaneManaged
+	m.CA = v1alpha1.CA{}
+	m.Overlays = nil
+	m.Revision, m.Hub, m.Tag, m.MeshID, m.TrustDomain = "", "", "", "", ""
+}
+
+// managedVariations replace, under a managed control plane, the variations whose base value
+// toManaged removed.
+var managedVariations = map[string]mutation{
+	"spec.mesh.controlPlane": func(f *v1alpha1.Federation) { f.Spec.Mesh.ControlPlane = v1alpha1.ControlPlaneInCluster },
+	"spec.mesh.ca.mode":      func(f *v1alpha1.Federation) { f.Spec.Mesh.CA = v1alpha1.CA{Mode: v1alpha1.CAPlugin} },
+	"spec.mesh.ca.rootCertFile": func(f *v1alpha1.Federation) {
+		f.Spec.Mesh.CA.RootCertFile, f.Spec.Mesh.CA.RootKeyFile = "ca/root-cert.pem", "ca/root-key.pem"
+	},
+	"spec.mesh.ca.rootKeyFile": func(f *v1alpha1.Federation) {
+		f.Spec.Mesh.CA.RootCertFile, f.Spec.Mesh.CA.RootKeyFile = "ca/root-cert.pem", "ca/root-key.pem"
+	},
+	"spec.mesh.overlays[].file": func(f *v1alpha1.Federation) { f.Spec.Mesh.Overlays = []v1alpha1.Overlay{{File: "overlay.yaml"}} },
+	"spec.mesh.overlays[].inline": func(f *v1alpha1.Federation) {
+		f.Spec.Mesh.Overlays = []v1alpha1.Overlay{{Inline: map[string]any{"apiVersion": "install.istio.io/v1alpha1", "kind": "IstioOperator"}}}
+	},
+}
+
+// Under a managed control plane too, every field of spec.mesh is applied the managed way or
+// refused: nothing is accepted and ignored.
+func TestEveryMeshFieldHasAnEffectUnderAManagedControlPlane(t *testing.T) {
+	vary := map[string]mutation{}
+	for p, m := range variations {
+		if strings.HasPrefix(p, "spec.mesh.") {
+			vary[p] = m
+		}
+	}
+	for p, m := range managedVariations {
+		vary[p] = m
+	}
+	report, _ := walk(t, "spec.mesh.", toManaged, vary)
+	testutil.Golden(t, "testdata/effects-managed.golden", report)
+}
+
+// walk varies each leaf field under prefix, from testdata/base.yaml changed by prepare, and
+// reports each variation's effect; a field without a variation or without effect fails the test.
+func walk(t *testing.T, prefix string, prepare mutation, vary map[string]mutation) (report string, walked []string) {
+	t.Helper()
 	dir := t.TempDir()
 	writeFiles(t, dir)
 	data, err := os.ReadFile("testdata/base.yaml")
@@ -397,37 +453,36 @@ func TestEveryFieldHasAnEffect(t *testing.T) {
 		if len(errs) > 0 {
 			t.Fatalf("testdata/base.yaml: %v", errs)
 		}
+		prepare(f)
 		return f
 	}
 	base := evaluate(t, dir, parse())
 	if len(base.errors) > 0 {
-		t.Fatalf("testdata/base.yaml must be valid:\n%s", strings.Join(base.errors, "\n"))
+		t.Fatalf("the base federation must be valid:\n%s", strings.Join(base.errors, "\n"))
 	}
-
 	var paths []string
 	leaves(reflect.TypeFor[v1alpha1.Federation](), "", &paths)
-	var report strings.Builder
+	var b strings.Builder
 	for _, p := range paths {
-		vary, ok := variations[p]
+		if !strings.HasPrefix(p, prefix) {
+			continue
+		}
+		walked = append(walked, p)
+		m, ok := vary[p]
 		if !ok {
 			t.Errorf("%s: no variation: add one to variations showing what the field changes", p)
 			continue
 		}
 		f := parse()
-		vary(f)
+		m(f)
 		e := effect(base, evaluate(t, dir, f))
 		if e == "" {
 			t.Errorf("%s: accepted without effect: varying it changes neither the compiled model nor the rendered control plane, and validation accepts it", p)
 			e = "NONE"
 		}
-		fmt.Fprintf(&report, "%s\t%s\n", p, e)
+		fmt.Fprintf(&b, "%s\t%s\n", p, e)
 	}
-	for p := range variations {
-		if !slices.Contains(paths, p) {
-			t.Errorf("variation for %s, which is not a field of the API", p)
-		}
-	}
-	testutil.Golden(t, "testdata/effects.golden", report.String())
+	return b.String(), walked
 }
 
 // writeFiles writes what base.yaml refers to: the plug-in CA root, the ingress certificate, key
