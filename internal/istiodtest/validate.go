@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // caSecret is where istiod, as its own CA, keeps the root it signs its serving certificate with.
@@ -32,7 +33,7 @@ type Verdict struct {
 // Validate sends obj to istiod's validation webhook (/validate on HTTPSAddr) as the API server
 // would on its creation, and returns istiod's verdict: the checks of Istio's own validation
 // (what `kubectl apply` of the object would meet in a cluster with the webhook). istiod's serving
-// certificate is verified against the root of its istio-ca-secret.
+// certificate is verified against the root istiod publishes (see webhookClient).
 func (i *Istiod) Validate(ctx context.Context, obj *unstructured.Unstructured) (Verdict, error) {
 	raw, err := json.Marshal(obj.Object)
 	if err != nil {
@@ -86,15 +87,28 @@ func (i *Istiod) Validate(ctx context.Context, obj *unstructured.Unstructured) (
 	return v, nil
 }
 
-// webhookClient trusts istiod's own root, which istiod writes to its istio-ca-secret.
+// webhookClient trusts the root istiod signs with: the one it publishes in istio-system
+// (istio-ca-root-cert, whatever its CA: the plug-in intermediate's root or its own), or, before it
+// has published it, the self-signed root of its istio-ca-secret.
 func (i *Istiod) webhookClient(ctx context.Context) (*http.Client, error) {
-	s, err := i.Cluster.Client().CoreV1().Secrets(Namespace).Get(ctx, caSecret, metav1.GetOptions{})
+	var rootPEM []byte
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		if cm, err := i.Cluster.Client().CoreV1().ConfigMaps(Namespace).Get(ctx, "istio-ca-root-cert", metav1.GetOptions{}); err == nil {
+			rootPEM = []byte(cm.Data["root-cert.pem"])
+			return true, nil
+		}
+		if s, err := i.Cluster.Client().CoreV1().Secrets(Namespace).Get(ctx, caSecret, metav1.GetOptions{}); err == nil {
+			rootPEM = s.Data["ca-cert.pem"]
+			return true, nil
+		}
+		return false, nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("read istiod's root: %w", err)
+		return nil, fmt.Errorf("read istiod's root: neither %s/istio-ca-root-cert nor %s/%s appeared: %w", Namespace, Namespace, caSecret, err)
 	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(s.Data["ca-cert.pem"]) {
-		return nil, fmt.Errorf("%s/%s holds no ca-cert.pem", Namespace, caSecret)
+	if !pool.AppendCertsFromPEM(rootPEM) {
+		return nil, fmt.Errorf("istiod's root in %s is not PEM", Namespace)
 	}
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "istiod." + Namespace + ".svc", MinVersion: tls.VersionTLS12},
