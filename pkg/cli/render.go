@@ -350,6 +350,7 @@ func writeDerivedText(w io.Writer, f *v1alpha1.Federation, d *federation.Desired
 		p.kv("control plane", fmt.Sprintf("%s, private endpoint %t", c.ControlPlaneRange, c.PrivateEndpoint))
 		p.kv("node tags", strings.Join(c.NodeTags, ", "))
 		p.kv("global access", fmt.Sprintf("%t: %s", c.MasterGlobalAccess, c.MasterGlobalAccessReason))
+		p.kv("reached via", fmt.Sprintf("%s at %s: %s", c.Access.Via, c.Access.Address, c.Access.Reason))
 		p.line("    master authorized networks:")
 		for _, an := range c.MasterAuthorizedNetworks {
 			p.line("      %-18s %-22s %s", an.CIDR, an.DisplayName, an.Reason)
@@ -443,6 +444,13 @@ func writeDerivedText(w io.Writer, f *v1alpha1.Federation, d *federation.Desired
 	for _, fm := range d.FleetMemberships {
 		p.item("%s", fm.Address)
 		p.why(fm.Reason)
+	}
+	if len(d.CallerRoles) > 0 {
+		p.section("Roles the caller needs (%d)", len(d.CallerRoles))
+		for _, r := range d.CallerRoles {
+			p.item("%s on project %s", r.Role, r.Project)
+			p.why(r.Reason)
+		}
 	}
 	if mf := d.MeshFeature; mf != nil {
 		p.section("Fleet feature")

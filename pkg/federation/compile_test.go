@@ -72,7 +72,7 @@ func summarize(d *federation.Desired) summary {
 
 var (
 	clusterAPIs = []string{"compute", "container", "iamcredentials", "logging", "monitoring"}
-	fleetAPIs   = []string{"cloudresourcemanager", "gkehub", "mesh", "serviceusage"}
+	fleetAPIs   = []string{"cloudresourcemanager", "connectgateway", "gkehub", "mesh", "serviceusage"}
 )
 
 func union(lists ...[]string) []string {

@@ -58,14 +58,21 @@ type Env struct {
 	BaseDir string
 	// Clusters are the clusters that exist and can be reached.
 	Clusters map[string]*rest.Config
-	// NotReady are clusters that do not exist or are not running.
+	// NotReady are clusters that do not exist or are not running, or cannot be reached.
 	NotReady []string
+	// NotReachable explains, by cluster, why one of NotReady that exists cannot be reached.
+	NotReachable map[string]NotReachable
 	// Pending is the plan of both layers: what apply would still change.
 	Pending *plan.Plan
 	// MeshStates are the managed control plane's states by cluster (managed mode only).
 	MeshStates map[string]MeshState
 	// Firewall is every live firewall rule of the federation's network; nil when not read.
 	Firewall []vpcfw.Rule
+}
+
+// NotReachable is why a cluster that exists cannot be reached, and what would fix it.
+type NotReachable struct {
+	Message, Hint string
 }
 
 // Check is one verification: an ID that never changes (it names the check in output, JSON and
@@ -134,6 +141,10 @@ func clustersExist(_ context.Context, env *Env) []Finding {
 		notReady[n] = true
 	}
 	for _, c := range env.Federation.Spec.Clusters {
+		if why, ok := env.NotReachable[c.Name]; ok {
+			out = append(out, Finding{Subject: c.Name, Status: Fail, Message: why.Message, Hint: why.Hint})
+			continue
+		}
 		if notReady[c.Name] {
 			out = append(out, Finding{Subject: c.Name, Status: Fail, Message: "the cluster does not exist or is not running",
 				Hint: "run kubectl asmfed apply, or wait for GKE to finish creating it"})

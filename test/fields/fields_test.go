@@ -91,9 +91,12 @@ var variations = map[string]mutation{
 	"spec.admin.bastion.subnet":      func(f *v1alpha1.Federation) { f.Spec.Admin.Bastion.Subnet = "west" },
 	"spec.admin.bastion.machineType": func(f *v1alpha1.Federation) { f.Spec.Admin.Bastion.MachineType = "e2-medium" },
 	"spec.admin.bastion.internalIP":  func(f *v1alpha1.Federation) { f.Spec.Admin.Bastion.InternalIP = "10.0.0.10" },
-	"spec.clusters[].name":           func(f *v1alpha1.Federation) { f.Spec.Clusters[0].Name = "north" },
-	"spec.clusters[].project":        func(f *v1alpha1.Federation) { f.Spec.Clusters[0].Project = "other-proj" },
-	"spec.clusters[].location":       func(f *v1alpha1.Federation) { f.Spec.Clusters[0].Location = "us-west2-a" },
+	// The first cluster names a kubeconfig context, so the federation-wide way reaches the second.
+	"spec.access.via":            func(f *v1alpha1.Federation) { f.Spec.Access.Via = v1alpha1.AccessPrivateEndpoint },
+	"spec.clusters[].access.via": func(f *v1alpha1.Federation) { f.Spec.Clusters[1].Access.Via = v1alpha1.AccessPrivateEndpoint },
+	"spec.clusters[].name":       func(f *v1alpha1.Federation) { f.Spec.Clusters[0].Name = "north" },
+	"spec.clusters[].project":    func(f *v1alpha1.Federation) { f.Spec.Clusters[0].Project = "other-proj" },
+	"spec.clusters[].location":   func(f *v1alpha1.Federation) { f.Spec.Clusters[0].Location = "us-west2-a" },
 	"spec.clusters[].subnet": func(f *v1alpha1.Federation) {
 		f.Spec.Network.Subnets = append(f.Spec.Network.Subnets, v1alpha1.Subnet{Name: "west2", Region: "us-west2",
 			PrimaryRange: "10.13.0.0/24",
