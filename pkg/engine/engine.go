@@ -39,8 +39,9 @@ func New(clients *gcp.Clients, opts Options) *Engine {
 
 // ClusterOptions say how the cluster side of a federation is reached and planned.
 type ClusterOptions struct {
-	// Config returns how to reach a cluster's API server, given what GKE says of it. Callers
-	// decide between a kubeconfig context and the GKE endpoint with an OAuth token.
+	// Config returns how to reach a cluster's API server the way its access.via says, given what
+	// GKE says of it: the Connect Gateway or the GKE endpoint with an OAuth token, or a kubeconfig
+	// context.
 	Config func(c federation.ClusterDesired, access gcplayer.ClusterAccess) (*rest.Config, error)
 	// BaseDir resolves the file's relative paths (the plug-in CA root, the gateway certificate).
 	BaseDir string
