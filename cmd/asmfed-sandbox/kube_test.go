@@ -61,6 +61,10 @@ func TestKubeBackedClusters(t *testing.T) {
 	if !strings.Contains(stdout.String(), "export "+sandbox.AccessTokenEnv+"="+tokenFile) {
 		t.Errorf("env output lacks the access token file:\n%s", stdout.String())
 	}
+	// gcloud sends the same token, which the simulated Connect Gateway checks.
+	if !strings.Contains(stdout.String(), "export CLOUDSDK_AUTH_ACCESS_TOKEN_FILE="+tokenFile) || strings.Contains(stdout.String(), "CLOUDSDK_AUTH_DISABLE_CREDENTIALS") {
+		t.Errorf("env output does not point gcloud at the access token:\n%s", stdout.String())
+	}
 	if fi, err := os.Stat(tokenFile); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("access token file: %v %v", err, fi)
 	}

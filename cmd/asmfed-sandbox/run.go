@@ -144,17 +144,22 @@ func (o *serveOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 		}
 		defer os.Remove(o.pidFile)
 	}
-	printEnv(stdout, srv.URL())
 	if tokenFile != "" {
+		// gcloud sends the token its clusters accept, which the Connect Gateway checks.
+		printVars(stdout, gcpfake.EnvWithToken(srv.URL(), tokenFile))
 		fmt.Fprintf(stdout, "export %s=%s\n", sandbox.AccessTokenEnv, tokenFile)
+	} else {
+		printEnv(stdout, srv.URL())
 	}
 	fmt.Fprintf(stderr, "asmfed-sandbox: serving Google Cloud APIs on %s (admin: %s/_fake/); Ctrl-C to stop\n", srv.URL(), srv.URL())
 	<-ctx.Done()
 	return nil
 }
 
-func printEnv(w io.Writer, endpoint string) {
-	for _, kv := range gcpfake.Env(endpoint) {
+func printEnv(w io.Writer, endpoint string) { printVars(w, gcpfake.Env(endpoint)) }
+
+func printVars(w io.Writer, vars []string) {
+	for _, kv := range vars {
 		name, val, _ := strings.Cut(kv, "=")
 		fmt.Fprintf(w, "export %s=%s\n", name, val)
 	}

@@ -66,7 +66,8 @@ func TestServeWritesPidFileAndEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stdout.String(), "export ASMFED_GCP_ENDPOINT="+fields[1]) ||
-		!strings.Contains(stdout.String(), "export CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE="+fields[1]+"/compute/v1/") {
+		!strings.Contains(stdout.String(), "export CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE="+fields[1]+"/compute/v1/") ||
+		!strings.Contains(stdout.String(), "export CLOUDSDK_API_ENDPOINT_OVERRIDES_CONNECTGATEWAY="+fields[1]+"/connectgateway/") {
 		t.Errorf("env output:\n%s", stdout.String())
 	}
 	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {

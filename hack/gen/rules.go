@@ -19,6 +19,7 @@ var enums = map[string][]string{
 	"IngressTLS.MinProtocolVersion": {"TLSV1_2", "TLSV1_3"},
 	"PortRule.Protocol":             {"tcp", "udp", "icmp", "sctp", "all"},
 	"Namespace.PodSecurity":         {"privileged", "baseline", "restricted"},
+	"Access.Via":                    {"connectGateway", "privateEndpoint", "publicEndpoint", "kubeconfig"},
 }
 
 // fieldRules add to a field's schema what its Go type cannot say but its comment does.

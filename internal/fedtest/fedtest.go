@@ -93,6 +93,12 @@ func (b *Builder) CrossClusterPorts(rules ...v1alpha1.PortRule) *Builder {
 	return b
 }
 
+// Access sets how the tool reaches the clusters (spec.access.via).
+func (b *Builder) Access(via string) *Builder {
+	b.f.Spec.Access.Via = via
+	return b
+}
+
 // Cluster adds a cluster and the subnet it owns.
 func (b *Builder) Cluster(c *ClusterBuilder) *Builder {
 	b.f.Spec.Network.Subnets = append(b.f.Spec.Network.Subnets, c.subnet)
@@ -176,6 +182,24 @@ func (c *ClusterBuilder) AuthorizedNetwork(name, cidr string) *ClusterBuilder {
 // PeerAPIServer sets the address peers use in their remote secrets.
 func (c *ClusterBuilder) PeerAPIServer(s string) *ClusterBuilder {
 	c.c.PeerAPIServer = s
+	return c
+}
+
+// Access sets how the tool reaches this cluster (access.via).
+func (c *ClusterBuilder) Access(via string) *ClusterBuilder {
+	c.c.Access.Via = via
+	return c
+}
+
+// KubeconfigContext names the kubeconfig context the tool reaches this cluster through.
+func (c *ClusterBuilder) KubeconfigContext(name string) *ClusterBuilder {
+	c.c.KubeconfigContext = name
+	return c
+}
+
+// PrivateEndpoint sets whether the control plane has only a private endpoint.
+func (c *ClusterBuilder) PrivateEndpoint(only bool) *ClusterBuilder {
+	c.c.PrivateEndpoint = &only
 	return c
 }
 

@@ -57,6 +57,8 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
 		}
 	case "/_fake/log":
 		reply(s.RequestLog())
+	case "/_fake/iam/denials":
+		s.adminDenials(w, r)
 	case "/_fake/faults":
 		switch r.Method {
 		case http.MethodGet:

@@ -86,6 +86,7 @@ func (s *Server) registerAll() error {
 	for _, m := range []struct{ method, path string }{
 		{"GetIamPolicy", "/v1/{resource=projects/*}:getIamPolicy"},
 		{"SetIamPolicy", "/v1/{resource=projects/*}:setIamPolicy"},
+		{"TestIamPermissions", "/v1/{resource=projects/*}:testIamPermissions"},
 	} {
 		if err := s.gw.addRoute(&resourcemanagerpb.Projects_ServiceDesc, rm, "cloudresourcemanager", m.method, "POST", m.path, "*", nil); err != nil {
 			return err

@@ -52,6 +52,10 @@ type Server struct {
 	// provisioning holds the control planes being started, by cluster key.
 	// Guarded by the store lock.
 	provisioning map[string]*provisioning
+	// iam knows callers by their tokens, and the permissions taken away from them.
+	iam iamState
+	// gatewayListener serves the Connect Gateway over TLS, for kubeconfigs.
+	gatewayListener
 }
 
 type options struct {
@@ -234,6 +238,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if strings.HasPrefix(r.URL.Path, "/_fake/") {
 		s.admin(w, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, GatewayPrefix+"/") {
+		s.connectGateway(w, r)
 		return
 	}
 	if r.Method == http.MethodGet && rmV1Project.MatchString(r.URL.Path) {

@@ -359,6 +359,6 @@ func (x *rmProjects) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyRe
 }
 
 func (x *rmProjects) TestIamPermissions(ctx context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {
-	// Loopback callers are trusted with everything.
-	return &iampb.TestIamPermissionsResponse{Permissions: req.Permissions}, nil
+	// Loopback callers are trusted with everything but what a Denial takes away.
+	return &iampb.TestIamPermissionsResponse{Permissions: x.s.granted(x.s.callerOf(ctx), req.Permissions)}, nil
 }

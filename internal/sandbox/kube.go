@@ -7,6 +7,7 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -22,11 +23,19 @@ import (
 // (and to Google APIs off loopback). The sandbox's clusters accept the token it writes there.
 const AccessTokenEnv = "ASMFED_GCP_ACCESS_TOKEN_FILE"
 
+// Principal is who the sandbox's access token authenticates as, to the simulated Connect
+// Gateway and Resource Manager's testIamPermissions: the principal to take permissions away from
+// (gcpfake.Denial) to see what a caller without them sees.
+const Principal = "user:operator@example.com"
+
 // KubeBackend backs every GKE cluster the simulator creates with a real local kube-apiserver, so
 // that the plugin's path from "the cluster exists in GCP" to "talk to its API" is the real one:
-// the container API returns the server's address as the endpoint (public and private) and its CA.
+// the container API returns the server's address as the endpoint (public and private) and its CA,
+// and the simulated Connect Gateway passes calls to it. It is a gcpfake.Authenticator: the
+// simulator knows its token as Principal's.
 type KubeBackend struct {
-	env *testenv.Environment
+	env   *testenv.Environment
+	token string
 
 	mu sync.Mutex
 	// local maps a GKE cluster (project/location/name) to its local cluster's name.
@@ -53,7 +62,15 @@ func StartKube(ctx context.Context, dir, tokenFile string, logw io.Writer) (*Kub
 	if err != nil {
 		return nil, fmt.Errorf("start local Kubernetes (build the binaries with hack/testbin/build.sh): %w", err)
 	}
-	return &KubeBackend{env: env, local: map[string]string{}}, nil
+	return &KubeBackend{env: env, token: token, local: map[string]string{}}, nil
+}
+
+// Authenticate knows the token the sandbox wrote as Principal's.
+func (b *KubeBackend) Authenticate(token string) (string, bool) {
+	if subtle.ConstantTimeCompare([]byte(token), []byte(b.token)) == 1 {
+		return Principal, true
+	}
+	return "", false
 }
 
 // localName names the local cluster behind one provisioning of a GKE cluster: the GKE name (cut

@@ -168,6 +168,10 @@ func (o *applyOptions) Run(ctx context.Context) error {
 		o.bastionLine(fp)
 		return nil
 	}
+	var unreachable *engine.ClustersUnreachableError
+	if errors.As(fp.Deferred, &unreachable) && !fp.Plan.HasChanges() && !fp.Pending() {
+		return &exitError{Code: exitUnreachable, Err: fmt.Errorf("Google Cloud has nothing to apply, and %w", unreachable)}
+	}
 	if o.saved == nil && !o.autoApprove {
 		if err := o.confirm("Apply these changes?"); err != nil {
 			return err
@@ -187,6 +191,9 @@ func (o *applyOptions) Run(ctx context.Context) error {
 	}
 	report, err := s.eng.ApplyAll(ctx, fp, aopts)
 	done()
+	if errors.As(err, &unreachable) {
+		return &exitError{Code: exitUnreachable, Err: err}
+	}
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ func TestPlanApplyPlan(t *testing.T) {
 	if r.code != exitChanges {
 		t.Fatalf("first plan: code %d, want %d\n%s", r.code, exitChanges, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "Plan: 19 to add, 0 to change, 0 to replace, 0 to destroy.") {
+	if !strings.Contains(r.stdout, "Plan: 20 to add, 0 to change, 0 to replace, 0 to destroy.") {
 		t.Fatalf("first plan:\n%s", r.stdout)
 	}
 	if fi, err := os.Stat(planFile); err != nil || fi.Mode().Perm() != 0o600 {
@@ -84,7 +84,7 @@ func TestPlanApplyPlan(t *testing.T) {
 	if r.code != exitFailure || !strings.Contains(r.stderr, "Cluster side: not applied") || !strings.Contains(r.stderr, "pass --auto-approve") {
 		t.Fatalf("apply saved plan without a terminal: code %d\n%s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "19 done, 0 failed, 0 skipped") || strings.Contains(r.stderr, "Cluster side finished") {
+	if !strings.Contains(r.stderr, "20 done, 0 failed, 0 skipped") || strings.Contains(r.stderr, "Cluster side finished") {
 		t.Errorf("apply summary:\n%s", r.stderr)
 	}
 	if !strings.Contains(r.stdout, "Cluster side, planned now that the clusters exist:") || !strings.Contains(r.stdout, "k8s:cluster3/istio-system/Secret/istio-remote-secret-cluster4") {
@@ -96,6 +96,10 @@ func TestPlanApplyPlan(t *testing.T) {
 	r = runAgainst(t, sb, "apply", "-f", file, "--wait=false", "--auto-approve")
 	if r.code != exitOK || !strings.Contains(r.stderr, "Cluster side finished") {
 		t.Fatalf("apply the cluster side: code %d\n%s", r.code, r.stderr)
+	}
+	// The sample names no way in: the clusters are reached through the Connect Gateway.
+	if n := srv.Calls("ConnectGateway/Proxy"); n == 0 {
+		t.Error("the cluster side did not go through the Connect Gateway")
 	}
 
 	r = runAgainst(t, sb, "plan", "-f", file, "--detailed-exitcode")
@@ -180,6 +184,11 @@ func TestPlanApplyPlan(t *testing.T) {
 	}
 	if blocked != 1 || allowed != 1 || !strings.Contains(r.stderr, "ASMFED-NET-001") {
 		t.Errorf("verify --graph: %d blocked webhook edges, %d allowed mesh edges, want 1 and 1\n%s", blocked, allowed, r.stdout)
+	}
+
+	r = runAgainst(t, sb, "destroy", "-f", file, "--auto-approve")
+	if r.code != exitOK {
+		t.Fatalf("destroy: code %d\n%s", r.code, r.stderr)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 
 	"golang.org/x/oauth2"
 	"k8s.io/client-go/rest"
@@ -18,17 +19,18 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
-// clusterOptions tells the engine how the CLI reaches clusters: the kubeconfig context the file
-// names (every one checked before any work, and used with its own credentials), or the GKE
-// endpoint and CA with an OAuth token (the token file of ASMFED_GCP_ACCESS_TOKEN_FILE, else the
-// service account of --impersonate-service-account, else Application Default Credentials).
+// clusterOptions tells the engine how the CLI reaches clusters, the way each cluster's
+// access.via says: the kubeconfig context the file names (every one checked before any work, and
+// used with its own credentials), or, with an OAuth token (the token file of
+// ASMFED_GCP_ACCESS_TOKEN_FILE, else the service account of --impersonate-service-account, else
+// Application Default Credentials), the Connect Gateway or the endpoint and CA GKE reports.
 func (g *globalOptions) clusterOptions(ctx context.Context, f *v1alpha1.Federation, src *fileSource, cloud cloudFlags, rotate bool) (engine.ClusterOptions, error) {
 	if err := cloud.check(g); err != nil {
 		return engine.ClusterOptions{}, err
 	}
 	contexts := map[string]string{}
 	for _, c := range f.Spec.Clusters {
-		if c.KubeconfigContext != "" {
+		if c.Access.Via == v1alpha1.AccessKubeconfig {
 			contexts[c.Name] = c.KubeconfigContext
 		}
 	}
@@ -67,16 +69,36 @@ func (g *globalOptions) clusterOptions(ctx context.Context, f *v1alpha1.Federati
 		BaseDir:             src.baseDir(),
 		RotateRemoteSecrets: rotate,
 		Config: func(c federation.ClusterDesired, access gcplayer.ClusterAccess) (*rest.Config, error) {
-			if cfg, ok := fromContexts[c.Name]; ok {
-				return cfg, nil
+			if c.Access.Via == v1alpha1.AccessKubeconfig {
+				return fromContexts[c.Name], nil
 			}
 			ts, err := tokenSource()
 			if err != nil {
 				return nil, err
 			}
-			return kube.ConfigForEndpoint(kube.Endpoint{Host: access.Endpoint, CAData: access.CAData, TokenSource: ts, AllowLoopbackHTTP: g.simulated()})
+			ep := kube.Endpoint{CAData: access.CAData, TokenSource: ts, AllowLoopbackHTTP: g.simulated()}
+			switch c.Access.Via {
+			case v1alpha1.AccessConnectGateway:
+				ep = kube.Endpoint{Host: g.gatewayURL() + c.Access.GatewayPath, SystemRoots: true, TokenSource: ts, AllowLoopbackHTTP: g.simulated()}
+			case v1alpha1.AccessPrivateEndpoint:
+				ep.Host = access.PrivateEndpoint
+			case v1alpha1.AccessPublicEndpoint:
+				ep.Host = access.Endpoint
+			default:
+				return nil, fmt.Errorf("cluster %s: unknown access.via %q", c.Name, c.Access.Via)
+			}
+			return kube.ConfigForEndpoint(ep)
 		},
 	}, nil
+}
+
+// gatewayURL is the Connect Gateway's base URL: Google's, or under endpointEnv's when every
+// Google API is pointed elsewhere (the sandbox serves the gateway under /connectgateway).
+func (g *globalOptions) gatewayURL() string {
+	if e := g.getenv(endpointEnv); e != "" {
+		return strings.TrimSuffix(e, "/") + "/connectgateway"
+	}
+	return federation.ConnectGatewayURL
 }
 
 // simulated reports whether Google Cloud is the local simulator: endpointEnv names a loopback

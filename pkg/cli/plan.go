@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/engine"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
@@ -42,7 +43,8 @@ one of them, it is listed as a conflict. Point every Google API at the local san
 		Example: `  # Plan against the local sandbox (started with asmfed-sandbox serve)
   kubectl asmfed plan -f samples/two-cluster-private/federation.yaml
 
-  # Save the plan for apply; exit 2 when there are changes
+  # Save the plan for apply; exit 2 when there are changes (4 when a cluster that exists did not
+  # answer: the plan says which address was tried, why it failed and what would fix it)
   kubectl asmfed plan -f samples/two-cluster-private/federation.yaml --out plan.json --detailed-exitcode
 
   # As JSON (docs/plan-json.md)
@@ -105,6 +107,10 @@ func (o *planOptions) Run(ctx context.Context) error {
 			return err
 		}
 		fmt.Fprintf(o.streams.ErrOut, "Saved the plan to %s. Apply exactly this plan with: kubectl asmfed apply %s\n", o.out, o.out)
+	}
+	var unreachable *engine.ClustersUnreachableError
+	if errors.As(fp.Deferred, &unreachable) {
+		return &exitError{Code: exitUnreachable, Err: unreachable}
 	}
 	if o.detailedExitcode && fp.Plan.HasChanges() {
 		return &exitError{Code: exitChanges}

@@ -364,6 +364,7 @@ func writeDerivedText(w io.Writer, f *v1alpha1.Federation, d *federation.Desired
 		p.kv("control plane", fmt.Sprintf("%s, private endpoint %t", c.ControlPlaneRange, c.PrivateEndpoint))
 		p.kv("node tags", strings.Join(c.NodeTags, ", "))
 		p.kv("global access", fmt.Sprintf("%t: %s", c.MasterGlobalAccess, c.MasterGlobalAccessReason))
+		p.kv("reached via", fmt.Sprintf("%s at %s: %s", c.Access.Via, c.Access.Address, c.Access.Reason))
 		if c.Revision != "" {
 			p.kv("revision", fmt.Sprintf("%s, the managed channel of release channel %s", c.Revision, c.ReleaseChannel))
 		}
@@ -462,6 +463,13 @@ func writeDerivedText(w io.Writer, f *v1alpha1.Federation, d *federation.Desired
 		p.kv("issuer", fm.Issuer)
 		p.kv("pool", fm.WorkloadIdentityPool)
 		p.why(fm.Reason)
+	}
+	if len(d.CallerRoles) > 0 {
+		p.section("Roles the caller needs (%d)", len(d.CallerRoles))
+		for _, r := range d.CallerRoles {
+			p.item("%s on project %s", r.Role, r.Project)
+			p.why(r.Reason)
+		}
 	}
 	if mf := d.MeshFeature; mf != nil {
 		p.section("Fleet feature")

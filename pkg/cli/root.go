@@ -23,6 +23,10 @@ const (
 	exitChanges = 2
 	// exitChecksFailed means verify ran and at least one check failed.
 	exitChecksFailed = 3
+	// exitUnreachable means clusters that exist did not answer the way the file says to reach
+	// them: plan covered the rest, apply applied the rest, and their side is left to a run that
+	// reaches them.
+	exitUnreachable = 4
 )
 
 // Run builds the root command and executes it with args.

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
-	"github.com/asmfed/kubectl-asmfed/pkg/engine"
 	"github.com/asmfed/kubectl-asmfed/pkg/graph"
 	"github.com/asmfed/kubectl-asmfed/pkg/verify"
 )
@@ -151,12 +150,15 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	configs, notReady, err := engine.Reachable(fp.Model, fp.Cloud.Clusters, copts)
-	if err != nil {
-		return err
+	reach := fp.Reach
+	notReady := append([]string(nil), reach.NotReady...)
+	notReachable := map[string]verify.NotReachable{}
+	for _, u := range reach.Unreachable {
+		notReady = append(notReady, u.Cluster)
+		notReachable[u.Cluster] = verify.NotReachable{Message: fmt.Sprintf("exists but did not answer via %s at %s: %s", u.Via, u.Address, u.Cause), Hint: u.Fix}
 	}
-	env := &verify.Env{Federation: f, Derived: fp.Model, BaseDir: o.source.baseDir(), Clusters: configs,
-		NotReady: notReady, Pending: fp.Plan, MeshStates: map[string]verify.MeshState{}, Firewall: fp.Cloud.Firewall,
+	env := &verify.Env{Federation: f, Derived: fp.Model, BaseDir: o.source.baseDir(), Clusters: reach.Configs,
+		NotReady: notReady, NotReachable: notReachable, Pending: fp.Plan, MeshStates: map[string]verify.MeshState{}, Firewall: fp.Cloud.Firewall,
 		GKE: fp.Cloud.GKE, EnabledServices: fp.Cloud.EnabledServices}
 	for name, st := range fp.Cloud.MeshStates {
 		env.MeshStates[name] = verify.MeshState{ControlPlane: st.ControlPlane, DataPlane: st.DataPlane, Conditions: st.Conditions}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -40,46 +39,44 @@ func New(clients *gcp.Clients, opts Options) *Engine {
 
 // ClusterOptions say how the cluster side of a federation is reached and planned.
 type ClusterOptions struct {
-	// Config returns how to reach a cluster's API server, given what GKE says of it. Callers
-	// decide between a kubeconfig context and the GKE endpoint with an OAuth token.
+	// Config returns how to reach a cluster's API server the way its access.via says, given what
+	// GKE says of it: the Connect Gateway or the GKE endpoint with an OAuth token, or a kubeconfig
+	// context.
 	Config func(c federation.ClusterDesired, access gcplayer.ClusterAccess) (*rest.Config, error)
 	// BaseDir resolves the file's relative paths (the plug-in CA root, the gateway certificate).
 	BaseDir string
 	// RotateRemoteSecrets issues new reader tokens and rewrites every remote secret.
 	RotateRemoteSecrets bool
+	// ReachTimeout bounds the wait for each cluster's answer in Reachable. Default
+	// DefaultReachTimeout.
+	ReachTimeout time.Duration
 }
 
 // ClustersNotReadyError says which clusters cannot be planned yet because GKE has not created
-// them or they are not running.
+// them or they are not running, or because what the way to them goes through is created by the
+// plan (Waiting, by cluster).
 type ClustersNotReadyError struct {
 	Clusters []string
+	Waiting  map[string]string
 }
 
 func (e *ClustersNotReadyError) Error() string {
-	return fmt.Sprintf("clusters %s do not exist or are not running yet: their Kubernetes objects are planned once they do", strings.Join(e.Clusters, ", "))
-}
-
-// Reachable decides which clusters the cluster side can work on now, and how to reach them: a
-// cluster with a kubeconfig context always, any other once GKE reports it RUNNING with an
-// endpoint. It returns the configurations of the reachable clusters and the names of the others,
-// sorted. Plan, apply and verify all ask it.
-func Reachable(d *federation.Desired, access map[string]gcplayer.ClusterAccess, opts ClusterOptions) (map[string]*rest.Config, []string, error) {
-	configs := map[string]*rest.Config{}
-	var notReady []string
-	for _, c := range d.Clusters {
-		a, ok := access[c.Name]
-		if c.KubeconfigContext == "" && (!ok || a.Status != "RUNNING" || a.Endpoint == "") {
-			notReady = append(notReady, c.Name)
-			continue
+	var waiting, absent []string
+	for _, c := range e.Clusters {
+		if why, ok := e.Waiting[c]; ok {
+			waiting = append(waiting, c+": "+why)
+		} else {
+			absent = append(absent, c)
 		}
-		cfg, err := opts.Config(c, a)
-		if err != nil {
-			return nil, nil, fmt.Errorf("reach cluster %s: %w", c.Name, err)
-		}
-		configs[c.Name] = cfg
 	}
-	sort.Strings(notReady)
-	return configs, notReady, nil
+	var parts []string
+	if len(absent) > 0 {
+		parts = append(parts, fmt.Sprintf("clusters %s do not exist or are not running yet", strings.Join(absent, ", ")))
+	}
+	if len(waiting) > 0 {
+		parts = append(parts, "the way to "+strings.Join(waiting, "; "))
+	}
+	return strings.Join(parts, "; ") + ": their Kubernetes objects are planned once they do"
 }
 
 // FullPlan is the plan of both layers: Google Cloud, and the clusters when they all exist.
@@ -87,8 +84,11 @@ type FullPlan struct {
 	Cloud *gcplayer.CloudPlan
 	// Clusters is nil when the cluster side is deferred.
 	Clusters *clusterlayer.ClusterPlan
-	// Deferred says why the cluster side is not planned yet (a *ClustersNotReadyError).
+	// Deferred says why the cluster side is not planned: a *ClustersUnreachableError when
+	// clusters that exist did not answer, else a *ClustersNotReadyError.
 	Deferred error
+	// Reach is how the clusters were reached when the cluster side was planned.
+	Reach *Reach
 	// Plan merges both layers, for rendering and saved-plan fingerprints.
 	Plan *plan.Plan
 	// Model is the federation's whole desired state, with the rendered control plane attached.
@@ -136,13 +136,19 @@ func (e *Engine) PlanAll(ctx context.Context, f *v1alpha1.Federation, opts Clust
 // planClusters plans the cluster side against the clusters as they are now, and merges the plans.
 func (e *Engine) planClusters(ctx context.Context, fp *FullPlan) error {
 	fp.Clusters, fp.Deferred = nil, nil
-	configs, notReady, err := Reachable(fp.Model, fp.Cloud.Clusters, fp.opts)
+	reach, err := Reachable(ctx, fp.Model, fp.Cloud, fp.opts)
 	if err != nil {
 		return err
 	}
-	if len(notReady) > 0 {
-		fp.Deferred = &ClustersNotReadyError{Clusters: notReady}
-	} else {
+	fp.Reach = reach
+	var unreachable *ClustersUnreachableError
+	switch {
+	case len(reach.Unreachable) > 0:
+		unreachable = &ClustersUnreachableError{Clusters: reach.Unreachable}
+		fp.Deferred = unreachable
+	case len(reach.NotReady) > 0:
+		fp.Deferred = &ClustersNotReadyError{Clusters: reach.NotReady, Waiting: reach.Waiting}
+	default:
 		if fp.files == nil {
 			files, err := readClusterFiles(fp.federation, fp.opts)
 			if err != nil {
@@ -152,7 +158,7 @@ func (e *Engine) planClusters(ctx context.Context, fp *FullPlan) error {
 		}
 		kopts := *fp.files
 		kopts.PeerServers = peerServers(fp.federation, fp.Cloud.Clusters)
-		if fp.Clusters, err = clusterlayer.Plan(ctx, configs, fp.Model, kopts); err != nil {
+		if fp.Clusters, err = clusterlayer.Plan(ctx, reach.Configs, fp.Model, kopts); err != nil {
 			return err
 		}
 	}
@@ -161,7 +167,15 @@ func (e *Engine) planClusters(ctx context.Context, fp *FullPlan) error {
 		kplan = fp.Clusters.Plan
 	}
 	fp.Plan = plan.Merge(fp.federation.Metadata.Name, fp.Cloud.Plan, kplan)
-	if fp.Deferred != nil {
+	for _, r := range fp.Model.CallerRoles {
+		fp.Plan.Notes = append(fp.Plan.Notes, fmt.Sprintf("the caller needs %s on project %s: %s", r.Role, r.Project, r.Reason))
+	}
+	if unreachable != nil {
+		fp.Plan.Unreachable = unreachable.Planned()
+		if len(reach.NotReady) > 0 {
+			fp.Plan.Warnings = append(fp.Plan.Warnings, (&ClustersNotReadyError{Clusters: reach.NotReady, Waiting: reach.Waiting}).Error())
+		}
+	} else if fp.Deferred != nil {
 		fp.Plan.Warnings = append(fp.Plan.Warnings, fp.Deferred.Error())
 	}
 	return nil

@@ -75,6 +75,7 @@ func Compile(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
 	d.SharedVPC = c.sharedVPC()
 	d.IAMBindings = c.iamBindings()
 	d.FleetMemberships = c.fleetMemberships()
+	d.CallerRoles = c.clusterAccess(d)
 	d.MeshFeature = c.meshFeature(d.FleetMemberships)
 	if err := c.clusterObjects(d); err != nil {
 		return nil, err
@@ -103,6 +104,9 @@ func (d *Desired) emptyNotNull() {
 	}
 	if d.IAMBindings == nil {
 		d.IAMBindings = []IAMBinding{}
+	}
+	if d.CallerRoles == nil {
+		d.CallerRoles = []CallerRole{}
 	}
 	for i := range d.Clusters {
 		if d.Clusters[i].Objects == nil {
@@ -353,7 +357,6 @@ func (c *compiler) clusterDesired(mesh MeshIdentity) ([]ClusterDesired, error) {
 			NetworkPolicy:     v1alpha1.Bool(cl.NetworkPolicy),
 			ShieldedNodes:     v1alpha1.Bool(cl.ShieldedNodes),
 			ReleaseChannel:    cl.ReleaseChannel,
-			KubeconfigContext: cl.KubeconfigContext,
 			Reason:            fmt.Sprintf("private cluster %s of the federation in %s", cl.Name, cl.Location),
 		}
 		for _, np := range cl.NodePools {
@@ -784,6 +787,9 @@ func (c *compiler) apis() []APIService {
 	add(fleet, "gkehub.googleapis.com", "the clusters' fleet memberships live in the fleet project")
 	add(fleet, "cloudresourcemanager.googleapis.com", "project numbers (default mesh ID, service agents) are read from Resource Manager")
 	add(fleet, "serviceusage.googleapis.com", "APIs are checked and enabled through Service Usage")
+	if gw := c.viaGateway(); len(gw) > 0 {
+		add(fleet, "connectgateway.googleapis.com", "the tool reaches the API servers of "+strings.Join(gw, ", ")+" through the Connect Gateway (spec.access)")
+	}
 	if m.ControlPlane == v1alpha1.ControlPlaneManaged {
 		add(fleet, "mesh.googleapis.com", "Cloud Service Mesh: the fleet servicemesh feature runs the managed control plane")
 	}

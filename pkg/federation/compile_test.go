@@ -72,7 +72,7 @@ func summarize(d *federation.Desired) summary {
 
 var (
 	clusterAPIs = []string{"compute", "container", "iamcredentials", "logging", "monitoring"}
-	fleetAPIs   = []string{"cloudresourcemanager", "gkehub", "serviceusage"}
+	fleetAPIs   = []string{"cloudresourcemanager", "connectgateway", "gkehub", "serviceusage"}
 )
 
 func union(lists ...[]string) []string {

@@ -201,7 +201,7 @@ func TestCompileSharedVPC(t *testing.T) {
 		apisByProject[a.Project] = append(apisByProject[a.Project], a.Service)
 	}
 	wantAPIs := map[string][]string{
-		"fleet-proj": {"cloudresourcemanager.googleapis.com", "gkehub.googleapis.com", "serviceusage.googleapis.com"},
+		"fleet-proj": {"cloudresourcemanager.googleapis.com", "connectgateway.googleapis.com", "gkehub.googleapis.com", "serviceusage.googleapis.com"},
 		"host-proj": {"compute.googleapis.com", "container.googleapis.com", "gkehub.googleapis.com", "iamcredentials.googleapis.com",
 			"logging.googleapis.com", "monitoring.googleapis.com"},
 		"svc-a": {"compute.googleapis.com", "container.googleapis.com", "gkehub.googleapis.com", "iamcredentials.googleapis.com",

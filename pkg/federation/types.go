@@ -74,6 +74,10 @@ type Desired struct {
 	// IAMBindings are project-level grants beside the Shared VPC ones (cross-project fleet and mesh
 	// service agents), sorted by resource, role, member.
 	IAMBindings []IAMBinding `json:"iamBindings"`
+	// CallerRoles are the IAM roles the caller (who runs plan, apply and verify, or the service
+	// account it impersonates) must hold to reach the clusters the way the file says, sorted by
+	// project then role.
+	CallerRoles []CallerRole `json:"callerRoles"`
 	// FleetMemberships register every cluster in the fleet project, sorted by name.
 	FleetMemberships []FleetMembership `json:"fleetMemberships"`
 	// MeshFeature is the fleet's servicemesh feature when the control plane is managed; nil
@@ -161,9 +165,8 @@ type ClusterDesired struct {
 	ShieldedNodes bool `json:"shieldedNodes"`
 	// ReleaseChannel is GKE's: RAPID, REGULAR, STABLE, EXTENDED or UNSPECIFIED.
 	ReleaseChannel string `json:"releaseChannel"`
-	// KubeconfigContext is the kubeconfig context the tool reaches the cluster's API server
-	// through; empty: the endpoint and CA GKE reports, with a Google OAuth token.
-	KubeconfigContext string `json:"kubeconfigContext,omitempty"`
+	// Access is how the tool reaches the cluster's API server for its Kubernetes objects.
+	Access ClusterAccess `json:"access"`
 	// NodePools are the cluster's node pools, in file order; no default pool ever exists.
 	NodePools []NodePool `json:"nodePools"`
 	// Revision is the managed control plane's revision on this cluster, its channel's
@@ -174,6 +177,39 @@ type ClusterDesired struct {
 	Reason string `json:"reason"`
 	// Objects are the Kubernetes objects the federation wants in the cluster, sorted by address.
 	Objects []KubeObject `json:"objects"`
+}
+
+// ConnectGatewayURL is the Connect Gateway's base URL, in front of ClusterAccess.GatewayPath.
+const ConnectGatewayURL = "https://connectgateway.googleapis.com"
+
+// ClusterAccess is how the tool reaches a cluster's API server. istiod's remote secrets do not
+// use it: peers reach each other's private endpoint from inside the VPC.
+type ClusterAccess struct {
+	// Via is connectGateway, privateEndpoint, publicEndpoint or kubeconfig.
+	Via string `json:"via"`
+	// Address is what the tool tries: the cluster's URL under the Connect Gateway, which endpoint
+	// GKE reports (its value is read at plan time), or the kubeconfig context.
+	Address string `json:"address"`
+	// GatewayPath is the cluster's path under the Connect Gateway,
+	// /v1/projects/NUMBER/locations/L/gkeMemberships/M: its fleet membership by the fleet
+	// project's number (connectGateway only).
+	GatewayPath string `json:"gatewayPath,omitempty"`
+	// Membership is the fleet membership the gateway reaches the cluster through
+	// (connectGateway only).
+	Membership plan.Address `json:"membership,omitempty"`
+	// Unresolved is true when GatewayPath holds a placeholder for the fleet project's number.
+	Unresolved bool `json:"unresolved,omitempty"`
+	// KubeconfigContext is the context of the user's kubeconfig (kubeconfig only).
+	KubeconfigContext string `json:"kubeconfigContext,omitempty"`
+	// Reason says why this way was chosen.
+	Reason string `json:"reason"`
+}
+
+// CallerRole is an IAM role the caller must hold on a project.
+type CallerRole struct {
+	Project string `json:"project"`
+	Role    string `json:"role"`
+	Reason  string `json:"reason"`
 }
 
 // Network is the custom-mode VPC of the federation.

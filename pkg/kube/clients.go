@@ -39,8 +39,11 @@ type Endpoint struct {
 	// Host is the API server, e.g. https://10.0.0.2 or 10.0.0.2 (https is assumed).
 	Host string
 	// CAData is the PEM of the cluster CA (the container API's masterAuth.clusterCaCertificate,
-	// base64-decoded).
+	// base64-decoded). Empty only with SystemRoots.
 	CAData []byte
+	// SystemRoots trusts the system's certificate authorities instead of CAData: for a server
+	// behind a public front end, such as the Connect Gateway.
+	SystemRoots bool
 	// TokenSource gives the bearer tokens; GoogleTokenSource for GKE.
 	TokenSource oauth2.TokenSource
 	// AllowLoopbackHTTP accepts http:// for a loopback address (127.0.0.0/8, ::1, localhost):
@@ -76,7 +79,7 @@ func ConfigForEndpoint(ep Endpoint) (*rest.Config, error) {
 	if ep.Host == "" {
 		return nil, errors.New("cluster endpoint has no address")
 	}
-	if len(ep.CAData) == 0 {
+	if len(ep.CAData) == 0 && !ep.SystemRoots {
 		return nil, fmt.Errorf("cluster endpoint %s has no CA certificate", ep.Host)
 	}
 	if ep.TokenSource == nil {

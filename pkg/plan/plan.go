@@ -12,7 +12,7 @@ import (
 
 // FormatVersion is the version of the JSON form of a plan (docs/plan-json.md). The minor number
 // grows when fields are added; the major when a field changes meaning or disappears.
-const FormatVersion = "1.1"
+const FormatVersion = "1.2"
 
 // Action is what apply will do to a resource.
 type Action string
@@ -130,10 +130,25 @@ type Plan struct {
 	// plug-in CA root, the ingress credential, add-on tokens), as paths from the working
 	// directory; the federation file itself is not listed. Their contents never appear.
 	FilesRead []string `json:"filesRead,omitempty"`
-	Summary   Summary  `json:"summary"`
+	// Unreachable are the clusters that exist but did not answer the way the file says to reach
+	// them: their side is missing from the plan.
+	Unreachable []Unreachable `json:"unreachable,omitempty"`
+	Summary     Summary       `json:"summary"`
 	// Live fingerprints the live state the plan was made from, per resource, so that a saved
 	// plan can be refused when it went stale, naming what moved.
 	Live Fingerprint `json:"liveFingerprint"`
+}
+
+// Unreachable is a cluster the plan could not cover: the address tried, why it did not answer,
+// and what would fix it.
+type Unreachable struct {
+	Cluster string `json:"cluster"`
+	// Via is how the file says to reach it: connectGateway, privateEndpoint, publicEndpoint or
+	// kubeconfig.
+	Via     string `json:"via"`
+	Address string `json:"address"`
+	Cause   string `json:"cause"`
+	Fix     string `json:"fix"`
 }
 
 // HasChanges reports whether apply would do anything.

@@ -338,3 +338,36 @@ func TestLongValuesAreCut(t *testing.T) {
 		t.Error("JSON must keep the whole value")
 	}
 }
+
+// A plan that could not cover a cluster never says the federation matches: it lists the cluster
+// with the address tried, the cause and the fix, in text and in JSON.
+func TestRenderUnreachable(t *testing.T) {
+	r := res("gcp:projects/p/global/networks/n", map[string]any{"a": 1}, owned)
+	p, err := Diff([]Resource{r}, []Resource{r}, DiffOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Unreachable = []Unreachable{{Cluster: "c1", Via: "privateEndpoint", Address: "https://10.0.0.2", Cause: "no answer within 15s (timeout)", Fix: "run from inside the VPC"}}
+	var b bytes.Buffer
+	if err := (TextRenderer{}).Render(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	want := `No changes in what could be planned; the clusters below could not be.
+
+# not planned: clusters that exist but did not answer
+  ! c1 (via privateEndpoint) at https://10.0.0.2
+      cause: no answer within 15s (timeout)
+      fix: run from inside the VPC
+`
+	if got := b.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	b.Reset()
+	if err := (JSONRenderer{}).Render(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	var back Plan
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil || len(back.Unreachable) != 1 || back.Unreachable[0] != p.Unreachable[0] {
+		t.Errorf("JSON round trip: %v %+v", err, back.Unreachable)
+	}
+}

@@ -71,7 +71,12 @@ func (r TextRenderer) actionColor(a Action) string {
 func (r TextRenderer) Render(w io.Writer, p *Plan) error {
 	var b bytes.Buffer
 	if !p.HasChanges() && len(p.Conflicts) == 0 {
-		b.WriteString(r.paint(ansiBold, "No changes.") + " The federation matches the live state.\n")
+		if len(p.Unreachable) > 0 {
+			b.WriteString(r.paint(ansiBold, "No changes") + " in what could be planned; the clusters below could not be.\n")
+		} else {
+			b.WriteString(r.paint(ansiBold, "No changes.") + " The federation matches the live state.\n")
+		}
+		r.unreachable(&b, p)
 		r.warnings(&b, p)
 		_, err := w.Write(b.Bytes())
 		return err
@@ -94,6 +99,7 @@ func (r TextRenderer) Render(w io.Writer, p *Plan) error {
 			fmt.Fprintf(&b, "  %s %s\n      %s\n", r.paint(ansiRed, "!"), c.Address, c.Reason)
 		}
 	}
+	r.unreachable(&b, p)
 	r.warnings(&b, p)
 	s := p.Summary
 	fmt.Fprintf(&b, "\n%s %d to add, %d to change, %d to replace, %d to destroy.\n", r.paint(ansiBold, "Plan:"), s.Add, s.Change, s.Replace, s.Destroy)
@@ -108,6 +114,20 @@ func legend(r TextRenderer) string {
 		r.paint(ansiMagenta, "-/+") + " replace",
 		r.paint(ansiRed, "-") + " destroy",
 	}, ", ")
+}
+
+// unreachable says, per cluster the plan could not cover, the address tried, why it did not
+// answer and what would fix it.
+func (r TextRenderer) unreachable(b *bytes.Buffer, p *Plan) {
+	if len(p.Unreachable) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n%s\n", r.paint(ansiBold, "# not planned: clusters that exist but did not answer"))
+	for _, u := range p.Unreachable {
+		fmt.Fprintf(b, "  %s %s (via %s) at %s\n", r.paint(ansiRed, "!"), u.Cluster, u.Via, u.Address)
+		fmt.Fprintf(b, "      %s %s\n", r.paint(ansiDim, "cause:"), u.Cause)
+		fmt.Fprintf(b, "      %s %s\n", r.paint(ansiDim, "fix:"), u.Fix)
+	}
 }
 
 func (r TextRenderer) warnings(b *bytes.Buffer, p *Plan) {

@@ -56,8 +56,10 @@ type Env struct {
 	BaseDir string
 	// Clusters are the clusters that exist and can be reached.
 	Clusters map[string]*rest.Config
-	// NotReady are clusters that do not exist or are not running.
+	// NotReady are clusters that do not exist or are not running, or cannot be reached.
 	NotReady []string
+	// NotReachable explains, by cluster, why one of NotReady that exists cannot be reached.
+	NotReachable map[string]NotReachable
 	// Pending is the plan of both layers: what apply would still change.
 	Pending *plan.Plan
 	// MeshStates are the managed control plane's states by cluster (managed mode only).
@@ -73,6 +75,11 @@ type Env struct {
 	// Parallelism bounds how many checks, and how many clusters within a check, are worked on
 	// at once. Default 8.
 	Parallelism int
+}
+
+// NotReachable is why a cluster that exists cannot be reached, and what would fix it.
+type NotReachable struct {
+	Message, Hint string
 }
 
 // Checks are every check, in the order they are reported: prerequisites first.

@@ -94,10 +94,13 @@ var variations = map[string]mutation{
 	"spec.admin.bastion.serviceAccount": func(f *v1alpha1.Federation) {
 		f.Spec.Admin.Bastion.ServiceAccount = "bastion@host-proj.iam.gserviceaccount.com"
 	},
-	"spec.admin.bastion.nat":   func(f *v1alpha1.Federation) { f.Spec.Admin.Bastion.NAT = true },
-	"spec.clusters[].name":     func(f *v1alpha1.Federation) { f.Spec.Clusters[0].Name = "north" },
-	"spec.clusters[].project":  func(f *v1alpha1.Federation) { f.Spec.Clusters[0].Project = "other-proj" },
-	"spec.clusters[].location": func(f *v1alpha1.Federation) { f.Spec.Clusters[0].Location = "us-west2-a" },
+	"spec.admin.bastion.nat": func(f *v1alpha1.Federation) { f.Spec.Admin.Bastion.NAT = true },
+	// The first cluster names a kubeconfig context, so the federation-wide way reaches the second.
+	"spec.access.via":            func(f *v1alpha1.Federation) { f.Spec.Access.Via = v1alpha1.AccessPrivateEndpoint },
+	"spec.clusters[].access.via": func(f *v1alpha1.Federation) { f.Spec.Clusters[1].Access.Via = v1alpha1.AccessPrivateEndpoint },
+	"spec.clusters[].name":       func(f *v1alpha1.Federation) { f.Spec.Clusters[0].Name = "north" },
+	"spec.clusters[].project":    func(f *v1alpha1.Federation) { f.Spec.Clusters[0].Project = "other-proj" },
+	"spec.clusters[].location":   func(f *v1alpha1.Federation) { f.Spec.Clusters[0].Location = "us-west2-a" },
 	"spec.clusters[].subnet": func(f *v1alpha1.Federation) {
 		f.Spec.Network.Subnets = append(f.Spec.Network.Subnets, v1alpha1.Subnet{Name: "west2", Region: "us-west2",
 			PrimaryRange: "10.13.0.0/24",

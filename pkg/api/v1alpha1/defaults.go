@@ -58,6 +58,9 @@ func SetDefaults(f *Federation) {
 			sub.PrivateGoogleAccess = ptr(true)
 		}
 	}
+	if s.Access.Via == "" {
+		s.Access.Via = AccessConnectGateway
+	}
 	if s.Admin.Bastion != nil && s.Admin.Bastion.MachineType == "" {
 		s.Admin.Bastion.MachineType = DefaultBastionType
 	}
@@ -83,6 +86,12 @@ func SetDefaults(f *Federation) {
 		}
 		if c.ShieldedNodes == nil {
 			c.ShieldedNodes = ptr(true)
+		}
+		if c.Access.Via == "" {
+			c.Access.Via = s.Access.Via
+			if c.KubeconfigContext != "" {
+				c.Access.Via = AccessKubeconfig
+			}
 		}
 		for j := range c.NodePools {
 			np := &c.NodePools[j]

@@ -46,6 +46,10 @@ type FederationSpec struct {
 	Network Network `json:"network"`
 	// Admin describes where administrators reach the clusters from.
 	Admin Admin `json:"admin,omitempty"`
+	// Access says how the tool reaches the clusters' API servers for their Kubernetes objects
+	// (plan, apply and verify), for every cluster that names no kubeconfigContext and no access
+	// of its own. Default: via connectGateway, so that a first run from outside the VPC works.
+	Access Access `json:"access,omitempty"`
 	// Clusters are the private GKE clusters that form the mesh. Each name must be unique across the
 	// federation: it is the Istio cluster name and the remote secret's data key.
 	Clusters []Cluster `json:"clusters"`
@@ -194,11 +198,35 @@ type Cluster struct {
 	// NodePools of the cluster. The default node pool is always removed. At least one is required.
 	NodePools []NodePool `json:"nodePools"`
 	// KubeconfigContext, when set, is the kubeconfig context used to reach this cluster instead of
-	// credentials built from the GKE API (endpoint, CA and a Google OAuth token).
+	// credentials built from the GKE API (endpoint, CA and a Google OAuth token): access.via is then
+	// kubeconfig unless the cluster sets it otherwise, which is refused.
 	KubeconfigContext string `json:"kubeconfigContext,omitempty"`
+	// Access says how the tool reaches this cluster's API server, over spec.access. Default:
+	// kubeconfig when kubeconfigContext is set, spec.access otherwise.
+	Access Access `json:"access,omitempty"`
 	// PeerAPIServer is the address peers' istiod uses to reach this cluster's API server, written
 	// into the remote secrets. Default: the cluster's private endpoint.
 	PeerAPIServer string `json:"peerAPIServer,omitempty"`
+}
+
+// Ways of reaching a cluster's API server (Access.Via).
+const (
+	AccessConnectGateway  = "connectGateway"
+	AccessPrivateEndpoint = "privateEndpoint"
+	AccessPublicEndpoint  = "publicEndpoint"
+	AccessKubeconfig      = "kubeconfig"
+)
+
+// Access says how the tool reaches a cluster's API server. istiod's remote secrets are not
+// concerned: peers always reach each other's private endpoint from inside the VPC.
+type Access struct {
+	// Via is connectGateway (the fleet's Connect Gateway, connectgateway.googleapis.com, with the
+	// caller's Google credentials: works from anywhere, needs roles/gkehub.gatewayEditor on the
+	// fleet project), privateEndpoint (the control plane's private address: only from inside the
+	// VPC, from a range in the master authorized networks), publicEndpoint (the public address of
+	// a cluster with privateEndpoint: false, from a range in the master authorized networks) or
+	// kubeconfig (the cluster's kubeconfigContext).
+	Via string `json:"via,omitempty"`
 }
 
 // NodePool is a GKE node pool.

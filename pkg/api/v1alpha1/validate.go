@@ -174,6 +174,7 @@ func (v *validator) validate() {
 	}
 	v.network()
 	v.admin()
+	v.enum("spec.access.via", s.Access.Via, accessWays...)
 	v.clusters()
 	v.ranges()
 	v.mesh()
@@ -391,6 +392,7 @@ func (v *validator) clusters() {
 		for j := range c.NodePools {
 			v.nodePool(fmt.Sprintf("%s.nodePools[%d]", p, j), &c.NodePools[j], pools, j)
 		}
+		v.access(p, c)
 		if c.PeerAPIServer != "" {
 			if u, err := url.Parse(c.PeerAPIServer); err != nil || u.Scheme != "https" || u.Host == "" {
 				v.errorf(p+".peerAPIServer", "e.g. https://192.168.2.2", "%q is not an https URL", c.PeerAPIServer)
@@ -410,10 +412,37 @@ func (v *validator) clusters() {
 	}
 	if len(s.Admin.AuthorizedNetworks) == 0 {
 		for i, c := range s.Clusters {
-			if Bool(c.PrivateEndpoint) && len(c.AuthorizedNetworks) == 0 && c.KubeconfigContext == "" {
-				v.warnf(fmt.Sprintf("spec.clusters[%d].privateEndpoint", i), "add spec.admin.authorizedNetworks (e.g. a bastion subnet)", "only peers' pods can reach this private control plane")
+			if Bool(c.PrivateEndpoint) && len(c.AuthorizedNetworks) == 0 && c.Access.Via == AccessPrivateEndpoint {
+				v.warnf(fmt.Sprintf("spec.clusters[%d].privateEndpoint", i), "add spec.admin.authorizedNetworks (e.g. a bastion subnet), or reach it with access.via: connectGateway",
+					"only peers' pods can reach this private control plane, yet the tool is to reach it there")
 			}
 		}
+	}
+}
+
+// accessWays are the values of access.via.
+var accessWays = []string{AccessConnectGateway, AccessPrivateEndpoint, AccessPublicEndpoint, AccessKubeconfig}
+
+// access checks how a cluster is reached. A defaulted access.via comes from spec.access.via (or
+// from kubeconfigContext), which then carries the error.
+func (v *validator) access(p string, c *Cluster) {
+	field := p + ".access.via"
+	if !v.written(field) {
+		field = "spec.access.via"
+	}
+	if v.written(p + ".access.via") {
+		v.enum(field, c.Access.Via, accessWays...)
+	}
+	switch {
+	case c.Access.Via == AccessKubeconfig && c.KubeconfigContext == "":
+		v.errorf(field, fmt.Sprintf("add %s.kubeconfigContext naming the context, or set %s.access.via to connectGateway", p, p),
+			"cluster %q is to be reached through a kubeconfig context, but names none", c.Name)
+	case c.Access.Via != AccessKubeconfig && c.KubeconfigContext != "":
+		v.errorf(p+".kubeconfigContext", fmt.Sprintf("remove kubeconfigContext, or set %s.access.via: kubeconfig", p),
+			"cluster %q is reached via %s, so kubeconfig context %q would never be used", c.Name, c.Access.Via, c.KubeconfigContext)
+	case c.Access.Via == AccessPublicEndpoint && Bool(c.PrivateEndpoint):
+		v.errorf(field, fmt.Sprintf("set %s.privateEndpoint: false to give the control plane a public address, or use connectGateway", p),
+			"cluster %q has no public endpoint (privateEndpoint is true)", c.Name)
 	}
 }
 
