@@ -105,6 +105,14 @@ func (kl *Kubelet) RunPod(ctx context.Context, namespace, name string, labels ma
 	return pod, nil
 }
 
+// SetPorts changes where a pod's ports lead from the next forwarded connection on, as when the
+// process behind the pod restarted on other local ports.
+func (kl *Kubelet) SetPorts(namespace, name string, ports map[int32]string) {
+	kl.mu.Lock()
+	defer kl.mu.Unlock()
+	kl.targets[namespace+"/"+name] = ports
+}
+
 // serve is the kubelet's /portForward/{namespace}/{pod} endpoint; anything else is not found.
 func (kl *Kubelet) serve(w http.ResponseWriter, req *http.Request) {
 	parts := strings.Split(strings.TrimPrefix(req.URL.Path, "/"), "/")
@@ -113,10 +121,7 @@ func (kl *Kubelet) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	key := parts[1] + "/" + parts[2]
-	kl.mu.Lock()
-	targets, ok := kl.targets[key]
-	kl.mu.Unlock()
-	if !ok {
+	if kl.ports(key) == nil {
 		http.Error(w, "pod "+key+" does not run here", http.StatusNotFound)
 		return
 	}
@@ -125,16 +130,25 @@ func (kl *Kubelet) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	portforward.ServePortForward(w, req, forwarder(targets), parts[2], "", opts, time.Minute, 30*time.Second, portforward.SupportedProtocols)
+	portforward.ServePortForward(w, req, forwarder{kl, key}, parts[2], "", opts, time.Minute, 30*time.Second, portforward.SupportedProtocols)
+}
+
+func (kl *Kubelet) ports(key string) map[int32]string {
+	kl.mu.Lock()
+	defer kl.mu.Unlock()
+	return kl.targets[key]
 }
 
 // forwarder connects a forwarded stream to the local address of the pod port, as the container
 // runtime connects it to the port inside the pod's network namespace.
-type forwarder map[int32]string
+type forwarder struct {
+	kl  *Kubelet
+	key string
+}
 
 func (f forwarder) PortForward(ctx context.Context, _, _ string, port int32, stream io.ReadWriteCloser) error {
 	defer stream.Close()
-	addr, ok := f[port]
+	addr, ok := f.kl.ports(f.key)[port]
 	if !ok {
 		return fmt.Errorf("the pod does not listen on port %d", port)
 	}
