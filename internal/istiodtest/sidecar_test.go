@@ -213,10 +213,8 @@ func statuses(r *verify.Report, check string) map[string]verify.Status {
 	return out
 }
 
-// requireStatuses fails t unless check found exactly want, by subject, every subject not in
-// want being OK among subjects.
-func requireStatuses(t *testing.T, r *verify.Report, check string, subjects []string, want map[string]verify.Status) {
-	t.Helper()
+// expected are the statuses of want by subject, and OK for every other subject.
+func expected(subjects []string, want map[string]verify.Status) map[string]verify.Status {
 	full := map[string]verify.Status{}
 	for _, s := range subjects {
 		full[s] = verify.OK
@@ -224,9 +222,32 @@ func requireStatuses(t *testing.T, r *verify.Report, check string, subjects []st
 	for s, st := range want {
 		full[s] = st
 	}
-	if got := statuses(r, check); !mapsEqual(got, full) {
+	return full
+}
+
+// requireStatuses fails t unless check found exactly want, by subject, every subject not in
+// want being OK.
+func requireStatuses(t *testing.T, r *verify.Report, check string, subjects []string, want map[string]verify.Status) {
+	t.Helper()
+	if got, full := statuses(r, check), expected(subjects, want); !mapsEqual(got, full) {
 		t.Errorf("%s: findings %v, want %v", check, got, full)
 	}
+}
+
+// await runs check until its findings are exactly want (every subject not in want OK), for
+// istiod to apply a change, and fails t with the last findings when it does not within waitFor.
+func (m *meshRun) await(ctx context.Context, check string, subjects []string, want map[string]verify.Status) *verify.Report {
+	m.t.Helper()
+	full := expected(subjects, want)
+	var r *verify.Report
+	testutil.Eventually(m.t, waitFor, check+" sees the change", func() error {
+		r = m.verify(ctx, nil, check)
+		if got := statuses(r, check); !mapsEqual(got, full) {
+			return fmt.Errorf("findings %v, want %v", got, full)
+		}
+		return nil
+	})
+	return r
 }
 
 func mapsEqual(a, b map[string]verify.Status) bool {
@@ -358,34 +379,20 @@ func TestSidecarsThroughIstiod(t *testing.T) {
 		create(t, ctx, cs[1], sidecarsGVR, map[string]any{"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
 			"metadata": map[string]any{"name": "open-egress", "namespace": "shop"},
 			"spec":     map[string]any{"outboundTrafficPolicy": map[string]any{"mode": "ALLOW_ANY"}}})
-		var r *verify.Report
-		testutil.Eventually(t, waitFor, "c2's istiod applies the Sidecar", func() error {
-			r = m.verify(ctx, nil, egress)
-			if statuses(r, egress)["c2/shop"] != verify.Fail {
-				return fmt.Errorf("c2/shop: %s", messageOf(r, egress, "c2/shop"))
-			}
-			return nil
-		})
-		requireStatuses(t, r, egress, pairs, map[string]verify.Status{"c2/shop": verify.Fail})
+		r := m.await(ctx, egress, pairs, map[string]verify.Status{"c2/shop": verify.Fail})
 		requireMentions(t, r, egress, "c2/shop", "namespace shop", "Sidecar shop/open-egress", "ALLOW_ANY", "PassthroughCluster", "kubectl -n shop delete sidecar open-egress")
 		remove(t, ctx, cs[1], sidecarsGVR, "shop", "open-egress")
+		m.await(ctx, egress, pairs, nil)
 	})
 
 	t.Run("a namespace PeerAuthentication PERMISSIVE fails mTLS there, naming it", func(t *testing.T) {
 		create(t, ctx, cs[2], peerAuthGVR, map[string]any{"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
 			"metadata": map[string]any{"name": "weak", "namespace": "shop"},
 			"spec":     map[string]any{"mtls": map[string]any{"mode": "PERMISSIVE"}}})
-		var r *verify.Report
-		testutil.Eventually(t, waitFor, "c3's istiod applies the PeerAuthentication", func() error {
-			r = m.verify(ctx, nil, mesh004)
-			if statuses(r, mesh004)["c3/shop"] != verify.Fail {
-				return fmt.Errorf("c3/shop: %s", messageOf(r, mesh004, "c3/shop"))
-			}
-			return nil
-		})
-		requireStatuses(t, r, mesh004, pairs, map[string]verify.Status{"c3/shop": verify.Fail})
+		r := m.await(ctx, mesh004, pairs, map[string]verify.Status{"c3/shop": verify.Fail})
 		requireMentions(t, r, mesh004, "c3/shop", "namespace shop", "plain text", "PeerAuthentication shop/weak sets mtls.mode PERMISSIVE")
 		remove(t, ctx, cs[2], peerAuthGVR, "shop", "weak")
+		m.await(ctx, mesh004, pairs, nil)
 	})
 
 	t.Run("the mesh-wide PeerAuthentication made PERMISSIVE fails mTLS, and is a warning when the file says so", func(t *testing.T) {
@@ -400,15 +407,7 @@ func TestSidecarsThroughIstiod(t *testing.T) {
 		if _, err := dyn.Update(ctx, pa, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		var r *verify.Report
-		testutil.Eventually(t, waitFor, "c1's istiod applies the PeerAuthentication", func() error {
-			r = m.verify(ctx, nil, mesh004)
-			if statuses(r, mesh004)["c1/cart"] != verify.Fail {
-				return fmt.Errorf("c1/cart: %s", messageOf(r, mesh004, "c1/cart"))
-			}
-			return nil
-		})
-		requireStatuses(t, r, mesh004, pairs, map[string]verify.Status{"c1/shop": verify.Fail, "c1/cart": verify.Fail})
+		r := m.await(ctx, mesh004, pairs, map[string]verify.Status{"c1/shop": verify.Fail, "c1/cart": verify.Fail})
 		requireMentions(t, r, mesh004, "c1/cart", "PeerAuthentication istio-system/default sets mtls.mode PERMISSIVE for the whole mesh", "kubectl asmfed apply")
 		permissive := *m.fed
 		permissive.Spec.Mesh.MTLS = v1alpha1.MTLSPermissive
@@ -416,22 +415,16 @@ func TestSidecarsThroughIstiod(t *testing.T) {
 		requireStatuses(t, r, mesh004, pairs, map[string]verify.Status{"c1/shop": verify.Warn, "c1/cart": verify.Warn})
 		requireMentions(t, r, mesh004, "c1/shop", "as spec.mesh.mtls says")
 		m.apply(ctx, m.fed) // apply restores STRICT
+		m.await(ctx, mesh004, pairs, nil)
 	})
 
 	t.Run("a missing allow-list ServiceEntry fails egress, naming host:port", func(t *testing.T) {
 		se := "asmfed-egress-" + m.fed.Spec.Mesh.Egress.Allow[0].Name
 		remove(t, ctx, cs[0], seGVR, istiodtest.Namespace, se)
-		var r *verify.Report
-		testutil.Eventually(t, waitFor, "c1's istiod drops the ServiceEntry", func() error {
-			r = m.verify(ctx, nil, egress)
-			if statuses(r, egress)["c1/cart"] != verify.Fail {
-				return fmt.Errorf("c1/cart: %s", messageOf(r, egress, "c1/cart"))
-			}
-			return nil
-		})
-		requireStatuses(t, r, egress, pairs, map[string]verify.Status{"c1/shop": verify.Fail, "c1/cart": verify.Fail})
+		r := m.await(ctx, egress, pairs, map[string]verify.Status{"c1/shop": verify.Fail, "c1/cart": verify.Fail})
 		requireMentions(t, r, egress, "c1/shop", "www.googleapis.com:443", "ServiceEntry istio-system/"+se)
 		m.apply(ctx, m.fed) // apply recreates it
+		m.await(ctx, egress, pairs, nil)
 	})
 
 	t.Run("a dead remote secret fails the peer's sync and its endpoints, naming the peer", func(t *testing.T) {

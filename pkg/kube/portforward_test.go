@@ -6,7 +6,6 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -44,22 +43,17 @@ func echo(t *testing.T, name string) string {
 	return l.Addr().String()
 }
 
-func roundTrip(addr, line string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+func roundTrip(c net.Conn, line string) (string, error) {
 	if _, err := c.Write([]byte(line + "\n")); err != nil {
 		return "", err
 	}
 	return bufio.NewReader(c).ReadString('\n')
 }
 
-// PortForward reaches each forwarded port of a pod through the real API server's portforward
-// subresource and a kubelet that serves it with the kubelet's own streaming code; a pod that does
-// not exist is an error naming it; Close closes the local ports.
+// A port-forward session reaches each port of a pod through the real API server's portforward
+// subresource and a kubelet that serves it with the kubelet's own streaming code, many
+// connections at once; a port nothing listens on is an error the kubelet's report names; a pod
+// that does not exist is an error naming it; after Close nothing is dialed.
 func TestPortForward(t *testing.T) {
 	c := testenv.Clusters(t, 1)[0]
 	ctx := context.Background()
@@ -71,34 +65,45 @@ func TestPortForward(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fw, err := kube.PortForward(ctx, c.RESTConfig(), "app", "web", 8080, 15012)
+	fw, err := kube.PortForward(ctx, c.RESTConfig(), "app", "web")
 	if err != nil {
 		t.Fatalf("PortForward: %v", err)
 	}
-	for port, want := range map[int]string{8080: "http: hello\n", 15012: "grpc: hello\n"} {
-		addr := fw.Addr(port)
-		if !strings.HasPrefix(addr, "127.0.0.1:") {
-			t.Fatalf("Addr(%d) = %q, want a loopback address", port, addr)
-		}
-		for range 3 { // a forward carries many connections
-			got, err := roundTrip(addr, "hello")
-			if err != nil || got != want {
-				t.Errorf("through the forward of port %d: %q, %v; want %q", port, got, err, want)
+	var conns []net.Conn
+	for range 3 { // several connections per port, open together
+		for port, want := range map[int]string{8080: "http: hello\n", 15012: "grpc: hello\n"} {
+			conn, err := fw.Dial(ctx, port)
+			if err != nil {
+				t.Fatalf("Dial(%d): %v", port, err)
+			}
+			conns = append(conns, conn)
+			if got, err := roundTrip(conn, "hello"); err != nil || got != want {
+				t.Errorf("through port %d: %q, %v; want %q", port, got, err, want)
 			}
 		}
 	}
-	if got := fw.Addr(9999); got != "" {
-		t.Errorf("Addr of a port not forwarded = %q, want empty", got)
-	}
-	addr := fw.Addr(8080)
-	fw.Close()
-	fw.Close()
-	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-		c.Close()
-		t.Errorf("%s still accepts connections after Close", addr)
+	for _, conn := range conns {
+		if err := conn.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
 	}
 
-	if _, err := kube.PortForward(ctx, c.RESTConfig(), "app", "gone", 8080); err == nil || !strings.Contains(err.Error(), "app/gone") {
+	conn, err := fw.Dial(ctx, 9999)
+	if err != nil {
+		t.Fatalf("Dial(9999): %v", err)
+	}
+	if got, err := roundTrip(conn, "hello"); err == nil || !strings.Contains(err.Error(), "9999") {
+		t.Errorf("through a port nothing listens on: %q, %v; want an error naming the port", got, err)
+	}
+	conn.Close()
+
+	fw.Close()
+	fw.Close()
+	if _, err := fw.Dial(ctx, 8080); err == nil {
+		t.Error("Dial after Close succeeded")
+	}
+
+	if _, err := kube.PortForward(ctx, c.RESTConfig(), "app", "gone"); err == nil || !strings.Contains(err.Error(), "app/gone") {
 		t.Errorf("PortForward to a pod that does not exist: %v, want an error naming app/gone", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -30,12 +31,11 @@ import (
 type Istiod struct {
 	// Name names the replica: its pod.
 	Name string
-	// Debug is the host:port of its monitoring port (15014), whose /debug/ endpoints answer
-	// callers on the pod's loopback, where a port-forward's connections arrive.
-	Debug string
-	// XDS is the host:port of its secure xDS port (15012): TLS with the serving certificate
-	// istiod signs for istiod.istio-system.svc, and a bearer token of audience istio-ca.
-	XDS string
+	// Dial opens a connection to one of the replica's ports: IstiodDebugPort, whose /debug/
+	// endpoints answer callers on the pod's loopback, where a port-forward's connections arrive,
+	// and IstiodXDSPort, TLS with the serving certificate istiod signs for
+	// istiod.istio-system.svc and a bearer token of audience istio-ca.
+	Dial func(ctx context.Context, port int) (net.Conn, error)
 }
 
 // The ports of istiod a port-forward reaches.
@@ -88,10 +88,10 @@ func (e *NoIstiodError) Error() string {
 
 func istiodSelector(revision string) string { return "app=istiod,istio.io/rev=" + revision }
 
-// PortForwardedIstiods reaches istiod as istioctl does: through port-forwards from this machine
-// to every Running pod of the federation's revision (app=istiod, istio.io/rev) in istio-system,
-// to its debug and xDS ports. A cluster's forwards are opened the first time a check asks for
-// them and kept until Close, so every check uses the same ones.
+// PortForwardedIstiods reaches istiod as istioctl does: through a port-forward session from this
+// machine with every Running pod of the federation's revision (app=istiod, istio.io/rev) in
+// istio-system, which carries connections to its debug and xDS ports. A cluster's sessions are
+// opened the first time a check asks for them and kept until Close, so every check uses the same.
 type PortForwardedIstiods struct {
 	clusters map[string]*rest.Config
 	revision string
@@ -144,7 +144,7 @@ func (p *PortForwardedIstiods) forward(ctx context.Context, cluster string) ([]I
 		if pod.Status.Phase != corev1.PodRunning || pod.DeletionTimestamp != nil {
 			continue
 		}
-		fw, err := kube.PortForward(ctx, cfg, pod.Namespace, pod.Name, IstiodDebugPort, IstiodXDSPort)
+		fw, err := kube.PortForward(ctx, cfg, pod.Namespace, pod.Name)
 		if err != nil {
 			for _, f := range forwards {
 				f.Close()
@@ -152,7 +152,7 @@ func (p *PortForwardedIstiods) forward(ctx context.Context, cluster string) ([]I
 			return nil, nil, err
 		}
 		forwards = append(forwards, fw)
-		ids = append(ids, Istiod{Name: pod.Name, Debug: fw.Addr(IstiodDebugPort), XDS: fw.Addr(IstiodXDSPort)})
+		ids = append(ids, Istiod{Name: pod.Name, Dial: fw.Dial})
 	}
 	if len(ids) == 0 {
 		return nil, nil, &NoIstiodError{Cluster: cluster, Revision: p.revision}
@@ -160,7 +160,7 @@ func (p *PortForwardedIstiods) forward(ctx context.Context, cluster string) ([]I
 	return ids, forwards, nil
 }
 
-// Close ends every port-forward.
+// Close ends every port-forward session.
 func (p *PortForwardedIstiods) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -175,13 +175,17 @@ func (p *PortForwardedIstiods) Close() {
 
 // debugGet fetches a /debug/ path from an istiod replica and decodes its JSON into v.
 func debugGet(ctx context.Context, id Istiod, path string, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, defaultIstiodResponse)
+	ctx, cancel := context.WithTimeout(ctx, istiodAnswerTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+id.Debug+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+id.Name+path, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := &http.Client{Transport: &http.Transport{
+		DialContext:       func(ctx context.Context, _, _ string) (net.Conn, error) { return id.Dial(ctx, IstiodDebugPort) },
+		DisableKeepAlives: true,
+	}}
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("GET %s of %s: %w", path, id.Name, err)
 	}
@@ -261,7 +265,7 @@ func connectSidecar(ctx context.Context, env *Env, cluster string, id Istiod, na
 	if err != nil {
 		return xdsConn{}, err
 	}
-	return xdsConn{Addr: id.XDS, TLS: tlsConf, Token: token}, nil
+	return xdsConn{Name: id.Name, Dial: func(ctx context.Context) (net.Conn, error) { return id.Dial(ctx, IstiodXDSPort) }, TLS: tlsConf, Token: token}, nil
 }
 
 // probeSidecar is the synthetic sidecar of namespace in cluster.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -83,15 +84,17 @@ func replicaPeers(ctx context.Context, env *Env, c federation.ClusterDesired, id
 // probe is written only when some istiod can be reached, and deleted when the check ends.
 func crossClusterEndpoints(ctx context.Context, env *Env) []Finding {
 	replicas := map[string][]Istiod{}
-	var out []Finding
-	for _, c := range env.Federation.Spec.Clusters {
+	var mu sync.Mutex
+	out := forEach(ctx, env, env.Federation.Spec.Clusters, func(ctx context.Context, c v1alpha1.Cluster) []Finding {
 		ids, skip := reachIstiods(ctx, env, c.Name)
 		if skip != nil {
-			out = append(out, *skip)
-			continue
+			return []Finding{*skip}
 		}
+		mu.Lock()
 		replicas[c.Name] = ids
-	}
+		mu.Unlock()
+		return nil
+	})
 	if len(replicas) == 0 {
 		return out
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -19,7 +20,6 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -38,17 +38,16 @@ const (
 // pilot/pkg/model of the pinned Istio): the catch-all clusters, the listeners that capture
 // traffic, and the virtual hosts that end an HTTP route table.
 const (
-	blackHoleCluster      = "BlackHoleCluster"
-	passthroughCluster    = "PassthroughCluster"
-	virtualOutbound       = "virtualOutbound"
-	virtualInbound        = "virtualInbound"
-	passthroughChain      = "PassthroughFilterChain"
-	blockAllVirtualHost   = "block_all"
-	allowAnyVirtualHost   = "allow_any"
-	transportPlainText    = "raw_buffer"
-	istiodServerName      = "istiod.istio-system.svc"
-	xdsAuthorization      = "authorization"
-	defaultIstiodResponse = 20 * time.Second
+	blackHoleCluster    = "BlackHoleCluster"
+	passthroughCluster  = "PassthroughCluster"
+	virtualOutbound     = "virtualOutbound"
+	virtualInbound      = "virtualInbound"
+	blockAllVirtualHost = "block_all"
+	allowAnyVirtualHost = "allow_any"
+	transportPlainText  = "raw_buffer"
+	istiodServerName    = "istiod.istio-system.svc"
+	xdsAuthorization    = "authorization"
+	istiodAnswerTimeout = 20 * time.Second
 )
 
 // sidecar is a synthetic sidecar: the node a real Envoy would present to istiod, for a pod that
@@ -85,16 +84,17 @@ func (s sidecar) node() *corev3.Node {
 			"INTERCEPTION_MODE": str("REDIRECT"),
 			"WORKLOAD_NAME":     str(probeWorkload),
 			"NAME":              str(probeWorkload),
-			"LABELS":            structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{"app": str(probeWorkload)}}),
 		}},
 		UserAgentName: "envoy",
 	}
 }
 
-// xdsConn is how to open an ADS stream to one istiod: its secure xDS port, TLS verified against
-// the federation's root, and a bearer token for the sidecar's namespace.
+// xdsConn is how to open an ADS stream to one istiod: a connection to its secure xDS port, TLS
+// verified against the federation's root, and a bearer token for the sidecar's namespace.
 type xdsConn struct {
-	Addr  string
+	// Name names the replica.
+	Name  string
+	Dial  func(ctx context.Context) (net.Conn, error)
 	TLS   *tls.Config
 	Token string
 }
@@ -104,7 +104,6 @@ type sidecarConfig struct {
 	Listeners map[string]*listenerv3.Listener
 	Clusters  map[string]*clusterv3.Cluster
 	Routes    map[string]*routev3.RouteConfiguration
-	Endpoints map[string]*endpointv3.ClusterLoadAssignment
 }
 
 // fetchConfig connects s to istiod over ADS and asks, as Envoy does, for every cluster and
@@ -223,18 +222,18 @@ func (s *adsSession) receive() (*discoveryv3.DiscoveryResponse, error) {
 }
 
 // adsStream opens an ADS stream for sidecar s, runs talk on it and closes it. It gives up after
-// defaultIstiodResponse unless ctx ends first.
+// istiodAnswerTimeout unless ctx ends first.
 func adsStream(ctx context.Context, c xdsConn, s sidecar, talk func(*adsSession) error) error {
-	creds := insecure.NewCredentials()
-	if c.TLS != nil {
-		creds = credentials.NewTLS(c.TLS)
+	if c.TLS == nil {
+		return errors.New("xDS without TLS: istiod would be trusted unverified")
 	}
-	conn, err := grpc.NewClient(c.Addr, grpc.WithTransportCredentials(creds))
+	conn, err := grpc.NewClient("passthrough:///"+c.Name, grpc.WithTransportCredentials(credentials.NewTLS(c.TLS)),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return c.Dial(ctx) }))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	ctx, cancel := context.WithTimeout(ctx, defaultIstiodResponse)
+	ctx, cancel := context.WithTimeout(ctx, istiodAnswerTimeout)
 	defer cancel()
 	if c.Token != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, xdsAuthorization, "Bearer "+c.Token)
@@ -246,7 +245,7 @@ func adsStream(ctx context.Context, c xdsConn, s sidecar, talk func(*adsSession)
 	defer stream.CloseSend() //nolint:errcheck // the stream ends with the connection
 	err = talk(&adsSession{stream: stream, node: s.node(), names: map[string][]string{}, seen: map[string]bool{}})
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("istiod did not answer within %s: %w", defaultIstiodResponse, err)
+		return fmt.Errorf("istiod did not answer within %s: %w", istiodAnswerTimeout, err)
 	}
 	return err
 }
