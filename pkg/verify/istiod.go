@@ -72,6 +72,7 @@ func reachIstiods(ctx context.Context, env *Env, cluster string) ([]Istiod, *Fin
 	case err != nil:
 		return nil, &Finding{Subject: cluster, Status: Skipped, Message: "istiod cannot be reached: " + err.Error()}
 	}
+	ids = slices.Clone(ids) // shared by the checks running at once
 	slices.SortFunc(ids, func(a, b Istiod) int { return strings.Compare(a.Name, b.Name) })
 	return ids, nil
 }
