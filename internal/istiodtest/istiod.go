@@ -35,6 +35,9 @@ type Options struct {
 	// ConfigMap would hold it, written to a file and passed as --meshConfig.
 	// Default: "{}", Istio's defaults.
 	MeshConfig string
+	// MeshNetworks is the meshNetworks configuration, passed as --networksConfig.
+	// Default: "networks: {}".
+	MeshNetworks string
 	// RemoteClusterTimeout is PILOT_REMOTE_CLUSTER_TIMEOUT: how long istiod
 	// waits for a remote cluster before it reports it "timeout", becomes
 	// ready without it and, when a remote secret changed, drops the cluster
@@ -114,7 +117,10 @@ func Start(ctx context.Context, c *testenv.Cluster, opts Options) (*Istiod, erro
 	if err := os.WriteFile(filepath.Join(dir, "mesh.yaml"), []byte(opts.MeshConfig), 0o600); err != nil {
 		return nil, fmt.Errorf("write mesh config: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "meshNetworks.yaml"), []byte("networks: {}\n"), 0o600); err != nil {
+	if opts.MeshNetworks == "" {
+		opts.MeshNetworks = "networks: {}\n"
+	}
+	if err := os.WriteFile(filepath.Join(dir, "meshNetworks.yaml"), []byte(opts.MeshNetworks), 0o600); err != nil {
 		return nil, fmt.Errorf("write mesh networks: %w", err)
 	}
 	i := &Istiod{

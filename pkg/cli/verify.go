@@ -34,7 +34,7 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 	o := &verifyOptions{globalOptions: g, output: newOutputFormat("text", "json"), format: newOutputFormat("mermaid", "dot")}
 	cmd := &cobra.Command{
 		Use:   "verify -f FILE",
-		Short: "Prove the federation works: clusters, live state, remote access, shared trust, managed control plane",
+		Short: "Prove the federation works: clusters, live state, remote access, shared trust, and what istiod sends sidecars",
 		Long: `Verify runs checks against the live federation and prints one line per finding:
 √ passed, ‼ warning, × failed (with a hint), - skipped because its requirements are not met.
 Each check is explained, with its remedy, in docs/verify.md under its ID.
@@ -64,6 +64,16 @@ Checks (their IDs are stable; --only and --skip take IDs or globs such as 'ASMFE
                      same in every cluster and, with the plug-in CA, the file's root, whose intermediate
                      each cluster's cacerts hold (a warning while no control plane has published one)
   ASMFED-MESH-001    managed control plane: every cluster's control and data plane are ACTIVE
+  ASMFED-MESH-002    every istiod replica has every peer synced (/debug/clusterz)
+  ASMFED-MESH-003    a synthetic sidecar gets from every cluster's istiod the endpoints of a probe Service
+                     in every cluster (EDS); the probe (sentinel addresses of 192.0.2.0/24) is deleted after
+  ASMFED-MESH-004    a synthetic sidecar of every application namespace accepts mutual TLS only; a
+                     PeerAuthentication that weakens it is named
+  ASMFED-EGRESS-001  a synthetic sidecar of every application namespace gets REGISTRY_ONLY and a cluster for
+                     every allow-listed host:port; a pass-through names the Sidecar or setting behind it
+
+The istiod checks reach each Running istiod pod through port-forwards (ports 15014 and 15012), speak
+xDS over TLS verified against the federation's root, and are skipped with a managed control plane.
 
 It exits 0 when nothing failed, 3 when a check failed, 1 when verify itself could not run.`,
 		Example: `  # Verify the two-cluster sample on the sandbox
@@ -160,6 +170,11 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 	env := &verify.Env{Federation: f, Derived: fp.Model, BaseDir: o.source.baseDir(), Clusters: reach.Configs,
 		NotReady: notReady, NotReachable: notReachable, Pending: fp.Plan, MeshStates: map[string]verify.MeshState{}, Firewall: fp.Cloud.Firewall,
 		GKE: fp.Cloud.GKE, EnabledServices: fp.Cloud.EnabledServices}
+	if f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneInCluster {
+		istiods := verify.NewPortForwardedIstiods(configs, fp.Model.Mesh.Revision)
+		defer istiods.Close()
+		env.Istiods = istiods.Istiods
+	}
 	for name, st := range fp.Cloud.MeshStates {
 		env.MeshStates[name] = verify.MeshState{ControlPlane: st.ControlPlane, DataPlane: st.DataPlane, Conditions: st.Conditions}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -72,6 +73,13 @@ type Env struct {
 	// EnabledServices are the APIs enabled in each project the federation touches; nil when not
 	// read.
 	EnabledServices map[string][]string
+	// Istiods reaches the replicas of a cluster's istiod, for the checks that ask istiod what a
+	// sidecar receives; nil when istiod cannot be reached from here (PortForwardedIstiods on
+	// GKE). It is called from checks running in parallel.
+	Istiods func(ctx context.Context, cluster string) ([]Istiod, error)
+	// ProbeTimeout bounds how long ASMFED-MESH-003 waits for an istiod to send the probe's
+	// endpoints in every cluster. Default 30 s.
+	ProbeTimeout time.Duration
 	// Parallelism bounds how many checks, and how many clusters within a check, are worked on
 	// at once. Default 8.
 	Parallelism int
@@ -103,6 +111,10 @@ func Checks() []Check {
 		{ID: "ASMFED-GKE-007", Name: "required APIs enabled", Requires: []Requirement{needModel, needServices}, Run: requiredAPIs},
 		{ID: "ASMFED-TRUST-001", Name: "clusters share one root of trust", Requires: []Requirement{needCluster}, Run: sharedTrust},
 		{ID: "ASMFED-MESH-001", Name: "managed control plane is active", Requires: []Requirement{needManaged}, Run: managedMesh},
+		{ID: "ASMFED-MESH-002", Name: "every istiod has every peer synced", Requires: []Requirement{needModel, needIstiod}, Run: peersSynced},
+		{ID: "ASMFED-MESH-003", Name: "sidecars receive endpoints from every cluster", Requires: []Requirement{needModel, needIstiod}, Run: crossClusterEndpoints},
+		{ID: "ASMFED-MESH-004", Name: "sidecars accept mutual TLS only", Requires: []Requirement{needModel, needIstiod}, Run: strictMTLS},
+		{ID: "ASMFED-EGRESS-001", Name: "sidecars get REGISTRY_ONLY egress", Requires: []Requirement{needModel, needIstiod}, Run: registryOnly},
 	}
 }
 
