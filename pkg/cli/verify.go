@@ -171,7 +171,7 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 		NotReady: notReady, NotReachable: notReachable, Pending: fp.Plan, MeshStates: map[string]verify.MeshState{}, Firewall: fp.Cloud.Firewall,
 		GKE: fp.Cloud.GKE, EnabledServices: fp.Cloud.EnabledServices}
 	if f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneInCluster {
-		istiods := verify.NewPortForwardedIstiods(configs, fp.Model.Mesh.Revision)
+		istiods := verify.NewPortForwardedIstiods(reach.Configs, fp.Model.Mesh.Revision)
 		defer istiods.Close()
 		env.Istiods = istiods.Istiods
 	}
