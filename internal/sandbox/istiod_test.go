@@ -1,0 +1,233 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
+	"github.com/asmfed/kubectl-asmfed/internal/sandbox"
+	"github.com/asmfed/kubectl-asmfed/internal/testenv"
+	"github.com/asmfed/kubectl-asmfed/internal/testutil"
+	"github.com/asmfed/kubectl-asmfed/pkg/cli"
+	"github.com/asmfed/kubectl-asmfed/pkg/kube"
+)
+
+// The sample applied to a sandbox with workloads, waiting for the control plane as on GKE: each
+// cluster's istiod pod is a real pilot-discovery that port-forward through the API server reaches,
+// whose /debug/clusterz lists its own cluster and its peer synced through the remote secret apply
+// wrote; deleting the pod replaces the process with one behind the new pod; stopping the sandbox
+// leaves no process.
+func TestIstiodBehindPod(t *testing.T) {
+	sandbox.RequireWorkloads(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "access-token")
+	var log testutil.SyncBuffer
+	kb, err := sandbox.StartKube(ctx, filepath.Join(dir, "kube"), tokenFile, &log, sandbox.WithWorkloads())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			kb.Stop()
+		}
+		if t.Failed() {
+			t.Logf("sandbox log:\n%s", log.String())
+		}
+	})
+	srv := gcpfake.Start(t, gcpfake.WithClusterBackend(kb))
+	for _, kv := range gcpfake.Env(srv.URL()) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	t.Setenv(sandbox.AccessTokenEnv, tokenFile)
+	file := filepath.Join(dir, "federation.yaml")
+	data, err := os.ReadFile("../../samples/two-cluster-private/federation.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	var out, errOut bytes.Buffer
+	if err := cli.Run(ctx, genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut},
+		[]string{"apply", "-f", file, "--auto-approve"}); err != nil {
+		t.Fatalf("apply, waiting for the control plane: %v\n%s", err, errOut.String())
+	}
+	t.Logf("apply with waiting took %s", time.Since(start).Round(time.Second))
+	if !strings.Contains(errOut.String(), "istiod") {
+		t.Errorf("apply did not report istiod's Deployment:\n%s", errOut.String())
+	}
+
+	const project, location = "asm-multicluster-demo", "us-west2"
+	clusters := map[string]*testenv.Cluster{}
+	for _, name := range []string{"cluster3", "cluster4"} {
+		if clusters[name] = kb.Cluster(project, location, name); clusters[name] == nil {
+			t.Fatalf("no local cluster behind %s", name)
+		}
+	}
+	for name, c := range clusters {
+		peer := map[string]string{"cluster3": "cluster4", "cluster4": "cluster3"}[name]
+		pod := readyIstiodPod(t, c, "")
+		var zs []clusterStatus
+		getJSON(t, c, pod.Name, "/debug/clusterz", &zs)
+		slices.SortFunc(zs, func(a, b clusterStatus) int { return strings.Compare(a.ID, b.ID) })
+		want := []clusterStatus{{ID: name, SyncStatus: "synced"}, {ID: peer, SecretName: "istio-system/istio-remote-secret-" + peer, SyncStatus: "synced"}}
+		if name == "cluster4" {
+			want[0], want[1] = want[1], want[0]
+		}
+		if diff := cmp.Diff(want, zs); diff != "" {
+			t.Errorf("%s: istiod's /debug/clusterz (-want +got):\n%s", name, diff)
+		}
+	}
+
+	// A deleted pod is replaced by its Deployment, and its process by one behind the new pod.
+	c := clusters["cluster3"]
+	old := readyIstiodPod(t, c, "")
+	oldPIDs := istiodPIDs(kb, old.Name)
+	if len(oldPIDs) != 1 {
+		t.Fatalf("istiod processes for pod %s: %v, want one", old.Name, oldPIDs)
+	}
+	if err := c.Client().CoreV1().Pods("istio-system").Delete(ctx, old.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	replaced := readyIstiodPod(t, c, old.Name)
+	var zs []clusterStatus
+	getJSON(t, c, replaced.Name, "/debug/clusterz", &zs)
+	if len(zs) != 2 || zs[0].SyncStatus != "synced" || zs[1].SyncStatus != "synced" {
+		t.Errorf("the new istiod's /debug/clusterz: %+v", zs)
+	}
+	testutil.Eventually(t, 30*time.Second, "the old pod's process stopped", func() error {
+		if pids := istiodPIDs(kb, old.Name); len(pids) > 0 {
+			return fmt.Errorf("still running: %v", pids)
+		}
+		if !gone(oldPIDs[0]) {
+			return fmt.Errorf("PID %d still runs", oldPIDs[0])
+		}
+		return nil
+	})
+
+	all := kb.Processes()
+	stopped = true
+	if err := kb.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range all {
+		if !gone(p.PID) {
+			t.Errorf("%s (PID %d) still runs after Stop", p.Name, p.PID)
+		}
+	}
+}
+
+type clusterStatus struct {
+	ID         string `json:"id"`
+	SecretName string `json:"secretName"`
+	SyncStatus string `json:"syncStatus"`
+}
+
+// readyIstiodPod waits for the istiod pod of c other than notName to be Ready, and for its
+// /ready to answer through port-forward.
+func readyIstiodPod(t *testing.T, c *testenv.Cluster, notName string) *corev1.Pod {
+	t.Helper()
+	var pod *corev1.Pod
+	testutil.Eventually(t, 3*time.Minute, "a Ready istiod pod in "+c.Name, func() error {
+		list, err := c.Client().CoreV1().Pods("istio-system").List(context.Background(), metav1.ListOptions{LabelSelector: "app=istiod"})
+		if err != nil {
+			return err
+		}
+		for i, p := range list.Items {
+			if p.Name == notName || p.DeletionTimestamp != nil {
+				continue
+			}
+			for _, cond := range p.Status.Conditions {
+				if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+					pod = &list.Items[i]
+					return nil
+				}
+			}
+			return fmt.Errorf("pod %s is %s and not Ready", p.Name, p.Status.Phase)
+		}
+		return fmt.Errorf("no istiod pod besides %q", notName)
+	})
+	body := get(t, c, pod.Name, "/ready")
+	t.Logf("%s: pod %s on %s, IP %s: /ready through port-forward: %q", c.Name, pod.Name, pod.Spec.NodeName, pod.Status.PodIP, body)
+	return pod
+}
+
+// get fetches path from istiod's HTTP port (8080) of the pod through the API server's
+// port-forward.
+func get(t *testing.T, c *testenv.Cluster, pod, path string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addr, stop, err := kube.PortForward(ctx, c.RESTConfig(), "istio-system", pod, 8080)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s of pod %s through port-forward: %v", path, pod, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s of pod %s through port-forward: %s %v: %s", path, pod, resp.Status, err, body)
+	}
+	return body
+}
+
+func getJSON(t *testing.T, c *testenv.Cluster, pod, path string, v any) {
+	t.Helper()
+	if err := json.Unmarshal(get(t, c, pod, path), v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// istiodPIDs are the PIDs of the running istiod processes behind pod.
+func istiodPIDs(kb *sandbox.KubeBackend, pod string) []int {
+	var out []int
+	for _, p := range kb.Processes() {
+		if strings.HasSuffix(p.Name, "/istiod/"+pod) {
+			out = append(out, p.PID)
+		}
+	}
+	return out
+}
+
+// gone reports whether pid no longer runs: it does not exist, or it is a zombie waiting for an
+// init process that does not reap orphans.
+func gone(pid int) bool {
+	if syscall.Kill(pid, 0) == syscall.ESRCH {
+		return true
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return os.IsNotExist(err)
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	return len(fields) > 0 && fields[0] == "Z"
+}
