@@ -16,9 +16,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/internal/sandbox"
@@ -99,6 +103,8 @@ func TestIstiodBehindPod(t *testing.T) {
 			t.Errorf("%s: istiod's /debug/clusterz (-want +got):\n%s", name, diff)
 		}
 	}
+
+	checkInjection(t, clusters["cluster3"], readyIstiodPod(t, clusters["cluster3"], ""))
 
 	// A deleted pod is replaced by its Deployment, and its process by one behind the new pod.
 	c := clusters["cluster3"]
@@ -230,4 +236,85 @@ func gone(pid int) bool {
 	}
 	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
 	return len(fields) > 0 && fields[0] == "Z"
+}
+
+// checkInjection proves the part of sidecar injection the sandbox carries: the API server calls the
+// istiod behind pod, which injects with the template apply installed. The rendered webhook
+// configuration names Service istiod-<revision>, whose ClusterIP nothing serves here, so a copy of
+// its rule for a namespace of the test's points at istiod's webhook listener on loopback (what the
+// pod's port 15017 is forwarded to) and trusts istiod's root (istio-ca-root-cert).
+func checkInjection(t *testing.T, c *testenv.Cluster, pod *corev1.Pod) {
+	t.Helper()
+	ctx := context.Background()
+	dyn, err := dynamic.NewForConfig(c.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := dyn.Resource(schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "portforwards"}).
+		Namespace("istio-system").Get(ctx, pod.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the forwarding of pod %s: %v", pod.Name, err)
+	}
+	var webhookPort int64
+	forwards, _, _ := unstructured.NestedSlice(pf.Object, "spec", "forwards")
+	for _, f := range forwards {
+		ports, _, _ := unstructured.NestedSlice(f.(map[string]any), "ports")
+		if slices.Contains(ports, any(int64(15017))) {
+			webhookPort, _, _ = unstructured.NestedInt64(f.(map[string]any), "target", "port")
+		}
+	}
+	if webhookPort == 0 {
+		t.Fatalf("pod %s's port 15017 is not forwarded: %v", pod.Name, forwards)
+	}
+	root, err := c.Client().CoreV1().ConfigMaps("istio-system").Get(ctx, "istio-ca-root-cert", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ns = "inject-check"
+	if _, err := c.Client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{ns: "on"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("https://localhost:%d/inject", webhookPort)
+	none, fail := admissionregistrationv1.SideEffectClassNone, admissionregistrationv1.Fail
+	hook := &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "sandbox-inject-check"},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name:                    "inject-check.sidecar-injector.istio.io",
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: []byte(root.Data["root-cert.pem"])},
+			Rules:                   []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create}, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}},
+			NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{ns: "on"}},
+			SideEffects:             &none,
+			FailurePolicy:           &fail,
+			AdmissionReviewVersions: []string{"v1"},
+		}},
+	}
+	if _, err := c.Client().AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, hook, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	app := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "app", Labels: map[string]string{"app": "app"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example.invalid/app"}}},
+	}
+	var created *corev1.Pod
+	// The webhook configuration takes effect in the API server within a second or so.
+	testutil.Eventually(t, 30*time.Second, "a pod created with a sidecar", func() error {
+		p, err := c.Client().CoreV1().Pods(ns).Create(ctx, app, metav1.CreateOptions{})
+		if err != nil {
+			return err
+		}
+		created = p
+		if p.Annotations["sidecar.istio.io/status"] == "" {
+			_ = c.Client().CoreV1().Pods(ns).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
+			return fmt.Errorf("pod created without injection: containers %v", p.Spec.Containers)
+		}
+		return nil
+	})
+	var names []string
+	for _, ctr := range append(created.Spec.InitContainers, created.Spec.Containers...) {
+		names = append(names, ctr.Name)
+	}
+	if !slices.Contains(names, "istio-proxy") || created.Annotations["istio.io/rev"] != "1-31-0" {
+		t.Errorf("injected pod: containers %v, annotations %v; want istio-proxy, revision 1-31-0", names, created.Annotations)
+	}
+	t.Logf("the API server called istiod's /inject: pod %s/%s has containers %v", ns, created.Name, names)
 }
