@@ -32,11 +32,12 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/kube"
 )
 
-// The sample applied to a sandbox with workloads, waiting for the control plane as on GKE: each
-// cluster's istiod pod is a real pilot-discovery that port-forward through the API server reaches,
-// whose /debug/clusterz lists its own cluster and its peer synced through the remote secret apply
-// wrote; deleting the pod replaces the process with one behind the new pod; stopping the sandbox
-// leaves no process.
+// The sample, with a plug-in CA, applied to a sandbox with workloads, waiting for the control plane
+// as on GKE: each cluster's istiod pod is a real pilot-discovery that port-forward through the API
+// server reaches, whose /debug/clusterz lists its own cluster and its peer synced through the
+// remote secret apply wrote, and which publishes the plug-in root from cacerts; the API server
+// reaches it for injection; deleting the pod replaces the process with one behind the new pod;
+// stopping the sandbox leaves no process.
 func TestIstiodBehindPod(t *testing.T) {
 	sandbox.RequireWorkloads(t)
 	ctx := context.Background()
@@ -63,23 +64,32 @@ func TestIstiodBehindPod(t *testing.T) {
 	}
 	t.Setenv(sandbox.AccessTokenEnv, tokenFile)
 	file := filepath.Join(dir, "federation.yaml")
-	data, err := os.ReadFile("../../samples/two-cluster-private/federation.yaml")
+	data, err := os.ReadFile("testdata/federation.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(file, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	run := func(args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if err := cli.Run(ctx, genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, args); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+		}
+		return errOut.String()
+	}
+	run("ca", "init", "--out", filepath.Join(dir, "ca"))
+	root, err := os.ReadFile(filepath.Join(dir, "ca", "root-cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	start := time.Now()
-	var out, errOut bytes.Buffer
-	if err := cli.Run(ctx, genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut},
-		[]string{"apply", "-f", file, "--auto-approve"}); err != nil {
-		t.Fatalf("apply, waiting for the control plane: %v\n%s", err, errOut.String())
-	}
+	applied := run("apply", "-f", file, "--auto-approve")
 	t.Logf("apply with waiting took %s", time.Since(start).Round(time.Second))
-	if !strings.Contains(errOut.String(), "istiod") {
-		t.Errorf("apply did not report istiod's Deployment:\n%s", errOut.String())
+	if !strings.Contains(applied, "Deployment/istiod-1-31-0: done") {
+		t.Errorf("apply did not report istiod's Deployment done:\n%s", applied)
 	}
 
 	const project, location = "asm-multicluster-demo", "us-west2"
@@ -101,6 +111,15 @@ func TestIstiodBehindPod(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, zs); diff != "" {
 			t.Errorf("%s: istiod's /debug/clusterz (-want +got):\n%s", name, diff)
+		}
+		// istiod signs with the plug-in intermediate apply wrote into cacerts, and publishes
+		// the root of the ca init above, not one of its own.
+		cm, err := c.Client().CoreV1().ConfigMaps("istio-system").Get(ctx, "istio-ca-root-cert", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cm.Data["root-cert.pem"]; strings.TrimSpace(got) != strings.TrimSpace(string(root)) {
+			t.Errorf("%s: istiod's root (istio-ca-root-cert) is not the plug-in root:\n%s", name, got)
 		}
 	}
 
