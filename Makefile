@@ -29,7 +29,8 @@ vet:
 # The cluster tests run against real kube-apiserver, kube-controller-manager and etcd processes,
 # built once from the Go module proxy into a cache keyed by version (15-25 minutes and about
 # 2.7 GB of memory when not cached, about a second when cached); they fail rather than skip here.
-# ensure.sh also builds pilot-discovery for internal/istiodtest (hack/istiobin, about 8 minutes cold).
+# ensure.sh also builds kube-scheduler and kwok (clusters with nodes, a few minutes cold) and
+# pilot-discovery for internal/istiodtest and the sandbox (hack/istiobin, about 8 minutes cold).
 unit:
 	@echo "== local Kubernetes binaries (hack/testbin)"
 	@cache="$$(hack/testbin/ensure.sh)" && \

@@ -47,12 +47,12 @@ step "kubectl asmfed validate -f $sample"
 step "kubectl asmfed plan -f $sample --out plan.json"
 "$bin" plan -f "$sample" --out "$work/plan.json"
 
-# The sandbox's clusters have API servers but no nodes, so istiod's Deployment never gets a pod:
-# do not wait for it (on GKE, apply waits and says why a pod does not run).
-step "kubectl asmfed apply plan.json --wait=false --auto-approve"
+# The sandbox's clusters have nodes (kwok) and a real istiod behind each istiod pod, so apply waits
+# for the control plane as on GKE: istiod's pod is Ready once that istiod answers /ready.
+step "kubectl asmfed apply plan.json --auto-approve"
 # The saved plan covers Google Cloud; the cluster side is planned once the clusters exist, shown,
 # and applied because --auto-approve confirms it (without it apply would ask on a terminal).
-"$bin" apply "$work/plan.json" --wait=false --auto-approve
+"$bin" apply "$work/plan.json" --auto-approve
 
 step "kubectl asmfed plan -f $sample --detailed-exitcode"
 "$bin" plan -f "$sample" --detailed-exitcode

@@ -19,14 +19,13 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/asmfed/kubectl-asmfed/internal/sandbox"
-	"github.com/asmfed/kubectl-asmfed/internal/testenv"
 	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 )
 
 // With --kube, a GKE cluster created through the container API is a real API server: its endpoint
 // and CA come back from the API, and the access token the sandbox wrote authenticates to it.
 func TestKubeBackedClusters(t *testing.T) {
-	testenv.Require(t)
+	sandbox.RequireWorkloads(t)
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "pid")
 	ctx, cancel := context.WithCancel(context.Background())

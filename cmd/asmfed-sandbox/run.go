@@ -75,7 +75,7 @@ func (o *serveOptions) parse(args []string, stderr io.Writer) error {
 	fs.StringVar(&o.latency, "latency", "realistic", "latency model: none or realistic")
 	fs.Float64Var(&o.scale, "scale", 0.01, "time scale for the realistic model (1 = real time)")
 	fs.BoolVar(&o.fakeClock, "fake-clock", false, "operations complete only when /_fake/clock/advance is called")
-	fs.BoolVar(&o.kube, "kube", false, "back every GKE cluster with a real local kube-apiserver (binaries from hack/testbin/build.sh)")
+	fs.BoolVar(&o.kube, "kube", false, "back every GKE cluster with a real local control plane, nodes and istiod (binaries from hack/testbin/ensure.sh)")
 	return fs.Parse(args)
 }
 
@@ -119,7 +119,7 @@ func (o *serveOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 			base = dir
 		}
 		tokenFile = filepath.Join(base, "access-token")
-		kube, err := sandbox.StartKube(ctx, filepath.Join(base, "kube"), tokenFile, stderr)
+		kube, err := sandbox.StartKube(ctx, filepath.Join(base, "kube"), tokenFile, stderr, sandbox.WithWorkloads())
 		if err != nil {
 			return err
 		}

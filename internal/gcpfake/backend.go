@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 )
 
 // Kinds of backend work an operation waits for.
@@ -61,12 +62,16 @@ func (s *Server) startBackendWork(p *pendingOp) {
 		ctx, cancel := context.WithCancel(s.bg)
 		pr := &provisioning{cancel: cancel, done: make(chan struct{})}
 		s.provisioning[w.key()] = pr
+		cluster := &containerpb.Cluster{Name: w.Cluster, Location: w.Location}
+		if c, ok := p.Puts[w.key()].(*containerpb.Cluster); ok {
+			cluster = proto.Clone(c).(*containerpb.Cluster)
+		}
 		s.work.Add(1)
 		go func() {
 			defer s.work.Done()
 			defer close(pr.done)
 			defer cancel()
-			s.provision(ctx, p, pr)
+			s.provision(ctx, p, pr, cluster)
 		}()
 	case workRelease:
 		pr := s.provisioning[w.key()]
@@ -83,9 +88,9 @@ func (s *Server) startBackendWork(p *pendingOp) {
 // provision starts the control plane and records the outcome on the
 // operation: the endpoint and CA in the cluster it will store, or a failure
 // that leaves the cluster in ERROR.
-func (s *Server) provision(ctx context.Context, p *pendingOp, pr *provisioning) {
+func (s *Server) provision(ctx context.Context, p *pendingOp, pr *provisioning, cluster *containerpb.Cluster) {
 	w := p.Backend
-	endpoint, caPEM, err := s.opts.backend.Provision(ctx, w.Project, w.Location, w.Cluster)
+	endpoint, caPEM, err := s.opts.backend.Provision(ctx, w.Project, cluster)
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
 	if s.provisioning[w.key()] == pr {

@@ -36,9 +36,10 @@ type fakeBackend struct {
 
 	mu         sync.Mutex
 	servers    map[string]*httptest.Server
-	events     []string      // "provision c1", "cancelled c1", "release c1", in order
-	inProgress int           // Provision calls that have not returned
-	started    chan struct{} // receives once per Provision call, when it starts
+	events     []string               // "provision c1", "cancelled c1", "release c1", in order
+	clusters   []*containerpb.Cluster // what each Provision call was given
+	inProgress int                    // Provision calls that have not returned
+	started    chan struct{}          // receives once per Provision call, when it starts
 }
 
 func newFakeBackend() *fakeBackend {
@@ -63,8 +64,10 @@ func (b *fakeBackend) InProgress() int {
 	return b.inProgress
 }
 
-func (b *fakeBackend) Provision(ctx context.Context, project, location, name string) (string, []byte, error) {
+func (b *fakeBackend) Provision(ctx context.Context, project string, cluster *containerpb.Cluster) (string, []byte, error) {
+	name := cluster.GetName()
 	b.mu.Lock()
+	b.clusters = append(b.clusters, cluster)
 	b.inProgress++
 	b.events = append(b.events, "provision "+name)
 	b.mu.Unlock()
@@ -274,6 +277,18 @@ func TestCreateClusterOutlivesItsCaller(t *testing.T) {
 				t.Errorf("cluster %v, pool %v; want RUNNING", c.Status, c.NodePools[0].Status)
 			}
 			reachable(t, c)
+
+			// The backend was given the cluster as created: its pools with their zones, and its
+			// pod range.
+			b.mu.Lock()
+			given := b.clusters[0]
+			b.mu.Unlock()
+			if given.GetLocation() != "us-west2" || len(given.GetNodePools()) != 1 ||
+				!cmp.Equal(given.NodePools[0].GetLocations(), c.NodePools[0].GetLocations()) || len(c.NodePools[0].GetLocations()) != 3 ||
+				given.GetClusterIpv4Cidr() == "" || given.GetClusterIpv4Cidr() != c.GetClusterIpv4Cidr() {
+				t.Errorf("Provision was given location %q, pools %v, pod range %q; the cluster has pools %v, pod range %q",
+					given.GetLocation(), given.GetNodePools(), given.GetClusterIpv4Cidr(), c.GetNodePools(), c.GetClusterIpv4Cidr())
+			}
 		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/api/gkehub/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -44,7 +45,7 @@ func newEchoBackend(t *testing.T) *echoBackend {
 	return b
 }
 
-func (b *echoBackend) Provision(context.Context, string, string, string) (string, []byte, error) {
+func (b *echoBackend) Provision(context.Context, string, *containerpb.Cluster) (string, []byte, error) {
 	return b.srv.URL, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: b.srv.Certificate().Raw}), nil
 }
 

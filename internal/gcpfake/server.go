@@ -1,7 +1,6 @@
 package gcpfake
 
 import (
-	resourcemanagerpb "cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -20,9 +19,10 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
+	"cloud.google.com/go/container/apiv1/containerpb"
+	resourcemanagerpb "cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -96,13 +96,15 @@ func WithClusterBackend(b ClusterBackend) Option { return func(o *options) { o.b
 // Provision is called by the operation that creates a cluster, after the
 // create call has returned, on a context that ends only when the Server is
 // closed or the cluster is deleted meanwhile; the operation completes when
-// it returns. A Provision that fails must leave nothing behind.
+// it returns. cluster is a copy of the cluster as created (its location,
+// node pools with their zones and machine types, pod range), for a backend
+// that gives it nodes. A Provision that fails must leave nothing behind.
 //
 // Release is called by the operation that deletes a cluster, whatever state
 // the cluster is in, after any Provision for it has returned; so it may be
 // called for a cluster whose Provision failed or was cancelled.
 type ClusterBackend interface {
-	Provision(ctx context.Context, project, location, name string) (endpoint string, caPEM []byte, err error)
+	Provision(ctx context.Context, project string, cluster *containerpb.Cluster) (endpoint string, caPEM []byte, err error)
 	Release(project, location, name string)
 }
 
@@ -164,8 +166,14 @@ func (s *Server) Listen(addr string) error {
 	return nil
 }
 
-// Start runs a simulator on 127.0.0.1 for the duration of a test.
-func Start(t testing.TB, opts ...Option) *Server {
+// Start runs a simulator on 127.0.0.1 for the duration of a test. t is a
+// testing.TB; the package does not import testing, so that the sandbox
+// command does not link it.
+func Start(t interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}, opts ...Option) *Server {
 	t.Helper()
 	s, err := New(opts...)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"testing"
 
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
 )
@@ -40,7 +39,7 @@ func FindBinary(binDir string) (string, error) {
 // Require skips t when the local Kubernetes binaries or pilot-discovery are
 // missing (or in -short mode), or fails it when ASMFED_REQUIRE_TESTENV=1;
 // the message says how to build what is missing.
-func Require(t testing.TB) {
+func Require(t testenv.TB) {
 	t.Helper()
 	testenv.Require(t)
 	if _, err := FindBinary(""); err != nil {

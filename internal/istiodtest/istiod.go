@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -295,7 +294,7 @@ func (i *Istiod) Restart(ctx context.Context) error {
 // StartT starts an istiod per cluster in parallel, each with opts (ClusterID
 // defaults to each cluster's name), and stops them when t ends. It fails t
 // when one does not become ready.
-func StartT(t testing.TB, clusters []*testenv.Cluster, opts Options) []*Istiod {
+func StartT(t testenv.TB, clusters []*testenv.Cluster, opts Options) []*Istiod {
 	t.Helper()
 	out := make([]*Istiod, len(clusters))
 	errs := make([]error, len(clusters))

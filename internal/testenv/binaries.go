@@ -7,11 +7,13 @@ import (
 	"strings"
 )
 
-// Versions of the binaries that hack/testbin/go.mod pins. A test keeps these
-// in step with that file, because the cache is keyed by them.
+// Versions of the binaries that hack/testbin/go.mod (and, for kwok,
+// hack/testbin/kwok/go.mod) pins. A test keeps these in step with those
+// files, because the cache is keyed by them.
 const (
 	KubernetesVersion = "v1.37.2"
 	EtcdVersion       = "v3.7.3"
+	KwokVersion       = "v0.8.0"
 )
 
 // Environment variables read by this package.
@@ -49,31 +51,56 @@ type Binaries struct {
 	Etcd              string
 	APIServer         string
 	ControllerManager string
+	// Scheduler and Kwok run only beside clusters with workloads
+	// (Options.Workloads).
+	Scheduler string
+	Kwok      string
 }
 
-// FindBinaries locates the binaries in binDir, or in CacheDir()/bin when
-// binDir is empty. Names carry the version, as build.sh writes them. The
-// error is a *MissingBinariesError that says how to build what is missing.
+// FindBinaries locates the binaries every cluster runs (etcd, kube-apiserver,
+// kube-controller-manager) in binDir, or in CacheDir()/bin when binDir is
+// empty, and names where the workload binaries would be. Names carry the
+// version, as build.sh writes them. The error is a *MissingBinariesError that
+// says how to build what is missing.
 func FindBinaries(binDir string) (Binaries, error) {
+	b := binaries(binDir)
+	return b, missing(b.Etcd, b.APIServer, b.ControllerManager)
+}
+
+// FindWorkloadBinaries is FindBinaries for clusters with workloads: it wants
+// kube-scheduler and kwok too.
+func FindWorkloadBinaries(binDir string) (Binaries, error) {
+	b := binaries(binDir)
+	return b, missing(b.Etcd, b.APIServer, b.ControllerManager, b.Scheduler, b.Kwok)
+}
+
+func binaries(binDir string) Binaries {
 	if binDir == "" {
 		binDir = filepath.Join(CacheDir(), "bin")
 	}
-	b := Binaries{
+	return Binaries{
 		Etcd:              filepath.Join(binDir, "etcd-"+EtcdVersion),
 		APIServer:         filepath.Join(binDir, "kube-apiserver-"+KubernetesVersion),
 		ControllerManager: filepath.Join(binDir, "kube-controller-manager-"+KubernetesVersion),
+		Scheduler:         filepath.Join(binDir, "kube-scheduler-"+KubernetesVersion),
+		Kwok:              filepath.Join(binDir, "kwok-"+KwokVersion),
 	}
+}
+
+// missing returns a *MissingBinariesError for the paths that are not
+// executable files, or nil.
+func missing(paths ...string) error {
 	var missing []string
-	for _, p := range []string{b.Etcd, b.APIServer, b.ControllerManager} {
+	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 			missing = append(missing, p)
 		}
 	}
 	if len(missing) > 0 {
-		return b, &MissingBinariesError{Missing: missing}
+		return &MissingBinariesError{Missing: missing}
 	}
-	return b, nil
+	return nil
 }
 
 // MissingBinariesError reports binaries that are not in the cache.
@@ -82,7 +109,12 @@ type MissingBinariesError struct {
 }
 
 func (e *MissingBinariesError) Error() string {
+	// build.sh takes the names without their version suffix.
+	names := make([]string, len(e.Missing))
+	for i, p := range e.Missing {
+		names[i] = filepath.Base(p)[:strings.LastIndex(filepath.Base(p), "-")]
+	}
 	return fmt.Sprintf("local Kubernetes binaries not found: %s; build them from the repository root with "+
-		"`%s` (15 to 25 min cold on 2 cores, instant when cached; %s moves the cache)",
-		strings.Join(e.Missing, ", "), BuildCommand, EnvCache)
+		"`%s %s` (15 to 25 min cold on 2 cores, instant when cached; %s moves the cache)",
+		strings.Join(e.Missing, ", "), BuildCommand, strings.Join(names, " "), EnvCache)
 }

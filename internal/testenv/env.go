@@ -18,6 +18,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -71,6 +72,18 @@ type Options struct {
 	// AdminToken, when set, is a static bearer token every API server accepts as a member of
 	// system:masters: how the sandbox's clients authenticate, since GKE clients send a token.
 	AdminToken string
+	// Workloads gives every cluster what it takes for pods to run as far as
+	// the API shows: a kube-scheduler, kwok (one fake kubelet for all of the
+	// cluster's nodes, which also serves port-forward to local processes),
+	// and the controllers of WorkloadControllers. Nodes are added with
+	// Cluster.AddNodes. Needs kube-scheduler and kwok in the cache
+	// (FindWorkloadBinaries).
+	Workloads bool
+	// ProbedPods, a label "key=value", selects the pods whose readiness kwok
+	// does not fake (Workloads only): they start Running but not Ready, and
+	// whoever runs a real process for one reports its readiness with
+	// Cluster.SetPodReady. Empty: kwok makes every pod Ready at once.
+	ProbedPods string
 }
 
 // Environment is one etcd shared by any number of clusters, each a
@@ -127,9 +140,21 @@ func Start(ctx context.Context, opts Options) (*Environment, error) {
 
 // start is Start with the port chooser as a parameter, for tests.
 func start(ctx context.Context, opts Options, ports func(n int) ([]int, error)) (_ *Environment, err error) {
-	bins, err := FindBinaries(opts.BinDir)
+	find := FindBinaries
+	if opts.Workloads {
+		find = FindWorkloadBinaries
+	}
+	bins, err := find(opts.BinDir)
 	if err != nil {
 		return nil, err
+	}
+	if opts.ProbedPods != "" {
+		if !opts.Workloads {
+			return nil, errors.New("ProbedPods needs Workloads")
+		}
+		if _, _, err := probedLabel(opts.ProbedPods); err != nil {
+			return nil, err
+		}
 	}
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = defaultStartTimeout
@@ -234,10 +259,25 @@ var clusterName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$`)
 
 // AddClusters starts one cluster per name, in parallel, and returns them in
 // the order given once every API server answers /readyz and every
-// controller manager has created the default service account. Names are
-// lower-case DNS labels, unique in the environment; they name the kubeconfig
-// context, cluster and user (<name>-admin), so kubeconfigs merge cleanly.
+// controller manager has created the default service account (and, with
+// Options.Workloads, kube-scheduler and kwok answer their health checks).
+// Names are lower-case DNS labels, unique in the environment; they name the
+// kubeconfig context, cluster and user (<name>-admin), so kubeconfigs merge
+// cleanly.
 func (e *Environment) AddClusters(ctx context.Context, names ...string) ([]*Cluster, error) {
+	specs := make([]ClusterSpec, len(names))
+	for i, n := range names {
+		specs[i] = ClusterSpec{Name: n}
+	}
+	return e.AddClusterSpecs(ctx, specs...)
+}
+
+// AddClusterSpecs is AddClusters with a description of each cluster.
+func (e *Environment) AddClusterSpecs(ctx context.Context, specs ...ClusterSpec) ([]*Cluster, error) {
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
 	e.mu.Lock()
 	for i, n := range names {
 		switch {
@@ -263,11 +303,11 @@ func (e *Environment) AddClusters(ctx context.Context, names ...string) ([]*Clus
 	clusters := make([]*Cluster, len(names))
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
-	for i, n := range names {
+	for i, spec := range specs {
 		wg.Go(func() {
-			c, err := e.startCluster(ctx, n)
+			c, err := e.startCluster(ctx, spec)
 			if err != nil {
-				errs[i] = fmt.Errorf("start cluster %s: %w", n, err)
+				errs[i] = fmt.Errorf("start cluster %s: %w", spec.Name, err)
 				return
 			}
 			clusters[i] = c
@@ -283,7 +323,8 @@ func (e *Environment) AddClusters(ctx context.Context, names ...string) ([]*Clus
 	return clusters, nil
 }
 
-func (e *Environment) startCluster(ctx context.Context, name string) (*Cluster, error) {
+func (e *Environment) startCluster(ctx context.Context, spec ClusterSpec) (*Cluster, error) {
+	name := spec.Name
 	start := time.Now()
 	dir := filepath.Join(e.dir, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -323,6 +364,20 @@ func (e *Environment) startCluster(ctx context.Context, name string) (*Cluster, 
 		"admin.key":      admin.keyPEM,
 		"controller.crt": kcmCert.certPEM,
 		"controller.key": kcmCert.keyPEM,
+	}
+	if e.opts.Workloads {
+		// The API server dials kwok for port-forward and verifies its
+		// certificate; kwok and the scheduler serve this one on loopback.
+		kubeletClient, err := clientCert(ca, "kube-apiserver-kubelet-client")
+		if err != nil {
+			return nil, err
+		}
+		loopback, err := loopbackServingCert(ca, "testenv-loopback")
+		if err != nil {
+			return nil, err
+		}
+		files["kubelet-client.crt"], files["kubelet-client.key"] = kubeletClient.certPEM, kubeletClient.keyPEM
+		files["loopback.crt"], files["loopback.key"] = loopback.certPEM, loopback.keyPEM
 	}
 	for f, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
@@ -371,6 +426,16 @@ func (e *Environment) startCluster(ctx context.Context, name string) (*Cluster, 
 			"--profiling=false",
 			"--cert-dir=" + pf("certs"),
 		}
+		if e.opts.Workloads {
+			args = append(args,
+				// A node's InternalIP is where kwok serves; the default order
+				// would dial the node's hostname.
+				"--kubelet-preferred-address-types=InternalIP",
+				"--kubelet-certificate-authority="+pf("ca.crt"),
+				"--kubelet-client-certificate="+pf("kubelet-client.crt"),
+				"--kubelet-client-key="+pf("kubelet-client.key"),
+			)
+		}
 		if e.opts.AdminToken != "" {
 			// A static bearer token for the sandbox, where clients reach the cluster the way they
 			// reach GKE: with a token rather than a client certificate.
@@ -415,10 +480,20 @@ func (e *Environment) startCluster(ctx context.Context, name string) (*Cluster, 
 	if c.client, err = kubernetes.NewForConfig(c.RESTConfig()); err != nil {
 		return nil, fmt.Errorf("client for %s: %w", c.Host, err)
 	}
+	if c.dynamic, err = dynamic.NewForConfig(c.RESTConfig()); err != nil {
+		return nil, fmt.Errorf("client for %s: %w", c.Host, err)
+	}
 
 	controllers := e.opts.Controllers
 	if len(controllers) == 0 {
 		controllers = DefaultControllers()
+	}
+	if e.opts.Workloads {
+		for _, ctl := range WorkloadControllers() {
+			if !slices.Contains(controllers, ctl) {
+				controllers = append(controllers, ctl)
+			}
+		}
 	}
 	p, err := startProcess(name+"/kube-controller-manager", pf("kube-controller-manager.log"), e.bins.ControllerManager,
 		"--kubeconfig="+pf("controller-manager.kubeconfig"),
@@ -444,6 +519,15 @@ func (e *Environment) startCluster(ctx context.Context, name string) (*Cluster, 
 			return err
 		})
 		if err != nil {
+			return nil, err
+		}
+	}
+	if e.opts.Workloads {
+		c.PodCIDR = spec.PodCIDR
+		if c.PodCIDR == "" {
+			c.PodCIDR = DefaultPodCIDR
+		}
+		if err := e.startWorkloads(ctx, c, c.PodCIDR); err != nil {
 			return nil, err
 		}
 	}
@@ -571,13 +655,17 @@ type Cluster struct {
 	Kubeconfig  string        // admin kubeconfig (system:masters), context Name
 	Issuer      string        // service-account token issuer (the Host URL)
 	Dir         string        // certificates, kubeconfigs and logs
-	StartupTime time.Duration // from launch to API server ready and default service account created
+	StartupTime time.Duration // from launch to API server ready and default service account created (and workloads' servers healthy)
+	PodCIDR     string        // where kwok takes pod IPs from (Options.Workloads)
 
 	ca                *keyPair
 	admin             *keyPair
 	client            *kubernetes.Clientset
+	dynamic           *dynamic.DynamicClient
 	apiserver         *process
 	controllerManager *process
+	scheduler         *process // with Options.Workloads
+	kwok              *process // with Options.Workloads
 }
 
 // RESTConfig is a new admin (system:masters) client configuration.
@@ -624,7 +712,7 @@ func (c *Cluster) TokenConfig(token string) *rest.Config {
 // Processes lists the cluster's server processes.
 func (c *Cluster) Processes() []Process {
 	var out []Process
-	for _, p := range []*process{c.apiserver, c.controllerManager} {
+	for _, p := range []*process{c.apiserver, c.controllerManager, c.scheduler, c.kwok} {
 		if p != nil {
 			out = append(out, Process{Name: p.name, PID: p.pid()})
 		}

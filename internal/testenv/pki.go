@@ -128,3 +128,15 @@ func clientCert(ca *keyPair, user string, groups ...string) (*keyPair, error) {
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	})
 }
+
+// loopbackServingCert issues a serving certificate for 127.0.0.1 alone: what
+// the API server verifies when it dials kwok, the nodes' kubelet, and what a
+// probe of the scheduler's health endpoint verifies.
+func loopbackServingCert(ca *keyPair, commonName string) (*keyPair, error) {
+	return ca.issue(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: commonName},
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	})
+}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"os"
 	"regexp"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,22 +21,55 @@ import (
 // of memory each).
 const MaxClusters = 5
 
+// TB is the part of testing.TB this package uses. The package does not
+// import testing, so that the sandbox command, which runs clusters outside
+// any test, does not link it; *testing.T, *testing.B and testing.TB satisfy it.
+type TB interface {
+	Helper()
+	Name() string
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	Cleanup(func())
+}
+
+// short reports whether the test binary runs with -short: testing.Short
+// without importing testing. The flag exists once the testing package has
+// registered its flags, which it has by the time a test runs.
+func short() bool {
+	f := flag.Lookup("test.short")
+	return f != nil && f.Value.String() == "true"
+}
+
 // Require skips t when the binaries are missing from the cache, or fails it
 // when ASMFED_REQUIRE_TESTENV=1; the message says how to build them. -short
 // skips too, unless clusters are required. Clusters and Shared.Get call it;
 // tests that call Start themselves call it first.
-func Require(t testing.TB) {
+func Require(t TB) {
 	t.Helper()
 	requireBinaries(t, "")
 }
 
-func requireBinaries(t testing.TB, binDir string) {
+// RequireWorkloads is Require for environments with Options.Workloads,
+// which need kube-scheduler and kwok as well.
+func RequireWorkloads(t TB) {
+	t.Helper()
+	requireFound(t, func() error { _, err := FindWorkloadBinaries(""); return err })
+}
+
+func requireBinaries(t TB, binDir string) {
+	t.Helper()
+	requireFound(t, func() error { _, err := FindBinaries(binDir); return err })
+}
+
+func requireFound(t TB, find func() error) {
 	t.Helper()
 	required := os.Getenv(EnvRequire) == "1"
-	if testing.Short() && !required {
+	if short() && !required {
 		t.Skip("local clusters are not started in -short mode")
 	}
-	if _, err := FindBinaries(binDir); err != nil {
+	if err := find(); err != nil {
 		if required {
 			t.Fatalf("%v (%s=1 makes this a failure)", err, EnvRequire)
 		}
@@ -56,7 +89,7 @@ func clusterNames(n int) []string {
 // in parallel, and stops them when t and its subtests end, including on
 // failure or panic. It skips (or fails, see ASMFED_REQUIRE_TESTENV) when the
 // binaries have not been built.
-func Clusters(t testing.TB, n int) []*Cluster {
+func Clusters(t TB, n int) []*Cluster {
 	t.Helper()
 	if n < 1 || n > MaxClusters {
 		t.Fatalf("testenv.Clusters: want 1 to %d clusters, got %d", MaxClusters, n)
@@ -110,9 +143,9 @@ type Shared struct {
 	start    time.Duration
 }
 
-// Run runs the package's tests and then stops the clusters. Use it from
-// TestMain and pass its result to os.Exit.
-func (s *Shared) Run(m *testing.M) int {
+// Run runs the package's tests (m is the *testing.M of TestMain) and then
+// stops the clusters. Use it from TestMain and pass its result to os.Exit.
+func (s *Shared) Run(m interface{ Run() int }) int {
 	code := m.Run()
 	if err := s.Stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "testenv: stop shared clusters: %v\n", err)
@@ -135,7 +168,7 @@ func (s *Shared) Stop() error {
 
 // Get returns the first n shared clusters, starting all Count of them in
 // parallel on the first call. It skips or fails t like Clusters.
-func (s *Shared) Get(t testing.TB, n int) []*Cluster {
+func (s *Shared) Get(t TB, n int) []*Cluster {
 	t.Helper()
 	count := s.Count
 	if count == 0 {
@@ -184,7 +217,7 @@ var unsafeNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
 
 // UniqueName is a DNS label derived from t's name plus a random suffix, for
 // objects in clusters shared between tests.
-func UniqueName(t testing.TB) string {
+func UniqueName(t TB) string {
 	base := unsafeNameChars.ReplaceAllString(strings.ToLower(t.Name()), "-")
 	base = strings.Trim(base, "-")
 	if len(base) > 40 {
@@ -197,7 +230,7 @@ func UniqueName(t testing.TB) string {
 
 // Namespace creates a namespace with a unique name for t and deletes it when
 // t ends (without waiting for it to finish terminating).
-func (c *Cluster) Namespace(t testing.TB) string {
+func (c *Cluster) Namespace(t TB) string {
 	t.Helper()
 	name := UniqueName(t)
 	ctx := context.Background()

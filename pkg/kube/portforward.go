@@ -195,3 +195,12 @@ type forwardAddr string
 
 func (a forwardAddr) Network() string { return "portforward" }
 func (a forwardAddr) String() string  { return string(a) }
+
+// HTTPClient is an HTTP client whose every connection is a Dial to the pod's port: requests name
+// any host (the pod's name reads well) and reach the pod. Its connections are not reused.
+func (f *Forward) HTTPClient(port int, timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		DialContext:       func(ctx context.Context, _, _ string) (net.Conn, error) { return f.Dial(ctx, port) },
+	}}
+}
