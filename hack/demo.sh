@@ -18,7 +18,7 @@ trap cleanup EXIT
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*" >&2; }
 
-# Real local API servers stand behind the simulated GKE clusters; build them once (15-25 minutes
+# Real local API servers, kwok nodes and istiod stand behind the simulated GKE clusters; build them once (25-40 minutes
 # cold, then cached).
 step "hack/testbin/ensure.sh"
 ASMFED_CACHE="$(hack/testbin/ensure.sh)"

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/internal/sandbox"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
@@ -21,14 +22,15 @@ import (
 
 const sampleProject = "asm-multicluster-demo"
 
-// sampleCopy writes the two-cluster sample into a temporary directory, edited by edit.
+// sampleCopy writes the two-cluster sample, with a plug-in root as ca init would make it, into a
+// temporary directory, edited by edit.
 func sampleCopy(t *testing.T, edit func(string) string) string {
 	t.Helper()
-	data, err := os.ReadFile(twoCluster)
+	file := fedtest.WithRoot(t, twoCluster)
+	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(t.TempDir(), "federation.yaml")
 	if err := os.WriteFile(file, []byte(edit(string(data))), 0o644); err != nil {
 		t.Fatal(err)
 	}
