@@ -134,16 +134,6 @@ func (o *serveOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer srv.Close()
-	if o.pidFile != "" {
-		if err := os.MkdirAll(filepath.Dir(o.pidFile), 0o755); err != nil {
-			return err
-		}
-		line := fmt.Sprintf("%d %s\n", os.Getpid(), srv.URL())
-		if err := os.WriteFile(o.pidFile, []byte(line), 0o644); err != nil {
-			return err
-		}
-		defer os.Remove(o.pidFile)
-	}
 	if tokenFile != "" {
 		// gcloud sends the token its clusters accept, which the Connect Gateway checks.
 		printVars(stdout, gcpfake.EnvWithToken(srv.URL(), tokenFile))
@@ -151,9 +141,38 @@ func (o *serveOptions) run(ctx context.Context, stdout, stderr io.Writer) error 
 	} else {
 		printEnv(stdout, srv.URL())
 	}
+	// The pid file is written last, and whole (renamed into place): once a script sees it, the
+	// environment above is complete and the line is too.
+	if o.pidFile != "" {
+		if err := writeAtomically(o.pidFile, fmt.Sprintf("%d %s\n", os.Getpid(), srv.URL())); err != nil {
+			return err
+		}
+		defer os.Remove(o.pidFile)
+	}
 	fmt.Fprintf(stderr, "asmfed-sandbox: serving Google Cloud APIs on %s (admin: %s/_fake/); Ctrl-C to stop\n", srv.URL(), srv.URL())
 	<-ctx.Done()
 	return nil
+}
+
+// writeAtomically writes data to path through a temporary file in the same directory, renamed
+// into place, so that a reader never sees it partly written.
+func writeAtomically(path, data string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 func printEnv(w io.Writer, endpoint string) { printVars(w, gcpfake.Env(endpoint)) }
