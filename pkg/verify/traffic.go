@@ -482,6 +482,8 @@ type echoOutput struct {
 	Failure string
 }
 
+var eofWord = regexp.MustCompile(`\beof\b`)
+
 var echoLine = regexp.MustCompile(`^\[(\d+)( body)?\] ([A-Za-z-]+)=(.*)$`)
 
 // parseEcho reads the client's output: per request, `[i] StatusCode=…`, `[i] ResponseHeader=
@@ -512,10 +514,12 @@ func parseEcho(stdout, stderr string, execErr error) echoOutput {
 			}
 		}
 	}
+	// What the client said is the failure; exec's own error (the exit code) only when it said
+	// nothing.
 	if execErr != nil || (len(out.Requests) == 0 && strings.TrimSpace(stderr) != "") {
 		out.Failure = strings.TrimSpace(stderr)
-		if execErr != nil {
-			out.Failure = strings.TrimSpace(out.Failure + " " + execErr.Error())
+		if out.Failure == "" && execErr != nil {
+			out.Failure = execErr.Error()
 		}
 	}
 	return out
@@ -524,7 +528,7 @@ func parseEcho(stdout, stderr string, execErr error) echoOutput {
 // Outcomes of a request to a host outside the cluster.
 const (
 	outcomeReached          = "reached"            // the host answered
-	outcomeRefusedBySidecar = "refused by sidecar" // 502 from envoy: the sidecar had nowhere to send it
+	outcomeRefusedBySidecar = "refused by sidecar" // 502 from envoy, or closed at once: the sidecar had nowhere to send it
 	outcomeDropped          = "dropped"            // no answer until the timeout: dropped below L7
 	outcomeFailed           = "failed"             // anything else (name resolution, connection refused)
 )
@@ -546,6 +550,10 @@ func classify(o echoOutput) (outcome, detail string) {
 	switch {
 	case strings.Contains(low, "deadline exceeded") || strings.Contains(low, "timeout") || strings.Contains(low, "timed out"):
 		return outcomeDropped, f
+	case strings.Contains(low, "connection reset") || eofWord.MatchString(low):
+		// Every outbound connection of a pod with a sidecar ends at the sidecar first: one it
+		// closes at once without an answer is what BlackHoleCluster does to TLS and TCP.
+		return outcomeRefusedBySidecar, "the connection was closed without an answer (BlackHoleCluster): " + f
 	case strings.Contains(low, "x509") || strings.Contains(low, "certificate") || strings.Contains(low, "tls:"):
 		return outcomeReached, "a TLS handshake with the host: " + f // the host answered at TLS
 	case f == "":

@@ -23,7 +23,9 @@ func TestParseEcho(t *testing.T) {
 		{name: "body fields are not the response's", stdout: "[0] StatusCode=502\n[0] ResponseHeader=server: envoy\n[0 body] StatusCode=200\n[0 body] ResponseHeader=Server:other\n",
 			want: echoOutput{Requests: map[int]*echoRequest{0: {Status: 502, Server: "envoy"}}}},
 		{name: "no response", stderr: "Error context deadline exceeded", err: errors.New("command terminated with non-zero exit code"),
-			want: echoOutput{Requests: map[int]*echoRequest{}, Failure: "Error context deadline exceeded command terminated with non-zero exit code"}},
+			want: echoOutput{Requests: map[int]*echoRequest{}, Failure: "Error context deadline exceeded"}},
+		{name: "exec failed silently", err: errors.New("command terminated with non-zero exit code"),
+			want: echoOutput{Requests: map[int]*echoRequest{}, Failure: "command terminated with non-zero exit code"}},
 		{name: "windows line ends and noise", stdout: "starting\r\n[3] StatusCode=404\r\n",
 			want: echoOutput{Requests: map[int]*echoRequest{3: {Status: 404}}}},
 	}
@@ -50,6 +52,8 @@ func TestClassify(t *testing.T) {
 		{name: "timeout", in: failed("Get \"http://example.com/\": context deadline exceeded"), want: outcomeDropped},
 		{name: "i/o timeout", in: failed("dial tcp 93.184.215.14:80: i/o timeout"), want: outcomeDropped},
 		{name: "certificate error means the host answered", in: failed("tls: failed to verify certificate: x509: unknown authority"), want: outcomeReached},
+		{name: "closed at once, as BlackHoleCluster does to TLS", in: failed("Get \"https://example.com/\": EOF"), want: outcomeRefusedBySidecar},
+		{name: "reset", in: failed("read tcp 10.0.0.1:4000->1.2.3.4:443: read: connection reset by peer"), want: outcomeRefusedBySidecar},
 		{name: "name resolution", in: failed("dial tcp: lookup example.com: no such host"), want: outcomeFailed},
 		{name: "nothing", in: echoOutput{}, want: outcomeFailed},
 	}
