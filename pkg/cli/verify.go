@@ -80,6 +80,8 @@ Checks (their IDs are stable; --only and --skip take IDs or globs such as 'ASMFE
   ASMFED-TRAFFIC-002 a request to a host outside the allow-list is refused by the sidecar (502 from envoy),
                      not dropped by the network
   ASMFED-TRAFFIC-003 a request to an allow-listed host is answered
+  ASMFED-TRAFFIC-004 the ingress gateway presents the credential's certificate chain, valid, for every host
+                     (TLS handshakes with SNI through a port-forward to a gateway pod)
 
 The istiod checks reach each Running istiod pod through port-forwards (ports 15014 and 15012), speak
 xDS over TLS verified against the federation's root, and are skipped with a managed control plane.

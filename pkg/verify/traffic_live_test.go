@@ -165,8 +165,9 @@ func silent(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// trafficChecks are ASMFED-TRAFFIC-001 to -003, which send requests from the probe's clients.
 func trafficChecks(t *testing.T) []Check {
-	checks, err := Select(Checks(), []string{"ASMFED-TRAFFIC-*"}, nil)
+	checks, err := Select(Checks(), []string{"ASMFED-TRAFFIC-00[123]"}, nil)
 	if err != nil || len(checks) != 3 {
 		t.Fatalf("the traffic checks: %d, %v", len(checks), err)
 	}
@@ -410,18 +411,23 @@ func TestTrafficChecksSkipped(t *testing.T) {
 		return nil, &NoIstiodError{Cluster: c, Revision: d.Mesh.Revision}
 	}
 	for _, tt := range []struct {
-		name string
-		env  *Env
-		want string
+		name    string
+		env     *Env
+		want    string
+		ingress bool // ASMFED-TRAFFIC-004 too
 	}{
 		{name: "--skip-traffic", env: &Env{Federation: f, Derived: d, Clusters: map[string]*rest.Config{"cluster3": cfg}, Istiods: noIstiod},
-			want: "traffic probes are off (--skip-traffic)"},
+			want: "traffic probes are off (--skip-traffic)", ingress: true},
 		{name: "no istiod runs", env: &Env{Federation: f, Derived: d, Clusters: map[string]*rest.Config{"cluster3": cfg}, Istiods: noIstiod, Traffic: &TrafficProbe{}},
 			want: "no cluster runs an istiod to inject and configure the probe's sidecars (cluster3: no Running istiod pod of revision"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := Run(context.Background(), tt.env, trafficChecks(t))
-			if len(r.Results) != 3 {
+			checks := trafficChecks(t)
+			if tt.ingress {
+				checks = append(checks, byID(t, "ASMFED-TRAFFIC-004"))
+			}
+			r := Run(context.Background(), tt.env, checks)
+			if len(r.Results) != len(checks) {
 				t.Fatalf("%d findings, want one per check:\n%s", len(r.Results), describe(r))
 			}
 			for _, f := range r.Results {

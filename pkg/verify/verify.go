@@ -121,6 +121,7 @@ func Checks() []Check {
 		{ID: "ASMFED-TRAFFIC-001", Name: "requests reach every cluster", Requires: []Requirement{needModel, needCluster, needTraffic}, Run: trafficBalance},
 		{ID: "ASMFED-TRAFFIC-002", Name: "the sidecar refuses hosts outside the allow-list", Requires: []Requirement{needModel, needCluster, needTraffic}, Run: egressRefused},
 		{ID: "ASMFED-TRAFFIC-003", Name: "allow-listed hosts are reachable", Requires: []Requirement{needModel, needCluster, needTraffic}, Run: allowListedReachable},
+		{ID: "ASMFED-TRAFFIC-004", Name: "the ingress gateway presents its certificate for every host", Requires: []Requirement{needModel, needCluster, needTraffic}, Run: ingressCertificates},
 	}
 }
 
