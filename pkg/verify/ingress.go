@@ -39,6 +39,9 @@ func ingressCertificates(ctx context.Context, env *Env) []Finding {
 	case in.TLS.Mode == v1alpha1.TLSPassthrough:
 		return []Finding{{Status: Skipped, Message: "PASSTHROUGH: the workloads behind the gateway present their own certificates"}}
 	}
+	if why := noControlPlane(ctx, env); why != "" {
+		return []Finding{{Status: Skipped, Message: why}}
+	}
 	credential := in.TLS.CredentialName
 	if credential == "" {
 		credential = federation.IngressCredentialSecret

@@ -64,7 +64,7 @@ func TestIngressCertificateOnALiveCluster(t *testing.T) {
 	cfg := cs[0].RESTConfig()
 	k := cs[0].Client()
 	env := &Env{Federation: f, Derived: d, Clusters: map[string]*rest.Config{"cluster3": cfg},
-		Istiods: func(context.Context, string) ([]Istiod, error) { return nil, nil }, Traffic: &TrafficProbe{}}
+		Istiods: func(context.Context, string) ([]Istiod, error) { return []Istiod{{Name: "istiod-1"}}, nil }, Traffic: &TrafficProbe{}}
 	check := []Check{byID(t, "ASMFED-TRAFFIC-004")}
 	if _, err := k.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: federation.IstioNamespace}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

@@ -107,8 +107,9 @@ func managedDataPlane(env *Env) bool {
 	return false
 }
 
-// noControlPlane says why no sidecar could be injected and configured in any cluster: with an
-// in-cluster control plane, no cluster runs an istiod of the revision. Nothing is deployed then.
+// noControlPlane says why no sidecar or gateway could be injected and configured in any cluster:
+// with an in-cluster control plane, no cluster runs an istiod of the revision. Nothing is
+// deployed, or asked, then.
 func noControlPlane(ctx context.Context, env *Env) string {
 	if env.Federation.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
 		return ""
@@ -126,7 +127,7 @@ func noControlPlane(ctx context.Context, env *Env) string {
 			why = append(why, c.Name+": "+err.Error())
 		}
 	}
-	return "no cluster runs an istiod to inject and configure the probe's sidecars (" + strings.Join(why, "; ") + ")"
+	return "no cluster runs an istiod to inject and configure sidecars and gateways (" + strings.Join(why, "; ") + ")"
 }
 
 // image is the probe's image.

@@ -419,7 +419,7 @@ func TestTrafficChecksSkipped(t *testing.T) {
 		{name: "--skip-traffic", env: &Env{Federation: f, Derived: d, Clusters: map[string]*rest.Config{"cluster3": cfg}, Istiods: noIstiod},
 			want: "traffic probes are off (--skip-traffic)", ingress: true},
 		{name: "no istiod runs", env: &Env{Federation: f, Derived: d, Clusters: map[string]*rest.Config{"cluster3": cfg}, Istiods: noIstiod, Traffic: &TrafficProbe{}},
-			want: "no cluster runs an istiod to inject and configure the probe's sidecars (cluster3: no Running istiod pod of revision"},
+			want: "no cluster runs an istiod to inject and configure sidecars and gateways (cluster3: no Running istiod pod of revision", ingress: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			checks := trafficChecks(t)
