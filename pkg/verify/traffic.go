@@ -591,6 +591,9 @@ func perProbeCluster(ctx context.Context, env *Env, fn func(ctx context.Context,
 // counts which clusters answered: every cluster whose echo pod is Ready must.
 func trafficBalance(ctx context.Context, env *Env) []Finding {
 	return perProbeCluster(ctx, env, func(ctx context.Context, st *trafficState, cluster string) Finding {
+		if f, ok := st.broken[cluster]; ok {
+			return f // the client runs but this cluster's echo does not: the others would hide it
+		}
 		url := fmt.Sprintf("http://%s.%s.svc.cluster.local/", TrafficEcho, st.namespace)
 		o := env.Traffic.runClient(ctx, env, st, cluster, env.Traffic.requests(), 5*time.Second, url)
 		return judgeBalance(cluster, st.serving, env.Traffic.requests(), o)
