@@ -39,6 +39,14 @@ type trafficWorld struct {
 
 	mu     sync.Mutex
 	routes map[string]map[string][]string // cluster → host → addresses
+	// unscheduled are the clusters whose echo pods no node takes.
+	unscheduled map[string]bool
+}
+
+func (w *trafficWorld) schedules(cluster string, p *corev1.Pod) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.HasPrefix(p.Namespace, trafficNamespacePrefix) && !(w.unscheduled[cluster] && p.Labels["app"] == TrafficEcho)
 }
 
 func (w *trafficWorld) route(cluster, host string, addrs ...string) {
@@ -69,7 +77,7 @@ func startTrafficWorld(t *testing.T) *trafficWorld {
 		t.Fatalf("build the client stand-in: %v\n%s", err, out)
 	}
 	f, d := sample(t, "two-cluster-private")
-	w := &trafficWorld{clients: map[string]kubernetes.Interface{}, routes: map[string]map[string][]string{}}
+	w := &trafficWorld{clients: map[string]kubernetes.Interface{}, routes: map[string]map[string][]string{}, unscheduled: map[string]bool{}}
 	w.env = &Env{Federation: f, Derived: d, Clusters: map[string]*rest.Config{},
 		Istiods: func(context.Context, string) ([]Istiod, error) { return []Istiod{{Name: "istiod-1"}}, nil }}
 	for i, c := range f.Spec.Clusters {
@@ -79,7 +87,7 @@ func startTrafficWorld(t *testing.T) *trafficWorld {
 		w.clients[name] = cs[i].Client()
 		w.routes[name] = map[string][]string{}
 		kl := kubelettest.Start(t, cfg, "node-"+name)
-		kl.AdoptPods(t, func(p *corev1.Pod) bool { return strings.HasPrefix(p.Namespace, trafficNamespacePrefix) }, func(image string) error {
+		kl.AdoptPods(t, func(p *corev1.Pod) bool { return w.schedules(name, p) }, func(image string) error {
 			if image == unpullable {
 				return errors.New("dial tcp: lookup registry.invalid: no such host")
 			}
@@ -310,6 +318,30 @@ func TestTrafficProbesOnLiveClusters(t *testing.T) {
 		for _, n := range names {
 			if deleting, ok := probeNamespaces(t, w.clients[n])[st.namespace]; !ok || deleting {
 				t.Errorf("%s: --keep did not keep %s (present %v, deleting %v)", n, st.namespace, ok, deleting)
+			}
+		}
+	})
+
+	t.Run("one echo never scheduled", func(t *testing.T) {
+		healthy()
+		w.mu.Lock()
+		w.unscheduled["cluster4"] = true
+		w.mu.Unlock()
+		defer func() { w.mu.Lock(); delete(w.unscheduled, "cluster4"); w.mu.Unlock() }()
+		tp := &TrafficProbe{Requests: 4, Timeout: 8 * time.Second}
+		w.env.Traffic = tp
+		st := tp.deployed(ctx, w.env)
+		for _, n := range names {
+			w.route(n, echoHost(tp), echo["cluster3"])
+		}
+		r := Run(ctx, w.env, trafficChecks(t))
+		want(t, r, "ASMFED-TRAFFIC-001", "cluster3", OK, "4 of 4 requests answered (cluster3 4)")
+		want(t, r, "ASMFED-TRAFFIC-001", "cluster4", Fail, "did not become Ready within 8s", "pod asmfed-traffic-echo-", "Pending")
+		want(t, r, "ASMFED-TRAFFIC-002", "cluster4", OK, "refuses example.com")
+		tp.Close(ctx)
+		for _, n := range names {
+			if deleting, ok := probeNamespaces(t, w.clients[n])[st.namespace]; ok && !deleting {
+				t.Errorf("%s: the probe %s was not deleted", n, st.namespace)
 			}
 		}
 	})
