@@ -104,8 +104,8 @@ It exits 0 when nothing failed, 3 when a check failed, 1 when verify itself coul
   # Without the traffic probes, which deploy pods into every cluster
   kubectl asmfed verify -f samples/two-cluster-private/federation.yaml --skip-traffic
 
-  # The traffic probes only, with an image mirrored where the nodes pull from, left in place afterwards
-  kubectl asmfed verify -f samples/two-cluster-private/federation.yaml --only 'ASMFED-TRAFFIC-*' --probe-image europe-docker.pkg.dev/my-project/mirror/app:1.31.0 --keep
+  # Cross-cluster traffic and the ingress certificate only, with an image mirrored where the nodes pull from, left in place afterwards
+  kubectl asmfed verify -f samples/two-cluster-private/federation.yaml --only ASMFED-TRAFFIC-001,ASMFED-TRAFFIC-004 --probe-image europe-docker.pkg.dev/my-project/mirror/app:1.31.0 --keep
 
   # The authorized-network checks only, with a JUnit XML report for the CI server
   kubectl asmfed verify -f samples/two-cluster-private/federation.yaml --only ASMFED-NET-002,ASMFED-NET-005 --junit verify.xml`,
