@@ -1,9 +1,10 @@
-// Package kubelettest gives a local cluster of internal/testenv a node whose kubelet serves one
-// thing: port-forwards to its pods, with the kubelet's own streaming code (k8s.io/cri-streaming),
-// each pod port forwarded to a local address. The API server proxies `kubectl port-forward` and
-// client-go's port-forward to it exactly as it does to a real kubelet, over SPDY or WebSocket, so
-// code that reaches a pod through a port-forward is tested against the real API server without
-// container runtime. Tests only.
+// Package kubelettest gives a local cluster of internal/testenv a node whose kubelet serves
+// port-forwards to its pods and exec in them, with the kubelet's own streaming code
+// (k8s.io/cri-streaming): each pod port is forwarded to a local address, and a command is run by
+// a function the test gives, standing in for the container. The API server proxies `kubectl
+// port-forward`, `kubectl exec` and client-go's port-forward and exec to it exactly as it does to
+// a real kubelet, over SPDY or WebSocket, so code that reaches a pod through them is tested
+// against the real API server without container runtime. Tests only.
 package kubelettest
 
 import (
@@ -24,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/cri-streaming/pkg/streaming/portforward"
+	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
 )
 
 // Kubelet is one node's port-forwarding kubelet, listening with TLS on 127.0.0.1.
@@ -35,7 +37,12 @@ type Kubelet struct {
 
 	mu      sync.Mutex
 	targets map[string]map[int32]string // namespace/pod → pod port → local address
+	exec    ExecFunc
 }
+
+// ExecFunc runs a command in a container of a pod, as the container runtime would: what it
+// writes is the command's output, a non-nil error ends the exec as the runtime's error.
+type ExecFunc func(ctx context.Context, namespace, pod, container string, cmd []string, stdout, stderr io.Writer) error
 
 // Start registers node in the cluster cfg reaches, Ready, with 127.0.0.1 as its only address and
 // a kubelet endpoint served here, and stops serving when t ends. The API server dials kubelets
@@ -113,9 +120,21 @@ func (kl *Kubelet) SetPorts(namespace, name string, ports map[int32]string) {
 	kl.targets[namespace+"/"+name] = ports
 }
 
-// serve is the kubelet's /portForward/{namespace}/{pod} endpoint; anything else is not found.
+// HandleExec makes fn run the commands exec'd in the node's pods.
+func (kl *Kubelet) HandleExec(fn ExecFunc) {
+	kl.mu.Lock()
+	defer kl.mu.Unlock()
+	kl.exec = fn
+}
+
+// serve is the kubelet's /portForward/{namespace}/{pod} and /exec/{namespace}/{pod}/{container}
+// endpoints; anything else is not found.
 func (kl *Kubelet) serve(w http.ResponseWriter, req *http.Request) {
 	parts := strings.Split(strings.TrimPrefix(req.URL.Path, "/"), "/")
+	if len(parts) == 4 && parts[0] == "exec" {
+		kl.serveExec(w, req, parts[1], parts[2], parts[3])
+		return
+	}
 	if len(parts) != 3 || parts[0] != "portForward" {
 		http.NotFound(w, req)
 		return
@@ -163,4 +182,105 @@ func (f forwarder) PortForward(ctx context.Context, _, _ string, port int32, str
 	go func() { _, _ = io.Copy(stream, conn); done <- struct{}{} }()
 	<-done
 	return nil
+}
+
+func (kl *Kubelet) serveExec(w http.ResponseWriter, req *http.Request, namespace, pod, container string) {
+	kl.mu.Lock()
+	fn := kl.exec
+	kl.mu.Unlock()
+	if fn == nil {
+		http.Error(w, "this kubelet runs no commands", http.StatusNotFound)
+		return
+	}
+	opts, err := remotecommand.NewOptions(req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	remotecommand.ServeExec(w, req, executor{fn, namespace}, pod, "", container, req.URL.Query()["command"], opts,
+		time.Minute, 30*time.Second, remotecommand.SupportedStreamingProtocols)
+}
+
+// executor runs an exec'd command with the test's function.
+type executor struct {
+	fn        ExecFunc
+	namespace string
+}
+
+func (e executor) ExecInContainer(ctx context.Context, pod, _, container string, cmd []string, _ io.Reader, out, errOut io.WriteCloser, _ bool, _ <-chan remotecommand.TerminalSize, _ time.Duration) error {
+	var stdout, stderr io.Writer = io.Discard, io.Discard
+	if out != nil {
+		defer out.Close()
+		stdout = out
+	}
+	if errOut != nil {
+		defer errOut.Close()
+		stderr = errOut
+	}
+	return e.fn(ctx, e.namespace, pod, container, cmd, stdout, stderr)
+}
+
+// ImagePull decides whether the node can pull an image: a non-nil error leaves the pod's
+// container waiting with reason ErrImagePull and that message, and records a Failed event, as a
+// kubelet does.
+type ImagePull func(image string) error
+
+// AdoptPods schedules to this node, as kube-scheduler would, every pod created from now on that
+// has no node and that match selects, and runs it as RunPod does (Ready, 127.0.0.1, nothing
+// behind its ports), or leaves it waiting when pull refuses its image. It stops when t ends.
+func (kl *Kubelet) AdoptPods(t testing.TB, match func(*corev1.Pod) bool, pull ImagePull) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			pods, err := kl.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName="})
+			if err == nil {
+				for i := range pods.Items {
+					if p := &pods.Items[i]; match(p) {
+						kl.adopt(ctx, p, pull)
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+}
+
+func (kl *Kubelet) adopt(ctx context.Context, pod *corev1.Pod, pull ImagePull) {
+	pods := kl.client.CoreV1().Pods(pod.Namespace)
+	if err := pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace},
+		Target: corev1.ObjectReference{Kind: "Node", Name: kl.Node}}, metav1.CreateOptions{}); err != nil {
+		return
+	}
+	pod, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+	if err != nil {
+		return
+	}
+	now := metav1.Now()
+	c := pod.Spec.Containers[0]
+	if err := pull(c.Image); err != nil {
+		pod.Status = corev1.PodStatus{Phase: corev1.PodPending, StartTime: &now,
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse, Reason: "ContainersNotReady",
+				Message: "containers with unready status: [" + c.Name + "]"}},
+			ContainerStatuses: []corev1.ContainerStatus{{Name: c.Name, Image: c.Image,
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: err.Error()}}}}}
+		_, _ = pods.UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+		_, _ = kl.client.CoreV1().Events(pod.Namespace).Create(ctx, &corev1.Event{
+			ObjectMeta:     metav1.ObjectMeta{GenerateName: pod.Name + ".", Namespace: pod.Namespace},
+			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, APIVersion: "v1"},
+			Reason:         "Failed", Message: fmt.Sprintf("Failed to pull image %q: %v", c.Image, err), Type: corev1.EventTypeWarning,
+			Source: corev1.EventSource{Component: "kubelet", Host: kl.Node}, FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		}, metav1.CreateOptions{})
+		return
+	}
+	pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "127.0.0.1", StartTime: &now,
+		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+		ContainerStatuses: []corev1.ContainerStatus{{Name: c.Name, Ready: true, Image: c.Image,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}}}
+	_, _ = pods.UpdateStatus(ctx, pod, metav1.UpdateOptions{})
 }

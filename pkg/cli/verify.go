@@ -24,6 +24,10 @@ type verifyOptions struct {
 	junit    string
 	only     []string
 	skip     []string
+	// skipTraffic, probeImage and keep govern the traffic probes (ASMFED-TRAFFIC-*).
+	skipTraffic bool
+	probeImage  string
+	keep        bool
 
 	source *fileSource
 	fed    *v1alpha1.Federation
@@ -71,9 +75,21 @@ Checks (their IDs are stable; --only and --skip take IDs or globs such as 'ASMFE
                      PeerAuthentication that weakens it is named
   ASMFED-EGRESS-001  a synthetic sidecar of every application namespace gets REGISTRY_ONLY and a cluster for
                      every allow-listed host:port; a pass-through names the Sidecar or setting behind it
+  ASMFED-TRAFFIC-001 requests from a probe client in every cluster to a shared echo Service are answered
+                     by every cluster
+  ASMFED-TRAFFIC-002 a request to a host outside the allow-list is refused by the sidecar (502 from envoy),
+                     not dropped by the network
+  ASMFED-TRAFFIC-003 a request to an allow-listed host is answered
+  ASMFED-TRAFFIC-004 the ingress gateway presents the credential's certificate chain, valid, for every host
+                     (TLS handshakes with SNI through a port-forward to a gateway pod)
 
 The istiod checks reach each Running istiod pod through port-forwards (ports 15014 and 15012), speak
 xDS over TLS verified against the federation's root, and are skipped with a managed control plane.
+
+The traffic checks deploy a probe into every cluster (a namespace asmfed-traffic-<random> labelled
+and policed like the file's namespaces, an echo Deployment and a client Deployment running Istio's
+app image <hub>/app:<tag>, or --probe-image), exec requests in the client pods, and delete the probe
+when verify ends unless --keep. --skip-traffic turns them off.
 
 It exits 0 when nothing failed, 3 when a check failed, 1 when verify itself could not run.`,
 		Example: `  # Verify the two-cluster sample on the sandbox
@@ -84,6 +100,12 @@ It exits 0 when nothing failed, 3 when a check failed, 1 when verify itself coul
 
   # As JSON, for CI
   kubectl asmfed verify -f samples/two-cluster-private/federation.yaml -o json
+
+  # Without the traffic probes, which deploy pods into every cluster
+  kubectl asmfed verify -f samples/two-cluster-private/federation.yaml --skip-traffic
+
+  # Cross-cluster traffic and the ingress certificate only, with an image mirrored where the nodes pull from, left in place afterwards
+  kubectl asmfed verify -f samples/two-cluster-private/federation.yaml --only ASMFED-TRAFFIC-001,ASMFED-TRAFFIC-004 --probe-image europe-docker.pkg.dev/my-project/mirror/app:1.31.0 --keep
 
   # The authorized-network checks only, with a JUnit XML report for the CI server
   kubectl asmfed verify -f samples/two-cluster-private/federation.yaml --only ASMFED-NET-002,ASMFED-NET-005 --junit verify.xml`,
@@ -98,6 +120,9 @@ It exits 0 when nothing failed, 3 when a check failed, 1 when verify itself coul
 	cmd.Flags().StringVar(&o.junit, "junit", "", "Also write the findings as JUnit XML to this file: a testsuite per check, a testcase per finding")
 	cmd.Flags().StringSliceVar(&o.only, "only", nil, "Run only the checks with these IDs or globs (ASMFED-NET-*)")
 	cmd.Flags().StringSliceVar(&o.skip, "skip", nil, "Do not run the checks with these IDs or globs")
+	cmd.Flags().BoolVar(&o.skipTraffic, "skip-traffic", false, "Do not deploy the traffic probes: ASMFED-TRAFFIC-* are skipped")
+	cmd.Flags().StringVar(&o.probeImage, "probe-image", "", "Image of the traffic probes' echo server and client (default: Istio's app image from the mesh's hub and tag, <hub>/app:<tag>)")
+	cmd.Flags().BoolVar(&o.keep, "keep", false, "Leave the traffic probes in the clusters when verify ends, for inspection")
 	_ = cmd.MarkFlagFilename("junit", "xml")
 	ids := func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		var out []string
@@ -137,6 +162,12 @@ func (o *verifyOptions) Validate() error {
 		return errors.New("--only and --skip leave no check to run")
 	}
 	o.checks = checks
+	if o.skipTraffic && o.probeImage != "" {
+		return errors.New("--probe-image is for the traffic probes: drop --skip-traffic")
+	}
+	if o.skipTraffic && o.keep {
+		return errors.New("--keep keeps the traffic probes: drop --skip-traffic")
+	}
 	if o.graph {
 		if err := o.format.validate(); err != nil {
 			return fmt.Errorf("--format: %w", err)
@@ -174,6 +205,15 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 		istiods := verify.NewPortForwardedIstiods(reach.Configs, fp.Model.Mesh.Revision)
 		defer istiods.Close()
 		env.Istiods = istiods.Istiods
+	}
+	if !o.skipTraffic {
+		probe := &verify.TrafficProbe{Image: o.probeImage, Keep: o.keep}
+		env.Traffic = probe
+		defer func() {
+			if kept := probe.Close(ctx); kept != "" {
+				fmt.Fprintln(o.streams.ErrOut, kept)
+			}
+		}()
 	}
 	for name, st := range fp.Cloud.MeshStates {
 		env.MeshStates[name] = verify.MeshState{ControlPlane: st.ControlPlane, DataPlane: st.DataPlane, Conditions: st.Conditions}

@@ -77,6 +77,9 @@ type Env struct {
 	// sidecar receives; nil when istiod cannot be reached from here (PortForwardedIstiods on
 	// GKE). It is called from checks running in parallel.
 	Istiods func(ctx context.Context, cluster string) ([]Istiod, error)
+	// Traffic deploys the traffic probes the ASMFED-TRAFFIC checks send requests with; nil
+	// turns them off (--skip-traffic).
+	Traffic *TrafficProbe
 	// ProbeTimeout bounds how long ASMFED-MESH-003 waits for an istiod to send the probe's
 	// endpoints in every cluster. Default 30 s.
 	ProbeTimeout time.Duration
@@ -115,6 +118,10 @@ func Checks() []Check {
 		{ID: "ASMFED-MESH-003", Name: "sidecars receive endpoints from every cluster", Requires: []Requirement{needModel, needIstiod}, Run: crossClusterEndpoints},
 		{ID: "ASMFED-MESH-004", Name: "sidecars accept mutual TLS only", Requires: []Requirement{needModel, needIstiod}, Run: strictMTLS},
 		{ID: "ASMFED-EGRESS-001", Name: "sidecars get REGISTRY_ONLY egress", Requires: []Requirement{needModel, needIstiod}, Run: registryOnly},
+		{ID: "ASMFED-TRAFFIC-001", Name: "requests reach every cluster", Requires: []Requirement{needModel, needCluster, needTraffic}, Run: trafficBalance},
+		{ID: "ASMFED-TRAFFIC-002", Name: "the sidecar refuses hosts outside the allow-list", Requires: []Requirement{needModel, needCluster, needTraffic}, Run: egressRefused},
+		{ID: "ASMFED-TRAFFIC-003", Name: "allow-listed hosts are reachable", Requires: []Requirement{needModel, needCluster, needTraffic}, Run: allowListedReachable},
+		{ID: "ASMFED-TRAFFIC-004", Name: "the ingress gateway presents its certificate for every host", Requires: []Requirement{needModel, needCluster, needTraffic}, Run: ingressCertificates},
 	}
 }
 
