@@ -58,8 +58,11 @@ step "kubectl asmfed plan -f $sample --detailed-exitcode"
 "$bin" plan -f "$sample" --detailed-exitcode
 echo "The federation matches the live state." >&2
 
-step "kubectl asmfed verify -f $sample"
-"$bin" verify -f "$sample"
+# The traffic probes (ASMFED-TRAFFIC-*) exec into client pods whose containers run: on GKE. The
+# sandbox's pods are kwok's, with no process inside, so they are turned off here; everything else,
+# the istiod checks included, runs against the real istiods behind the sandbox's istiod pods.
+step "kubectl asmfed verify -f $sample --skip-traffic"
+"$bin" verify -f "$sample" --skip-traffic
 
 step "kubectl get secrets -n istio-system -l istio/multiCluster=true   # on cluster3"
 server="$(grep -ho 'https://127.0.0.1:[0-9]*' "$work/state/kube/cluster3-"*/kubeconfig | head -1)"
