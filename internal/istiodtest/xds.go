@@ -6,26 +6,14 @@ import (
 	"strings"
 	"time"
 
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
-	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
-	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
-)
-
-// Type URLs of the xDS resources a proxy asks for.
-const (
-	typeCluster  = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
-	typeListener = "type.googleapis.com/envoy.config.listener.v3.Listener"
-	typeRoute    = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+	"github.com/asmfed/kubectl-asmfed/pkg/xds"
 )
 
 // Proxy describes a proxy to istiod the way its pilot-agent would: a sidecar of an application
@@ -40,11 +28,7 @@ type Proxy struct {
 }
 
 // ProxyConfig is what istiod sends a proxy, by resource name.
-type ProxyConfig struct {
-	Clusters  map[string]*clusterv3.Cluster
-	Listeners map[string]*listenerv3.Listener
-	Routes    map[string]*routev3.RouteConfiguration
-}
+type ProxyConfig xds.Config
 
 // Config connects to istiod's plain-text xDS as p would and returns its clusters, its listeners
 // and the routes those listeners name: what the proxy would do with each connection.
@@ -56,10 +40,6 @@ func (i *Istiod) Config(ctx context.Context, p Proxy) (*ProxyConfig, error) {
 		return nil, err
 	}
 	defer conn.Close()
-	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("open an xDS stream to istiod: %w", err)
-	}
 	labels := map[string]any{}
 	for k, v := range p.Labels {
 		labels[k] = v
@@ -75,76 +55,11 @@ func (i *Istiod) Config(ctx context.Context, p Proxy) (*ProxyConfig, error) {
 		Id:       fmt.Sprintf("%s~%s~%s.%s~%s.svc.cluster.local", p.Type, p.IP, p.Pod, p.Namespace, p.Namespace),
 		Metadata: meta,
 	}
-	out := &ProxyConfig{Clusters: map[string]*clusterv3.Cluster{}, Listeners: map[string]*listenerv3.Listener{}, Routes: map[string]*routev3.RouteConfiguration{}}
-	ask := func(typeURL string, names []string, into func(*discoveryv3.DiscoveryResponse) error) error {
-		if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: typeURL, ResourceNames: names}); err != nil {
-			return fmt.Errorf("ask istiod for %s: %w", typeURL, err)
-		}
-		for {
-			resp, err := stream.Recv()
-			if err != nil {
-				return fmt.Errorf("read istiod's %s: %w", typeURL, err)
-			}
-			// Acknowledge, so istiod does not wait on this type.
-			if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resp.TypeUrl, ResourceNames: names,
-				VersionInfo: resp.VersionInfo, ResponseNonce: resp.Nonce}); err != nil {
-				return err
-			}
-			if resp.TypeUrl == typeURL {
-				return into(resp)
-			}
-		}
-	}
-	if err := ask(typeCluster, nil, func(r *discoveryv3.DiscoveryResponse) error {
-		for _, a := range r.Resources {
-			c := &clusterv3.Cluster{}
-			if err := a.UnmarshalTo(c); err != nil {
-				return err
-			}
-			out.Clusters[c.Name] = c
-		}
-		return nil
-	}); err != nil {
+	cfg, err := xds.Fetch(ctx, conn, node)
+	if err != nil {
 		return nil, err
 	}
-	if err := ask(typeListener, nil, func(r *discoveryv3.DiscoveryResponse) error {
-		for _, a := range r.Resources {
-			l := &listenerv3.Listener{}
-			if err := a.UnmarshalTo(l); err != nil {
-				return err
-			}
-			out.Listeners[l.Name] = l
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	var routes []string
-	for _, l := range out.Listeners {
-		for _, fc := range l.FilterChains {
-			for _, f := range fc.Filters {
-				hcm := &hcmv3.HttpConnectionManager{}
-				if f.GetTypedConfig() != nil && f.GetTypedConfig().UnmarshalTo(hcm) == nil && hcm.GetRds() != nil {
-					routes = append(routes, hcm.GetRds().RouteConfigName)
-				}
-			}
-		}
-	}
-	if len(routes) > 0 {
-		if err := ask(typeRoute, routes, func(r *discoveryv3.DiscoveryResponse) error {
-			for _, a := range r.Resources {
-				rc := &routev3.RouteConfiguration{}
-				if err := a.UnmarshalTo(rc); err != nil {
-					return err
-				}
-				out.Routes[rc.Name] = rc
-			}
-			return nil
-		}); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return (*ProxyConfig)(cfg), nil
 }
 
 // TCPDestination is the cluster the proxy sends a TCP or TLS connection to, on the listener
@@ -160,11 +75,8 @@ func (c *ProxyConfig) TCPDestination(listener, serverName string) string {
 		if serverName != "" && !matchesName(names, serverName) {
 			continue
 		}
-		for _, f := range fc.Filters {
-			tp := &tcpproxyv3.TcpProxy{}
-			if f.GetTypedConfig() != nil && f.GetTypedConfig().UnmarshalTo(tp) == nil && tp.GetCluster() != "" {
-				return tp.GetCluster()
-			}
+		if cl := xds.TCPProxyCluster(fc); cl != "" {
+			return cl
 		}
 	}
 	return ""

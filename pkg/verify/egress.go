@@ -14,6 +14,7 @@ import (
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/xds"
 )
 
 // registryOnly connects a synthetic sidecar of every application namespace to each cluster's
@@ -76,8 +77,8 @@ func judgeEgress(cfg *sidecarConfig, allow []v1alpha1.EgressRule) egressVerdict 
 		v.noOutbound = true
 		return v
 	}
-	for _, fc := range allChains(out) {
-		if c := tcpProxyCluster(fc); c != "" && c != blackHoleCluster {
+	for _, fc := range xds.Chains(out) {
+		if c := xds.TCPProxyCluster(fc); c != "" && c != blackHoleCluster {
 			v.passthrough = append(v.passthrough, fmt.Sprintf("%s chain %s sends to %s", virtualOutbound, chainName(fc), c))
 		}
 	}

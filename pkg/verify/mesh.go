@@ -15,6 +15,7 @@ import (
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/xds"
 )
 
 // clusterStatus is one entry of istiod's /debug/clusterz: a cluster it reads services and
@@ -195,7 +196,7 @@ func strictMTLS(ctx context.Context, env *Env) []Finding {
 			return Finding{Subject: subject, Status: Fail, Message: "istiod sends a sidecar in namespace " + ns + " no " + virtualInbound + " listener"}
 		}
 		var plain []string
-		for _, fc := range allChains(in) {
+		for _, fc := range xds.Chains(in) {
 			if fc.GetFilterChainMatch().GetTransportProtocol() == transportPlainText {
 				plain = append(plain, chainName(fc))
 			}
