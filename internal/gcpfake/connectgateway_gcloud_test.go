@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,14 +34,7 @@ func TestGcloudConnectGateway(t *testing.T) {
 			t.Fatalf("%s is not installed; the gateway's fidelity test needs it", bin)
 		}
 	}
-	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "access-token")
-	kb, err := sandbox.StartKube(context.Background(), filepath.Join(dir, "kube"), tokenFile, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { kb.Stop() })
-	srv := gcpfake.Start(t, gcpfake.WithClusterBackend(kb))
+	srv, tokenFile := sandbox.StartT(t)
 	cm := gkeClient(t, srv)
 	if op := waitOpFor(t, cm, createC1(t, cm).Name, 3*time.Minute); op.Error != nil {
 		t.Fatal(op.Error)

@@ -3,9 +3,7 @@ package sandbox_test
 import (
 	"context"
 	"encoding/base64"
-	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +15,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/internal/sandbox"
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
 )
@@ -29,14 +26,7 @@ const parent = "projects/demo/locations/us-west2"
 // provisioning or after, stops the API server, and the name can be created again as a new cluster.
 func TestKubeBackendClusterLifecycle(t *testing.T) {
 	testenv.Require(t)
-	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "access-token")
-	kb, err := sandbox.StartKube(context.Background(), filepath.Join(dir, "kube"), tokenFile, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { kb.Stop() })
-	srv := gcpfake.Start(t, gcpfake.WithClusterBackend(kb))
+	srv, tokenFile := sandbox.StartT(t)
 	cm, err := container.NewClusterManagerRESTClient(context.Background(), srv.ClientOptions()...)
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,14 +23,7 @@ type sandboxEnv struct {
 func startSandbox(t *testing.T) *sandboxEnv {
 	t.Helper()
 	testenv.Require(t)
-	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "access-token")
-	kb, err := sandbox.StartKube(context.Background(), filepath.Join(dir, "kube"), tokenFile, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { kb.Stop() })
-	srv := gcpfake.Start(t, gcpfake.WithClusterBackend(kb))
+	srv, tokenFile := sandbox.StartT(t)
 	return &sandboxEnv{srv: srv, env: map[string]string{endpointEnv: srv.URL(), accessTokenFileEnv: tokenFile}}
 }
 
