@@ -7,13 +7,12 @@ import (
 	"slices"
 	"strings"
 
-	"istio.io/istio/operator/pkg/apis/validation"
-	istiorender "istio.io/istio/operator/pkg/render"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/istio/render/internal/operator"
 )
 
 // clusterPlaceholder stands for the cluster name while the manifests of several clusters are
@@ -100,11 +99,11 @@ func Check(in Input) v1alpha1.ErrorList {
 		return v1alpha1.ErrorList{at(err.Error())}
 	}
 	defer os.Remove(file)
-	full, err := istiorender.MergeInputs([]string{file}, nil, nil)
+	full, err := operator.MergeInputs([]string{file})
 	if err != nil {
 		return v1alpha1.ErrorList{at("Istio cannot merge the overlays: " + err.Error())}
 	}
-	_, verrs := validation.ParseAndValidateIstioOperator(full, nil)
+	_, verrs := operator.ParseAndValidateIstioOperator(full)
 	var out v1alpha1.ErrorList
 	seen := map[string]bool{}
 	for _, e := range verrs {
@@ -119,7 +118,7 @@ func Check(in Input) v1alpha1.ErrorList {
 // Renderer renders manifests in process with Istio's operator library and the charts embedded in
 // it: no network, no cluster.
 type Renderer struct {
-	// Warn receives the chart warnings Istio prints. Nil drops them.
+	// Warn receives the warnings Istio's charts give (istioctl prints them). Nil drops them.
 	Warn func(string)
 }
 
@@ -170,9 +169,14 @@ func (r *Renderer) render(overlay map[string]any, network string) ([]Manifest, e
 		return nil, err
 	}
 	defer os.Remove(file)
-	sets, merged, err := istiorender.GenerateManifest([]string{file}, nil, false, nil, nil)
+	sets, merged, warnings, err := operator.GenerateManifest([]string{file})
 	if err != nil {
 		return nil, fmt.Errorf("istio: %w", err)
+	}
+	if r.Warn != nil {
+		for _, w := range warnings {
+			r.Warn(w.Error())
+		}
 	}
 	ns := merged.GetPathString("metadata.namespace")
 	if ns == "" {
