@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # ensure.sh makes sure the binaries that internal/testenv runs are in the
-# cache, building whatever is missing with build.sh (progress on stderr), and
+# cache, building whatever is missing with build.sh (progress on stderr),
 # pilot-discovery (istiod), which internal/istiodtest runs, with
-# hack/istiobin/build.sh; checks that each one runs and reports the pinned
+# hack/istiobin/build.sh, and GoReleaser and krew, which hack/release's test
+# runs, with hack/releasebin/build.sh; checks that each one runs and reports the pinned
 # version, and prints the cache root on stdout, the value to export as
 # ASMFED_CACHE:
 #
 #   export ASMFED_CACHE=$(hack/testbin/ensure.sh)
 #
 # A warm cache costs about a second; a cold one 15 to 25 minutes on
-# 2 cores, plus about 10 for pilot-discovery. Exits non-zero if a build or a check fails.
+# 2 cores, plus about 10 for pilot-discovery and 10 for the release tools. Exits non-zero if a build or a check fails.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,5 +40,7 @@ check "$cache/bin/kube-controller-manager-$k8s_version" "Kubernetes $k8s_version
 check "$cache/bin/etcd-$etcd_version" "etcd Version: ${etcd_version#v}"
 # Builds when missing, checks the version, prints the path (not wanted here).
 "$here/../istiobin/build.sh" >/dev/null
+# GoReleaser and krew, for hack/release's test of the release configuration.
+"$here/../releasebin/build.sh" >/dev/null
 echo "testbin: binaries ready in $cache/bin ($(( $(date +%s) - start )) s)" >&2
 echo "$cache"
