@@ -12,7 +12,7 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 //
-// Changed for kubectl-asmfed: no cluster client; see doc.go.
+// Changed for kubectl-asmfed: no cluster client, charts rendered concurrently; see doc.go.
 
 package operator
 
@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"istio.io/istio/manifests"
 	"istio.io/istio/operator/pkg/apis"
@@ -51,9 +52,19 @@ func GenerateManifest(files []string) ([]manifest.ManifestSet, values.Map, util.
 		merged.MergeFrom(values.MakeMap(unvalidatedValues, "spec", "values"))
 	}
 
-	// Render each component
-	allManifests := map[component.Name]manifest.ManifestSet{}
-	var chartWarnings util.Errors
+	// Render each component. Istio renders them one after the other; here every chart is
+	// rendered and post-processed at the same time (the CRDs of the base chart alone are half the
+	// work), and the results are gathered in Istio's order, with the first error in that order.
+	// Component views of the values are made first: they only read merged.
+	type job struct {
+		comp      component.Component
+		spec      apis.GatewayComponentSpec
+		vals      values.Map
+		finalized []manifest.Manifest
+		warnings  util.Errors
+		err       error
+	}
+	var jobs []*job
 	for _, comp := range component.AllComponents {
 		specs, err := comp.Get(merged)
 		if err != nil {
@@ -61,27 +72,41 @@ func GenerateManifest(files []string) ([]manifest.ManifestSet, values.Map, util.
 		}
 		for _, spec := range specs {
 			// Each component may get a different view of the values; modify them as needed (with a copy)
-			compVals := applyComponentValuesToHelmValues(comp, spec, merged)
+			jobs = append(jobs, &job{comp: comp, spec: spec, vals: applyComponentValuesToHelmValues(comp, spec, merged)})
+		}
+	}
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Go(func() {
 			// Render the chart
-			rendered, warnings, err := helmRender("istio", spec.Namespace, comp.HelmSubdir, compVals)
+			rendered, warnings, err := helmRender("istio", j.spec.Namespace, j.comp.HelmSubdir, j.vals)
 			if err != nil {
-				return nil, nil, nil, fmt.Errorf("helm render: %v", err)
+				j.err = fmt.Errorf("helm render: %v", err)
+				return
 			}
-			chartWarnings = util.AppendErrs(chartWarnings, warnings)
+			j.warnings = warnings
 			// IstioOperator has a variety of processing steps that are done *after* Helm, such as patching. Apply any of these steps.
-			finalized, err := postProcess(comp, spec, rendered, compVals)
-			if err != nil {
-				return nil, nil, nil, fmt.Errorf("post processing: %v", err)
+			if j.finalized, err = postProcess(j.comp, j.spec, rendered, j.vals); err != nil {
+				j.err = fmt.Errorf("post processing: %v", err)
 			}
-			manifests, found := allManifests[comp.UserFacingName]
-			if found {
-				manifests.Manifests = append(manifests.Manifests, finalized...)
-				allManifests[comp.UserFacingName] = manifests
-			} else {
-				allManifests[comp.UserFacingName] = manifest.ManifestSet{
-					Component: comp.UserFacingName,
-					Manifests: finalized,
-				}
+		})
+	}
+	wg.Wait()
+	allManifests := map[component.Name]manifest.ManifestSet{}
+	var chartWarnings util.Errors
+	for _, j := range jobs {
+		if j.err != nil {
+			return nil, nil, nil, j.err
+		}
+		chartWarnings = util.AppendErrs(chartWarnings, j.warnings)
+		manifests, found := allManifests[j.comp.UserFacingName]
+		if found {
+			manifests.Manifests = append(manifests.Manifests, j.finalized...)
+			allManifests[j.comp.UserFacingName] = manifests
+		} else {
+			allManifests[j.comp.UserFacingName] = manifest.ManifestSet{
+				Component: j.comp.UserFacingName,
+				Manifests: j.finalized,
 			}
 		}
 	}
