@@ -6,8 +6,11 @@
 // version go.mod pins: operator/pkg/render/manifest.go and postprocess.go, operator/pkg/helm/helm.go
 // and operator/pkg/apis/validation/validation.go, with what needs a cluster client taken out
 // (settings detected from the cluster, CNI incompatibility checks, the Kubernetes version asked of
-// the server) and with istioctl's compiled-in hub and tag left out, and one change of its own:
-// the components' charts are rendered at the same time rather than one after the other. Those packages import Istio's
+// the server) and with istioctl's compiled-in hub and tag left out, and two changes for speed:
+// the components' charts are rendered at the same time rather than one after the other, and the
+// base chart's CRDs are taken as its files hold them and given the labels its CRD template would
+// give them, instead of going through that template, which parses each of them twice and prints
+// it again (rawCRDs says when: whenever the values leave the template to its defaults). Those packages import Istio's
 // Kubernetes client library, and with it Envoy's API, every client-go clientset and its fakes,
 // OpenTelemetry's SDK and Prometheus: half the plugin's packages, a fifth of its binary and most
 // of its start-up. Everything else (the charts, the component list, values, manifests, patches,

@@ -137,11 +137,24 @@ func flatten(sets []manifest.ManifestSet) []object {
 	var out []object
 	for _, s := range sets {
 		for _, m := range s.Manifests {
-			out = append(out, object{string(s.Component), m.Object, m.Content})
+			out = append(out, object{string(s.Component), m.Object, normalize(m.Content)})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b object) int { return cmp.Compare(a.Component, b.Component) })
 	return out
+}
+
+// normalize drops whole-line comments and the blank lines around a manifest's content: the
+// base chart's CRD template prints its own comments before each CRD, which this package, taking
+// the CRDs from the chart's files, does not.
+func normalize(content string) string {
+	var lines []string
+	for _, l := range strings.Split(content, "\n") {
+		if !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
 
 func errString(err error) string {

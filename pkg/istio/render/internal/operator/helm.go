@@ -12,7 +12,7 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 //
-// Changed for kubectl-asmfed: no cluster client; see doc.go.
+// Changed for kubectl-asmfed: no cluster client, the base chart's CRDs relabelled; see doc.go.
 
 package operator
 
@@ -33,6 +33,9 @@ import (
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	loaderv2 "helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/engine"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
 
 	"istio.io/istio/manifests"
 	"istio.io/istio/operator/pkg/manifest"
@@ -60,18 +63,61 @@ func helmRender(releaseName, namespace string, directory string, iop values.Map)
 		return nil, nil, fmt.Errorf("load chart: %v", err)
 	}
 
-	output, warnings, err := renderChart(releaseName, namespace, vals, chrt)
+	output, warnings, crdLabels, err := renderChart(releaseName, namespace, vals, chrt)
 	if err != nil {
 		return nil, nil, fmt.Errorf("render chart: %v", err)
 	}
 	mfs, err := manifest.Parse(output)
-	return mfs, warnings, err
+	if err != nil || crdLabels == nil {
+		return mfs, warnings, err
+	}
+	// The CRDs came out of the chart as its files hold them: give them the labels the chart's
+	// template would have, and the content Helm's toYaml would have printed.
+	for i, m := range mfs {
+		if m.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		if err := unstructured.SetNestedField(m.Object, runtime.DeepCopyJSONValue(crdLabels), "metadata", "labels"); err != nil {
+			return nil, nil, err
+		}
+		if mfs[i], err = manifest.FromObject(m.Unstructured); err != nil {
+			return nil, nil, err
+		}
+	}
+	return mfs, warnings, nil
+}
+
+// crdLabelsTemplate is added to the base chart when its CRDs are taken as the chart's files hold
+// them: it prints the labels that the chart's CRD template gives each of them.
+const crdLabelsTemplate = "templates/zzz-asmfed-crd-labels.yaml"
+
+// rawCRDs reports whether the base chart's CRDs can be taken as its files hold them, relabelled,
+// instead of through its CRD template, which parses each of the 930 KB of CRDs twice and prints
+// it again only to replace its labels (a third of a render): when the values leave the template
+// and its exclusions to the chart's defaults, which no profile changes.
+func rawCRDs(chrt *chartv2.Chart, vals values.Map) bool {
+	if chrt.Metadata.Name != "base" {
+		return false
+	}
+	_, setTemplates := vals.GetPath("base.enableCRDTemplates")
+	_, setExcluded := vals.GetPath("base.excludedCRDs")
+	return !setTemplates && !setExcluded
 }
 
 type Warnings = util.Errors
 
 // renderChart renders the given chart with the given values and returns the resulting YAML manifest string.
-func renderChart(releaseName string, namespace string, vals values.Map, chrt *chartv2.Chart) ([]string, Warnings, error) {
+// When the base chart's CRDs are taken as its files hold them (rawCRDs), it also returns the labels
+// they must be given; otherwise nil.
+func renderChart(releaseName string, namespace string, vals values.Map, chrt *chartv2.Chart) ([]string, Warnings, map[string]any, error) {
+	raw := rawCRDs(chrt, vals)
+	if raw {
+		vals = vals.DeepClone()
+		if err := vals.SetPath("base.enableCRDTemplates", false); err != nil {
+			return nil, nil, nil, err
+		}
+		chrt.Templates = append(chrt.Templates, &common.File{Name: crdLabelsTemplate, Data: []byte(`{{ include "istio.labels" . }}`)})
+	}
 	options := common.ReleaseOptions{
 		Name:      releaseName,
 		Namespace: namespace,
@@ -85,12 +131,20 @@ func renderChart(releaseName string, namespace string, vals values.Map, chrt *ch
 
 	helmVals, err := commonutil.ToRenderValues(chrt, vals, options, &caps)
 	if err != nil {
-		return nil, nil, fmt.Errorf("converting values: %v", err)
+		return nil, nil, nil, fmt.Errorf("converting values: %v", err)
 	}
 
 	files, err := engine.Render(chrt, helmVals)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	var crdLabels map[string]any
+	if raw {
+		key := path.Join(chrt.Name(), crdLabelsTemplate)
+		if err := yaml.Unmarshal([]byte(files[key]), &crdLabels); err != nil || crdLabels == nil {
+			return nil, nil, nil, fmt.Errorf("the base chart's CRD labels: %q: %v", files[key], err)
+		}
+		delete(files, key)
 	}
 
 	crdFiles := chrt.CRDObjects()
@@ -126,7 +180,7 @@ func renderChart(releaseName string, namespace string, vals values.Map, chrt *ch
 		results = append(results, yml.SplitString(string(crd.File.Data))...)
 	}
 
-	return results, warnings, nil
+	return results, warnings, crdLabels, nil
 }
 
 func extractWarnings(v string) Warnings {
