@@ -29,8 +29,10 @@ vet:
 # The cluster tests run against real kube-apiserver, kube-controller-manager and etcd processes,
 # built once from the Go module proxy into a cache keyed by version (15-25 minutes and about
 # 2.7 GB of memory when not cached, about a second when cached); they fail rather than skip here.
-# ensure.sh also builds kube-scheduler and kwok (clusters with nodes, a few minutes cold) and
-# pilot-discovery for internal/istiodtest and the sandbox (hack/istiobin, about 8 minutes cold).
+# ensure.sh also builds kube-scheduler and kwok (clusters with nodes, a few minutes cold),
+# pilot-discovery for internal/istiodtest and the sandbox (hack/istiobin, about 8 minutes cold),
+# and GoReleaser and krew for hack/release (hack/releasebin, about 7 minutes cold), whose test runs
+# `goreleaser check` and validates a snapshot release's krew manifest with krew's own validator.
 unit:
 	@echo "== local Kubernetes binaries (hack/testbin)"
 	@cache="$$(hack/testbin/ensure.sh)" && \

@@ -234,7 +234,11 @@ func (o *renderOptions) runIstio(in render.Input) error {
 	for _, c := range clusters {
 		w.line("# Istio %s install manifests for cluster %s: %d objects", render.IstioRelease, c.Name, len(c.Manifests))
 		for _, m := range c.Manifests {
-			w.line("---\n%s", strings.TrimSuffix(m.YAML, "\n"))
+			y, err := m.YAML()
+			if err != nil {
+				return err
+			}
+			w.line("---\n%s", strings.TrimSuffix(y, "\n"))
 		}
 		n += len(c.Manifests)
 	}

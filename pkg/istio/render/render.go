@@ -7,13 +7,12 @@ import (
 	"slices"
 	"strings"
 
-	"istio.io/istio/operator/pkg/apis/validation"
-	istiorender "istio.io/istio/operator/pkg/render"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/istio/render/internal/operator"
 )
 
 // clusterPlaceholder stands for the cluster name while the manifests of several clusters are
@@ -26,8 +25,16 @@ type Manifest struct {
 	Component string
 	// Object is the object, ready for server-side apply.
 	Object *unstructured.Unstructured
-	// YAML is Object as YAML.
-	YAML string
+}
+
+// YAML returns the object as YAML with sorted keys. It is made on demand: a plan or an apply
+// never prints the manifests, and marshalling Istio's CRDs alone took a fifth of a render.
+func (m Manifest) YAML() (string, error) {
+	y, err := yaml.Marshal(m.Object.Object)
+	if err != nil {
+		return "", fmt.Errorf("marshal %s %s: %w", m.Object.GetKind(), m.Object.GetName(), err)
+	}
+	return string(y), nil
 }
 
 // Cluster is what is rendered for one cluster.
@@ -92,11 +99,11 @@ func Check(in Input) v1alpha1.ErrorList {
 		return v1alpha1.ErrorList{at(err.Error())}
 	}
 	defer os.Remove(file)
-	full, err := istiorender.MergeInputs([]string{file}, nil, nil)
+	full, err := operator.MergeInputs([]string{file})
 	if err != nil {
 		return v1alpha1.ErrorList{at("Istio cannot merge the overlays: " + err.Error())}
 	}
-	_, verrs := validation.ParseAndValidateIstioOperator(full, nil)
+	_, verrs := operator.ParseAndValidateIstioOperator(full)
 	var out v1alpha1.ErrorList
 	seen := map[string]bool{}
 	for _, e := range verrs {
@@ -111,7 +118,7 @@ func Check(in Input) v1alpha1.ErrorList {
 // Renderer renders manifests in process with Istio's operator library and the charts embedded in
 // it: no network, no cluster.
 type Renderer struct {
-	// Warn receives the chart warnings Istio prints. Nil drops them.
+	// Warn receives the warnings Istio's charts give (istioctl prints them). Nil drops them.
 	Warn func(string)
 }
 
@@ -146,9 +153,7 @@ func (r *Renderer) Render(in Input, names ...string) ([]Cluster, error) {
 			}
 			shared[string(key)] = tmpl
 		}
-		if clusters[i].Manifests, err = specialize(tmpl, c.IstioClusterName); err != nil {
-			return nil, fmt.Errorf("render cluster %s: %w", c.Name, err)
-		}
+		clusters[i].Manifests = specialize(tmpl, c.IstioClusterName)
 	}
 	return clusters, nil
 }
@@ -164,9 +169,14 @@ func (r *Renderer) render(overlay map[string]any, network string) ([]Manifest, e
 		return nil, err
 	}
 	defer os.Remove(file)
-	sets, merged, err := istiorender.GenerateManifest([]string{file}, nil, false, nil, nil)
+	sets, merged, warnings, err := operator.GenerateManifest([]string{file})
 	if err != nil {
 		return nil, fmt.Errorf("istio: %w", err)
+	}
+	if r.Warn != nil {
+		for _, w := range warnings {
+			r.Warn(w.Error())
+		}
 	}
 	ns := merged.GetPathString("metadata.namespace")
 	if ns == "" {
@@ -175,11 +185,7 @@ func (r *Renderer) render(overlay map[string]any, network string) ([]Manifest, e
 	out := []Manifest{namespace(ns, network)}
 	for _, s := range sets {
 		for _, m := range s.Manifests {
-			y, err := yaml.Marshal(m.Object)
-			if err != nil {
-				return nil, fmt.Errorf("marshal %s %s: %w", m.GetKind(), m.GetName(), err)
-			}
-			out = append(out, Manifest{Component: string(s.Component), Object: m.Unstructured, YAML: string(y)})
+			out = append(out, Manifest{Component: string(s.Component), Object: m.Unstructured})
 		}
 	}
 	sortManifests(out)
@@ -196,26 +202,64 @@ func namespace(name, network string) Manifest {
 			"labels": map[string]any{"topology.istio.io/network": network},
 		},
 	}}
-	y, _ := yaml.Marshal(u.Object)
-	return Manifest{Component: "Namespace", Object: u, YAML: string(y)}
+	return Manifest{Component: "Namespace", Object: u}
 }
 
-// specialize replaces the placeholder cluster name; objects that do not mention it are shared.
-func specialize(tmpl []Manifest, cluster string) ([]Manifest, error) {
+// specialize replaces the placeholder cluster name in every string of the objects, keys
+// included; objects that do not mention it are shared.
+func specialize(tmpl []Manifest, cluster string) []Manifest {
 	out := make([]Manifest, len(tmpl))
 	for i, m := range tmpl {
-		if !strings.Contains(m.YAML, clusterPlaceholder) {
+		if !mentions(m.Object.Object, clusterPlaceholder) {
 			out[i] = m
 			continue
 		}
-		y := strings.ReplaceAll(m.YAML, clusterPlaceholder, cluster)
-		obj := map[string]any{}
-		if err := yaml.Unmarshal([]byte(y), &obj); err != nil {
-			return nil, err
-		}
-		out[i] = Manifest{Component: m.Component, Object: &unstructured.Unstructured{Object: obj}, YAML: y}
+		obj := replaceStrings(m.Object.Object, clusterPlaceholder, cluster).(map[string]any)
+		out[i] = Manifest{Component: m.Component, Object: &unstructured.Unstructured{Object: obj}}
 	}
-	return out, nil
+	return out
+}
+
+// mentions reports whether s occurs in a string or key of v.
+func mentions(v any, s string) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.Contains(v, s)
+	case map[string]any:
+		for k, e := range v {
+			if strings.Contains(k, s) || mentions(e, s) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if mentions(e, s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// replaceStrings is a deep copy of v with old replaced by new in every string and key.
+func replaceStrings(v any, old, new string) any {
+	switch v := v.(type) {
+	case string:
+		return strings.ReplaceAll(v, old, new)
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[strings.ReplaceAll(k, old, new)] = replaceStrings(e, old, new)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = replaceStrings(e, old, new)
+		}
+		return out
+	}
+	return v
 }
 
 func writeTemp(overlay map[string]any) (string, error) {

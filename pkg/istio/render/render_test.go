@@ -127,10 +127,14 @@ func TestRenderedManifests(t *testing.T) {
 			find(t, ms, "Deployment", "istio-egressgateway")
 
 			for _, m := range ms {
-				if strings.Contains(m.YAML, "placeholder") {
+				y, err := m.YAML()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(y, "placeholder") {
 					t.Errorf("%s %s still holds the placeholder cluster name", m.Object.GetKind(), m.Object.GetName())
 				}
-				if strings.Contains(m.YAML, "registry.istio.io/testing") {
+				if strings.Contains(y, "registry.istio.io/testing") {
 					t.Errorf("%s %s uses Istio's test images", m.Object.GetKind(), m.Object.GetName())
 				}
 			}
@@ -146,14 +150,15 @@ func TestSharedRenderEqualsDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	yamls := func(ms []render.Manifest) []string {
-		out := make([]string, len(ms))
+	// The objects themselves, so that a value's type (an integer, a string) counts too.
+	objects := func(ms []render.Manifest) []map[string]any {
+		out := make([]map[string]any, len(ms))
 		for i, m := range ms {
-			out[i] = m.YAML
+			out[i] = m.Object.Object
 		}
 		return out
 	}
-	if diff := cmp.Diff(yamls(direct), yamls(c.Manifests)); diff != "" {
+	if diff := cmp.Diff(objects(direct), objects(c.Manifests)); diff != "" {
 		t.Errorf("shared render differs from a direct one (-direct +shared):\n%s", diff)
 	}
 }
