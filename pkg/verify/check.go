@@ -137,9 +137,11 @@ func Run(ctx context.Context, env *Env, checks []Check) *Report {
 	}
 	_ = g.Wait() // checks report problems as findings, never as errors
 	r := &Report{Results: []Finding{}, Checks: []CheckResult{}}
+	first := map[repeated]string{}
 	for i, c := range checks {
 		cr := CheckResult{ID: c.ID, Name: c.Name, Group: c.Group(), Doc: c.Doc(), Status: Skipped}
 		for _, f := range found[i] {
+			f = collapse(f, c.ID, first)
 			f.Check, f.Name = c.ID, c.Name
 			r.Results = append(r.Results, f)
 			if rank[f.Status] > rank[cr.Status] {
@@ -170,6 +172,41 @@ func Run(ctx context.Context, env *Env, checks []Check) *Report {
 		}
 	}
 	return r
+}
+
+// repeated is what makes two findings the same failure: checks that share a cause (the traffic
+// probes, when the probe's pods never started in a cluster) return it word for word.
+type repeated struct {
+	subject, message, hint string
+	status                 Status
+}
+
+// collapse reports a failure or warning once: a later check that found the same one, word for
+// word, still fails or warns for that subject, but refers to the first check instead of repeating
+// a message and hint that may run to several lines.
+func collapse(f Finding, check string, first map[repeated]string) Finding {
+	if f.Status != Fail && f.Status != Warn {
+		return f
+	}
+	key := repeated{subject: f.Subject, message: f.Message, hint: f.Hint, status: f.Status}
+	earlier, ok := first[key]
+	if !ok {
+		first[key] = check
+		return f
+	}
+	f.Message = fmt.Sprintf("the same failure as %s reports for %s", earlier, subjectOrAll(f.Subject))
+	if f.Status == Warn {
+		f.Message = fmt.Sprintf("the same warning as %s reports for %s", earlier, subjectOrAll(f.Subject))
+	}
+	f.Hint = ""
+	return f
+}
+
+func subjectOrAll(s string) string {
+	if s == "" {
+		return "the federation"
+	}
+	return s
 }
 
 // runCheck runs one check when its requirements are met; a check with nothing to look at says so.

@@ -221,3 +221,44 @@ func TestEveryCheckIsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedFailureReportedOnce: checks sharing a cause report it in full once; later checks
+// still fail for that subject and point at the first, and different failures stay whole.
+func TestRepeatedFailureReportedOnce(t *testing.T) {
+	long := "the probe's pods in asmfed-verify-1 did not become Ready within 2m0s: ImagePullBackOff"
+	hint := "pass --probe-image with an image from a registry the nodes reach"
+	same := func(context.Context, *Env) []Finding {
+		return []Finding{
+			{Subject: "cluster1", Status: Fail, Message: long, Hint: hint},
+			{Subject: "cluster2", Status: OK, Message: "2 of 2 answered"},
+		}
+	}
+	checks := []Check{
+		{ID: "T-R-001", Name: "first", Run: same},
+		{ID: "T-R-002", Name: "second", Run: same},
+		{ID: "T-R-003", Name: "other", Run: func(context.Context, *Env) []Finding {
+			return []Finding{
+				{Subject: "cluster1", Status: Fail, Message: "refused", Hint: hint},
+				{Subject: "cluster2", Status: Fail, Message: long, Hint: hint},
+				{Subject: "cluster1", Status: Warn, Message: long, Hint: hint},
+			}
+		}},
+	}
+	// Checks finish in any order; the first in the given order keeps the whole text.
+	r := Run(context.Background(), &Env{Parallelism: 3}, checks)
+	want := []Finding{
+		{Check: "T-R-001", Name: "first", Subject: "cluster1", Status: Fail, Message: long, Hint: hint},
+		{Check: "T-R-001", Name: "first", Subject: "cluster2", Status: OK, Message: "2 of 2 answered"},
+		{Check: "T-R-002", Name: "second", Subject: "cluster1", Status: Fail, Message: "the same failure as T-R-001 reports for cluster1"},
+		{Check: "T-R-002", Name: "second", Subject: "cluster2", Status: OK, Message: "2 of 2 answered"},
+		{Check: "T-R-003", Name: "other", Subject: "cluster1", Status: Fail, Message: "refused", Hint: hint},
+		{Check: "T-R-003", Name: "other", Subject: "cluster2", Status: Fail, Message: long, Hint: hint},
+		{Check: "T-R-003", Name: "other", Subject: "cluster1", Status: Warn, Message: long, Hint: hint},
+	}
+	if diff := cmp.Diff(want, r.Results); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+	if r.Counts.Checks.Fail != 3 || r.Counts.Fail != 4 {
+		t.Errorf("counts %+v: every check with the failure still fails", r.Counts)
+	}
+}
