@@ -12,8 +12,8 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
-	orgpolicy "google.golang.org/api/orgpolicy/v2"
 	"golang.org/x/sync/errgroup"
+	orgpolicy "google.golang.org/api/orgpolicy/v2"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
@@ -521,4 +521,3 @@ func osLoginOf(in *computepb.Instance) string {
 func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }
-
