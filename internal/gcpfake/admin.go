@@ -59,6 +59,10 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
 		reply(s.RequestLog())
 	case "/_fake/iam/denials":
 		s.adminDenials(w, r)
+	case "/_fake/quotas":
+		s.adminQuotas(w, r)
+	case "/_fake/orgpolicies":
+		s.adminOrgPolicies(w, r)
 	case "/_fake/faults":
 		switch r.Method {
 		case http.MethodGet:

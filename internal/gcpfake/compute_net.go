@@ -736,7 +736,9 @@ type projects struct {
 
 func (x *projects) Get(ctx context.Context, req *computepb.GetProjectRequest) (*computepb.Project, error) {
 	defer x.s.lock(req.Project)()
-	return proto.Clone(x.s.st.get("compute/projects/" + req.Project)).(*computepb.Project), nil
+	p := proto.Clone(x.s.st.get("compute/projects/" + req.Project)).(*computepb.Project)
+	p.Quotas = x.s.quotas(req.Project, "")
+	return p, nil
 }
 
 func (s *Server) setXpnStatus(ctx context.Context, project, status, opType string) *computepb.Operation {

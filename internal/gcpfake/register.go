@@ -48,6 +48,7 @@ func (s *Server) registerAll() error {
 		{&computepb.Routers_ServiceDesc, &routers{s: s}, "compute"},
 		{&computepb.Instances_ServiceDesc, &instances{s: s}, "compute"},
 		{&computepb.Zones_ServiceDesc, &zones{s: s}, "compute"},
+		{&computepb.Regions_ServiceDesc, &regions{s: s}, "compute"},
 		{&computepb.GlobalOperations_ServiceDesc, &globalOps{s: s}, "compute"},
 		{&computepb.RegionOperations_ServiceDesc, &regionOps{s: s}, "compute"},
 		{&computepb.ZoneOperations_ServiceDesc, &zoneOps{s: s}, "compute"},

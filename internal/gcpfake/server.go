@@ -54,6 +54,8 @@ type Server struct {
 	provisioning map[string]*provisioning
 	// iam knows callers by their tokens, and the permissions taken away from them.
 	iam iamState
+	// pre holds the quota limits and organisation policies set for preflight checks.
+	pre preflightState
 	// gatewayListener serves the Connect Gateway over TLS, for kubeconfigs.
 	gatewayListener
 }
@@ -250,6 +252,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if strings.HasPrefix(r.URL.Path, GatewayPrefix+"/") {
 		s.connectGateway(w, r)
+		return
+	}
+	if orgPolicyRoute.MatchString(r.URL.Path) {
+		s.orgPolicy(w, r)
 		return
 	}
 	if r.Method == http.MethodGet && rmV1Project.MatchString(r.URL.Path) {

@@ -18,17 +18,18 @@ import (
 
 type applyOptions struct {
 	*globalOptions
-	cloud        cloudFlags
-	lock         lockFlags
-	parallelism  int
-	filename     string
-	planFile     string
-	autoApprove  bool
-	allowDestroy bool
-	rotate       bool
-	wait         bool
-	timeout      time.Duration
-	resumeWait   time.Duration
+	cloud         cloudFlags
+	lock          lockFlags
+	parallelism   int
+	filename      string
+	planFile      string
+	autoApprove   bool
+	allowDestroy  bool
+	rotate        bool
+	wait          bool
+	timeout       time.Duration
+	resumeWait    time.Duration
+	skipPreflight bool
 
 	source *fileSource
 	fed    *v1alpha1.Federation
@@ -48,6 +49,10 @@ failure or an interruption, run apply again.
 What the plan could not cover is planned during the apply, shown and asked about again before it
 changes anything: the cluster side when the clusters did not exist yet, and Google Cloud again
 after resuming an interrupted apply. --auto-approve confirms both.
+
+Before anything changes, preflight tests the permissions the plan's Google Cloud changes need
+(testIamPermissions on each project), and apply refuses to start (exit 5) while one is missing,
+naming the roles that grant it; --skip-preflight goes ahead anyway. A saved plan is checked again.
 
 A saved plan is refused when the federation file or the live state it was made from changed since,
 naming what changed. Replacing or deleting a cluster or a network needs --allow-destroy.
@@ -87,6 +92,7 @@ holder died lapses 2 minutes after its last renewal; --force-unlock takes it at 
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Minute, "How long each readiness wait may take")
 	cmd.Flags().DurationVar(&o.resumeWait, "resume-timeout", 30*time.Minute, "How long to wait for each operation an earlier, interrupted apply left running (a cluster being created takes minutes; 0: no limit)")
 	cmd.Flags().BoolVar(&o.rotate, "rotate-remote-secrets", false, "Issue new reader tokens and rewrite every remote secret (the old tokens stop working)")
+	cmd.Flags().BoolVar(&o.skipPreflight, "skip-preflight", false, "Apply even though preflight found permissions missing (docs/preflight.md)")
 	addParallelismFlag(cmd.Flags(), &o.parallelism)
 	o.lock.add(cmd.Flags())
 	o.cloud.add(cmd.Flags())
@@ -172,13 +178,16 @@ func (o *applyOptions) Run(ctx context.Context) error {
 	if errors.As(fp.Deferred, &unreachable) && !fp.Plan.HasChanges() && !fp.Pending() {
 		return &exitError{Code: exitUnreachable, Err: fmt.Errorf("Google Cloud has nothing to apply, and %w", unreachable)}
 	}
+	if err := o.checkPreflight(fp); err != nil {
+		return err
+	}
 	if o.saved == nil && !o.autoApprove {
 		if err := o.confirm("Apply these changes?"); err != nil {
 			return err
 		}
 	}
 	aopts, done := o.progressOptions(engine.ApplyOptions{Parallelism: o.parallelism, AllowDestroy: o.allowDestroy, WaitWorkloads: o.wait, ReadyTimeout: o.timeout,
-		ResumeTimeout: o.resumeWait, Lock: o.lock.options(o.globalOptions, o.cloud)})
+		ResumeTimeout: o.resumeWait, Lock: o.lock.options(o.globalOptions, o.cloud), SkipPreflight: o.skipPreflight})
 	if !o.autoApprove {
 		// What apply planned on its own (the cluster side once the clusters exist, Google Cloud
 		// again after resumed work) was shown, not confirmed: ask, or refuse without a terminal.

@@ -227,7 +227,7 @@ var honouredFlags = map[string][]string{
 	"kubectl asmfed plan": {"detailed-exitcode", "filename", "help", "impersonate-service-account", "kubeconfig", "no-color", "out",
 		"output", "rotate-remote-secrets"},
 	"kubectl asmfed apply": {"allow-destroy", "auto-approve", "filename", "force-unlock", "help", "impersonate-service-account", "kubeconfig",
-		"lock-timeout", "no-color", "operation-timeout", "parallelism", "resume-timeout", "rotate-remote-secrets", "timeout", "wait"},
+		"lock-timeout", "no-color", "operation-timeout", "parallelism", "resume-timeout", "rotate-remote-secrets", "skip-preflight", "timeout", "wait"},
 	"kubectl asmfed destroy": {"auto-approve", "filename", "force-unlock", "help", "impersonate-service-account", "kubeconfig", "lock-timeout",
 		"no-color", "operation-timeout", "parallelism"},
 	"kubectl asmfed verify": {"filename", "format", "graph", "help", "impersonate-service-account", "junit", "keep", "kubeconfig", "no-color", "only",

@@ -27,6 +27,8 @@ const (
 	// them: plan covered the rest, apply applied the rest, and their side is left to a run that
 	// reaches them.
 	exitUnreachable = 4
+	// exitPreflight means apply refused to start: preflight found permissions the caller lacks.
+	exitPreflight = 5
 )
 
 // Run builds the root command and executes it with args.

@@ -128,6 +128,9 @@ func lockClusters(ctx context.Context, l *lock.Lock, p *clusterlayer.ClusterPlan
 // cluster before the cluster side, renewed while the apply runs and released when it returns; if
 // it is lost (taken over with force), the apply stops and says so.
 func (e *Engine) ApplyAll(ctx context.Context, fp *FullPlan, opts ApplyOptions) (*Report, error) {
+	if err := checkPreflight(fp, opts); err != nil {
+		return nil, err
+	}
 	l, ctx, unlock, err := e.lockFederation(ctx, fp.federation, "apply", opts.Lock)
 	if err != nil {
 		return nil, err

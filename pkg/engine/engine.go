@@ -130,6 +130,9 @@ func (e *Engine) PlanAll(ctx context.Context, f *v1alpha1.Federation, opts Clust
 	if err := e.planClusters(ctx, fp); err != nil {
 		return nil, err
 	}
+	if err := e.preflight(ctx, fp); err != nil {
+		return nil, err
+	}
 	return fp, nil
 }
 
@@ -270,6 +273,8 @@ type ApplyOptions struct {
 	Confirm func(p Phase, replanned *plan.Plan) error
 	// Lock says how the federation's lock is held (see LockOptions).
 	Lock LockOptions
+	// SkipPreflight applies a plan whose preflight found permissions missing.
+	SkipPreflight bool
 }
 
 // Report is what ApplyAll did, per phase; a phase that had nothing to do has none.

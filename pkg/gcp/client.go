@@ -17,6 +17,7 @@ import (
 	hubv1 "google.golang.org/api/gkehub/v1"
 	"google.golang.org/api/impersonate"
 	"google.golang.org/api/option"
+	orgpolicy "google.golang.org/api/orgpolicy/v2"
 )
 
 // Config says how to reach Google Cloud.
@@ -56,6 +57,7 @@ type Clients struct {
 	routers     *compute.RoutersClient
 	instances   *compute.InstancesClient
 	projects    *compute.ProjectsClient
+	regions     *compute.RegionsClient
 	globalOps   *compute.GlobalOperationsClient
 	regionOps   *compute.RegionOperationsClient
 	zoneOps     *compute.ZoneOperationsClient
@@ -72,6 +74,10 @@ type Clients struct {
 	hubOnce sync.Once
 	hubSvc  *hubv1.Service
 	hubErr  error
+	// The Organization Policy client, built like the Hub features client.
+	orgOnce sync.Once
+	orgSvc  *orgpolicy.Service
+	orgErr  error
 }
 
 // New builds the clients. Credentials come from Application Default Credentials, optionally
@@ -113,6 +119,9 @@ func New(ctx context.Context, cfg Config) (*Clients, error) {
 	}
 	if c.projects, err = compute.NewProjectsRESTClient(ctx, opts...); c.track(c.projects, "compute projects", err, &firstErr) {
 		c.projects = nil
+	}
+	if c.regions, err = compute.NewRegionsRESTClient(ctx, opts...); c.track(c.regions, "compute regions", err, &firstErr) {
+		c.regions = nil
 	}
 	if c.globalOps, err = compute.NewGlobalOperationsRESTClient(ctx, opts...); c.track(c.globalOps, "compute operations", err, &firstErr) {
 		c.globalOps = nil

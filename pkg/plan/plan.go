@@ -12,7 +12,7 @@ import (
 
 // FormatVersion is the version of the JSON form of a plan (docs/plan-json.md). The minor number
 // grows when fields are added; the major when a field changes meaning or disappears.
-const FormatVersion = "1.2"
+const FormatVersion = "1.3"
 
 // Action is what apply will do to a resource.
 type Action string
@@ -133,7 +133,10 @@ type Plan struct {
 	// Unreachable are the clusters that exist but did not answer the way the file says to reach
 	// them: their side is missing from the plan.
 	Unreachable []Unreachable `json:"unreachable,omitempty"`
-	Summary     Summary       `json:"summary"`
+	// Preflight is what stands in the way of applying the plan's Google Cloud changes, checked
+	// against the live project; absent when the plan has none.
+	Preflight *Preflight `json:"preflight,omitempty"`
+	Summary   Summary    `json:"summary"`
 	// Live fingerprints the live state the plan was made from, per resource, so that a saved
 	// plan can be refused when it went stale, naming what moved.
 	Live Fingerprint `json:"liveFingerprint"`

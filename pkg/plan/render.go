@@ -77,6 +77,7 @@ func (r TextRenderer) Render(w io.Writer, p *Plan) error {
 			b.WriteString(r.paint(ansiBold, "No changes.") + " The federation matches the live state.\n")
 		}
 		r.unreachable(&b, p)
+		r.preflight(&b, p)
 		r.warnings(&b, p)
 		_, err := w.Write(b.Bytes())
 		return err
@@ -100,6 +101,7 @@ func (r TextRenderer) Render(w io.Writer, p *Plan) error {
 		}
 	}
 	r.unreachable(&b, p)
+	r.preflight(&b, p)
 	r.warnings(&b, p)
 	s := p.Summary
 	fmt.Fprintf(&b, "\n%s %d to add, %d to change, %d to replace, %d to destroy.\n", r.paint(ansiBold, "Plan:"), s.Add, s.Change, s.Replace, s.Destroy)
