@@ -252,6 +252,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.connectGateway(w, r)
 		return
 	}
+	if s.sqlAdmin(w, r) {
+		return
+	}
 	if r.Method == http.MethodGet && rmV1Project.MatchString(r.URL.Path) {
 		s.projectV1(w, r)
 		return
