@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"cloud.google.com/go/serviceusage/apiv1/serviceusagepb"
 	sqladmin "google.golang.org/api/sqladmin/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -63,6 +64,8 @@ func (s *Server) SeedSQLInstance(inst *sqladmin.DatabaseInstance) error {
 	}
 	defer s.lock(in.Project)()
 	s.st.put(sqlKey(in.Project, in.Name), st)
+	// An instance exists only where its API is on.
+	s.st.put(serviceKey(in.Project, "sqladmin.googleapis.com"), s.serviceRecord(in.Project, "sqladmin.googleapis.com", serviceusagepb.State_ENABLED))
 	return nil
 }
 

@@ -72,6 +72,8 @@ type Clients struct {
 	hubOnce sync.Once
 	hubSvc  *hubv1.Service
 	hubErr  error
+	// disc are the IAM and Cloud SQL Admin clients, built on first use.
+	disc discovery
 }
 
 // New builds the clients. Credentials come from Application Default Credentials, optionally

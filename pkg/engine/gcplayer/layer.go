@@ -102,7 +102,11 @@ func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, e
 	if err != nil {
 		return nil, err
 	}
-	derived, err := federation.Compile(f, federation.Facts{ProjectNumbers: snap.numbers})
+	offline, err := federation.Compile(f, federation.Facts{})
+	if err != nil {
+		return nil, err
+	}
+	derived, err := federation.Compile(f, federation.Facts{ProjectNumbers: snap.numbers, CloudSQL: snap.cloudSQL.facts(offline)})
 	if err != nil {
 		return nil, err
 	}
