@@ -44,7 +44,6 @@ func TestCloudSQLAddonSandbox(t *testing.T) {
 		"gcp:projects/asm-multicluster-demo/serviceAccounts/" + email,
 		"gcp:projects/asm-multicluster-demo/iam/roles/cloudsql.client/serviceAccount:" + email,
 		"gcp:projects/asm-multicluster-demo/serviceAccounts/" + email + "/iam/roles/iam.workloadIdentityUser/" + wi,
-		"gcp:projects/asm-multicluster-demo/services/sqladmin.googleapis.com",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("plan does not show %s:\n%s", want, r.stdout)
