@@ -63,17 +63,22 @@ func TestRenderCloudSQLPatchedDeployment(t *testing.T) {
 		t.Fatalf("output is not a Deployment: %v\n%s", err, r.stdout)
 	}
 	pod := got.Spec.Template
-	if pod.Spec.ServiceAccountName != "ksa-sqlproxy" || len(pod.Spec.Containers) != 2 || pod.Spec.Containers[0].Name != "orders" || pod.Spec.Containers[1].Name != "cloud-sql-proxy" {
+	byName := map[string]corev1.Container{}
+	for _, c := range pod.Spec.Containers {
+		byName[c.Name] = c
+	}
+	proxy, ok := byName["cloud-sql-proxy"]
+	if pod.Spec.ServiceAccountName != "ksa-sqlproxy" || len(pod.Spec.Containers) != 2 || byName["orders"].Image != "example.com/orders:1.0" || !ok {
 		t.Fatalf("patched pod: service account %q, containers %+v", pod.Spec.ServiceAccountName, pod.Spec.Containers)
 	}
-	args := strings.Join(pod.Spec.Containers[1].Args, " ")
+	args := strings.Join(proxy.Args, " ")
 	for _, want := range []string{"--private-ip", "--port=5432", "--structured-logs", "--health-check", "asm-multicluster-demo:us-west2:orders-db"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("proxy args %q lack %s", args, want)
 		}
 	}
-	if !strings.HasPrefix(pod.Spec.Containers[1].Image, "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.") {
-		t.Errorf("proxy image %s", pod.Spec.Containers[1].Image)
+	if !strings.HasPrefix(proxy.Image, "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.") {
+		t.Errorf("proxy image %s", proxy.Image)
 	}
 	if pod.Metadata.Annotations["team"] != "orders" || !strings.Contains(pod.Metadata.Annotations["proxy.istio.io/config"], `"holdApplicationUntilProxyStarts": true`) {
 		t.Errorf("annotations %v", pod.Metadata.Annotations)
