@@ -38,10 +38,10 @@ const (
 	KindIAMBinding = "iamBinding"
 	// KindServiceAccount is a Google service account (IAM).
 	KindServiceAccount = "serviceAccount"
-	KindCluster    = "cluster"
-	KindNodePool   = "nodePool"
-	KindMembership = "fleetMembership"
-	KindFeature    = "fleetFeature"
+	KindCluster        = "cluster"
+	KindNodePool       = "nodePool"
+	KindMembership     = "fleetMembership"
+	KindFeature        = "fleetFeature"
 )
 
 // Ref is an address taken apart. Which fields are set depends on Kind; Address puts them back
