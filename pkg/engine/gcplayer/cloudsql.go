@@ -361,3 +361,50 @@ func (e *Layer) retryPolicy(rmw func() error) error {
 	}
 	return err
 }
+
+// CloudSQLState is the Cloud SQL add-on's part of the live state, as verify checks it: what was
+// read for the plan, nothing read again.
+type CloudSQLState struct {
+	// Accounts are the service accounts of the projects the add-on creates them in, by email.
+	Accounts map[string]*iam.ServiceAccount
+	// ClientMembers are the members of roles/cloudsql.client on each instance's project, by
+	// project.
+	ClientMembers map[string]map[string]bool
+	// WorkloadIdentityUsers are the members of roles/iam.workloadIdentityUser on each service
+	// account of the file that exists, by email.
+	WorkloadIdentityUsers map[string]map[string]bool
+	// Instances are the Cloud SQL instances of the instances' projects, by connection name.
+	Instances map[string]*sqladmin.DatabaseInstance
+	// SQLAPIOff are the projects whose Cloud SQL Admin API is off.
+	SQLAPIOff map[string]bool
+	// NATs are the Cloud NATs on the federation's network, as "router/nat", by region: the path
+	// of the clusters' private nodes to a public IP.
+	NATs map[string][]string
+}
+
+// cloudSQLState gathers the add-on's live state from the snapshot; nil without the add-on.
+func cloudSQLState(d *federation.Desired, s *snapshot) *CloudSQLState {
+	if len(d.CloudSQL) == 0 || s.cloudSQL == nil {
+		return nil
+	}
+	st := &CloudSQLState{Accounts: s.cloudSQL.accounts, ClientMembers: map[string]map[string]bool{}, WorkloadIdentityUsers: map[string]map[string]bool{},
+		Instances: s.cloudSQL.instances, SQLAPIOff: s.cloudSQL.noSQLAPI, NATs: map[string][]string{}}
+	_, instanceProjects := cloudSQLProjects(d)
+	for _, p := range instanceProjects {
+		st.ClientMembers[p] = s.policies["projects/"+p][federation.RoleCloudSQLClient]
+	}
+	for email, roles := range s.cloudSQL.saPolicies {
+		st.WorkloadIdentityUsers[email] = roles[federation.RoleWorkloadIdentityUser]
+	}
+	network := "projects/" + d.Network.Project + "/global/networks/" + d.Network.Name
+	for _, r := range s.routers {
+		if shortLink(r.GetNetwork()) != network {
+			continue
+		}
+		region := lastSegment(r.GetRegion())
+		for _, n := range r.GetNats() {
+			st.NATs[region] = append(st.NATs[region], r.GetName()+"/"+n.GetName())
+		}
+	}
+	return st
+}
