@@ -174,7 +174,7 @@ func cloudSQLDesired(d *federation.Desired) []*object {
 		if !seen[sa.Address] {
 			seen[sa.Address] = true
 			out = append(out, &object{res: plan.Resource{Address: sa.Address, Kind: plan.KindServiceAccount, Group: "project " + sa.Project, Reason: sa.Reason,
-				Fields: map[string]any{"email": sa.Email}, DependsOn: []plan.Address{plan.APIAddress(sa.Project, "iam.googleapis.com")}},
+				Fields: map[string]any{"email": sa.Email, "mark": federation.DescriptionMarker(d.Federation)}, DependsOn: []plan.Address{plan.APIAddress(sa.Project, "iam.googleapis.com")}},
 				msg: &iam.ServiceAccount{Email: sa.Email, DisplayName: sa.DisplayName, Description: sa.Description}, project: sa.Project, parent: sa.AccountID})
 		}
 		for _, b := range a.Bindings {
@@ -217,8 +217,14 @@ func liveCloudSQL(d *federation.Desired, s *cloudSQLSnapshot, s2 *snapshot) []*o
 		if !own && !wanted[email] {
 			continue
 		}
+		// The mark is a field, so that an account of the file's name without it differs from the
+		// one wanted and is a conflict, never taken over.
+		mark := sa.Description
+		if own {
+			mark = federation.DescriptionMarker(fed)
+		}
 		out = append(out, &object{res: plan.Resource{Address: plan.ServiceAccountAddress(sa.ProjectId, email), Kind: plan.KindServiceAccount,
-			Group: "project " + sa.ProjectId, Fields: map[string]any{"email": email}, Owned: own}, msg: sa, project: sa.ProjectId, parent: strings.Split(email, "@")[0]})
+			Group: "project " + sa.ProjectId, Fields: map[string]any{"email": email, "mark": mark}, Owned: own}, msg: sa, project: sa.ProjectId, parent: strings.Split(email, "@")[0]})
 	}
 	// roles/cloudsql.client of owned service accounts on the instances' projects.
 	for _, p := range instanceProjects {
