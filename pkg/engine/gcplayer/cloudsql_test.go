@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/engine/gcplayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+	"github.com/google/go-cmp/cmp"
 )
 
 const (
@@ -236,4 +238,80 @@ func TestCloudSQLClientBindingRetriedOnAConcurrentChange(t *testing.T) {
 		t.Errorf("roles/cloudsql.client has %v, want both the federation's member and the one added meanwhile", got)
 	}
 	converge(t, e, addons)
+}
+
+// Plan reads the instance through the Cloud SQL Admin API: one that does not exist, or lacks the
+// address the file asks for, is a warning naming the fix, and the clusters' policies leave its
+// address out; one with the address gives it to them.
+func TestCloudSQLPlanWarnings(t *testing.T) {
+	private := []*sqladmin.IpMapping{{Type: "PRIVATE", IpAddress: "10.20.0.3"}}
+	public := []*sqladmin.IpMapping{{Type: "PRIMARY", IpAddress: "34.1.2.3"}}
+	tests := []struct {
+		name      string
+		addresses []*sqladmin.IpMapping // nil: no instance
+		publicIP  bool                  // privateIP: false in the file
+		warning   string
+		address   string
+	}{
+		{name: "no instance", warning: "Cloud SQL instance asm-multicluster-demo:us-west2:orders-db does not exist: the clusters' policies leave it out until it does; create it, then plan again"},
+		{name: "private asked, public only", addresses: public,
+			warning: "Cloud SQL instance asm-multicluster-demo:us-west2:orders-db has no private IP, and spec.addons.cloudSQL asks for it (privateIP: true): give it one on the federation's VPC, or set privateIP: false"},
+		{name: "public asked, private only", addresses: private, publicIP: true,
+			warning: "Cloud SQL instance asm-multicluster-demo:us-west2:orders-db has no public IP, and spec.addons.cloudSQL asks for it (privateIP: false): set privateIP: true"},
+		{name: "private", addresses: append(slices.Clone(private), public...), address: "10.20.0.3"},
+		{name: "public", addresses: append(slices.Clone(private), public...), publicIP: true, address: "34.1.2.3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := gcpfake.Start(t)
+			if tt.addresses != nil {
+				if err := srv.SeedSQLInstance(&sqladmin.DatabaseInstance{Name: "orders-db", Project: sqlProject, Region: "us-west2", IpAddresses: tt.addresses}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f := load(t, addons)
+			if tt.publicIP {
+				no := false
+				f.Spec.Addons.CloudSQL.Instances[0].PrivateIP = &no
+			}
+			r, err := newEngine(t, srv).Plan(context.Background(), f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sqlWarnings []string
+			for _, w := range r.Plan.Warnings {
+				if strings.Contains(w, "Cloud SQL") {
+					sqlWarnings = append(sqlWarnings, w)
+				}
+			}
+			var want []string
+			if tt.warning != "" {
+				want = []string{tt.warning}
+			}
+			if diff := cmp.Diff(want, sqlWarnings); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+			if got := r.Derived.CloudSQL[0].Address; got != tt.address {
+				t.Errorf("the instance's address in the model is %q, want %q", got, tt.address)
+			}
+			var egress []string
+			for _, o := range r.Derived.Clusters[0].Objects {
+				if o.Kind == "NetworkPolicy" && o.Name == "asmfed-cloudsql-orders-db" {
+					for _, rule := range o.Object["spec"].(map[string]any)["egress"].([]any) {
+						for _, to := range rule.(map[string]any)["to"].([]any) {
+							if b, ok := to.(map[string]any)["ipBlock"].(map[string]any); ok {
+								egress = append(egress, b["cidr"].(string))
+							}
+						}
+					}
+				}
+			}
+			if tt.address == "" && slices.ContainsFunc(egress, func(c string) bool { return c != "0.0.0.0/0" }) {
+				t.Errorf("the policy names an address for an instance without one: %v", egress)
+			}
+			if tt.address != "" && !slices.Contains(egress, tt.address+"/32") {
+				t.Errorf("the policy does not let the pods reach %s: %v", tt.address, egress)
+			}
+		})
+	}
 }
