@@ -497,8 +497,8 @@ type CloudSQLInstance struct {
 	// GoogleServiceAccount through Workload Identity in every cluster.
 	Clients []CloudSQLClient `json:"clients"`
 	// PrivateIP connects to the instance's private IP on the federation's VPC (recommended);
-	// false connects to its public IP, which must authorise the federation's Cloud NAT addresses.
-	// Default: true.
+	// false connects to its public IP through the clusters' Cloud NAT (the Auth Proxy is authorised
+	// by IAM and needs no authorized network). Default: true.
 	PrivateIP *bool `json:"privateIP,omitempty"`
 	// Port the proxy listens on inside the pod, where the application connects. Default: 5432.
 	Port int32 `json:"port,omitempty"`
