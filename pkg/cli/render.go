@@ -80,7 +80,7 @@ can be committed and diffed.`,
   kubectl asmfed render -f samples/two-cluster-private/federation.yaml --graph --format dot
 
   # The Cloud SQL Auth Proxy added to a team's Deployment (docs/addons.md)
-  kubectl asmfed render -f samples/addons/federation.yaml --addon cloudsql --deployment app.yaml
+  kubectl asmfed render -f samples/addons/federation.yaml --addon cloudsql --deployment samples/addons/orders-deployment.yaml
 
   # Only what concerns one cluster, as JSON
   kubectl asmfed render -f samples/multi-project-shared-vpc/federation.yaml --derived --cluster payments-central -o json`,

@@ -15,33 +15,13 @@ import (
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
 )
 
-const appDeployment = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: orders
-  namespace: sample
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: orders}
-  template:
-    metadata:
-      labels: {app: orders}
-      annotations: {team: orders}
-    spec:
-      containers:
-        - name: orders
-          image: example.com/orders:1.0
-          env:
-            - {name: DB_HOST, value: 127.0.0.1}
-`
-
 // render --addon cloudsql --deployment keeps the team's Deployment and adds the proxy, and a real
 // API server takes the result.
 func TestRenderCloudSQLPatchedDeployment(t *testing.T) {
 	dir := t.TempDir()
-	dep := filepath.Join(dir, "orders.yaml")
-	if err := os.WriteFile(dep, []byte(appDeployment), 0o644); err != nil {
+	dep := filepath.Join(samplesDir, "addons", "orders-deployment.yaml")
+	appDeployment, err := os.ReadFile(dep)
+	if err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(samplesDir, "addons", "federation.yaml")
@@ -86,7 +66,7 @@ func TestRenderCloudSQLPatchedDeployment(t *testing.T) {
 
 	// A Deployment of another namespace is refused, naming the way out.
 	other := filepath.Join(dir, "other.yaml")
-	if err := os.WriteFile(other, []byte(strings.Replace(appDeployment, "namespace: sample", "namespace: payments", 1)), 0o644); err != nil {
+	if err := os.WriteFile(other, []byte(strings.Replace(string(appDeployment), "namespace: sample", "namespace: payments", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if r := run(t, "render", "-f", file, "--addon", "cloudsql", "--deployment", other); r.code == 0 || !strings.Contains(r.stderr, "is in namespace payments") {
