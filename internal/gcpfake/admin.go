@@ -57,6 +57,8 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
 		}
 	case "/_fake/log":
 		reply(s.RequestLog())
+	case "/_fake/sql/instances":
+		s.adminSQL(w, r)
 	case "/_fake/iam/denials":
 		s.adminDenials(w, r)
 	case "/_fake/quotas":

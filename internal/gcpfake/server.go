@@ -258,6 +258,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.orgPolicy(w, r)
 		return
 	}
+	if s.sqlAdmin(w, r) {
+		return
+	}
 	if r.Method == http.MethodGet && rmV1Project.MatchString(r.URL.Path) {
 		s.projectV1(w, r)
 		return

@@ -31,6 +31,8 @@ type renderOptions struct {
 
 	source  *fileSource
 	checked *v1alpha1.Checked
+
+	addon addonOptions
 }
 
 func newRenderCommand(g *globalOptions) *cobra.Command {
@@ -77,6 +79,9 @@ can be committed and diffed.`,
   kubectl asmfed render -f samples/two-cluster-private/federation.yaml --graph
   kubectl asmfed render -f samples/two-cluster-private/federation.yaml --graph --format dot
 
+  # The Cloud SQL Auth Proxy added to a team's Deployment (docs/addons.md)
+  kubectl asmfed render -f samples/addons/federation.yaml --addon cloudsql --deployment samples/addons/orders-deployment.yaml
+
   # Only what concerns one cluster, as JSON
   kubectl asmfed render -f samples/multi-project-shared-vpc/federation.yaml --derived --cluster payments-central -o json`,
 		Args: cobra.NoArgs,
@@ -92,6 +97,7 @@ can be committed and diffed.`,
 	cmd.Flags().Var(&o.format, "format", "Format of --graph: mermaid or dot")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"mermaid", "dot"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
+	o.addon.addFlags(cmd)
 	return cmd
 }
 
@@ -114,8 +120,11 @@ func (o *renderOptions) Validate() error {
 	if o.filename == "" {
 		return errors.New("no federation file: pass -f FILE")
 	}
-	if n := btoi(o.derived) + btoi(o.manifests) + btoi(o.graph); n > 1 {
-		return errors.New("--derived, --manifests and --graph print different things: pass one of them")
+	if n := btoi(o.derived) + btoi(o.manifests) + btoi(o.graph) + btoi(o.addon.name != ""); n > 1 {
+		return errors.New("--derived, --manifests, --graph and --addon print different things: pass one of them")
+	}
+	if err := o.addon.validate(o.checked.Federation); err != nil {
+		return err
 	}
 	if o.graph {
 		if err := o.format.validate(); err != nil {
@@ -168,6 +177,9 @@ func (o *renderOptions) Run(context.Context) error {
 	d, err := federation.Compile(f, facts)
 	if err != nil {
 		return err
+	}
+	if o.addon.name != "" {
+		return o.addon.run(o.streams.Out, d)
 	}
 	if o.graph {
 		g := graph.Of(d)

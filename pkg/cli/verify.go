@@ -82,6 +82,11 @@ Checks (their IDs are stable; --only and --skip take IDs or globs such as 'ASMFE
   ASMFED-TRAFFIC-003 a request to an allow-listed host is answered
   ASMFED-TRAFFIC-004 the ingress gateway presents the credential's certificate chain, valid, for every host
                      (TLS handshakes with SNI through a port-forward to a gateway pod)
+  ASMFED-ADDON-010   Cloud SQL: the Auth Proxy's service account exists, holds roles/cloudsql.client on the
+                     instance's project and lets every client act as it; every cluster's client account
+                     is annotated with it
+  ASMFED-ADDON-011   Cloud SQL: the instance exists, runs PostgreSQL, and has a private IP on the
+                     federation's VPC (or a public IP behind every cluster region's Cloud NAT)
 
 The istiod checks reach each Running istiod pod through port-forwards (ports 15014 and 15012), speak
 xDS over TLS verified against the federation's root, and are skipped with a managed control plane.
@@ -201,6 +206,10 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 	env := &verify.Env{Federation: f, Derived: fp.Model, BaseDir: o.source.baseDir(), Clusters: reach.Configs,
 		NotReady: notReady, NotReachable: notReachable, Pending: fp.Plan, MeshStates: map[string]verify.MeshState{}, Firewall: fp.Cloud.Firewall,
 		GKE: fp.Cloud.GKE, EnabledServices: fp.Cloud.EnabledServices}
+	if sql := fp.Cloud.CloudSQL; sql != nil {
+		env.CloudSQL = &verify.CloudSQLLive{Accounts: sql.Accounts, ClientMembers: sql.ClientMembers, WorkloadIdentityUsers: sql.WorkloadIdentityUsers,
+			Instances: sql.Instances, SQLAPIOff: sql.SQLAPIOff, NATs: sql.NATs}
+	}
 	if f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneInCluster {
 		istiods := verify.NewPortForwardedIstiods(reach.Configs, fp.Model.Mesh.Revision)
 		defer istiods.Close()

@@ -77,6 +77,7 @@ func Compile(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
 	d.FleetMemberships = c.fleetMemberships()
 	d.CallerRoles = c.clusterAccess(d)
 	d.MeshFeature = c.meshFeature(d.FleetMemberships)
+	d.CloudSQL = c.cloudSQL(d.Clusters)
 	if err := c.clusterObjects(d); err != nil {
 		return nil, err
 	}
@@ -803,6 +804,15 @@ func (c *compiler) apis() []APIService {
 		add(host, "iap.googleapis.com", fmt.Sprintf("Identity-Aware Proxy's TCP forwarding carries SSH to the bastion %s (gcloud compute ssh --tunnel-through-iap)", b.Name))
 	}
 
+	if sql := c.spec.Addons.CloudSQL; sql != nil {
+		for _, in := range sql.Instances {
+			p := v1alpha1.CloudSQLProject(in.ConnectionName)
+			add(p, "sqladmin.googleapis.com", "the Cloud SQL Auth Proxy reads "+in.ConnectionName+"'s address and certificate from the Cloud SQL Admin API, and plan and verify read the instance")
+			if _, domain, ok := strings.Cut(in.GoogleServiceAccount, "@"); ok {
+				add(strings.TrimSuffix(domain, ".iam.gserviceaccount.com"), "iam.googleapis.com", "the Google service account "+in.GoogleServiceAccount+" of the Cloud SQL Auth Proxy")
+			}
+		}
+	}
 	byProject := map[string][]string{}
 	wi := map[string]bool{}
 	for _, ci := range c.clusters {

@@ -220,6 +220,7 @@ func (c *compiler) clusterObjects(d *Desired) error {
 			}
 		}
 		b.meshPolicy(c.spec.Mesh, cd.WorkloadPool != "")
+		b.cloudSQLObjects(d.CloudSQL, c.spec.Namespaces, c.spec.Mesh.Egress)
 		if d.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
 			b.managedControlPlane(c.spec.Mesh, revision)
 		}

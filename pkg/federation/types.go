@@ -10,6 +10,9 @@ type Facts struct {
 	// (see placeholderFor) wherever its number is needed: the default mesh ID and the service agents
 	// of Shared VPC service projects.
 	ProjectNumbers map[string]int64 `json:"projectNumbers,omitempty"`
+	// CloudSQL are the instances of spec.addons.cloudSQL as the Cloud SQL Admin API reports them,
+	// by connection name. Missing, the clusters' policies leave the instance's address out.
+	CloudSQL map[string]CloudSQLFacts `json:"cloudSQL,omitempty"`
 }
 
 // Ownership marks on Google Cloud resources. Resources with labels carry LabelManagedBy and
@@ -85,6 +88,9 @@ type Desired struct {
 	MeshFeature *MeshFeature `json:"meshFeature,omitempty"`
 	// Bastion is the administration VM of spec.admin.bastion; nil when the file has none.
 	Bastion *Bastion `json:"bastion,omitempty"`
+	// CloudSQL is spec.addons.cloudSQL: per instance, the Google service account and its
+	// bindings, sorted by connection name; the clusters' objects for it are in Clusters.
+	CloudSQL []CloudSQLAccess `json:"cloudSQL,omitempty"`
 	// Unresolved lists the projects whose numbers were not in Facts; placeholders stand for them.
 	// Empty means the Desired is final.
 	Unresolved []string `json:"unresolved,omitempty"`

@@ -78,6 +78,8 @@ type Clients struct {
 	orgOnce sync.Once
 	orgSvc  *orgpolicy.Service
 	orgErr  error
+	// disc are the IAM and Cloud SQL Admin clients, built on first use.
+	disc discovery
 }
 
 // New builds the clients. Credentials come from Application Default Credentials, optionally

@@ -36,10 +36,12 @@ const (
 	KindXpnHost    = "sharedVpcHost"
 	KindXpnService = "sharedVpcServiceProject"
 	KindIAMBinding = "iamBinding"
-	KindCluster    = "cluster"
-	KindNodePool   = "nodePool"
-	KindMembership = "fleetMembership"
-	KindFeature    = "fleetFeature"
+	// KindServiceAccount is a Google service account (IAM).
+	KindServiceAccount = "serviceAccount"
+	KindCluster        = "cluster"
+	KindNodePool       = "nodePool"
+	KindMembership     = "fleetMembership"
+	KindFeature        = "fleetFeature"
 )
 
 // Ref is an address taken apart. Which fields are set depends on Kind; Address puts them back
@@ -111,6 +113,11 @@ func IAMBindingAddress(resource, role, member string) Address {
 	return Ref{Layer: LayerGCP, Kind: KindIAMBinding, Resource: resource, Role: role, Member: member}.Address()
 }
 
+// ServiceAccountAddress is a Google service account, by its email.
+func ServiceAccountAddress(project, email string) Address {
+	return Ref{Layer: LayerGCP, Kind: KindServiceAccount, Project: project, Name: email}.Address()
+}
+
 // ClusterAddress is a GKE cluster.
 func ClusterAddress(project, location, name string) Address {
 	return Ref{Layer: LayerGKE, Kind: KindCluster, Project: project, Location: location, Name: name}.Address()
@@ -158,6 +165,8 @@ func (r Ref) Address() Address {
 		s = fmt.Sprintf("projects/%s/xpnResources/%s", r.Project, r.Name)
 	case KindIAMBinding:
 		s = fmt.Sprintf("%s/iam/%s/%s", r.Resource, r.Role, r.Member)
+	case KindServiceAccount:
+		s = fmt.Sprintf("projects/%s/serviceAccounts/%s", r.Project, r.Name)
 	case KindCluster:
 		s = fmt.Sprintf("projects/%s/locations/%s/clusters/%s", r.Project, r.Location, r.Name)
 	case KindNodePool:
@@ -189,6 +198,7 @@ var gcpPatterns = []struct {
 	{LayerGCP, KindRouter, []string{"projects", "{project}", "regions", "{location}", "routers", "{name}"}},
 	{LayerGCP, KindInstance, []string{"projects", "{project}", "zones", "{location}", "instances", "{name}"}},
 	{LayerGCP, KindXpnHost, []string{"projects", "{project}", "xpnHost"}},
+	{LayerGCP, KindServiceAccount, []string{"projects", "{project}", "serviceAccounts", "{name}"}},
 	{LayerGCP, KindXpnService, []string{"projects", "{project}", "xpnResources", "{name}"}},
 	{LayerGCP, KindMembership, []string{"projects", "{project}", "locations", "{location}", "memberships", "{name}"}},
 	{LayerGCP, KindFeature, []string{"projects", "{project}", "locations", "global", "features", "{name}"}},
@@ -258,17 +268,23 @@ func matchSegments(pattern, parts []string, r *Ref) bool {
 }
 
 // parseIAM reads RESOURCE/iam/ROLE/MEMBER, where ROLE is roles/NAME or
-// projects/P/roles/NAME (a custom role) and MEMBER has no slash.
+// projects/P/roles/NAME (a custom role) and MEMBER is the rest: a Workload Identity member
+// (serviceAccount:P.svc.id.goog[NAMESPACE/KSA]) has a slash of its own.
 func parseIAM(a Address, resource, binding string) (Ref, error) {
 	rp := strings.Split(resource, "/")
-	if !(len(rp) == 2 && rp[0] == "projects") && !(len(rp) == 6 && rp[0] == "projects" && rp[2] == "regions" && rp[4] == "subnetworks") {
-		return Ref{}, fmt.Errorf("address %q: IAM bindings are on projects/P or projects/P/regions/R/subnetworks/S", a)
+	if !(len(rp) == 2 && rp[0] == "projects") && !(len(rp) == 6 && rp[0] == "projects" && rp[2] == "regions" && rp[4] == "subnetworks") &&
+		!(len(rp) == 4 && rp[0] == "projects" && rp[2] == "serviceAccounts") {
+		return Ref{}, fmt.Errorf("address %q: IAM bindings are on projects/P, projects/P/regions/R/subnetworks/S or projects/P/serviceAccounts/EMAIL", a)
 	}
-	i := strings.LastIndex(binding, "/")
-	if i <= 0 || i == len(binding)-1 {
+	segs := 2 // roles/NAME
+	if strings.HasPrefix(binding, "projects/") {
+		segs = 4 // projects/P/roles/NAME
+	}
+	bp := strings.SplitN(binding, "/", segs+1)
+	if len(bp) != segs+1 || bp[segs] == "" {
 		return Ref{}, fmt.Errorf("address %q: want RESOURCE/iam/ROLE/MEMBER", a)
 	}
-	role, member := binding[:i], binding[i+1:]
+	role, member := strings.Join(bp[:segs], "/"), bp[segs]
 	if !strings.HasPrefix(role, "roles/") && !strings.Contains(role, "/roles/") {
 		return Ref{}, fmt.Errorf("address %q: role %q is not roles/NAME", a, role)
 	}

@@ -73,6 +73,9 @@ type Env struct {
 	// EnabledServices are the APIs enabled in each project the federation touches; nil when not
 	// read.
 	EnabledServices map[string][]string
+	// CloudSQL is the Cloud SQL add-on's live state; nil when not read (or the file has no
+	// add-on).
+	CloudSQL *CloudSQLLive
 	// Istiods reaches the replicas of a cluster's istiod, for the checks that ask istiod what a
 	// sidecar receives; nil when istiod cannot be reached from here (PortForwardedIstiods on
 	// GKE). It is called from checks running in parallel.
@@ -122,6 +125,8 @@ func Checks() []Check {
 		{ID: "ASMFED-TRAFFIC-002", Name: "the sidecar refuses hosts outside the allow-list", Requires: []Requirement{needModel, needCluster, needTraffic}, Run: egressRefused},
 		{ID: "ASMFED-TRAFFIC-003", Name: "allow-listed hosts are reachable", Requires: []Requirement{needModel, needCluster, needTraffic}, Run: allowListedReachable},
 		{ID: "ASMFED-TRAFFIC-004", Name: "the ingress gateway presents its certificate for every host", Requires: []Requirement{needModel, needCluster, needTraffic}, Run: ingressCertificates},
+		{ID: "ASMFED-ADDON-010", Name: "the Cloud SQL Auth Proxy's identity is granted", Requires: []Requirement{needModel, needCloudSQL}, Run: cloudSQLIdentity},
+		{ID: "ASMFED-ADDON-011", Name: "the Cloud SQL instance is reachable", Requires: []Requirement{needModel, needCloudSQL}, Run: cloudSQLReachable},
 	}
 }
 

@@ -222,12 +222,15 @@ var variations = map[string]mutation{
 	"spec.addons.cloudSQL.instances[].connectionName": func(f *v1alpha1.Federation) {
 		cloudSQL(f).ConnectionName = "svc-proj:us-west2:other"
 	},
-	"spec.addons.cloudSQL.instances[].namespace": func(f *v1alpha1.Federation) { cloudSQL(f).Namespace = "shop" },
-	"spec.addons.cloudSQL.instances[].kubernetesServiceAccount": func(f *v1alpha1.Federation) {
-		cloudSQL(f).KubernetesServiceAccount = "orders"
+	"spec.addons.cloudSQL.instances[].clients[].namespace": func(f *v1alpha1.Federation) {
+		f.Spec.Namespaces = append(f.Spec.Namespaces, v1alpha1.Namespace{Name: "orders"})
+		cloudSQL(f).Clients[0].Namespace = "orders"
+	},
+	"spec.addons.cloudSQL.instances[].clients[].kubernetesServiceAccount": func(f *v1alpha1.Federation) {
+		cloudSQL(f).Clients[0].KubernetesServiceAccount = "orders"
 	},
 	"spec.addons.cloudSQL.instances[].googleServiceAccount": func(f *v1alpha1.Federation) {
-		cloudSQL(f).GoogleServiceAccount = "orders@svc-proj.iam.gserviceaccount.com"
+		cloudSQL(f).GoogleServiceAccount = "orders-db@svc-proj.iam.gserviceaccount.com"
 	},
 	"spec.addons.cloudSQL.instances[].privateIP": func(f *v1alpha1.Federation) { cloudSQL(f).PrivateIP = ptr(false) },
 	"spec.addons.cloudSQL.instances[].port":      func(f *v1alpha1.Federation) { cloudSQL(f).Port = 6432 },
@@ -256,8 +259,8 @@ func renameSubnet(f *v1alpha1.Federation, from, to string) {
 func cloudSQL(f *v1alpha1.Federation) *v1alpha1.CloudSQLInstance {
 	if f.Spec.Addons.CloudSQL == nil {
 		f.Spec.Addons.CloudSQL = &v1alpha1.CloudSQL{Instances: []v1alpha1.CloudSQLInstance{{
-			ConnectionName: "svc-proj:us-west2:orders", Namespace: "shop",
-			GoogleServiceAccount: "sql@svc-proj.iam.gserviceaccount.com"}}}
+			ConnectionName: "svc-proj:us-west2:orders", Clients: []v1alpha1.CloudSQLClient{{Namespace: "shop"}},
+			GoogleServiceAccount: "sql-client@svc-proj.iam.gserviceaccount.com"}}}
 	}
 	return &f.Spec.Addons.CloudSQL.Instances[0]
 }

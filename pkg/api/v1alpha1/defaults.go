@@ -241,8 +241,10 @@ func SetDefaults(f *Federation) {
 	if sql := s.Addons.CloudSQL; sql != nil {
 		for i := range sql.Instances {
 			in := &sql.Instances[i]
-			if in.KubernetesServiceAccount == "" {
-				in.KubernetesServiceAccount = DefaultCloudSQLKSA
+			for j := range in.Clients {
+				if in.Clients[j].KubernetesServiceAccount == "" {
+					in.Clients[j].KubernetesServiceAccount = DefaultCloudSQLKSA
+				}
 			}
 			if in.PrivateIP == nil {
 				in.PrivateIP = ptr(true)

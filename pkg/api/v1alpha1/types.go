@@ -57,8 +57,8 @@ type FederationSpec struct {
 	Mesh Mesh `json:"mesh,omitempty"`
 	// Namespaces are application namespaces created in every cluster and enrolled in the mesh.
 	Namespaces []Namespace `json:"namespaces,omitempty"`
-	// Addons are the reference architecture's optional integrations. Not yet supported: validation
-	// refuses them until the tool carries them out.
+	// Addons are the reference architecture's optional integrations: Cloud SQL (docs/addons.md);
+	// Prisma Cloud is not yet supported, and validation refuses it.
 	Addons Addons `json:"addons,omitempty"`
 }
 
@@ -456,16 +456,12 @@ type Namespace struct {
 	DefaultNetworkPolicy *bool `json:"defaultNetworkPolicy,omitempty"`
 }
 
-// Addons are the reference architecture's optional integrations. Not yet supported: validation
-// refuses both, because the tool does not carry them out yet, and a field accepted without effect
-// would let a user believe the service accounts, bindings and Defenders exist. The fields below
-// are checked all the same, so a file written for them is right once they are supported.
-// Meanwhile, set them up by hand as the reference did: for Cloud SQL, a Google service account
-// with roles/cloudsql.client, roles/iam.workloadIdentityUser for
-// serviceAccount:<project>.svc.id.goog[<namespace>/<ksa>], the Kubernetes service account
-// annotated iam.gke.io/gcp-service-account, and the Cloud SQL Auth Proxy beside the application;
-// for Prisma Cloud, the DaemonSet that twistcli defender export kubernetes generates, with the
-// console's address in spec.mesh.egress.allow.
+// Addons are the reference architecture's optional integrations. Cloud SQL is carried out in both
+// layers (docs/addons.md). Prisma Cloud is not yet supported: validation refuses it, because the
+// tool does not carry it out yet, and a field accepted without effect would let a user believe the
+// Defenders exist; its fields are checked all the same, so a file written for them is right once
+// it is supported. Meanwhile, deploy the DaemonSet that twistcli defender export kubernetes
+// generates, with the console's address in spec.mesh.egress.allow.
 type Addons struct {
 	// CloudSQL gives workloads access to Cloud SQL for PostgreSQL through the Cloud SQL Auth Proxy
 	// (the approach that works in a mesh: PostgreSQL negotiates TLS inside its own protocol, which an
@@ -475,26 +471,46 @@ type Addons struct {
 	PrismaCloud *PrismaCloud `json:"prismaCloud,omitempty"`
 }
 
-// CloudSQL configures Cloud SQL for PostgreSQL clients.
+// CloudSQL configures Cloud SQL for PostgreSQL clients. For each instance the tool creates the
+// Google service account with roles/cloudsql.client on the instance's project and
+// roles/iam.workloadIdentityUser for each client's Kubernetes service account, and in every cluster
+// the annotated Kubernetes service accounts, the NetworkPolicy egress to the instance and the
+// ServiceEntries the proxy needs under REGISTRY_ONLY. The application's Deployment stays the
+// team's: `kubectl asmfed render --addon cloudsql` prints the proxy to add to it.
 type CloudSQL struct {
 	// Instances reachable from the mesh.
 	Instances []CloudSQLInstance `json:"instances"`
 }
 
-// CloudSQLInstance is one Cloud SQL for PostgreSQL instance and the workloads that use it.
+// CloudSQLInstance is one Cloud SQL for PostgreSQL instance and the workloads that use it. The
+// instance itself is not the tool's: it is read (its addresses and IP settings) through the Cloud
+// SQL Admin API, never created or changed.
 type CloudSQLInstance struct {
-	// ConnectionName is project:region:instance.
+	// ConnectionName is project:region:instance, as gcloud sql instances describe shows it.
 	ConnectionName string `json:"connectionName"`
+	// GoogleServiceAccount is the email of the Google service account the proxy runs as, which the
+	// tool creates (with the federation's mark in its description) and grants roles/cloudsql.client
+	// on the instance's project. A service account of that name the federation did not create is a
+	// conflict, never taken over.
+	GoogleServiceAccount string `json:"googleServiceAccount"`
+	// Clients are the Kubernetes service accounts that may connect, each bound to
+	// GoogleServiceAccount through Workload Identity in every cluster.
+	Clients []CloudSQLClient `json:"clients"`
+	// PrivateIP connects to the instance's private IP on the federation's VPC (recommended);
+	// false connects to its public IP through the clusters' Cloud NAT (the Auth Proxy is authorised
+	// by IAM and needs no authorized network). Default: true.
+	PrivateIP *bool `json:"privateIP,omitempty"`
+	// Port the proxy listens on inside the pod, where the application connects. Default: 5432.
+	Port int32 `json:"port,omitempty"`
+}
+
+// CloudSQLClient is a Kubernetes service account whose pods connect to a Cloud SQL instance.
+type CloudSQLClient struct {
 	// Namespace of the client workloads; it must be one of namespaces.
 	Namespace string `json:"namespace"`
-	// KubernetesServiceAccount the clients run as. Default: ksa-sqlproxy.
+	// KubernetesServiceAccount the clients run as, created and annotated
+	// iam.gke.io/gcp-service-account by the tool. Default: ksa-sqlproxy.
 	KubernetesServiceAccount string `json:"kubernetesServiceAccount,omitempty"`
-	// GoogleServiceAccount bound to it through Workload Identity; it needs roles/cloudsql.client.
-	GoogleServiceAccount string `json:"googleServiceAccount"`
-	// PrivateIP connects to the instance's private IP (recommended inside the VPC). Default: true.
-	PrivateIP *bool `json:"privateIP,omitempty"`
-	// Port of the proxy inside the pod. Default: 5432.
-	Port int32 `json:"port,omitempty"`
 }
 
 // PrismaCloud configures Prisma Cloud Defenders (SaaS console).

@@ -831,37 +831,11 @@ func (v *validator) namespaces() {
 // will need is still checked, so that a file written for them is right once they are supported.
 func (v *validator) addons() {
 	a := &v.f.Spec.Addons
-	if a.CloudSQL != nil {
-		v.errorf("spec.addons.cloudSQL", "remove it; docs/federation.md#specaddons says what to set up by hand meanwhile",
-			"not yet supported: the tool does not create the Google service account, its bindings or the Cloud SQL Auth Proxy's policies")
-	}
 	if a.PrismaCloud != nil {
 		v.errorf("spec.addons.prismaCloud", "remove it; docs/federation.md#specaddons says what to set up by hand meanwhile",
 			"not yet supported: the tool does not install Prisma Cloud Defenders")
 	}
-	if sql := a.CloudSQL; sql != nil {
-		if len(sql.Instances) == 0 {
-			v.errorf("spec.addons.cloudSQL.instances", "", "at least one instance is required")
-		}
-		for i, in := range sql.Instances {
-			p := fmt.Sprintf("spec.addons.cloudSQL.instances[%d]", i)
-			if !sqlConnection.MatchString(in.ConnectionName) {
-				v.errorf(p+".connectionName", "project:region:instance, as shown by gcloud sql instances describe", "%q is not a connection name", in.ConnectionName)
-			}
-			if !v.hasNamespace(in.Namespace) {
-				v.errorf(p+".namespace", "add it to spec.namespaces", "namespace %q is not in spec.namespaces", in.Namespace)
-			}
-			if len(in.KubernetesServiceAccount) > 63 || !dnsLabel.MatchString(in.KubernetesServiceAccount) {
-				v.errorf(p+".kubernetesServiceAccount", "lower-case letters, digits and dashes", "%q is not a valid service account name", in.KubernetesServiceAccount)
-			}
-			if !emailAddr.MatchString(in.GoogleServiceAccount) || !strings.HasSuffix(in.GoogleServiceAccount, ".iam.gserviceaccount.com") {
-				v.errorf(p+".googleServiceAccount", "e.g. sql-client@my-project.iam.gserviceaccount.com", "%q is not a Google service account email", in.GoogleServiceAccount)
-			}
-			if in.Port < 1 || in.Port > 65535 {
-				v.errorf(p+".port", "", "port %d is out of range", in.Port)
-			}
-		}
-	}
+	v.cloudSQL(a.CloudSQL)
 	if pc := a.PrismaCloud; pc != nil {
 		p := "spec.addons.prismaCloud"
 		if u, err := url.Parse(pc.ConsoleURL); err != nil || u.Scheme != "https" || u.Host == "" {

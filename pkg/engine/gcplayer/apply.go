@@ -64,7 +64,13 @@ func (e *Layer) create(ctx context.Context, d *object, progress gcp.Progress) er
 	case plan.KindXpnService:
 		err = e.gcp.AttachXpnServiceProject(ctx, d.project, d.parent, progress)
 	case plan.KindIAMBinding:
-		err = e.addBinding(ctx, d)
+		if ref, ok := d.msg.(saPolicyRef); ok {
+			err = e.addSABinding(ctx, ref, d.res.Fields["role"].(string), d.res.Fields["member"].(string))
+		} else {
+			err = e.addBinding(ctx, d)
+		}
+	case plan.KindServiceAccount:
+		err = e.createServiceAccount(ctx, d)
 	case plan.KindCluster:
 		err = e.gcp.CreateCluster(ctx, d.project, d.location, d.msg.(*containerpb.Cluster), progress)
 	case plan.KindNodePool:
@@ -175,6 +181,11 @@ func (e *Layer) delete(ctx context.Context, l *object, progress gcp.Progress) er
 		err = e.gcp.DeleteNodePool(ctx, l.project, l.location, l.parent, l.msg.(*containerpb.NodePool).GetName(), progress)
 	case plan.KindMembership:
 		err = e.gcp.DeleteMembership(ctx, l.project, l.location, l.parent, progress)
+	case plan.KindServiceAccount:
+		err = e.gcp.DeleteServiceAccount(ctx, l.project, l.res.Fields["email"].(string))
+	case plan.KindIAMBinding:
+		// Only bindings the federation owns are planned for deletion: those of its service accounts.
+		err = e.removeBinding(ctx, l)
 	default:
 		return fmt.Errorf("the tool never deletes a %s", l.res.Kind)
 	}

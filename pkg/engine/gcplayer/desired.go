@@ -152,6 +152,7 @@ func desiredState(d *federation.Desired) ([]*object, error) {
 	if o := bastionObject(d); o != nil {
 		add(o)
 	}
+	out = append(out, cloudSQLDesired(d)...)
 	sort.Slice(out, func(i, j int) bool { return out[i].res.Address < out[j].res.Address })
 	return out, nil
 }

@@ -52,6 +52,9 @@ type CloudPlan struct {
 	// APIs enabled in each project the federation touches: what verify checks settings against.
 	GKE             map[string]*containerpb.Cluster
 	EnabledServices map[string][]string
+	// CloudSQL is what the Cloud SQL add-on's resources are as Google Cloud reports them, for
+	// verify; nil without the add-on.
+	CloudSQL *CloudSQLState
 	// Pending is what an earlier, interrupted apply left running on the federation's
 	// resources; apply waits for it (Resume) before anything else.
 	Pending []Pending
@@ -102,7 +105,11 @@ func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, e
 	if err != nil {
 		return nil, err
 	}
-	derived, err := federation.Compile(f, federation.Facts{ProjectNumbers: snap.numbers})
+	offline, err := federation.Compile(f, federation.Facts{})
+	if err != nil {
+		return nil, err
+	}
+	derived, err := federation.Compile(f, federation.Facts{ProjectNumbers: snap.numbers, CloudSQL: snap.cloudSQL.facts(offline)})
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +155,7 @@ func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, e
 	r.Plan = p
 	r.MeshStates = states
 	r.GKE, r.EnabledServices = liveClusters(derived, snap), snap.services
+	r.CloudSQL = cloudSQLState(derived, snap)
 	return r, nil
 }
 

@@ -41,6 +41,8 @@ type snapshot struct {
 	// policies are the IAM bindings (role → members) of the resources the federation binds
 	// roles on, keyed by resource name; a resource that does not exist yet has none.
 	policies map[string]map[string]map[string]bool
+	// cloudSQL is what the Cloud SQL add-on reads (cloudsql.go).
+	cloudSQL *cloudSQLSnapshot
 }
 
 // projectsOf lists every project a federation touches.
@@ -136,6 +138,7 @@ func (e *Layer) read(ctx context.Context, d *federation.Desired) (*snapshot, err
 			return err
 		})
 	}
+	g.Go(func() (err error) { s.cloudSQL, err = e.readCloudSQL(ctx, d); return err })
 	// Which resources carry IAM bindings does not depend on project numbers (only the members
 	// do), so their policies are read in the same round as everything else.
 	for _, res := range bindingResources(d) {
@@ -317,8 +320,15 @@ func liveState(d *federation.Desired, s *snapshot, desired []*object) []*object 
 		keep(&object{res: plan.Resource{Address: plan.XpnServiceAddress(netProject, sp), Kind: plan.KindXpnService,
 			Fields: map[string]any{"attached": true}}, project: netProject, parent: sp}, false)
 	}
+	cloudSQLLive := map[plan.Address]bool{}
+	for _, o := range liveCloudSQL(d, s.cloudSQL, s) {
+		cloudSQLLive[o.res.Address] = true
+		keep(o, o.res.Owned)
+	}
 	for _, o := range liveBindings(s, desired) {
-		keep(o, false)
+		if !cloudSQLLive[o.res.Address] {
+			keep(o, false)
+		}
 	}
 	if s.meshFeature != nil && d.MeshFeature != nil {
 		if w, ok := want[d.MeshFeature.Address]; ok {
@@ -435,6 +445,9 @@ func bindingResources(d *federation.Desired) []string {
 	}
 	for _, b := range bs {
 		seen[b.Resource] = true
+	}
+	for _, r := range cloudSQLBindingResources(d) {
+		seen[r] = true
 	}
 	return slices.Sorted(maps.Keys(seen))
 }
