@@ -125,14 +125,14 @@ type Summary struct {
 
 // Plan is the full set of changes, in dependency order, with what it was made from.
 type Plan struct {
-	FormatVersion string     `json:"formatVersion"`
-	Federation    string     `json:"federation"`
+	FormatVersion string `json:"formatVersion"`
+	Federation    string `json:"federation"`
 	// Adopt is set on a plan made with --adopt: resources that exist without the mark and are
 	// compatible with the file are adopted, not conflicts. A saved plan carries it to apply.
-	Adopt bool `json:"adopt,omitempty"`
-	Changes       []Change   `json:"changes"`
-	Conflicts     []Conflict `json:"conflicts"`
-	Warnings      []string   `json:"warnings"`
+	Adopt     bool       `json:"adopt,omitempty"`
+	Changes   []Change   `json:"changes"`
+	Conflicts []Conflict `json:"conflicts"`
+	Warnings  []string   `json:"warnings"`
 	// Notes report live state worth knowing that is not a change, e.g. the managed control
 	// plane's provisioning state per cluster.
 	Notes []string `json:"notes,omitempty"`
