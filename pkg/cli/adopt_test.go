@@ -2,15 +2,18 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
 // referenceProject is the project the two-cluster sample names, where the reference's setup is
@@ -35,12 +38,92 @@ func runReference(t *testing.T, sb *sandboxEnv, script string, args ...string) {
 	}
 }
 
-func TestAdoptReferenceExplore(t *testing.T) {
+// The reference's setup, built the way its Terraform and scripts build it (hack/bench replays
+// them with gcloud and kubectl against the sandbox), is taken over by plan --adopt and apply of the
+// two-cluster sample without rebuilding anything: the plan adopts what exists (the network, its
+// subnets, the router and NAT that already NAT the clusters' subnets, the clusters, their node
+// pools, the fleet memberships, istio-system, the control plane applied under istioctl's field
+// manager, the remote secrets), creates only what the federation names its own way, and neither
+// replaces nor deletes; apply converges, the next plan is empty, verify passes, and the hand-made
+// firewall rules are reported and still exist.
+func TestAdoptReference(t *testing.T) {
 	sb := startSandbox(t)
 	file := fedtest.WithRoot(t, twoCluster)
 	gcloud := gcloudAgainst(t, sb)
 	num := strings.TrimSpace(gcloud("projects", "describe", referenceProject, "--format=value(projectNumber)"))
+	bin := filepath.Join(t.TempDir(), "kubectl-asmfed")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/kubectl-asmfed").CombinedOutput(); err != nil {
+		t.Fatalf("build kubectl-asmfed: %v\n%s", err, out)
+	}
 	runReference(t, sb, "reference-gcloud.sh", referenceProject, num)
+	runReference(t, sb, "reference-cluster.sh", referenceProject, num, file, filepath.Join(filepath.Dir(file), "ca"), bin)
+	handMade := []string{"asm-ports-15017-9443-vpc3", "asm-ports-8443-vpc3", "asm-gce-to-vpc3-clusters-all", "asm-from-cluster3-to-cluster4", "asm-from-cluster4-to-cluster3"}
+
+	// Without --adopt, what exists is left alone and apply would refuse.
 	r := runAgainst(t, sb, "plan", "-f", file)
-	t.Logf("plan: code %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	if r.code != exitOK || !strings.Contains(r.stdout, "left alone: exist but are not owned") || strings.Contains(r.stdout, " @ ") {
+		t.Fatalf("plan without --adopt: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	r = runAgainst(t, sb, "plan", "-f", file, "--adopt", "-o", "json")
+	var p plan.Plan
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil {
+		t.Fatalf("plan --adopt -o json: code %d: %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	got := map[plan.Action][]string{}
+	for _, c := range p.Changes {
+		got[c.Action] = append(got[c.Action], string(c.Address))
+	}
+	t.Logf("plan --adopt: %+v\nadopt: %s\ncreate: %s\nupdate: %s\nconflicts: %v\nwarnings: %s\nnotes: %s", p.Summary,
+		strings.Join(got[plan.Adopt], "\n  "), strings.Join(got[plan.Create], "\n  "), strings.Join(got[plan.Update], "\n  "), p.Conflicts,
+		strings.Join(p.Warnings, "\n  "), strings.Join(p.Notes, "\n  "))
+	if !p.Adopt || len(p.Conflicts) != 0 || p.Summary.Replace != 0 || p.Summary.Destroy != 0 || len(p.Unreachable) != 0 {
+		t.Fatalf("plan --adopt: adopt=%v %+v conflicts %v unreachable %v", p.Adopt, p.Summary, p.Conflicts, p.Unreachable)
+	}
+	const pr = "projects/" + referenceProject
+	for _, a := range []string{
+		"gcp:" + pr + "/global/networks/asm-vpc-3",
+		"gcp:" + pr + "/regions/us-west2/subnetworks/cluster3",
+		"gcp:" + pr + "/regions/us-west2/subnetworks/bastion-subnet",
+		"gcp:" + pr + "/regions/us-west2/routers/asm-router3",
+		"gke:" + pr + "/locations/us-west2/clusters/cluster3",
+		"gke:" + pr + "/locations/us-west2/clusters/cluster4/nodePools/cluster4-node-pool",
+		"gcp:" + pr + "/locations/global/memberships/cluster3",
+		"k8s:cluster3/Namespace/istio-system",
+		"k8s:cluster4/istio-system/Secret/istio-remote-secret-cluster3",
+		"k8s:cluster3/istio-system/Deployment/istiod",
+	} {
+		if !slices.Contains(got[plan.Adopt], a) {
+			t.Errorf("plan --adopt does not adopt %s", a)
+		}
+	}
+	for _, a := range got[plan.Create] {
+		if strings.Contains(a, "/routers/") || strings.Contains(a, "/clusters/cluster3") && strings.HasPrefix(a, "gke:") {
+			t.Errorf("plan --adopt creates %s beside what exists", a)
+		}
+	}
+
+	// The text form: the adopt mark, explained in the legend, and the redundant rules reported.
+	r = runAgainst(t, sb, "plan", "-f", file, "--adopt", "--out", filepath.Join(filepath.Dir(file), "plan.json"))
+	if r.code != exitOK || !strings.Contains(r.stdout, "@ adopt (take ownership, change in place)") || !strings.Contains(r.stdout, "  @ gcp:"+pr+"/regions/us-west2/routers/asm-router3") {
+		t.Fatalf("plan --adopt: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("plan --adopt:\n%s", r.stdout)
+
+	r = runAgainst(t, sb, "apply", filepath.Join(filepath.Dir(file), "plan.json"), "--auto-approve", "--wait=false")
+	if r.code != exitOK {
+		t.Fatalf("apply plan.json (made with --adopt): code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runAgainst(t, sb, "plan", "-f", file, "--detailed-exitcode")
+	if r.code != exitOK || !strings.Contains(r.stdout, "No changes.") {
+		t.Fatalf("plan after the adoption: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runAgainst(t, sb, "verify", "-f", file)
+	if r.code != exitOK {
+		t.Fatalf("verify after the adoption: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, name := range handMade {
+		gcloud("compute", "firewall-rules", "describe", name, "--format=value(name)")
+	}
+	_ = got
 }

@@ -83,8 +83,12 @@ func takeOverManagedFields(entries []metav1.ManagedFieldsEntry, manager, apiVers
 			continue
 		}
 		if e.FieldsV1 != nil {
+			raw, err := stringDataAsData(e.FieldsV1.Raw)
+			if err != nil {
+				return nil, nil, fmt.Errorf("manager %s: %w", e.Manager, err)
+			}
 			s := &fieldpath.Set{}
-			if err := s.FromJSON(bytes.NewReader(e.FieldsV1.Raw)); err != nil {
+			if err := s.FromJSON(bytes.NewReader(raw)); err != nil {
 				return nil, nil, fmt.Errorf("manager %s: %w", e.Manager, err)
 			}
 			union = union.Union(s)
@@ -116,4 +120,28 @@ func takeOverManagedFields(entries []metav1.ManagedFieldsEntry, manager, apiVers
 	}
 	out[own].FieldsV1 = &metav1.FieldsV1{Raw: raw}
 	return out, taken, nil
+}
+
+// stringDataAsData moves a Secret's stringData keys in a managed field set to data, where the API
+// server stores them: istioctl create-remote-secret writes stringData, and the fields its
+// manager owns must be found under data to be taken over.
+func stringDataAsData(raw []byte) ([]byte, error) {
+	var set map[string]any
+	if err := json.Unmarshal(raw, &set); err != nil {
+		return nil, err
+	}
+	sd, ok := set["f:stringData"].(map[string]any)
+	if !ok {
+		return raw, nil
+	}
+	data, _ := set["f:data"].(map[string]any)
+	if data == nil {
+		data = map[string]any{}
+	}
+	for k, v := range sd {
+		data[k] = v
+	}
+	set["f:data"] = data
+	delete(set, "f:stringData")
+	return json.Marshal(set)
 }
