@@ -88,10 +88,6 @@ func TestAdoptReference(t *testing.T) {
 		"gcp:" + pr + "/regions/us-west2/routers/asm-router3",
 		"gke:" + pr + "/locations/us-west2/clusters/cluster3",
 		"gke:" + pr + "/locations/us-west2/clusters/cluster4/nodePools/cluster4-node-pool",
-		"gcp:" + pr + "/locations/global/memberships/cluster3",
-		"k8s:cluster3/Namespace/istio-system",
-		"k8s:cluster4/istio-system/Secret/istio-remote-secret-cluster3",
-		"k8s:cluster3/istio-system/Deployment/istiod",
 	} {
 		if !slices.Contains(got[plan.Adopt], a) {
 			t.Errorf("plan --adopt does not adopt %s", a)
@@ -109,10 +105,39 @@ func TestAdoptReference(t *testing.T) {
 		t.Fatalf("plan --adopt: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	t.Logf("plan --adopt:\n%s", r.stdout)
+	for rule, by := range map[string]string{
+		"asm-ports-15017-9443-vpc3":     "asmfed-asm-sample--webhooks",
+		"asm-ports-8443-vpc3":           "asmfed-asm-sample--webhooks",
+		"asm-gce-to-vpc3-clusters-all":  "asmfed-asm-sample--admin",
+		"asm-from-cluster3-to-cluster4": "asmfed-asm-sample--mesh-from-cluster3",
+		"asm-from-cluster4-to-cluster3": "asmfed-asm-sample--mesh-from-cluster4",
+	} {
+		if !strings.Contains(r.stdout, "warning: firewall rule "+rule+", made without the tool, allows nothing to the federation's nodes that "+by+" does not") {
+			t.Errorf("the plan does not report %s as redundant beside %s", rule, by)
+		}
+	}
 
+	t.Logf("memberships: %s", gcloud("container", "fleet", "memberships", "list", "--format=value(name)"))
+
+	// The clusters are reached through their fleet memberships, which the plan creates: the
+	// cluster side is planned during the apply, with --adopt as the saved plan says, and shown.
 	r = runAgainst(t, sb, "apply", filepath.Join(filepath.Dir(file), "plan.json"), "--auto-approve", "--wait=false")
 	if r.code != exitOK {
 		t.Fatalf("apply plan.json (made with --adopt): code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("apply:\n%s", r.stdout)
+	for _, a := range []string{
+		"k8s:cluster3/Namespace/istio-system",
+		"k8s:cluster4/istio-system/Secret/istio-remote-secret-cluster3",
+		"k8s:cluster3/istio-system/Deployment/istiod",
+		"k8s:cluster4/istio-system/Secret/cacerts",
+	} {
+		if !strings.Contains(r.stdout, "  @ "+a+" ") {
+			t.Errorf("the cluster side planned during apply does not adopt %s", a)
+		}
+	}
+	if strings.Contains(r.stdout, "-/+ k8s:") || strings.Contains(r.stdout, "  - k8s:") {
+		t.Errorf("the cluster side replaces or deletes:\n%s", r.stdout)
 	}
 	r = runAgainst(t, sb, "plan", "-f", file, "--detailed-exitcode")
 	if r.code != exitOK || !strings.Contains(r.stdout, "No changes.") {
@@ -122,8 +147,10 @@ func TestAdoptReference(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("verify after the adoption: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// Reported, never deleted: every hand-made rule is still there.
 	for _, name := range handMade {
-		gcloud("compute", "firewall-rules", "describe", name, "--format=value(name)")
+		if got := strings.TrimSpace(gcloud("compute", "firewall-rules", "describe", name, "--format=value(name)")); got != name {
+			t.Errorf("hand-made rule %s: gcloud describes %q", name, got)
+		}
 	}
-	_ = got
 }
