@@ -5,15 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
@@ -144,4 +147,36 @@ func stringDataAsData(raw []byte) ([]byte, error) {
 	set["f:data"] = data
 	delete(set, "f:stringData")
 	return json.Marshal(set)
+}
+
+// foreignRevisions recognises, per cluster, the Istio control planes an install script left: an
+// istiod Deployment in istio-system of another revision than the file's (asm-173-6 in the
+// reference), which the federation does not own. It is not adopted (its objects are not in the
+// file) nor deleted: the note says that the namespaces the file lists move to the file's revision
+// with this apply, which is the canary upgrade, and how to remove the old one once nothing uses
+// it.
+func (r *ClusterPlan) foreignRevisions(ctx context.Context, revisions map[string]string) ([]string, error) {
+	var notes []string
+	for _, cluster := range slices.Sorted(maps.Keys(revisions)) {
+		r.Calls[cluster]++
+		list, err := r.clients.Dynamic(cluster).Resource(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}).
+			Namespace(federation.IstioNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod"})
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: list the control planes in %s: %w", cluster, federation.IstioNamespace, err)
+		}
+		seen := map[string]bool{}
+		for _, d := range list.Items {
+			rev := d.GetLabels()[federation.LabelRevision]
+			if rev == "" {
+				rev = "default"
+			}
+			if rev == revisions[cluster] || owned(&d, r.fed) || seen[rev] {
+				continue
+			}
+			seen[rev] = true
+			notes = append(notes, fmt.Sprintf("cluster %s runs Istio revision %s (Deployment %s/%s), installed without the tool: it is not adopted and not deleted; the namespaces the file lists move to revision %s with this apply (a canary upgrade), the others stay on %s; remove it once nothing uses it (istioctl uninstall --revision %s)",
+				cluster, rev, federation.IstioNamespace, d.GetName(), revisions[cluster], rev, rev))
+		}
+	}
+	return notes, nil
 }

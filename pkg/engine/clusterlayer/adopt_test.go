@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -61,6 +62,15 @@ func TestAdoptTakesOverFromPreviousManagers(t *testing.T) {
 	if _, err := c1.CoreV1().Namespaces().Patch(ctx, federation.IstioNamespace, types.MergePatchType, labelPatch, metav1.PatchOptions{FieldManager: "kubectl-label"}); err != nil {
 		t.Fatal(err)
 	}
+	// The control plane install_asm left, of its own revision.
+	old := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "istiod-asm-173-6", Namespace: federation.IstioNamespace,
+		Labels: map[string]string{"app": "istiod", federation.LabelRevision: "asm-173-6"}},
+		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "istiod"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "istiod"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "discovery", Image: "gcr.io/gke-release/asm/pilot:1.7.3-asm.6"}}}}}}
+	if _, err := c1.AppsV1().Deployments(federation.IstioNamespace).Create(ctx, old, metav1.CreateOptions{FieldManager: "istioctl"}); err != nil {
+		t.Fatal(err)
+	}
 	// istioctl create-remote-secret | kubectl apply --server-side --field-manager istioctl.
 	secretName := "istio-remote-secret-" + target
 	secret := []byte(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"` + secretName + `","namespace":"istio-system",
@@ -84,6 +94,11 @@ func TestAdoptTakesOverFromPreviousManagers(t *testing.T) {
 	r = fx.plan(ctx, d, clusterlayer.Options{Adopt: true})
 	if len(r.Plan.Conflicts) != 0 || r.Plan.Summary.Replace+r.Plan.Summary.Destroy != 0 {
 		t.Fatalf("with adopt: %+v, conflicts %v", r.Plan.Summary, r.Plan.Conflicts)
+	}
+	if !slices.ContainsFunc(r.Plan.Notes, func(n string) bool {
+		return strings.Contains(n, "cluster "+holder+" runs Istio revision asm-173-6 (Deployment istio-system/istiod-asm-173-6), installed without the tool")
+	}) {
+		t.Errorf("the install script's revision is not recognised: notes %v", r.Plan.Notes)
 	}
 	adopted := changesOf(r.Plan, plan.Adopt)
 	if !slices.Equal(adopted, []string{string(nsAddr), string(secretAddr)}) {
@@ -127,6 +142,9 @@ func TestAdoptTakesOverFromPreviousManagers(t *testing.T) {
 	}
 	if list := inv.Data[clusterlayer.InventoryKey]; !strings.Contains(list, string(secretAddr)) || !strings.Contains(list, string(nsAddr)) {
 		t.Errorf("the inventory does not list the adopted objects:\n%s", list)
+	}
+	if _, err := c1.AppsV1().Deployments(federation.IstioNamespace).Get(ctx, old.Name, metav1.GetOptions{}); err != nil {
+		t.Errorf("the old revision's istiod: %v", err)
 	}
 	requireNoChanges(t, fx.plan(ctx, d, clusterlayer.Options{}))
 }

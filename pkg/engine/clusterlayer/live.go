@@ -192,6 +192,13 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	}
 	p.Warnings = append(p.Warnings, warnings...)
 	sort.Strings(p.Warnings)
+	if opts.Adopt {
+		notes, err := r.foreignRevisions(ctx, revisions)
+		if err != nil {
+			return nil, err
+		}
+		p.Notes = append(p.Notes, notes...)
+	}
 	r.Plan = p
 	return r, nil
 }
