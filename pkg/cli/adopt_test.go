@@ -129,7 +129,7 @@ func TestAdoptReference(t *testing.T) {
 	for _, a := range []string{
 		"k8s:cluster3/Namespace/istio-system",
 		"k8s:cluster4/istio-system/Secret/istio-remote-secret-cluster3",
-		"k8s:cluster3/istio-system/Deployment/istiod",
+		"k8s:cluster3/istio-system/Deployment/istiod-1-31-0",
 		"k8s:cluster4/istio-system/Secret/cacerts",
 	} {
 		if !strings.Contains(r.stdout, "  @ "+a+" ") {

@@ -281,7 +281,7 @@ func (a *applier) fillRemoteSecret(ctx context.Context, o *object, u *unstructur
 func (a *applier) fillCACerts(c plan.Change, o *object, u *unstructured.Unstructured, progress func(string)) error {
 	root := a.r.opts.CARoot
 	var data map[string][]byte
-	if l := a.r.live[c.Address]; l != nil && c.Action == plan.Update && !c.Changed(fieldIntermediate) && !c.Changed(fieldRootFingerprint) {
+	if l := a.r.live[c.Address]; l != nil && (c.Action == plan.Update || c.Action == plan.Adopt) && !c.Changed(fieldIntermediate) && !c.Changed(fieldRootFingerprint) {
 		data = secretData(l.u)
 	} else {
 		progress("issuing an intermediate CA signed by root " + root.Fingerprint())
