@@ -134,3 +134,30 @@ func lastSegments(links []string) []string {
 	}
 	return out
 }
+
+// otherMemberships warns of fleet memberships that already register a cluster of the federation
+// under another name or location (gcloud container fleet memberships register puts a GKE cluster
+// in its region; the federation's are global): the federation registers the cluster under its own
+// membership, which a cluster registered twice may refuse, and the old one should go.
+func otherMemberships(desired []*object, s *snapshot) []string {
+	var out []string
+	for _, o := range desired {
+		if o.res.Kind != plan.KindMembership {
+			continue
+		}
+		link, _ := o.res.Fields["resourceLink"].(string)
+		for _, m := range s.memberships {
+			live := m.GetEndpoint().GetGkeCluster().GetResourceLink()
+			name := m.GetName()
+			if live == "" || shortLink(live) != shortLink(link) {
+				continue
+			}
+			if o.location == segmentAfter(name, "locations") && o.parent == lastSegment(name) {
+				continue
+			}
+			out = append(out, fmt.Sprintf("membership %s already registers %s, which the federation registers as %s: unregister the old one once the federation's exists (gcloud container fleet memberships unregister %s --location %s)",
+				name, shortLink(link), o.res.Address, lastSegment(name), segmentAfter(name, "locations")))
+		}
+	}
+	return out
+}

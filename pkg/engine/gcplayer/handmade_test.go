@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/gkehub/apiv1beta1/gkehubpb"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
@@ -141,5 +142,25 @@ func TestSameFunctionRouters(t *testing.T) {
 				t.Errorf("notes %v", notes)
 			}
 		})
+	}
+}
+
+// A membership that registers a cluster of the federation under another location or name is
+// reported; the federation's own, and those of other clusters, are not.
+func TestOtherMemberships(t *testing.T) {
+	link := "//container.googleapis.com/projects/p/locations/us-west2/clusters/cluster3"
+	desired := []*object{{res: plan.Resource{Address: plan.MembershipAddress("p", "global", "cluster3"), Kind: plan.KindMembership,
+		Fields: map[string]any{"resourceLink": link}}, project: "p", location: "global", parent: "cluster3"}}
+	mem := func(name, link string) *gkehubpb.Membership {
+		return &gkehubpb.Membership{Name: name, Type: &gkehubpb.Membership_Endpoint{Endpoint: &gkehubpb.MembershipEndpoint{Type: &gkehubpb.MembershipEndpoint_GkeCluster{GkeCluster: &gkehubpb.GkeCluster{ResourceLink: link}}}}}
+	}
+	got := otherMemberships(desired, &snapshot{memberships: []*gkehubpb.Membership{
+		mem("projects/p/locations/global/memberships/cluster3", link),
+		mem("projects/p/locations/us-west2/memberships/cluster3", link),
+		mem("projects/p/locations/us-west2/memberships/cluster9", "//container.googleapis.com/projects/p/locations/us-west2/clusters/cluster9"),
+	}})
+	if len(got) != 1 || !strings.HasPrefix(got[0], "membership projects/p/locations/us-west2/memberships/cluster3 already registers projects/p/locations/us-west2/clusters/cluster3") ||
+		!strings.Contains(got[0], "gcloud container fleet memberships unregister cluster3 --location us-west2") {
+		t.Errorf("reports: %q", got)
 	}
 }

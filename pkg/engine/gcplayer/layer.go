@@ -139,6 +139,7 @@ func (e *Layer) PlanWith(ctx context.Context, f *v1alpha1.Federation, opts PlanO
 	p.Warnings = append(p.Warnings, derived.Warnings...)
 	p.Warnings = append(p.Warnings, routerWarnings...)
 	p.Warnings = append(p.Warnings, handMadeRules(desired, snap.firewalls, derived)...)
+	p.Warnings = append(p.Warnings, otherMemberships(desired, snap)...)
 	p.Notes = append(p.Notes, routerNotes...)
 	unhealthyClusters(p, snap, f.Metadata.Name)
 	restartingUpdates(p)
