@@ -229,9 +229,9 @@ var honouredFlags = map[string][]string{
 	"kubectl asmfed":          {"help"},
 	"kubectl asmfed validate": {"filename", "help", "output", "show-defaults"},
 	"kubectl asmfed render":   {"cluster", "derived", "filename", "fleet-project-number", "format", "graph", "help", "manifests", "output"},
-	"kubectl asmfed plan": {"detailed-exitcode", "filename", "help", "impersonate-service-account", "kubeconfig", "no-color", "out",
+	"kubectl asmfed plan": {"adopt", "detailed-exitcode", "filename", "help", "impersonate-service-account", "kubeconfig", "no-color", "out",
 		"output", "rotate-remote-secrets"},
-	"kubectl asmfed apply": {"allow-destroy", "auto-approve", "filename", "force-unlock", "help", "impersonate-service-account", "kubeconfig",
+	"kubectl asmfed apply": {"adopt", "allow-destroy", "auto-approve", "filename", "force-unlock", "help", "impersonate-service-account", "kubeconfig",
 		"lock-timeout", "no-color", "operation-timeout", "parallelism", "resume-timeout", "rotate-remote-secrets", "timeout", "wait"},
 	"kubectl asmfed destroy": {"auto-approve", "filename", "force-unlock", "help", "impersonate-service-account", "kubeconfig", "lock-timeout",
 		"no-color", "operation-timeout", "parallelism"},
@@ -303,7 +303,7 @@ func TestPlanHelpFlags(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"detailed-exitcode", "filename", "help", "impersonate-service-account", "kubeconfig", "no-color", "out", "output",
+	want := []string{"adopt", "detailed-exitcode", "filename", "help", "impersonate-service-account", "kubeconfig", "no-color", "out", "output",
 		"rotate-remote-secrets"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan --help flags (-want +got):\n%s", diff)
