@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
@@ -42,10 +44,10 @@ func runReference(t *testing.T, sb *sandboxEnv, script string, args ...string) {
 // them with gcloud and kubectl against the sandbox), is taken over by plan --adopt and apply of the
 // two-cluster sample without rebuilding anything: the plan adopts what exists (the network, its
 // subnets, the router and NAT that already NAT the clusters' subnets, the clusters, their node
-// pools, the fleet memberships, istio-system, the control plane applied under istioctl's field
-// manager, the remote secrets), creates only what the federation names its own way, and neither
-// replaces nor deletes; apply converges, the next plan is empty, verify passes, and the hand-made
-// firewall rules are reported and still exist.
+// pools, istio-system, the control plane applied under istioctl's field manager, cacerts, the
+// remote secrets), creates only what the federation names its own way, and neither replaces nor
+// deletes; apply converges, the next plan is empty, verify passes, and the hand-made firewall
+// rules and the regional memberships gcloud registered are reported, and still exist.
 func TestAdoptReference(t *testing.T) {
 	sb := startSandbox(t)
 	file := fedtest.WithRoot(t, twoCluster)
@@ -93,9 +95,25 @@ func TestAdoptReference(t *testing.T) {
 			t.Errorf("plan --adopt does not adopt %s", a)
 		}
 	}
-	for _, a := range got[plan.Create] {
-		if strings.Contains(a, "/routers/") || strings.Contains(a, "/clusters/cluster3") && strings.HasPrefix(a, "gke:") {
-			t.Errorf("plan --adopt creates %s beside what exists", a)
+	// Created: only what the federation names its own way, and the memberships it registers
+	// globally (gcloud registered the clusters in their region, which the plan reports).
+	wantCreate := []string{
+		"gcp:" + pr + "/global/firewalls/asmfed-asm-sample--admin",
+		"gcp:" + pr + "/global/firewalls/asmfed-asm-sample--mesh-from-cluster3",
+		"gcp:" + pr + "/global/firewalls/asmfed-asm-sample--mesh-from-cluster4",
+		"gcp:" + pr + "/global/firewalls/asmfed-asm-sample--webhooks",
+		"gcp:" + pr + "/locations/global/memberships/cluster3",
+		"gcp:" + pr + "/locations/global/memberships/cluster4",
+		"gcp:" + pr + "/services/connectgateway.googleapis.com",
+	}
+	if diff := cmp.Diff(wantCreate, got[plan.Create]); diff != "" {
+		t.Errorf("plan --adopt creates (-want +got):\n%s", diff)
+	}
+	for _, c := range []string{"cluster3", "cluster4"} {
+		if !slices.ContainsFunc(p.Warnings, func(w string) bool {
+			return strings.HasPrefix(w, "membership projects/") && strings.Contains(w, "/memberships/"+c+" already registers projects/"+referenceProject+"/locations/us-west2/clusters/"+c)
+		}) {
+			t.Errorf("the plan does not report the membership gcloud registered for %s: %v", c, p.Warnings)
 		}
 	}
 
@@ -116,8 +134,6 @@ func TestAdoptReference(t *testing.T) {
 			t.Errorf("the plan does not report %s as redundant beside %s", rule, by)
 		}
 	}
-
-	t.Logf("memberships: %s", gcloud("container", "fleet", "memberships", "list", "--format=value(name)"))
 
 	// The clusters are reached through their fleet memberships, which the plan creates: the
 	// cluster side is planned during the apply, with --adopt as the saved plan says, and shown.
