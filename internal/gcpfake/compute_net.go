@@ -590,7 +590,7 @@ func (s *Server) checkRouter(project, region string, r *computepb.Router) error 
 			n.EnableEndpointIndependentMapping = proto.Bool(false)
 		}
 	}
-	return nil
+	return s.checkNatSubnets(project, region, r)
 }
 
 func (x *routers) Insert(ctx context.Context, req *computepb.InsertRouterRequest) (*computepb.Operation, error) {

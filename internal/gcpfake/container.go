@@ -722,6 +722,9 @@ func (x *clusterManager) UpdateCluster(ctx context.Context, req *containerpb.Upd
 		if r := u.DesiredReleaseChannel; r != nil {
 			cl.ReleaseChannel = r
 		}
+		if a := u.DesiredAddonsConfig; a != nil {
+			mergeAddons(cl, a)
+		}
 		return nil
 	})
 }

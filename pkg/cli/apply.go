@@ -30,6 +30,7 @@ type applyOptions struct {
 	timeout       time.Duration
 	resumeWait    time.Duration
 	skipPreflight bool
+	adopt         bool
 
 	source *fileSource
 	fed    *v1alpha1.Federation
@@ -57,6 +58,10 @@ naming the roles that grant it; --skip-preflight goes ahead anyway. A saved plan
 A saved plan is refused when the federation file or the live state it was made from changed since,
 naming what changed. Replacing or deleting a cluster or a network needs --allow-destroy.
 
+With --adopt, what the file wants and exists without the federation's mark is adopted when it
+matches the file in every field that cannot change in place (plan --adopt shows it); a plan saved
+with plan --adopt carries the flag, and apply of it adopts without being told again.
+
 One apply or destroy of a federation runs at a time: apply holds the federation's lock (an item of
 the fleet project's metadata, and a Lease in each cluster's istio-system), waits up to
 --lock-timeout while another one holds it, then refuses, naming who holds it, where, and since when.
@@ -71,6 +76,9 @@ holder died lapses 2 minutes after its last renewal; --force-unlock takes it at 
   # Apply exactly a saved plan
   kubectl asmfed plan -f samples/two-cluster-private/federation.yaml --out plan.json
   kubectl asmfed apply plan.json
+
+  # Take over what the file describes and exists without the mark (docs/migrate.md)
+  kubectl asmfed apply -f samples/two-cluster-private/federation.yaml --adopt
 
   # In CI: wait up to 15 minutes for another apply of the same federation to finish
   kubectl asmfed apply -f samples/two-cluster-private/federation.yaml --auto-approve --lock-timeout 15m
@@ -93,6 +101,7 @@ holder died lapses 2 minutes after its last renewal; --force-unlock takes it at 
 	cmd.Flags().DurationVar(&o.resumeWait, "resume-timeout", 30*time.Minute, "How long to wait for each operation an earlier, interrupted apply left running (a cluster being created takes minutes; 0: no limit)")
 	cmd.Flags().BoolVar(&o.rotate, "rotate-remote-secrets", false, "Issue new reader tokens and rewrite every remote secret (the old tokens stop working)")
 	cmd.Flags().BoolVar(&o.skipPreflight, "skip-preflight", false, "Apply even though preflight found permissions missing (docs/preflight.md)")
+	cmd.Flags().BoolVar(&o.adopt, "adopt", false, adoptUsage+" (a plan saved with --adopt carries it)")
 	addParallelismFlag(cmd.Flags(), &o.parallelism)
 	o.lock.add(cmd.Flags())
 	o.cloud.add(cmd.Flags())
@@ -133,6 +142,8 @@ func (o *applyOptions) Validate() error {
 		return errors.New("nothing to apply: pass -f FILE or a saved plan")
 	case o.filename != "" && o.planFile != "":
 		return errors.New("pass either -f FILE or a saved plan, not both")
+	case o.adopt && o.saved != nil && !o.saved.Adopt:
+		return errors.New("--adopt with a saved plan made without it: the plan would not be the one shown; make it again with plan --adopt --out")
 	case o.filename == "-":
 		return errors.New("apply reads the federation file from disk: use -f FILE")
 	case o.timeout <= 0:
@@ -155,6 +166,7 @@ func (o *applyOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
+	s.copts.Adopt = o.adopt || (o.saved != nil && o.saved.Adopt)
 	fp, err := o.planBoth(ctx, s.eng, s.f, s.copts)
 	if err != nil {
 		return err

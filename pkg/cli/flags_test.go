@@ -16,6 +16,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
 // format returns an output format set to value, as -o value would.
@@ -70,6 +71,10 @@ func TestValidate(t *testing.T) {
 		{"apply negative resume timeout", &applyOptions{filename: "f.yaml", parallelism: 10, timeout: time.Minute, resumeWait: -time.Second}, "--resume-timeout must not be negative, got -1s"},
 		{"apply no parallelism", &applyOptions{filename: "f.yaml", timeout: time.Minute}, "--parallelism must be at least 1, got 0"},
 		{"apply negative lock timeout", &applyOptions{filename: "f.yaml", parallelism: 10, timeout: time.Minute, lock: lockFlags{timeout: -time.Second}}, "--lock-timeout must not be negative, got -1s"},
+		{"apply adopt", &applyOptions{filename: "f.yaml", adopt: true, parallelism: 10, timeout: time.Minute}, ""},
+		{"apply adopt with a plan saved with it", &applyOptions{planFile: "plan.json", adopt: true, saved: &plan.Saved{Plan: &plan.Plan{Adopt: true}}, parallelism: 10, timeout: time.Minute}, ""},
+		{"apply adopt with a plan saved without it", &applyOptions{planFile: "plan.json", adopt: true, saved: &plan.Saved{Plan: &plan.Plan{}}, parallelism: 10, timeout: time.Minute},
+			"--adopt with a saved plan made without it: the plan would not be the one shown; make it again with plan --adopt --out"},
 		{"apply force unlock without waiting", &applyOptions{filename: "f.yaml", parallelism: 10, timeout: time.Minute, lock: lockFlags{force: true}}, ""},
 
 		{"destroy ok", &destroyOptions{filename: "f.yaml", parallelism: 10}, ""},
@@ -224,9 +229,9 @@ var honouredFlags = map[string][]string{
 	"kubectl asmfed":          {"help"},
 	"kubectl asmfed validate": {"filename", "help", "output", "show-defaults"},
 	"kubectl asmfed render":   {"cluster", "derived", "filename", "fleet-project-number", "format", "graph", "help", "manifests", "output"},
-	"kubectl asmfed plan": {"detailed-exitcode", "filename", "help", "impersonate-service-account", "kubeconfig", "no-color", "out",
+	"kubectl asmfed plan": {"adopt", "detailed-exitcode", "filename", "help", "impersonate-service-account", "kubeconfig", "no-color", "out",
 		"output", "rotate-remote-secrets"},
-	"kubectl asmfed apply": {"allow-destroy", "auto-approve", "filename", "force-unlock", "help", "impersonate-service-account", "kubeconfig",
+	"kubectl asmfed apply": {"adopt", "allow-destroy", "auto-approve", "filename", "force-unlock", "help", "impersonate-service-account", "kubeconfig",
 		"lock-timeout", "no-color", "operation-timeout", "parallelism", "resume-timeout", "rotate-remote-secrets", "skip-preflight", "timeout", "wait"},
 	"kubectl asmfed destroy": {"auto-approve", "filename", "force-unlock", "help", "impersonate-service-account", "kubeconfig", "lock-timeout",
 		"no-color", "operation-timeout", "parallelism"},
@@ -298,7 +303,7 @@ func TestPlanHelpFlags(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"detailed-exitcode", "filename", "help", "impersonate-service-account", "kubeconfig", "no-color", "out", "output",
+	want := []string{"adopt", "detailed-exitcode", "filename", "help", "impersonate-service-account", "kubeconfig", "no-color", "out", "output",
 		"rotate-remote-secrets"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan --help flags (-want +got):\n%s", diff)

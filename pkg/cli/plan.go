@@ -22,6 +22,7 @@ type planOptions struct {
 	output           outputFormat
 	detailedExitcode bool
 	rotate           bool
+	adopt            bool
 
 	source *fileSource
 	fed    *v1alpha1.Federation
@@ -38,7 +39,9 @@ does: + create, ~ update in place, -/+ replace, - destroy, with the reason each 
 exists. Nothing is changed.
 
 Resources that exist without the federation's ownership mark are never changed; when the file wants
-one of them, it is listed as a conflict. Point every Google API at the local sandbox with
+one of them, it is listed as a conflict. With --adopt, each of them that matches the file in every
+field that cannot change in place is adopted instead (@): the plan shows the mark it adds and the
+fields that change in place. Nothing the file does not describe is ever adopted (docs/migrate.md). Point every Google API at the local sandbox with
 ` + endpointEnv + `=http://127.0.0.1:PORT (see docs/sandbox.md).`,
 		Example: `  # Plan against the local sandbox (started with asmfed-sandbox serve)
   kubectl asmfed plan -f samples/two-cluster-private/federation.yaml
@@ -48,7 +51,10 @@ one of them, it is listed as a conflict. Point every Google API at the local san
   kubectl asmfed plan -f samples/two-cluster-private/federation.yaml --out plan.json --detailed-exitcode
 
   # As JSON (docs/plan-json.md)
-  kubectl asmfed plan -f samples/two-cluster-private/federation.yaml -o json`,
+  kubectl asmfed plan -f samples/two-cluster-private/federation.yaml -o json
+
+  # Take over a mesh built another way (Terraform, install scripts): adopt what exists
+  kubectl asmfed plan -f samples/two-cluster-private/federation.yaml --adopt --out plan.json`,
 		Args: cobra.NoArgs,
 		RunE: runE(o),
 	}
@@ -57,6 +63,7 @@ one of them, it is listed as a conflict. Point every Google API at the local san
 	o.output.addFlag(cmd, "Output format", "")
 	cmd.Flags().BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "Exit 0 when there are no changes, 2 when there are, 1 on error")
 	cmd.Flags().BoolVar(&o.rotate, "rotate-remote-secrets", false, "Plan new reader tokens for every remote secret (the old ones stop working)")
+	cmd.Flags().BoolVar(&o.adopt, "adopt", false, adoptUsage)
 	o.cloud.add(cmd.Flags())
 	o.addClusterFlags(cmd.Flags())
 	o.addColorFlag(cmd.Flags())
@@ -95,6 +102,7 @@ func (o *planOptions) Run(ctx context.Context) error {
 	}
 	defer s.close()
 	f, copts, eng := s.f, s.copts, s.eng
+	copts.Adopt = o.adopt
 	fp, err := o.planBoth(ctx, eng, f, copts)
 	if err != nil {
 		return err
@@ -149,3 +157,6 @@ func writeSaved(path string, s *plan.Saved) error {
 	}
 	return nil
 }
+
+// adoptUsage explains --adopt, the same on plan and apply.
+const adoptUsage = "Adopt what the file wants and exists without the federation's mark, when it matches the file in every field that cannot change in place (docs/migrate.md)"

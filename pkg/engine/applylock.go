@@ -93,7 +93,7 @@ func (e *Engine) checkUnchanged(ctx context.Context, fp *FullPlan) error {
 		// and for it; apply plans again once it is done, and asks before applying that plan.
 		return nil
 	}
-	cloud, err := e.cloud.Plan(ctx, fp.federation)
+	cloud, err := e.cloud.PlanWith(ctx, fp.federation, gcplayer.PlanOptions{Adopt: fp.opts.Adopt})
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,9 @@ type ClusterOptions struct {
 	BaseDir string
 	// RotateRemoteSecrets issues new reader tokens and rewrites every remote secret.
 	RotateRemoteSecrets bool
+	// Adopt takes what the file wants and exists without the federation's mark into its
+	// ownership, in both layers, when nothing that forces replacement differs (docs/migrate.md).
+	Adopt bool
 	// ReachTimeout bounds the wait for each cluster's answer in Reachable. Default
 	// DefaultReachTimeout.
 	ReachTimeout time.Duration
@@ -106,7 +109,7 @@ type FullPlan struct {
 // otherwise the cluster side is deferred, with a warning in the plan. An in-cluster control
 // plane is rendered once, here, and carried in the plan.
 func (e *Engine) PlanAll(ctx context.Context, f *v1alpha1.Federation, opts ClusterOptions) (*FullPlan, error) {
-	cloud, err := e.cloud.Plan(ctx, f)
+	cloud, err := e.cloud.PlanWith(ctx, f, gcplayer.PlanOptions{Adopt: opts.Adopt})
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +164,7 @@ func (e *Engine) planClusters(ctx context.Context, fp *FullPlan) error {
 		}
 		kopts := *fp.files
 		kopts.PeerServers = peerServers(fp.federation, fp.Cloud.Clusters)
+		kopts.Adopt = fp.opts.Adopt
 		if fp.Clusters, err = clusterlayer.Plan(ctx, reach.Configs, fp.Model, kopts); err != nil {
 			return err
 		}
@@ -353,7 +357,7 @@ func (e *Engine) applyAll(ctx context.Context, l *lock.Lock, fp *FullPlan, opts 
 		if r.Err() != nil {
 			return rep, nil
 		}
-		cloud, err := e.cloud.Plan(ctx, fp.federation)
+		cloud, err := e.cloud.PlanWith(ctx, fp.federation, gcplayer.PlanOptions{Adopt: fp.opts.Adopt})
 		if err != nil {
 			return rep, err
 		}
@@ -385,7 +389,7 @@ func (e *Engine) applyAll(ctx context.Context, l *lock.Lock, fp *FullPlan, opts 
 	var replanned *plan.Plan
 	if cloudChanged || fp.Clusters == nil {
 		// The clusters were created or changed: plan their side against what they are now.
-		cloud, err := e.cloud.Plan(ctx, fp.federation)
+		cloud, err := e.cloud.PlanWith(ctx, fp.federation, gcplayer.PlanOptions{Adopt: fp.opts.Adopt})
 		if err != nil {
 			return rep, err
 		}

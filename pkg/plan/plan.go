@@ -24,6 +24,9 @@ const (
 	Update  Action = "update"
 	Replace Action = "replace"
 	Delete  Action = "delete"
+	// Adopt takes a resource that exists without the federation's mark into its ownership: the
+	// mark is added and the fields that differ change in place, in one step (see adopt.go).
+	Adopt Action = "adopt"
 	// Wait is not a change: apply waits for work an earlier, interrupted apply started (an
 	// operation still running, a cluster still provisioning) before planning again.
 	Wait Action = "wait"
@@ -40,6 +43,8 @@ func (a Action) Symbol() string {
 		return "-/+"
 	case Delete:
 		return "-"
+	case Adopt:
+		return "@"
 	case Wait:
 		return "…"
 	}
@@ -114,15 +119,20 @@ type Summary struct {
 	Change  int `json:"change"`
 	Replace int `json:"replace"`
 	Destroy int `json:"destroy"`
+	// Adopt counts resources taken into the federation's ownership (plan --adopt).
+	Adopt int `json:"adopt,omitempty"`
 }
 
 // Plan is the full set of changes, in dependency order, with what it was made from.
 type Plan struct {
-	FormatVersion string     `json:"formatVersion"`
-	Federation    string     `json:"federation"`
-	Changes       []Change   `json:"changes"`
-	Conflicts     []Conflict `json:"conflicts"`
-	Warnings      []string   `json:"warnings"`
+	FormatVersion string `json:"formatVersion"`
+	Federation    string `json:"federation"`
+	// Adopt is set on a plan made with --adopt: resources that exist without the mark and are
+	// compatible with the file are adopted, not conflicts. A saved plan carries it to apply.
+	Adopt     bool       `json:"adopt,omitempty"`
+	Changes   []Change   `json:"changes"`
+	Conflicts []Conflict `json:"conflicts"`
+	Warnings  []string   `json:"warnings"`
 	// Notes report live state worth knowing that is not a change, e.g. the managed control
 	// plane's provisioning state per cluster.
 	Notes []string `json:"notes,omitempty"`
@@ -157,13 +167,16 @@ type Unreachable struct {
 // HasChanges reports whether apply would do anything.
 func (p *Plan) HasChanges() bool {
 	s := p.Summary
-	return s.Add+s.Change+s.Replace+s.Destroy > 0
+	return s.Add+s.Change+s.Replace+s.Destroy+s.Adopt > 0
 }
 
 // DiffOptions tune Diff.
 type DiffOptions struct {
 	// Federation names the plan.
 	Federation string
+	// Adopt turns a desired resource that exists without the mark into an Adopt change when no
+	// field that forces replacement differs (see adoptChange).
+	Adopt bool
 }
 
 // Diff compares desired resources with live ones and returns the plan. It is pure: no I/O and no
@@ -177,7 +190,7 @@ func Diff(desired, live []Resource, opts DiffOptions) (*Plan, error) {
 		}
 		liveBy[r.Address] = r
 	}
-	p := &Plan{FormatVersion: FormatVersion, Federation: opts.Federation, Changes: []Change{}, Conflicts: []Conflict{}, Warnings: []string{}}
+	p := &Plan{FormatVersion: FormatVersion, Federation: opts.Federation, Adopt: opts.Adopt, Changes: []Change{}, Conflicts: []Conflict{}, Warnings: []string{}}
 	seen := map[Address]bool{}
 	for _, d := range desired {
 		if seen[d.Address] {
@@ -196,6 +209,15 @@ func Diff(desired, live []Resource, opts DiffOptions) (*Plan, error) {
 				c.Action = NoOp
 				c.Before, c.After = redact(l.Fields, d.Sensitive), redact(d.Fields, d.Sensitive)
 				break
+			}
+			if !l.Owned && opts.Adopt {
+				change, conflict := adoptChange(c, d, l, fields, opts.Federation)
+				if conflict != nil {
+					p.Conflicts = append(p.Conflicts, *conflict)
+					continue
+				}
+				p.Changes = append(p.Changes, change)
+				continue
 			}
 			if !l.Owned {
 				p.Conflicts = append(p.Conflicts, Conflict{Address: d.Address,
@@ -246,6 +268,8 @@ func (p *Plan) Recount() {
 			p.Summary.Replace++
 		case Delete:
 			p.Summary.Destroy++
+		case Adopt:
+			p.Summary.Adopt++
 		}
 	}
 }
@@ -433,6 +457,8 @@ func Merge(federation string, plans ...*Plan) *Plan {
 		out.Summary.Change += p.Summary.Change
 		out.Summary.Replace += p.Summary.Replace
 		out.Summary.Destroy += p.Summary.Destroy
+		out.Summary.Adopt += p.Summary.Adopt
+		out.Adopt = out.Adopt || p.Adopt
 		for a, h := range p.Live.Resources {
 			out.Live.Resources[a] = h
 		}

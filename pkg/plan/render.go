@@ -44,6 +44,7 @@ const (
 	ansiRed     = "\x1b[31m"
 	ansiMagenta = "\x1b[35m"
 	ansiDim     = "\x1b[2m"
+	ansiBlue    = "\x1b[34m"
 )
 
 func (r TextRenderer) paint(code, s string) string {
@@ -63,6 +64,8 @@ func (r TextRenderer) actionColor(a Action) string {
 		return ansiMagenta
 	case Delete:
 		return ansiRed
+	case Adopt:
+		return ansiBlue
 	}
 	return ansiDim
 }
@@ -82,7 +85,7 @@ func (r TextRenderer) Render(w io.Writer, p *Plan) error {
 		_, err := w.Write(b.Bytes())
 		return err
 	}
-	fmt.Fprintf(&b, "kubectl asmfed will perform the following actions (%s):\n", legend(r))
+	fmt.Fprintf(&b, "kubectl asmfed will perform the following actions (%s):\n", legend(r, p.Summary.Adopt > 0))
 	group := ""
 	for _, c := range p.Changes {
 		if c.Action == NoOp && !r.ShowNoOp {
@@ -104,18 +107,28 @@ func (r TextRenderer) Render(w io.Writer, p *Plan) error {
 	r.preflight(&b, p)
 	r.warnings(&b, p)
 	s := p.Summary
-	fmt.Fprintf(&b, "\n%s %d to add, %d to change, %d to replace, %d to destroy.\n", r.paint(ansiBold, "Plan:"), s.Add, s.Change, s.Replace, s.Destroy)
+	adopt := ""
+	if s.Adopt > 0 {
+		adopt = fmt.Sprintf("%d to adopt, ", s.Adopt)
+	}
+	fmt.Fprintf(&b, "\n%s %s%d to add, %d to change, %d to replace, %d to destroy.\n", r.paint(ansiBold, "Plan:"), adopt, s.Add, s.Change, s.Replace, s.Destroy)
 	_, err := w.Write(b.Bytes())
 	return err
 }
 
-func legend(r TextRenderer) string {
-	return strings.Join([]string{
+// legend explains the marks; @ adopt only in a plan that adopts something, so that plans made
+// without --adopt read as they always have.
+func legend(r TextRenderer, adopt bool) string {
+	marks := []string{
 		r.paint(ansiGreen, "+") + " create",
 		r.paint(ansiYellow, "~") + " update in place",
 		r.paint(ansiMagenta, "-/+") + " replace",
 		r.paint(ansiRed, "-") + " destroy",
-	}, ", ")
+	}
+	if adopt {
+		marks = append(marks, r.paint(ansiBlue, "@")+" adopt (take ownership, change in place)")
+	}
+	return strings.Join(marks, ", ")
 }
 
 // unreachable says, per cluster the plan could not cover, the address tried, why it did not
@@ -163,7 +176,7 @@ func (r TextRenderer) change(b *bytes.Buffer, c Change) {
 		r.fields(b, c.After, "+", ansiGreen)
 	case Delete:
 		r.fields(b, c.Before, "-", ansiRed)
-	case Update, Replace:
+	case Update, Replace, Adopt:
 		width := 0
 		for _, f := range c.Fields {
 			width = max(width, len(f.Path))

@@ -139,6 +139,8 @@ func (a *applier) change(ctx context.Context, c plan.Change, progress func(strin
 	switch c.Action {
 	case plan.Create, plan.Update:
 		return a.write(ctx, c, progress)
+	case plan.Adopt:
+		return a.adopt(ctx, c, progress)
 	case plan.Replace:
 		if err := a.remove(ctx, c.Address, progress, true); err != nil {
 			return err
@@ -193,7 +195,7 @@ func (a *applier) write(ctx context.Context, c plan.Change, progress func(string
 		cur = nil
 	case err == nil && o.shared:
 		// A managed control plane's own object: written into whoever created it.
-	case err == nil && !owned(cur, a.r.fed):
+	case err == nil && !owned(cur, a.r.fed) && c.Action != plan.Adopt:
 		return fmt.Errorf("%s exists without this federation's ownership labels (created since the plan); it was not changed", c.Address)
 	case err != nil && !apierrors.IsNotFound(err):
 		return readError(o.ref, err)
@@ -279,7 +281,7 @@ func (a *applier) fillRemoteSecret(ctx context.Context, o *object, u *unstructur
 func (a *applier) fillCACerts(c plan.Change, o *object, u *unstructured.Unstructured, progress func(string)) error {
 	root := a.r.opts.CARoot
 	var data map[string][]byte
-	if l := a.r.live[c.Address]; l != nil && c.Action == plan.Update && !c.Changed(fieldIntermediate) && !c.Changed(fieldRootFingerprint) {
+	if l := a.r.live[c.Address]; l != nil && (c.Action == plan.Update || c.Action == plan.Adopt) && !c.Changed(fieldIntermediate) && !c.Changed(fieldRootFingerprint) {
 		data = secretData(l.u)
 	} else {
 		progress("issuing an intermediate CA signed by root " + root.Fingerprint())

@@ -55,6 +55,9 @@ type Options struct {
 	Now func() time.Time
 	// IngressCredential is the gateway certificate read from the file's certFile and keyFile.
 	IngressCredential *IngressCredential
+	// Adopt takes desired objects that exist without the federation's labels into its
+	// ownership when nothing that forces replacement differs (see adopt.go).
+	Adopt bool
 }
 
 // ClusterPlan is the cluster side's plan together with what it was made from, which Apply needs
@@ -163,7 +166,7 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	for _, o := range r.live {
 		lres = append(lres, o.res)
 	}
-	p, err := plan.Diff(dres, lres, plan.DiffOptions{Federation: d.Federation})
+	p, err := plan.Diff(dres, lres, plan.DiffOptions{Federation: d.Federation, Adopt: opts.Adopt})
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +192,13 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	}
 	p.Warnings = append(p.Warnings, warnings...)
 	sort.Strings(p.Warnings)
+	if opts.Adopt {
+		notes, err := r.foreignRevisions(ctx, revisions)
+		if err != nil {
+			return nil, err
+		}
+		p.Notes = append(p.Notes, notes...)
+	}
 	r.Plan = p
 	return r, nil
 }

@@ -30,6 +30,8 @@ func (e *Layer) change(ctx context.Context, r *CloudPlan, c plan.Change, d, l *o
 		return e.createOrResume(ctx, r, d, progress)
 	case plan.Update:
 		return e.update(ctx, c, d, l, progress)
+	case plan.Adopt:
+		return e.adopt(ctx, c, d, l, progress)
 	case plan.Replace:
 		if err := e.delete(ctx, l, progress); err != nil {
 			return err

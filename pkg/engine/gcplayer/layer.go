@@ -101,6 +101,12 @@ func clusterAccess(d *federation.Desired, s *snapshot) map[string]ClusterAccess 
 // The model is compiled twice: offline, to know what to read (which does not depend on project
 // numbers), then with the numbers read, which resolves its placeholders.
 func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, error) {
+	return e.PlanWith(ctx, f, PlanOptions{})
+}
+
+// PlanWith is Plan with options: with Adopt, what the file wants and exists without the mark is
+// adopted when it can be (see PlanOptions).
+func (e *Layer) PlanWith(ctx context.Context, f *v1alpha1.Federation, opts PlanOptions) (*CloudPlan, error) {
 	_, snap, err := e.readFor(ctx, f)
 	if err != nil {
 		return nil, err
@@ -120,6 +126,7 @@ func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, e
 	if err != nil {
 		return nil, err
 	}
+	routerNotes, routerWarnings := sameFunctionRouters(desired, snap)
 	live := liveState(derived, snap, desired)
 	r := &CloudPlan{Derived: derived, Clusters: clusterAccess(derived, snap), Firewall: firewallRules(snap.firewalls, derived.Network.Name),
 		desired: map[plan.Address]*object{}, live: map[plan.Address]*object{}}
@@ -132,11 +139,15 @@ func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, e
 		r.live[o.res.Address] = o
 		lres = append(lres, o.res)
 	}
-	p, err := plan.Diff(dres, lres, plan.DiffOptions{Federation: f.Metadata.Name})
+	p, err := plan.Diff(dres, lres, plan.DiffOptions{Federation: f.Metadata.Name, Adopt: opts.Adopt})
 	if err != nil {
 		return nil, err
 	}
 	p.Warnings = append(p.Warnings, derived.Warnings...)
+	p.Warnings = append(p.Warnings, routerWarnings...)
+	p.Warnings = append(p.Warnings, handMadeRules(desired, snap.firewalls, derived)...)
+	p.Warnings = append(p.Warnings, otherMemberships(desired, snap)...)
+	p.Notes = append(p.Notes, routerNotes...)
 	unhealthyClusters(p, snap, f.Metadata.Name)
 	restartingUpdates(p)
 	pending := pendingWork(derived, snap, desired, live)

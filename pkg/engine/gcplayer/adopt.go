@@ -1,0 +1,163 @@
+package gcplayer
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+// PlanOptions tune one plan of the layer.
+type PlanOptions struct {
+	// Adopt takes what the file wants and exists without the federation's mark into its
+	// ownership when nothing that forces replacement differs (docs/migrate.md).
+	Adopt bool
+}
+
+// adopt carries out an Adopt change: the federation's mark is added the way the kind carries
+// it (a description, labels) and the other fields that differ change in place, with the calls
+// an update makes. A network, which the tool otherwise never updates, is patched.
+func (e *Layer) adopt(ctx context.Context, c plan.Change, d, l *object, progress gcp.Progress) error {
+	if d.res.Kind == plan.KindNetwork {
+		want := d.msg.(*computepb.Network)
+		patch := &computepb.Network{Name: want.Name, Description: want.Description}
+		if c.Changed("routingMode") {
+			patch.RoutingConfig = want.RoutingConfig
+		}
+		return e.gcp.PatchNetwork(ctx, d.project, patch, progress)
+	}
+	return e.update(ctx, c, d, l, progress)
+}
+
+// sameFunctionRouters lets the federation use a router and NAT that already NAT its subnets,
+// under their own names, instead of creating its own: Cloud NAT allows one NAT per subnet range,
+// so a second NAT for subnets another one covers would be refused. For each router the model
+// wants in a region where no router of its name exists, a live router of the same network and
+// region with one NAT covering the subnets the model's NAT serves takes its place in desired
+// state: its address, its name and its NAT's name. The diff then adopts it (--adopt), updates it
+// (already the federation's), or reports a conflict naming it. It returns notes saying which
+// router stands in for which, and warnings when the subnets are split between NATs, which the
+// federation cannot take over as one.
+func sameFunctionRouters(desired []*object, s *snapshot) (notes, warnings []string) {
+	exists := map[plan.Address]bool{}
+	for _, r := range s.routers {
+		exists[plan.RouterAddress(projectOfLink(r.GetSelfLink(), r.GetNetwork()), lastSegment(r.GetRegion()), r.GetName())] = true
+	}
+	for _, o := range desired {
+		if o.res.Kind != plan.KindRouter || exists[o.res.Address] {
+			continue
+		}
+		want := o.msg.(*computepb.Router)
+		if len(want.GetNats()) != 1 {
+			continue
+		}
+		wantNat := want.GetNats()[0]
+		var subnets []string
+		for _, sn := range wantNat.GetSubnetworks() {
+			subnets = append(subnets, shortLink(sn.GetName()))
+		}
+		type cover struct {
+			router *computepb.Router
+			nat    *computepb.RouterNat
+		}
+		var covers []cover
+		for _, lr := range s.routers {
+			if lastSegment(lr.GetRegion()) != o.location || shortLink(lr.GetNetwork()) != shortLink(want.GetNetwork()) {
+				continue
+			}
+			for _, n := range lr.GetNats() {
+				if natCovers(n, subnets) {
+					covers = append(covers, cover{lr, n})
+				}
+			}
+		}
+		switch len(covers) {
+		case 0:
+			continue
+		case 1:
+		default:
+			var names []string
+			for _, c := range covers {
+				names = append(names, fmt.Sprintf("NAT %s of router %s", c.nat.GetName(), c.router.GetName()))
+			}
+			warnings = append(warnings, fmt.Sprintf("the subnets %s in %s are NATed by %s; Cloud NAT allows one NAT per subnet range, so %s cannot be created or adopted as one: move the subnets to one NAT by hand, then plan again",
+				strings.Join(lastSegments(subnets), ", "), o.location, strings.Join(names, " and "), o.res.Address))
+			continue
+		}
+		c := covers[0]
+		stand := proto.Clone(want).(*computepb.Router)
+		stand.Name = c.router.Name
+		stand.Nats[0].Name = c.nat.Name
+		addr := plan.RouterAddress(o.project, o.location, c.router.GetName())
+		notes = append(notes, fmt.Sprintf("router %s and its NAT %s already NAT %s in %s: the federation uses them instead of creating %s (Cloud NAT allows one NAT per subnet range)",
+			c.router.GetName(), c.nat.GetName(), strings.Join(lastSegments(subnets), ", "), o.location, want.GetName()))
+		o.msg = stand
+		o.res.Address = addr
+		o.res.Fields = routerFields(stand, nil)
+	}
+	return notes, warnings
+}
+
+// natCovers reports whether a NAT covers any of subnets (relative names).
+func natCovers(n *computepb.RouterNat, subnets []string) bool {
+	if strings.HasPrefix(n.GetSourceSubnetworkIpRangesToNat(), "ALL_SUBNETWORKS_") {
+		return true
+	}
+	for _, sn := range n.GetSubnetworks() {
+		if slices.Contains(subnets, shortLink(sn.GetName())) {
+			return true
+		}
+	}
+	return false
+}
+
+// projectOfLink is the project of a resource from its self link, else from another link of it.
+func projectOfLink(links ...string) string {
+	for _, l := range links {
+		if p := segmentAfter(shortLink(l), "projects"); p != "" {
+			return p
+		}
+	}
+	return ""
+}
+
+func lastSegments(links []string) []string {
+	out := make([]string, len(links))
+	for i, l := range links {
+		out[i] = lastSegment(l)
+	}
+	return out
+}
+
+// otherMemberships warns of fleet memberships that already register a cluster of the federation
+// under another name or location (gcloud container fleet memberships register puts a GKE cluster
+// in its region; the federation's are global): the federation registers the cluster under its own
+// membership, which a cluster registered twice may refuse, and the old one should go.
+func otherMemberships(desired []*object, s *snapshot) []string {
+	var out []string
+	for _, o := range desired {
+		if o.res.Kind != plan.KindMembership {
+			continue
+		}
+		link, _ := o.res.Fields["resourceLink"].(string)
+		for _, m := range s.memberships {
+			live := m.GetEndpoint().GetGkeCluster().GetResourceLink()
+			name := m.GetName()
+			if live == "" || shortLink(live) != shortLink(link) {
+				continue
+			}
+			if o.location == segmentAfter(name, "locations") && o.parent == lastSegment(name) {
+				continue
+			}
+			out = append(out, fmt.Sprintf("membership %s already registers %s, which the federation registers as %s: unregister the old one once the federation's exists (gcloud container fleet memberships unregister %s --location %s)",
+				name, shortLink(link), o.res.Address, lastSegment(name), segmentAfter(name, "locations")))
+		}
+	}
+	return out
+}

@@ -1,0 +1,113 @@
+package gcplayer_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	compute "cloud.google.com/go/compute/apiv1"
+	"cloud.google.com/go/compute/apiv1/computepb"
+	container "cloud.google.com/go/container/apiv1"
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
+	"github.com/asmfed/kubectl-asmfed/pkg/engine/gcplayer"
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
+	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+)
+
+// On the simulator, through the official clients: a network and a cluster that lost the
+// federation's mark (as if made by Terraform) are conflicts without adopt; with it they are
+// adopted in place and apply converges; a cluster whose control-plane range differs from the file
+// stays a conflict that names the field, never a replacement.
+func TestAdoptOnTheSimulator(t *testing.T) {
+	srv := gcpfake.Start(t)
+	e := newEngine(t, srv)
+	converge(t, e, twoCluster)
+	ctx := context.Background()
+	const project, location = "asm-multicluster-demo", "us-west2"
+	netAddr := plan.NetworkAddress(project, "asm-vpc-3")
+	clAddr := plan.ClusterAddress(project, location, "cluster3")
+
+	nets, err := compute.NewNetworksRESTClient(ctx, srv.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nets.Close()
+	op, err := nets.Patch(ctx, &computepb.PatchNetworkRequest{Project: project, Network: "asm-vpc-3", NetworkResource: &computepb.Network{Description: proto.String("made by terraform")}})
+	if err == nil {
+		err = op.Wait(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	gke, err := container.NewClusterManagerRESTClient(ctx, srv.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gke.Close()
+	name := "projects/" + project + "/locations/" + location + "/clusters/cluster3"
+	cl, err := gke.GetCluster(ctx, &containerpb.GetClusterRequest{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{}
+	for k, v := range cl.GetResourceLabels() {
+		if k != federation.LabelManagedBy && k != federation.LabelFederation {
+			labels[k] = v
+		}
+	}
+	if _, err := gke.SetLabels(ctx, &containerpb.SetLabelsRequest{Name: name, ResourceLabels: labels, LabelFingerprint: cl.GetLabelFingerprint()}); err != nil {
+		t.Fatal(err)
+	}
+
+	f := load(t, twoCluster)
+	r := mustPlan(t, e, f)
+	var conflicts []plan.Address
+	for _, c := range r.Plan.Conflicts {
+		conflicts = append(conflicts, c.Address)
+	}
+	if !slices.Contains(conflicts, netAddr) || !slices.Contains(conflicts, clAddr) {
+		t.Fatalf("without adopt: conflicts %v, want the network and cluster3", conflicts)
+	}
+
+	moved := load(t, twoCluster)
+	for i := range moved.Spec.Clusters {
+		if moved.Spec.Clusters[i].Name == "cluster3" {
+			moved.Spec.Clusters[i].ControlPlaneRange = "192.168.9.0/28"
+		}
+	}
+	r, err = e.PlanWith(ctx, moved, gcplayer.PlanOptions{Adopt: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Plan.Conflicts) != 1 || r.Plan.Conflicts[0].Address != clAddr ||
+		!strings.Contains(r.Plan.Conflicts[0].Reason, `controlPlaneRange ("192.168.2.0/28" here, "192.168.9.0/28" in the file) cannot change in place`) {
+		t.Fatalf("a control-plane range that differs: conflicts %+v", r.Plan.Conflicts)
+	}
+	if r.Plan.Summary.Replace != 0 || !slices.Contains(r.Plan.Adopted(), netAddr) {
+		t.Errorf("with a conflict: %+v, adopted %v", r.Plan.Summary, r.Plan.Adopted())
+	}
+
+	r, err = e.PlanWith(ctx, f, gcplayer.PlanOptions{Adopt: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Plan.Adopted(); len(r.Plan.Conflicts) != 0 || !slices.Equal(got, []plan.Address{netAddr, clAddr}) ||
+		r.Plan.Summary != (plan.Summary{Adopt: 2}) {
+		t.Fatalf("with adopt: adopted %v, %+v, conflicts %v\n%s", got, r.Plan.Summary, r.Plan.Conflicts, render(r.Plan))
+	}
+	mustApply(t, e, r, gcplayer.ApplyOptions{})
+	if again := mustPlan(t, e, f); again.Plan.HasChanges() || len(again.Plan.Conflicts) > 0 {
+		t.Fatalf("after the adoption:\n%s", render(again.Plan))
+	}
+	n, err := nets.Get(ctx, &computepb.GetNetworkRequest{Project: project, Network: "asm-vpc-3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !federation.OwnsDescription(n.GetDescription(), f.Metadata.Name) {
+		t.Errorf("the adopted network's description: %q", n.GetDescription())
+	}
+}
