@@ -835,10 +835,6 @@ func (v *validator) addons() {
 		v.errorf("spec.addons.cloudSQL", "remove it; docs/federation.md#specaddons says what to set up by hand meanwhile",
 			"not yet supported: the tool does not create the Google service account, its bindings or the Cloud SQL Auth Proxy's policies")
 	}
-	if a.PrismaCloud != nil {
-		v.errorf("spec.addons.prismaCloud", "remove it; docs/federation.md#specaddons says what to set up by hand meanwhile",
-			"not yet supported: the tool does not install Prisma Cloud Defenders")
-	}
 	if sql := a.CloudSQL; sql != nil {
 		if len(sql.Instances) == 0 {
 			v.errorf("spec.addons.cloudSQL.instances", "", "at least one instance is required")
@@ -878,6 +874,7 @@ func (v *validator) addons() {
 		if len(pc.Namespace) > 63 || !dnsLabel.MatchString(pc.Namespace) {
 			v.errorf(p+".namespace", "lower-case letters, digits and dashes", "%q is not a valid namespace name", pc.Namespace)
 		}
+		v.prismaManifest(pc)
 	}
 }
 
