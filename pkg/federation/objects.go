@@ -57,6 +57,7 @@ var apiVersions = map[string]string{
 	"Gateway":            "networking.istio.io/v1",
 	"VirtualService":     "networking.istio.io/v1",
 	"DestinationRule":    "networking.istio.io/v1",
+	"DaemonSet":          "apps/v1",
 }
 
 // CRDOf names the CRD that defines an Istio kind, so that an object of that kind waits for it
@@ -220,6 +221,9 @@ func (c *compiler) clusterObjects(d *Desired) error {
 			}
 		}
 		b.meshPolicy(c.spec.Mesh, cd.WorkloadPool != "")
+		if pc := c.spec.Addons.PrismaCloud; pc != nil {
+			b.prismaCloud(pc)
+		}
 		if d.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
 			b.managedControlPlane(c.spec.Mesh, revision)
 		}

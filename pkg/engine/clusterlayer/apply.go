@@ -39,7 +39,8 @@ type ApplyOptions struct {
 	// OnEvent receives progress of each change.
 	OnEvent func(plan.Event)
 	// WaitWorkloads waits for installed Deployments (istiod, the gateways) to have an available
-	// replica, and on timeout says why from their pods: image pull, crash loop, unschedulable.
+	// replica, and add-ons' DaemonSets a ready pod on every node they want, and on timeout says
+	// why from their pods: image pull, crash loop, unschedulable.
 	WaitWorkloads bool
 }
 
@@ -228,6 +229,10 @@ func (a *applier) write(ctx context.Context, c plan.Change, progress func(string
 	case federation.RoleWorkload:
 		if a.opts.WaitWorkloads {
 			return a.waitWorkload(ctx, o, progress)
+		}
+	case federation.RoleDaemonSet:
+		if a.opts.WaitWorkloads {
+			return a.waitDaemonSet(ctx, o, progress)
 		}
 	case federation.RoleNamespace:
 		return a.waitNamespace(ctx, o.ref, progress)

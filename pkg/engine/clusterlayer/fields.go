@@ -38,11 +38,13 @@ var kinds = map[string]kind{
 	"ClusterRoleBinding": {gvr: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}, apiVersion: "rbac.authorization.k8s.io/v1", immutable: []string{"roleRef"}},
 
 	// Kinds of the control plane Istio's library renders.
-	"CustomResourceDefinition":       {gvr: schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}, apiVersion: "apiextensions.k8s.io/v1"},
-	"Role":                           {gvr: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"}, apiVersion: "rbac.authorization.k8s.io/v1", namespaced: true},
-	"RoleBinding":                    {gvr: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"}, apiVersion: "rbac.authorization.k8s.io/v1", namespaced: true, immutable: []string{"roleRef"}},
-	"Service":                        {gvr: schema.GroupVersionResource{Version: "v1", Resource: "services"}, apiVersion: "v1", namespaced: true},
-	"Deployment":                     {gvr: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, apiVersion: "apps/v1", namespaced: true},
+	"CustomResourceDefinition": {gvr: schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}, apiVersion: "apiextensions.k8s.io/v1"},
+	"Role":                     {gvr: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"}, apiVersion: "rbac.authorization.k8s.io/v1", namespaced: true},
+	"RoleBinding":              {gvr: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"}, apiVersion: "rbac.authorization.k8s.io/v1", namespaced: true, immutable: []string{"roleRef"}},
+	"Service":                  {gvr: schema.GroupVersionResource{Version: "v1", Resource: "services"}, apiVersion: "v1", namespaced: true},
+	"Deployment":               {gvr: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, apiVersion: "apps/v1", namespaced: true},
+	// Add-ons' kinds (the Prisma Cloud Defenders).
+	"DaemonSet":                      {gvr: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, apiVersion: "apps/v1", namespaced: true},
 	"HorizontalPodAutoscaler":        {gvr: schema.GroupVersionResource{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"}, apiVersion: "autoscaling/v2", namespaced: true},
 	"PodDisruptionBudget":            {gvr: schema.GroupVersionResource{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"}, apiVersion: "policy/v1", namespaced: true},
 	"MutatingWebhookConfiguration":   {gvr: schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "mutatingwebhookconfigurations"}, apiVersion: "admissionregistration.k8s.io/v1"},

@@ -55,6 +55,9 @@ type Options struct {
 	Now func() time.Time
 	// IngressCredential is the gateway certificate read from the file's certFile and keyFile.
 	IngressCredential *IngressCredential
+	// AddonSecrets are the data of the add-ons' Secrets (federation.RoleAddonSecret) as the files
+	// hold them, by namespace/name: the same in every cluster.
+	AddonSecrets map[string]map[string]any
 }
 
 // ClusterPlan is the cluster side's plan together with what it was made from, which Apply needs
@@ -111,7 +114,7 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	if err != nil {
 		return nil, err
 	}
-	want, err := desiredObjects(d, opts.IngressCredential)
+	want, err := desiredObjects(d, opts.IngressCredential, opts.AddonSecrets)
 	if err != nil {
 		return nil, err
 	}
