@@ -102,15 +102,33 @@ func judgeDefenders(subject string, ds *appsv1.DaemonSet, nodes []corev1.Node, p
 			Message: fmt.Sprintf("%d of %d schedulable nodes run no ready Defender: %s", len(missing), len(want), strings.Join(missing, ", ")),
 			Hint:    "kubectl -n " + ds.Namespace + " describe pods -l " + labels.SelectorFromSet(ds.Spec.Selector.MatchLabels).String() + " says why (image pull from the Prisma Cloud registry, the Console's certificates in the manifest's Secret, Pod Security)"}
 	}
+	if len(want) == 0 {
+		return Finding{Subject: subject, Status: Warn, Message: "the cluster has no schedulable node for the Defenders: nothing is protected",
+			Hint: "kubectl get nodes shows cordoned and not-ready nodes; the DaemonSet tolerates none of the taints of its nodes"}
+	}
 	return Finding{Subject: subject, Status: OK, Message: fmt.Sprintf("every one of the %d schedulable nodes runs a ready Defender", len(want))}
 }
 
+// daemonTolerations are the tolerations the DaemonSet controller adds to every pod it creates,
+// beside the template's (NetworkUnavailable only for host-network pods, as Defenders are).
+var daemonTolerations = []corev1.Toleration{
+	{Key: corev1.TaintNodeNotReady, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute},
+	{Key: corev1.TaintNodeUnreachable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute},
+	{Key: corev1.TaintNodeDiskPressure, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+	{Key: corev1.TaintNodeMemoryPressure, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+	{Key: corev1.TaintNodePIDPressure, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+	{Key: corev1.TaintNodeUnschedulable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+	{Key: corev1.TaintNodeNetworkUnavailable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+}
+
 // schedulable reports whether a DaemonSet's pods with tolerations belong on a node: it is not
-// cordoned, and tolerates every NoSchedule and NoExecute taint of it.
+// cordoned, and they tolerate every NoSchedule and NoExecute taint of it, with the ones the
+// DaemonSet controller adds.
 func schedulable(n corev1.Node, tolerations []corev1.Toleration) bool {
 	if n.Spec.Unschedulable {
 		return false
 	}
+	tolerations = append(slices.Clone(tolerations), daemonTolerations...)
 	for _, t := range n.Spec.Taints {
 		if t.Effect == corev1.TaintEffectPreferNoSchedule {
 			continue
