@@ -3,6 +3,8 @@ package clusterlayer
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,7 +32,7 @@ func DaemonSetReady(u *unstructured.Unstructured) (bool, string) {
 }
 
 // waitDaemonSet waits until an add-on's DaemonSet runs a ready pod on every node it wants;
-// while it waits, and on timeout, the reason comes from its pods.
+// while it waits, and on timeout, the reason names the nodes whose pod is not ready and why.
 func (a *applier) waitDaemonSet(ctx context.Context, o *object, progress func(string)) error {
 	rf := o.ref
 	return a.poll(ctx, "DaemonSet "+rf.Name+" in "+rf.Cluster+" to be ready", progress, func(ctx context.Context) (bool, string, error) {
@@ -54,9 +56,49 @@ func (a *applier) waitDaemonSet(ctx context.Context, o *object, progress func(st
 				return false, "", err
 			}
 		}
-		if len(pods) > 0 {
-			why += ": " + podsReason(pods)
+		desired, _, _ := unstructured.NestedInt64(u.Object, "status", "desiredNumberScheduled")
+		if r := daemonPodsReason(pods, desired); r != "" {
+			why += ": " + r
 		}
 		return false, why, nil
 	})
+}
+
+// daemonPodsReason says, node by node, which of a DaemonSet's pods are not ready and why, and
+// how many of the nodes it wants have no pod yet.
+func daemonPodsReason(pods []corev1.Pod, desired int64) string {
+	var reasons []string
+	nodes := map[string]bool{}
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		node := p.Spec.NodeName
+		if node == "" {
+			node = "(not scheduled)"
+		}
+		nodes[node] = true
+		if podReady(p) {
+			continue
+		}
+		why := podsReason([]corev1.Pod{p})
+		if strings.HasSuffix(why, "none ready yet") {
+			why = fmt.Sprintf("pod %s is %s and not ready", p.Name, p.Status.Phase)
+		}
+		reasons = append(reasons, "node "+node+": "+why)
+	}
+	sort.Strings(reasons)
+	if missing := desired - int64(len(nodes)); missing > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d of the nodes it wants have no pod yet", missing))
+	}
+	return strings.Join(reasons, "; ")
+}
+
+func podReady(p corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
