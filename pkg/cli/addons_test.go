@@ -329,3 +329,39 @@ func TestAddonsSample(t *testing.T) {
 		cn.none(what, string(data))
 	}
 }
+
+// A Defender manifest whose image path carries the tenant's registry token: render --derived,
+// in every format, shows the image with the token redacted and never the token.
+func TestRenderRedactsRegistryToken(t *testing.T) {
+	file := fedtest.WithRoot(t, "../../samples/addons/federation.yaml")
+	manifest := filepath.Join(filepath.Dir(file), "prisma-defender.yaml")
+	data, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "CANARYregistryToken0123456789abcdef"
+	const plain = "image: registry.twistlock.com/twistlock/defender:"
+	if !strings.Contains(string(data), plain) {
+		t.Fatalf("the sample's manifest no longer names %q", plain)
+	}
+	data = []byte(strings.Replace(string(data), plain, "image: registry-auth.twistlock.com/tw_"+token+"/twistlock/defender:", 1))
+	if err := os.WriteFile(manifest, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--derived"}, {"--derived", "-o", "json"}, {"--derived", "-o", "yaml"}, {}, {"--graph"}} {
+		r := run(t, append([]string{"render", "-f", file}, args...)...)
+		if r.code != exitOK {
+			t.Fatalf("render %v: code %d\n%s", args, r.code, r.stderr)
+		}
+		if strings.Contains(r.stdout+r.stderr, token) {
+			t.Errorf("render %v shows the registry token", args)
+		}
+		// The text names the objects; JSON and YAML show them whole.
+		if len(args) > 1 && args[0] == "--derived" && !strings.Contains(r.stdout, "registry-auth.twistlock.com/tw_<redacted>/twistlock/defender:") {
+			t.Errorf("render %v does not show the image with the token redacted:\n%s", args, r.stdout)
+		}
+	}
+	if r := run(t, "validate", "-f", file); r.code != exitOK || strings.Contains(r.stdout+r.stderr, token) {
+		t.Errorf("validate: code %d, or it shows the token\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -110,4 +111,67 @@ func secretKeys(obj map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return slices.Compact(keys)
+}
+
+// registryToken matches the tenant's access token in the path of a Prisma Cloud SaaS image,
+// registry-auth.twistlock.com/tw_<token>/twistlock/defender:<tag>, as the Console's manifests
+// for SaaS tenants name it.
+var registryToken = regexp.MustCompile(`(registry-auth\.twistlock\.com/tw_)([^/\s"'\\]+)`)
+
+// RegistryTokenRedacted stands in for the access token of a Prisma Cloud image path in output.
+const RegistryTokenRedacted = "<redacted>"
+
+// RedactRegistryTokens replaces the access token of every Prisma Cloud image path in s with
+// RegistryTokenRedacted, so that output can name the image without the token.
+func RedactRegistryTokens(s string) string {
+	return registryToken.ReplaceAllString(s, "${1}"+RegistryTokenRedacted)
+}
+
+// RedactRegistryTokensIn returns a JSON-compatible value with the tokens of its strings redacted,
+// and the tokens found, sorted and without duplicates. v is not modified; it is returned as it
+// is when it holds no token.
+func RedactRegistryTokensIn(v any) (any, []string) {
+	var tokens []string
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case string:
+			for _, m := range registryToken.FindAllStringSubmatch(x, -1) {
+				tokens = append(tokens, m[2])
+			}
+			return RedactRegistryTokens(x)
+		case map[string]any:
+			out := make(map[string]any, len(x))
+			for k, e := range x {
+				out[k] = walk(e)
+			}
+			return out
+		case []any:
+			out := make([]any, len(x))
+			for i, e := range x {
+				out[i] = walk(e)
+			}
+			return out
+		}
+		return v
+	}
+	out := walk(v)
+	if len(tokens) == 0 {
+		return v, nil
+	}
+	sort.Strings(tokens)
+	return out, slices.Compact(tokens)
+}
+
+// RedactRegistryTokensOf redacts the Prisma Cloud registry tokens of every cluster's objects in
+// d, for printing the model.
+func RedactRegistryTokensOf(d *Desired) {
+	for i := range d.Clusters {
+		for j := range d.Clusters[i].Objects {
+			o := &d.Clusters[i].Objects[j]
+			if redacted, tokens := RedactRegistryTokensIn(o.Object); len(tokens) > 0 {
+				o.Object = redacted.(map[string]any)
+			}
+		}
+	}
 }

@@ -171,7 +171,7 @@ func fromModel(ko federation.KubeObject) (*object, error) {
 		Reason:    ko.Reason,
 		DependsOn: ko.DependsOn,
 		Immutable: k.immutable,
-		Sensitive: k.sensitive,
+		Sensitive: sensitiveFields(k),
 	}}, nil
 }
 

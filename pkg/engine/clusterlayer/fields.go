@@ -102,6 +102,36 @@ func parseAddress(a plan.Address) (ref, error) {
 // objectFields are the managed fields of an object as a plan shows them: its labels and
 // annotations, and each top-level field other than apiVersion, kind, metadata and status.
 func objectFields(u *unstructured.Unstructured) map[string]any {
+	f := rawFields(u)
+	redacted, tokens := federation.RedactRegistryTokensIn(f)
+	if len(tokens) == 0 {
+		return f
+	}
+	f = redacted.(map[string]any)
+	f[fieldRegistryTokens] = stringList(tokens)
+	return f
+}
+
+// fieldRegistryTokens holds the access tokens of the Prisma Cloud image paths in an object's
+// fields (registry-auth.twistlock.com/tw_<token>/...): its other fields show the images with the
+// token redacted, and this one, sensitive, makes a new token a change that plans show as a hash.
+const fieldRegistryTokens = "registryTokens"
+
+// sensitiveFields are a kind's sensitive fields and fieldRegistryTokens, which any object may have.
+func sensitiveFields(k kind) []string {
+	return append(slices.Clone(k.sensitive), fieldRegistryTokens)
+}
+
+func stringList(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+// rawFields are objectFields before the registry tokens are redacted.
+func rawFields(u *unstructured.Unstructured) map[string]any {
 	f := map[string]any{}
 	if l := u.GetLabels(); len(l) > 0 {
 		f["labels"] = stringMap(l)

@@ -321,7 +321,7 @@ func (r *ClusterPlan) liveObject(rf ref, u *unstructured.Unstructured) *object {
 		Group:     "cluster " + rf.Cluster,
 		Owned:     owned(u, r.fed),
 		Immutable: k.immutable,
-		Sensitive: k.sensitive,
+		Sensitive: sensitiveFields(k),
 	}}
 	if rf.Namespace != "" {
 		o.res.DependsOn = []plan.Address{plan.ObjectAddress(rf.Cluster, "", "Namespace", rf.Namespace)}

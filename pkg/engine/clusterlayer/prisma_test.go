@@ -14,6 +14,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
@@ -56,6 +58,25 @@ func prismaFiles(t *testing.T) (*v1alpha1.PrismaCloud, map[string]map[string]any
 	}
 	return &v1alpha1.PrismaCloud{ConsoleURL: "https://us-west1.cloud.twistlock.com/us-2-123456", ClusterAddress: "us-west1.cloud.twistlock.com",
 		TokenFile: "prisma-token.txt", ManifestFile: "prisma-defender.yaml", Namespace: "twistlock", Manifest: objs}, secrets
+}
+
+// withImage is pc with the Defender DaemonSet's image replaced.
+func withImage(t *testing.T, pc *v1alpha1.PrismaCloud, image string) *v1alpha1.PrismaCloud {
+	t.Helper()
+	out := *pc
+	out.Manifest = nil
+	for _, o := range pc.Manifest {
+		o = runtime.DeepCopyJSON(o)
+		if o["kind"] == "DaemonSet" {
+			containers, _, _ := unstructured.NestedSlice(o, "spec", "template", "spec", "containers")
+			containers[0].(map[string]any)["image"] = image
+			if err := unstructured.SetNestedSlice(o, containers, "spec", "template", "spec", "containers"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out.Manifest = append(out.Manifest, o)
+	}
+	return &out
 }
 
 // readier marks the Defender pods on the nodes it is told ready, as their kubelets would once
@@ -229,6 +250,56 @@ func TestPrismaDefenders(t *testing.T) {
 		}
 		r.set("node-a", "node-b")
 		requireNoChanges(t, fx.plan(ctx, d, opts))
+	})
+
+	fx.run("a registry token in the image path shows only as a hash", func(fx *fixture) {
+		t := fx.t
+		const image = "registry-auth.twistlock.com/tw_%s/twistlock/defender:defender_32_07_123"
+		tokens := []string{"CANARYregistrytoken0123456789abcdef", "CANARYregistrytoken9876543210fedcba"}
+		for i, tok := range tokens {
+			withToken := fx.federation([]string{c.Name}, func(f *v1alpha1.Federation) { f.Spec.Addons.PrismaCloud = withImage(t, pc, fmt.Sprintf(image, tok)) })
+			p := fx.plan(ctx, withToken, opts)
+			if got := changesOf(p.Plan, plan.Update); len(got) != 1 || got[0] != "k8s:c1/twistlock/DaemonSet/twistlock-defender-ds" {
+				t.Fatalf("a new image updates %v, want the DaemonSet", got)
+			}
+			var text, js strings.Builder
+			if err := (plan.TextRenderer{}).Render(&text, p.Plan); err != nil {
+				t.Fatal(err)
+			}
+			if err := (plan.JSONRenderer{}).Render(&js, p.Plan); err != nil {
+				t.Fatal(err)
+			}
+			for _, out := range []string{text.String(), js.String()} {
+				if strings.Contains(out, tok) || strings.Contains(out, tokens[0]) {
+					t.Errorf("the plan shows the registry token:\n%s", out)
+				}
+			}
+			// The text shortens long values; JSON shows them whole.
+			if !strings.Contains(js.String(), "registry-auth.twistlock.com/tw_\u003credacted\u003e/twistlock/defender") &&
+				!strings.Contains(js.String(), "registry-auth.twistlock.com/tw_<redacted>/twistlock/defender") {
+				t.Errorf("the JSON plan does not show the image with the token redacted:\n%s", js.String())
+			}
+			if i > 0 && !strings.Contains(text.String(), "registryTokens") {
+				t.Errorf("a new token alone is not shown as a change of registryTokens:\n%s", text.String())
+			}
+			fx.apply(ctx, p, clusterlayer.ApplyOptions{})
+			ds, err := client.AppsV1().DaemonSets("twistlock").Get(ctx, "twistlock-defender-ds", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ds.Spec.Template.Spec.Containers[0].Image; got != fmt.Sprintf(image, tok) {
+				t.Errorf("the DaemonSet runs an image of %d bytes, not the manifest's", len(got))
+			}
+			requireNoChanges(t, fx.plan(ctx, withToken, opts))
+		}
+		fx.log.mu.Lock()
+		all := strings.Join(fx.log.outputs, "\n")
+		fx.log.mu.Unlock()
+		for _, tok := range tokens {
+			if strings.Contains(all, tok) {
+				t.Errorf("plans or progress show a registry token")
+			}
+		}
 	})
 
 	fx.run("plans show the Secrets' data only as a hash", func(fx *fixture) {
