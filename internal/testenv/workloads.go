@@ -40,13 +40,15 @@ var (
 
 // WorkloadControllers are the kube-controller-manager controllers added to
 // DefaultControllers for Options.Workloads: Deployments to ReplicaSets to
-// pods, EndpointSlices for Services, the removal of pods bound to deleted
-// nodes, and the node lifecycle, which lifts the not-ready taint every new
-// node starts with (without it pods stay Pending).
+// pods, DaemonSets to a pod per node, EndpointSlices for Services, the
+// removal of pods bound to deleted nodes, and the node lifecycle, which lifts
+// the not-ready taint every new node starts with (without it pods stay
+// Pending).
 func WorkloadControllers() []string {
 	return []string{
 		"deployment-controller",
 		"replicaset-controller",
+		"daemonset-controller",
 		"endpointslice-controller",
 		"pod-garbage-collector-controller",
 		"node-lifecycle-controller",

@@ -24,7 +24,8 @@ import (
 // A cluster with workloads runs a Deployment's pods on a kwok node with IPs from its pod range;
 // a pod the ProbedPods label selects stays unready (its Deployment unavailable) until its
 // readiness is reported; port-forward through the API server reaches a local server only once
-// the pod is forwarded to it; and the scheduler and kwok stop with the cluster.
+// the pod is forwarded to it; a DaemonSet runs a ready pod on every node; and the scheduler and
+// kwok stop with the cluster.
 func TestWorkloads(t *testing.T) {
 	testenv.RequireWorkloads(t)
 	ctx := context.Background()
@@ -195,6 +196,44 @@ func TestWorkloads(t *testing.T) {
 		}
 		return nil
 	})
+
+	// A DaemonSet on the host network, as the Prisma Cloud Defenders are, runs a ready pod on
+	// every node, a node added later included.
+	if err := c.AddNodes(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-b"}}); err != nil {
+		t.Fatal(err)
+	}
+	sel := map[string]string{"app": "agent"}
+	ds := &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "agent"},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: sel},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: sel},
+				Spec: corev1.PodSpec{HostNetwork: true, HostPID: true,
+					Containers: []corev1.Container{{Name: "agent", Image: "example.invalid/agent"}}},
+			},
+		},
+	}
+	if _, err := client.AppsV1().DaemonSets(ns).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, time.Minute, "DaemonSet agent ready on both nodes", func() error {
+		d, err := client.AppsV1().DaemonSets(ns).Get(ctx, "agent", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if s := d.Status; s.DesiredNumberScheduled != 2 || s.NumberReady != 2 {
+			return fmt.Errorf("%d of %d nodes run a ready pod", s.NumberReady, s.DesiredNumberScheduled)
+		}
+		return nil
+	})
+	onNode := map[string]bool{}
+	for _, p := range pods("agent") {
+		onNode[p.Spec.NodeName] = p.Status.Phase == corev1.PodRunning
+	}
+	if want := map[string]bool{"node-a": true, "node-b": true}; fmt.Sprint(onNode) != fmt.Sprint(want) {
+		t.Errorf("DaemonSet pods running by node: %v, want %v", onNode, want)
+	}
 
 	if err := env.Stop(); err != nil {
 		t.Fatal(err)

@@ -27,6 +27,15 @@ func startSandbox(t *testing.T) *sandboxEnv {
 	return &sandboxEnv{srv: srv, env: map[string]string{endpointEnv: srv.URL(), accessTokenFileEnv: tokenFile}}
 }
 
+// startWorkloadSandbox is startSandbox whose clusters' nodes run pods, each istiod pod backed by
+// a real istiod, as the asmfed-sandbox command's are.
+func startWorkloadSandbox(t *testing.T) *sandboxEnv {
+	t.Helper()
+	testenv.RequireWorkloads(t)
+	srv, tokenFile := sandbox.StartT(t, sandbox.WithWorkloads())
+	return &sandboxEnv{srv: srv, env: map[string]string{endpointEnv: srv.URL(), accessTokenFileEnv: tokenFile}}
+}
+
 // runAgainst drives the command tree pointed at the sandbox.
 func runAgainst(t *testing.T, sb *sandboxEnv, args ...string) result {
 	t.Helper()

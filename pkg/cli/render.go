@@ -198,6 +198,7 @@ func (o *renderOptions) Run(context.Context) error {
 			return err
 		}
 	}
+	federation.RedactRegistryTokensOf(d)
 	switch o.output.String() {
 	case "json":
 		enc := json.NewEncoder(o.streams.Out)

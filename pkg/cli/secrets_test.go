@@ -253,6 +253,16 @@ func pemOf(der []byte) []byte {
 // API reports, and the sandbox's access token.
 func clusterClient(t *testing.T, sb *sandboxEnv, name string) kubernetes.Interface {
 	t.Helper()
+	cs, err := kubernetes.NewForConfig(clusterConfig(t, sb, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// clusterConfig is the rest configuration clusterClient uses.
+func clusterConfig(t *testing.T, sb *sandboxEnv, name string) *rest.Config {
+	t.Helper()
 	resp, err := http.Get(sb.env[endpointEnv] + "/v1/projects/asm-multicluster-demo/locations/us-west2/clusters/" + name)
 	if err != nil {
 		t.Fatal(err)
@@ -280,9 +290,5 @@ func clusterClient(t *testing.T, sb *sandboxEnv, name string) kubernetes.Interfa
 	if !strings.Contains(host, "://") {
 		host = "https://" + host
 	}
-	cs, err := kubernetes.NewForConfig(&rest.Config{Host: host, BearerToken: strings.TrimSpace(string(tok)), TLSClientConfig: rest.TLSClientConfig{CAData: ca}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cs
+	return &rest.Config{Host: host, BearerToken: strings.TrimSpace(string(tok)), TLSClientConfig: rest.TLSClientConfig{CAData: ca}}
 }

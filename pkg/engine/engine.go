@@ -218,6 +218,11 @@ func readClusterFiles(f *v1alpha1.Federation, opts ClusterOptions) (clusterlayer
 		}
 		kopts.CARoot = root
 	}
+	secrets, err := addonSecrets(f, opts.BaseDir)
+	if err != nil {
+		return kopts, err
+	}
+	kopts.AddonSecrets = secrets
 	return kopts, nil
 }
 

@@ -57,6 +57,7 @@ var apiVersions = map[string]string{
 	"Gateway":            "networking.istio.io/v1",
 	"VirtualService":     "networking.istio.io/v1",
 	"DestinationRule":    "networking.istio.io/v1",
+	"DaemonSet":          "apps/v1",
 }
 
 // CRDOf names the CRD that defines an Istio kind, so that an object of that kind waits for it
@@ -221,6 +222,9 @@ func (c *compiler) clusterObjects(d *Desired) error {
 		}
 		b.meshPolicy(c.spec.Mesh, cd.WorkloadPool != "")
 		b.cloudSQLObjects(d.CloudSQL, c.spec.Namespaces, c.spec.Mesh.Egress)
+		if pc := c.spec.Addons.PrismaCloud; pc != nil {
+			b.prismaCloud(pc)
+		}
 		if d.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
 			b.managedControlPlane(c.spec.Mesh, revision)
 		}

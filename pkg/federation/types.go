@@ -501,6 +501,12 @@ const (
 	// creates and reads: the tool writes only its own keys into data.mesh, keeps the others, and
 	// never deletes it.
 	RoleMeshConfig ObjectRole = "meshConfig"
+	// RoleAddonSecret is a Secret of an add-on whose data the files hold (the Prisma Cloud token,
+	// the Defender manifest's keys): the model leaves the data out, the cluster layer fills it in
+	// from the files, and plans show only its hash.
+	RoleAddonSecret ObjectRole = "addonSecret"
+	// RoleDaemonSet is an add-on's DaemonSet, waited on until a pod runs on every node it wants.
+	RoleDaemonSet ObjectRole = "daemonSet"
 )
 
 // KubeObject is one Kubernetes object the federation wants in one cluster.

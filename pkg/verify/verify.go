@@ -125,6 +125,8 @@ func Checks() []Check {
 		{ID: "ASMFED-TRAFFIC-002", Name: "the sidecar refuses hosts outside the allow-list", Requires: []Requirement{needModel, needCluster, needTraffic}, Run: egressRefused},
 		{ID: "ASMFED-TRAFFIC-003", Name: "allow-listed hosts are reachable", Requires: []Requirement{needModel, needCluster, needTraffic}, Run: allowListedReachable},
 		{ID: "ASMFED-TRAFFIC-004", Name: "the ingress gateway presents its certificate for every host", Requires: []Requirement{needModel, needCluster, needTraffic}, Run: ingressCertificates},
+		{ID: "ASMFED-ADDON-001", Name: "a Prisma Cloud Defender runs on every schedulable node", Requires: []Requirement{needModel, needPrisma, needCluster}, Run: defendersRunning},
+		{ID: "ASMFED-ADDON-002", Name: "the Prisma Cloud Console address is allowed", Requires: []Requirement{needModel, needPrisma, needCluster}, Run: consoleAllowed},
 		{ID: "ASMFED-ADDON-010", Name: "the Cloud SQL Auth Proxy's identity is granted", Requires: []Requirement{needModel, needCloudSQL}, Run: cloudSQLIdentity},
 		{ID: "ASMFED-ADDON-011", Name: "the Cloud SQL instance is reachable", Requires: []Requirement{needModel, needCloudSQL}, Run: cloudSQLReachable},
 	}

@@ -237,12 +237,10 @@ var variations = map[string]mutation{
 	"spec.addons.prismaCloud.consoleURL": func(f *v1alpha1.Federation) {
 		prisma(f).ConsoleURL = "https://us-east1.cloud.twistlock.com/t"
 	},
-	"spec.addons.prismaCloud.clusterAddress":         func(f *v1alpha1.Federation) { prisma(f).ClusterAddress = "us-east1.cloud.twistlock.com" },
-	"spec.addons.prismaCloud.tokenFile":              func(f *v1alpha1.Federation) { prisma(f).TokenFile = "prisma-token.txt" },
-	"spec.addons.prismaCloud.namespace":              func(f *v1alpha1.Federation) { prisma(f).Namespace = "defenders" },
-	"spec.addons.prismaCloud.version":                func(f *v1alpha1.Federation) { prisma(f).Version = "32.00.000" },
-	"spec.addons.prismaCloud.monitorServiceAccounts": func(f *v1alpha1.Federation) { prisma(f).MonitorServiceAccounts = ptr(false) },
-	"spec.addons.prismaCloud.injection":              func(f *v1alpha1.Federation) { prisma(f).Injection = ptr(false) },
+	"spec.addons.prismaCloud.clusterAddress": func(f *v1alpha1.Federation) { prisma(f).ClusterAddress = "us-east1.cloud.twistlock.com" },
+	"spec.addons.prismaCloud.tokenFile":      func(f *v1alpha1.Federation) { prisma(f).TokenFile = "prisma-token-b.txt" },
+	"spec.addons.prismaCloud.manifestFile":   func(f *v1alpha1.Federation) { prisma(f).ManifestFile = "prisma-defender-b.yaml" },
+	"spec.addons.prismaCloud.namespace":      func(f *v1alpha1.Federation) { prisma(f).Namespace = "defenders" },
 }
 
 func renameSubnet(f *v1alpha1.Federation, from, to string) {
@@ -268,7 +266,7 @@ func cloudSQL(f *v1alpha1.Federation) *v1alpha1.CloudSQLInstance {
 func prisma(f *v1alpha1.Federation) *v1alpha1.PrismaCloud {
 	if f.Spec.Addons.PrismaCloud == nil {
 		f.Spec.Addons.PrismaCloud = &v1alpha1.PrismaCloud{ConsoleURL: "https://us-west1.cloud.twistlock.com/t",
-			ClusterAddress: "us-west1.cloud.twistlock.com", TokenFile: "prisma-token.txt"}
+			ClusterAddress: "us-west1.cloud.twistlock.com", TokenFile: "prisma-token.txt", ManifestFile: "prisma-defender.yaml"}
 	}
 	return f.Spec.Addons.PrismaCloud
 }
@@ -517,6 +515,13 @@ func writeFiles(t *testing.T, dir string) {
 	write(t, filepath.Join(dir, "overlay.yaml"), []byte("apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n  values:\n    pilot:\n      env:\n        B: \"1\"\n"))
 	write(t, filepath.Join(dir, "overlay-b.yaml"), []byte("apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n  values:\n    pilot:\n      env:\n        B: \"2\"\n"))
 	write(t, filepath.Join(dir, "prisma-token.txt"), []byte("token\n"))
+	write(t, filepath.Join(dir, "prisma-token-b.txt"), []byte("token b\n"))
+	defender, err := os.ReadFile("../../samples/addons/prisma-defender.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "prisma-defender.yaml"), defender)
+	write(t, filepath.Join(dir, "prisma-defender-b.yaml"), []byte(strings.ReplaceAll(string(defender), "defender_32_07_123", "defender_32_07_124")))
 }
 
 func mustRename(t *testing.T, from, to string) {

@@ -258,12 +258,6 @@ func SetDefaults(f *Federation) {
 		if pc.Namespace == "" {
 			pc.Namespace = DefaultPrismaNamespace
 		}
-		if pc.MonitorServiceAccounts == nil {
-			pc.MonitorServiceAccounts = ptr(true)
-		}
-		if pc.Injection == nil {
-			pc.Injection = ptr(true)
-		}
 	}
 }
 

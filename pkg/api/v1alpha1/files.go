@@ -73,6 +73,7 @@ func FileRefs(f *Federation, baseDir string) []string {
 	}
 	if pc := f.Spec.Addons.PrismaCloud; pc != nil {
 		add(pc.TokenFile)
+		add(pc.ManifestFile)
 	}
 	return refs
 }

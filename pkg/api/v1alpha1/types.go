@@ -57,8 +57,7 @@ type FederationSpec struct {
 	Mesh Mesh `json:"mesh,omitempty"`
 	// Namespaces are application namespaces created in every cluster and enrolled in the mesh.
 	Namespaces []Namespace `json:"namespaces,omitempty"`
-	// Addons are the reference architecture's optional integrations: Cloud SQL (docs/addons.md);
-	// Prisma Cloud is not yet supported, and validation refuses it.
+	// Addons are the reference architecture's optional integrations (docs/addons.md).
 	Addons Addons `json:"addons,omitempty"`
 }
 
@@ -456,12 +455,8 @@ type Namespace struct {
 	DefaultNetworkPolicy *bool `json:"defaultNetworkPolicy,omitempty"`
 }
 
-// Addons are the reference architecture's optional integrations. Cloud SQL is carried out in both
-// layers (docs/addons.md). Prisma Cloud is not yet supported: validation refuses it, because the
-// tool does not carry it out yet, and a field accepted without effect would let a user believe the
-// Defenders exist; its fields are checked all the same, so a file written for them is right once
-// it is supported. Meanwhile, deploy the DaemonSet that twistcli defender export kubernetes
-// generates, with the console's address in spec.mesh.egress.allow.
+// Addons are the reference architecture's optional integrations, planned, owned, diffed,
+// destroyed and verified like the rest of the federation (docs/addons.md).
 type Addons struct {
 	// CloudSQL gives workloads access to Cloud SQL for PostgreSQL through the Cloud SQL Auth Proxy
 	// (the approach that works in a mesh: PostgreSQL negotiates TLS inside its own protocol, which an
@@ -513,20 +508,29 @@ type CloudSQLClient struct {
 	KubernetesServiceAccount string `json:"kubernetesServiceAccount,omitempty"`
 }
 
-// PrismaCloud configures Prisma Cloud Defenders (SaaS console).
+// PrismaCloud configures Prisma Cloud Defenders connected to a SaaS console. The Defender
+// manifest is the vendor's (what the Console or `twistcli defender export kubernetes` generates
+// for the tenant): the tool applies it to every cluster with its ownership and pruning, puts the
+// console token in a Secret, labels the namespace Pod Security privileged and not injected
+// (Defenders use the host network), and allows the Console address as an egress destination.
 type PrismaCloud struct {
-	// ConsoleURL is the SaaS console address, e.g. https://us-west1.cloud.twistlock.com/<tenant>.
+	// ConsoleURL is the SaaS console address, e.g. https://us-west1.cloud.twistlock.com/<tenant>;
+	// the token Secret names it beside the token.
 	ConsoleURL string `json:"consoleURL"`
-	// ClusterAddress is the host Defenders connect to, e.g. us-west1.cloud.twistlock.com.
+	// ClusterAddress is the host Defenders connect to on 443, e.g. us-west1.cloud.twistlock.com:
+	// the WS_ADDRESS of the manifest's DaemonSet, and an egress destination of the federation.
 	ClusterAddress string `json:"clusterAddress"`
-	// TokenFile holds the console API token, relative to this file. Never printed.
+	// TokenFile holds the console API token, relative to this file; it becomes the Secret
+	// prisma-cloud-token in the Defender namespace. Never printed.
 	TokenFile string `json:"tokenFile"`
-	// Namespace of the Defender DaemonSet. Default: twistlock.
+	// ManifestFile is the Defender manifest for Kubernetes, relative to this file: the DaemonSet
+	// and what twistcli ships with it (Namespace, Secret, ServiceAccount, ClusterRole,
+	// ClusterRoleBinding, Role, RoleBinding, Service), all in namespace. Its Secrets' keys are
+	// never printed.
+	ManifestFile string `json:"manifestFile"`
+	// Namespace of the Defenders; the manifest's objects must be in it. Default: twistlock.
 	Namespace string `json:"namespace,omitempty"`
-	// Version of the Defender, e.g. 20.09.366.
-	Version string `json:"version,omitempty"`
-	// MonitorServiceAccounts lets Defenders monitor service accounts. Default: true.
-	MonitorServiceAccounts *bool `json:"monitorServiceAccounts,omitempty"`
-	// Injection enrolls the Defender namespace in the mesh. Default: true.
-	Injection *bool `json:"injection,omitempty"`
+
+	// Manifest are the objects of ManifestFile, read when the file is validated with its files.
+	Manifest []map[string]any `json:"-"`
 }

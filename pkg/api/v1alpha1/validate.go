@@ -826,15 +826,9 @@ func (v *validator) namespaces() {
 	}
 }
 
-// addons refuses the add-ons, which the tool does not carry out yet: a field accepted without
-// effect would let a user believe the service accounts, bindings and Defenders exist. What they
-// will need is still checked, so that a file written for them is right once they are supported.
+// addons checks the add-ons: Cloud SQL (validate_cloudsql.go) and Prisma Cloud.
 func (v *validator) addons() {
 	a := &v.f.Spec.Addons
-	if a.PrismaCloud != nil {
-		v.errorf("spec.addons.prismaCloud", "remove it; docs/federation.md#specaddons says what to set up by hand meanwhile",
-			"not yet supported: the tool does not install Prisma Cloud Defenders")
-	}
 	v.cloudSQL(a.CloudSQL)
 	if pc := a.PrismaCloud; pc != nil {
 		p := "spec.addons.prismaCloud"
@@ -852,6 +846,7 @@ func (v *validator) addons() {
 		if len(pc.Namespace) > 63 || !dnsLabel.MatchString(pc.Namespace) {
 			v.errorf(p+".namespace", "lower-case letters, digits and dashes", "%q is not a valid namespace name", pc.Namespace)
 		}
+		v.prismaManifest(pc)
 	}
 }
 

@@ -39,7 +39,8 @@ type ApplyOptions struct {
 	// OnEvent receives progress of each change.
 	OnEvent func(plan.Event)
 	// WaitWorkloads waits for installed Deployments (istiod, the gateways) to have an available
-	// replica, and on timeout says why from their pods: image pull, crash loop, unschedulable.
+	// replica, and add-ons' DaemonSets a ready pod on every node they want, and on timeout says
+	// why from their pods: image pull, crash loop, unschedulable.
 	WaitWorkloads bool
 }
 
@@ -64,8 +65,9 @@ func Apply(ctx context.Context, r *ClusterPlan, opts ApplyOptions) (*plan.Report
 		return nil, err
 	}
 	steps := plan.StepsFor(r.Plan, func(c plan.Change) func(context.Context, func(string)) error {
+		// What the API server and pods say may quote an image path with its registry token.
 		return func(ctx context.Context, progress func(string)) error {
-			return a.change(ctx, c, progress)
+			return redactedError(a.change(ctx, c, func(s string) { progress(federation.RedactRegistryTokens(s)) }))
 		}
 	})
 	// The inventory's final write also waits for the deletions in its cluster.
@@ -230,6 +232,10 @@ func (a *applier) write(ctx context.Context, c plan.Change, progress func(string
 	case federation.RoleWorkload:
 		if a.opts.WaitWorkloads {
 			return a.waitWorkload(ctx, o, progress)
+		}
+	case federation.RoleDaemonSet:
+		if a.opts.WaitWorkloads {
+			return a.waitDaemonSet(ctx, o, progress)
 		}
 	case federation.RoleNamespace:
 		return a.waitNamespace(ctx, o.ref, progress)
@@ -547,4 +553,17 @@ func (a *applier) poll(parent context.Context, what string, progress func(string
 		case <-time.After(a.opts.PollInterval):
 		}
 	}
+}
+
+// redactedError is err, or, when its message names a Prisma Cloud image with its registry token,
+// an error of the same message with the token redacted.
+func redactedError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if redacted := federation.RedactRegistryTokens(msg); redacted != msg {
+		return errors.New(redacted)
+	}
+	return err
 }

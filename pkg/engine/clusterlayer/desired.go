@@ -56,7 +56,7 @@ func inventoryName(fed string) string { return InventoryPrefix + fed }
 // desiredObjects turns the model's objects of every cluster into the layer's, normalised the one
 // way every desired object is, and adds each cluster's inventory. Values only known live (remote
 // secrets' kubeconfigs, cacerts, token generations) are filled in by complete.
-func desiredObjects(d *federation.Desired, cred *IngressCredential) (map[string][]*object, error) {
+func desiredObjects(d *federation.Desired, cred *IngressCredential, addonSecrets map[string]map[string]any) (map[string][]*object, error) {
 	remotes := map[plan.Address]*federation.RemoteSecret{}
 	for i := range d.RemoteSecrets {
 		remotes[d.RemoteSecrets[i].Address] = &d.RemoteSecrets[i]
@@ -85,6 +85,13 @@ func desiredObjects(d *federation.Desired, cred *IngressCredential) (map[string]
 					data["ca.crt"] = base64.StdEncoding.EncodeToString(cred.CAPEM)
 				}
 				o.u.Object["data"] = data
+				o.res.Fields = objectFields(o.u)
+			case federation.RoleAddonSecret:
+				data, ok := addonSecrets[ko.Namespace+"/"+ko.Name]
+				if !ok {
+					return nil, fmt.Errorf("%s: the add-on's secret was not read (%s)", ko.Address, ko.Pending)
+				}
+				o.u.Object["data"] = runtime.DeepCopyJSONValue(data)
 				o.res.Fields = objectFields(o.u)
 			case federation.RoleMeshConfig:
 				// Compared by the keys the tool sets; written merged into the live config.
@@ -164,7 +171,7 @@ func fromModel(ko federation.KubeObject) (*object, error) {
 		Reason:    ko.Reason,
 		DependsOn: ko.DependsOn,
 		Immutable: k.immutable,
-		Sensitive: k.sensitive,
+		Sensitive: sensitiveFields(k),
 	}}, nil
 }
 

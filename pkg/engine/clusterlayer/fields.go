@@ -38,11 +38,13 @@ var kinds = map[string]kind{
 	"ClusterRoleBinding": {gvr: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}, apiVersion: "rbac.authorization.k8s.io/v1", immutable: []string{"roleRef"}},
 
 	// Kinds of the control plane Istio's library renders.
-	"CustomResourceDefinition":       {gvr: schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}, apiVersion: "apiextensions.k8s.io/v1"},
-	"Role":                           {gvr: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"}, apiVersion: "rbac.authorization.k8s.io/v1", namespaced: true},
-	"RoleBinding":                    {gvr: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"}, apiVersion: "rbac.authorization.k8s.io/v1", namespaced: true, immutable: []string{"roleRef"}},
-	"Service":                        {gvr: schema.GroupVersionResource{Version: "v1", Resource: "services"}, apiVersion: "v1", namespaced: true},
-	"Deployment":                     {gvr: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, apiVersion: "apps/v1", namespaced: true},
+	"CustomResourceDefinition": {gvr: schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}, apiVersion: "apiextensions.k8s.io/v1"},
+	"Role":                     {gvr: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"}, apiVersion: "rbac.authorization.k8s.io/v1", namespaced: true},
+	"RoleBinding":              {gvr: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"}, apiVersion: "rbac.authorization.k8s.io/v1", namespaced: true, immutable: []string{"roleRef"}},
+	"Service":                  {gvr: schema.GroupVersionResource{Version: "v1", Resource: "services"}, apiVersion: "v1", namespaced: true},
+	"Deployment":               {gvr: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, apiVersion: "apps/v1", namespaced: true},
+	// Add-ons' kinds (the Prisma Cloud Defenders).
+	"DaemonSet":                      {gvr: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, apiVersion: "apps/v1", namespaced: true},
 	"HorizontalPodAutoscaler":        {gvr: schema.GroupVersionResource{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"}, apiVersion: "autoscaling/v2", namespaced: true},
 	"PodDisruptionBudget":            {gvr: schema.GroupVersionResource{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"}, apiVersion: "policy/v1", namespaced: true},
 	"MutatingWebhookConfiguration":   {gvr: schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "mutatingwebhookconfigurations"}, apiVersion: "admissionregistration.k8s.io/v1"},
@@ -100,6 +102,36 @@ func parseAddress(a plan.Address) (ref, error) {
 // objectFields are the managed fields of an object as a plan shows them: its labels and
 // annotations, and each top-level field other than apiVersion, kind, metadata and status.
 func objectFields(u *unstructured.Unstructured) map[string]any {
+	f := rawFields(u)
+	redacted, tokens := federation.RedactRegistryTokensIn(f)
+	if len(tokens) == 0 {
+		return f
+	}
+	f = redacted.(map[string]any)
+	f[fieldRegistryTokens] = stringList(tokens)
+	return f
+}
+
+// fieldRegistryTokens holds the access tokens of the Prisma Cloud image paths in an object's
+// fields (registry-auth.twistlock.com/tw_<token>/...): its other fields show the images with the
+// token redacted, and this one, sensitive, makes a new token a change that plans show as a hash.
+const fieldRegistryTokens = "registryTokens"
+
+// sensitiveFields are a kind's sensitive fields and fieldRegistryTokens, which any object may have.
+func sensitiveFields(k kind) []string {
+	return append(slices.Clone(k.sensitive), fieldRegistryTokens)
+}
+
+func stringList(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+// rawFields are objectFields before the registry tokens are redacted.
+func rawFields(u *unstructured.Unstructured) map[string]any {
 	f := map[string]any{}
 	if l := u.GetLabels(); len(l) > 0 {
 		f["labels"] = stringMap(l)

@@ -58,6 +58,9 @@ type Options struct {
 	// Adopt takes desired objects that exist without the federation's labels into its
 	// ownership when nothing that forces replacement differs (see adopt.go).
 	Adopt bool
+	// AddonSecrets are the data of the add-ons' Secrets (federation.RoleAddonSecret) as the files
+	// hold them, by namespace/name: the same in every cluster.
+	AddonSecrets map[string]map[string]any
 }
 
 // ClusterPlan is the cluster side's plan together with what it was made from, which Apply needs
@@ -114,7 +117,7 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	if err != nil {
 		return nil, err
 	}
-	want, err := desiredObjects(d, opts.IngressCredential)
+	want, err := desiredObjects(d, opts.IngressCredential, opts.AddonSecrets)
 	if err != nil {
 		return nil, err
 	}
@@ -328,7 +331,7 @@ func (r *ClusterPlan) liveObject(rf ref, u *unstructured.Unstructured) *object {
 		Group:     "cluster " + rf.Cluster,
 		Owned:     owned(u, r.fed),
 		Immutable: k.immutable,
-		Sensitive: k.sensitive,
+		Sensitive: sensitiveFields(k),
 	}}
 	if rf.Namespace != "" {
 		o.res.DependsOn = []plan.Address{plan.ObjectAddress(rf.Cluster, "", "Namespace", rf.Namespace)}
