@@ -183,7 +183,7 @@ func TestFlagValidation(t *testing.T) {
 		{"validate without file", []string{"validate"}, "no federation file: pass -f FILE"},
 		{"validate bad output", []string{"validate", "-f", twoCluster, "-o", "xml"}, `unknown output format "xml": use text or json`},
 		{"show-defaults with json", []string{"validate", "-f", twoCluster, "--show-defaults", "-o", "json"}, "--show-defaults prints YAML: drop -o json"},
-		{"render derived and manifests", []string{"render", "-f", twoCluster, "--derived", "--manifests"}, "--derived, --manifests and --graph print different things: pass one of them"},
+		{"render derived and manifests", []string{"render", "-f", twoCluster, "--derived", "--manifests"}, "--derived, --manifests, --graph and --addon print different things: pass one of them"},
 		{"render unknown cluster", []string{"render", "-f", twoCluster, "--derived", "--cluster", "nope"}, `no cluster "nope" in the federation (clusters: cluster3, cluster4)`},
 		{"version bad output", []string{"version", "-o", "xml"}, `unknown output format "xml": use text, json or yaml`},
 		{"missing file", []string{"validate", "-f", "does-not-exist.yaml"}, "read federation file: open does-not-exist.yaml: no such file or directory"},

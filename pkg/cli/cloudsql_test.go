@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 )
 
@@ -24,14 +25,11 @@ import (
 // Google Cloud side again.
 func TestCloudSQLAddonSandbox(t *testing.T) {
 	sb := startSandbox(t)
-	dir := t.TempDir()
-	caInit(t, dir)
-	data, err := os.ReadFile("../../samples/addons/federation.yaml")
+	// The whole sample (the Prisma Cloud add-on's files too), with a root of its own.
+	file := fedtest.WithRoot(t, "../../samples/addons/federation.yaml")
+	dir := filepath.Dir(file)
+	data, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, "federation.yaml")
-	if err := os.WriteFile(file, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := sb.srv.SeedSQLInstance(&sqladmin.DatabaseInstance{Name: "orders-db", Project: "asm-multicluster-demo", Region: "us-west2",
@@ -88,7 +86,7 @@ func TestCloudSQLAddonSandbox(t *testing.T) {
 			t.Errorf("%s: ksa-sqlproxy is annotated %q, want %q", c, got, email)
 		}
 	}
-	r = runAgainst(t, sb, "verify", "-f", file, "--only", "ASMFED-ADDON-*")
+	r = runAgainst(t, sb, "verify", "-f", file, "--only", "ASMFED-ADDON-01*")
 	for _, want := range []string{"√ " + email + ": roles/cloudsql.client on project asm-multicluster-demo", "√ " + email + ": roles/iam.workloadIdentityUser for " + wi,
 		"√ cluster4/sample/ksa-sqlproxy: iam.gke.io/gcp-service-account=" + email,
 		"√ asm-multicluster-demo:us-west2:orders-db: POSTGRES_16, RUNNABLE, private IP 10.20.0.3 on projects/asm-multicluster-demo/global/networks/asm-vpc"} {
@@ -107,7 +105,7 @@ func TestCloudSQLAddonSandbox(t *testing.T) {
 		Settings:    &sqladmin.Settings{IpConfiguration: &sqladmin.IpConfiguration{PrivateNetwork: "projects/asm-multicluster-demo/global/networks/default"}}}); err != nil {
 		t.Fatal(err)
 	}
-	r = runAgainst(t, sb, "verify", "-f", file, "--only", "ASMFED-ADDON-*")
+	r = runAgainst(t, sb, "verify", "-f", file, "--only", "ASMFED-ADDON-01*")
 	wiHint := "gcloud iam service-accounts add-iam-policy-binding " + email + " --project asm-multicluster-demo --role=roles/iam.workloadIdentityUser --member='" + wi + "'"
 	annotateHint := "kubectl --context cluster4 -n sample annotate serviceaccount ksa-sqlproxy iam.gke.io/gcp-service-account=" + email + " --overwrite"
 	for _, want := range []string{"× " + email + ": its roles/iam.workloadIdentityUser does not include " + wi, wiHint,

@@ -185,7 +185,7 @@ type repeated struct {
 // word, still fails or warns for that subject, but refers to the first check instead of repeating
 // a message and hint that may run to several lines.
 func collapse(f Finding, check string, first map[repeated]string) Finding {
-	if f.Status != Fail && f.Status != Warn {
+	if (f.Status != Fail && f.Status != Warn) || f.Message == "" {
 		return f
 	}
 	key := repeated{subject: f.Subject, message: f.Message, hint: f.Hint, status: f.Status}

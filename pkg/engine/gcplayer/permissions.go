@@ -58,6 +58,13 @@ var changePermissions = map[string]map[plan.Action][]string{
 	plan.KindXpnService: {},
 	plan.KindIAMBinding: {
 		plan.Create: {"resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"},
+		plan.Delete: {"resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"},
+	},
+	// The Cloud SQL add-on's Google service account.
+	plan.KindServiceAccount: {
+		plan.Create: {"iam.serviceAccounts.create", "iam.serviceAccounts.get"},
+		plan.Update: {"iam.serviceAccounts.update"},
+		plan.Delete: {"iam.serviceAccounts.delete"},
 	},
 	plan.KindCluster: {
 		plan.Create: {"container.clusters.create", "iam.serviceAccounts.actAs"},
@@ -80,6 +87,10 @@ var changePermissions = map[string]map[plan.Action][]string{
 		plan.Update: {"gkehub.features.update"},
 	},
 }
+
+// serviceAccountBindingPermissions replace the project's IAM permissions for a binding on a
+// service account's own policy (the Cloud SQL add-on's Workload Identity bindings).
+var serviceAccountBindingPermissions = []string{"iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"}
 
 // subnetBindingPermissions replace the project's IAM permissions for a binding on a subnetwork.
 var subnetBindingPermissions = []string{"compute.subnetworks.getIamPolicy", "compute.subnetworks.setIamPolicy"}
@@ -106,6 +117,8 @@ type predefinedRole struct {
 var predefinedRoles = []predefinedRole{
 	{"roles/serviceusage.serviceUsageAdmin", []string{"serviceusage.services.enable"}},
 	{"roles/iam.serviceAccountUser", []string{"iam.serviceAccounts.actAs"}},
+	{"roles/iam.serviceAccountAdmin", []string{"iam.serviceAccounts.create", "iam.serviceAccounts.get", "iam.serviceAccounts.update",
+		"iam.serviceAccounts.delete", "iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"}},
 	{"roles/compute.networkUser", []string{"compute.subnetworks.use"}},
 	{"roles/resourcemanager.projectIamAdmin", []string{"resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"}},
 	{"roles/compute.securityAdmin", []string{"compute.firewalls.create", "compute.firewalls.update", "compute.firewalls.delete",

@@ -211,6 +211,13 @@ func preflightNeeds(r *CloudPlan) *needs {
 			for _, perm := range subnetBindingPermissions {
 				need(resource, perm, by)
 			}
+		} else if ref, ok := o.msg.(saPolicyRef); ok && c.Kind == plan.KindIAMBinding {
+			// A binding on a service account is the service account's own policy, tested on its
+			// project, where a grant covers every service account (one on the account alone is
+			// not seen, and reported missing).
+			for _, perm := range serviceAccountBindingPermissions {
+				need("projects/"+ref.project, perm, by)
+			}
 		} else {
 			for _, perm := range permissionsFor(c.Kind, c.Action) {
 				need("projects/"+o.project, perm, by)
