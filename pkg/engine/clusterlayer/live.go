@@ -14,15 +14,18 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/tools/pager"
 
 	"github.com/asmfed/kubectl-asmfed/internal/pemcert"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
@@ -193,95 +196,212 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	return r, nil
 }
 
-// readLive reads, per cluster and in parallel, the inventory and then every object that is
-// desired or listed in it.
+// readLive reads what the federation concerns in every cluster, the clusters in parallel: first
+// the objects the model wants, then those the cluster's inventory lists beyond them (see resolve).
 func (r *ClusterPlan) readLive(ctx context.Context, want map[string][]*object) error {
-	var mu sync.Mutex
+	rd := &liveReader{r: r, sem: make(chan struct{}, r.opts.ReadParallelism)}
 	g, gctx := errgroup.WithContext(ctx)
-	sem := make(chan struct{}, r.opts.ReadParallelism)
-	get := func(rf ref) (*unstructured.Unstructured, error) {
-		sem <- struct{}{}
-		defer func() { <-sem }()
-		mu.Lock()
-		r.Calls[rf.Cluster]++
-		mu.Unlock()
-		u, err := get(gctx, r.clients, rf)
-		if apierrors.IsNotFound(err) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, readError(rf, err)
-		}
-		return u, nil
-	}
-	record := func(rf ref, u *unstructured.Unstructured) {
-		if u == nil {
-			return
-		}
-		if u.GetDeletionTimestamp() != nil {
-			return // going away: nothing to delete, and apply recreates it once it is gone
-		}
-		o := r.liveObject(rf, u)
-		mu.Lock()
-		r.live[o.res.Address] = o
-		mu.Unlock()
-	}
 	for cluster, objs := range want {
 		g.Go(func() error {
-			invRef := ref{Cluster: cluster, Namespace: federation.IstioNamespace, Kind: "ConfigMap", Name: inventoryName(r.fed)}
-			inv, err := get(invRef)
+			refs := map[plan.Address]ref{}
+			var invRef ref
+			for _, o := range objs {
+				refs[o.res.Address] = o.ref
+				if o.role == roleInventory {
+					invRef = o.ref
+				}
+			}
+			found, err := rd.resolve(gctx, cluster, refs, nil, true)
 			if err != nil {
 				return err
 			}
-			record(invRef, inv)
-			refs := map[plan.Address]ref{}
-			for _, o := range objs {
-				if o.role != roleInventory {
-					refs[o.res.Address] = o.ref
-				}
-			}
-			if inv != nil && owned(inv, r.fed) {
+			if inv := found[invRef.Address()]; inv != nil && owned(inv, r.fed) {
 				addrs := parseInventory(inv)
-				mu.Lock()
-				r.inventories[cluster] = addrs
-				mu.Unlock()
+				more := map[plan.Address]ref{}
 				for _, a := range addrs {
 					rf, err := parseAddress(a)
 					if err != nil || rf.Cluster != cluster {
 						continue // not an address this tool writes; never acted on
 					}
-					refs[a] = rf
+					if _, read := refs[a]; !read {
+						more[a] = rf
+					}
 				}
+				// Only what is still the federation's matters of an address the model no longer
+				// wants: it is deleted. Absent, or without the mark, it is left alone either way,
+				// so the labelled lists say all there is to know.
+				if found, err = rd.resolve(gctx, cluster, more, found, false); err != nil {
+					return err
+				}
+				maps.Copy(refs, more)
+				rd.mu.Lock()
+				r.inventories[cluster] = addrs
+				rd.mu.Unlock()
 			}
-			cg, cctx := errgroup.WithContext(gctx)
-			for _, rf := range refs {
-				cg.Go(func() error {
-					if cctx.Err() != nil {
-						return cctx.Err()
-					}
-					u, err := get(rf)
-					if err != nil {
-						return err
-					}
-					record(rf, u)
-					return nil
-				})
+			rd.mu.Lock()
+			defer rd.mu.Unlock()
+			for a, u := range found {
+				if u.GetDeletionTimestamp() != nil {
+					continue // going away: nothing to delete, and apply recreates it once it is gone
+				}
+				o := r.liveObject(refs[a], u)
+				r.live[o.res.Address] = o
 			}
-			return cg.Wait()
+			return nil
 		})
 	}
 	return g.Wait()
 }
 
+// liveReader reads objects of one plan, counting its calls and bounding how many run at once
+// across all clusters; each cluster's own client also keeps to its rate limit (kube.DefaultQPS).
+type liveReader struct {
+	r   *ClusterPlan
+	sem chan struct{}
+	mu  sync.Mutex
+}
+
+// listKey is a collection read in one call: a kind in a namespace, or a cluster-scoped kind.
+type listKey struct{ kind, namespace string }
+
+// resolve reads the objects refs name in one cluster and adds those that exist to found (a new
+// map when nil): one list per kind and namespace, selected by the federation's ownership labels,
+// then, with getMissing, a GET for each name its list did not return. The labels keep the lists
+// to the federation's own objects however much else the namespace holds (Helm's release Secrets,
+// other teams' CRDs), and the GETs still find what the model wants that exists without them: an
+// object someone else made, which the plan reports as a conflict. A GET is for an object the plan
+// creates or cannot touch: a converged federation costs one call per kind and namespace, however
+// many objects it holds.
+func (rd *liveReader) resolve(ctx context.Context, cluster string, refs map[plan.Address]ref, found map[plan.Address]*unstructured.Unstructured, getMissing bool) (map[plan.Address]*unstructured.Unstructured, error) {
+	if found == nil {
+		found = map[plan.Address]*unstructured.Unstructured{}
+	}
+	groups := map[listKey][]ref{}
+	for _, rf := range refs {
+		k := listKey{rf.Kind, rf.Namespace}
+		groups[k] = append(groups[k], rf)
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	for k, want := range groups {
+		g.Go(func() error {
+			listed, err := rd.list(gctx, cluster, k)
+			if err != nil {
+				return err
+			}
+			mg, mctx := errgroup.WithContext(gctx)
+			for _, rf := range want {
+				if u := listed[rf.Name]; u != nil {
+					mu.Lock()
+					found[rf.Address()] = u
+					mu.Unlock()
+					continue
+				}
+				if !getMissing {
+					continue
+				}
+				mg.Go(func() error {
+					u, err := rd.get(mctx, rf)
+					if err != nil || u == nil {
+						return err
+					}
+					mu.Lock()
+					found[rf.Address()] = u
+					mu.Unlock()
+					return nil
+				})
+			}
+			return mg.Wait()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return found, nil
+}
+
+// call runs one request of a cluster within the read bound, and counts it.
+func (rd *liveReader) call(ctx context.Context, cluster string, f func() error) error {
+	select {
+	case rd.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-rd.sem }()
+	rd.mu.Lock()
+	rd.r.Calls[cluster]++
+	rd.mu.Unlock()
+	return f()
+}
+
+// list reads a kind's objects in a namespace that carry the federation's ownership labels, by
+// name, page by page. A kind the cluster does not serve (Istio's before its CRDs) has none.
+func (rd *liveReader) list(ctx context.Context, cluster string, k listKey) (map[string]*unstructured.Unstructured, error) {
+	kd := kinds[k.kind]
+	var ri dynamic.ResourceInterface = rd.r.clients.Dynamic(cluster).Resource(kd.gvr)
+	if kd.namespaced {
+		ri = rd.r.clients.Dynamic(cluster).Resource(kd.gvr).Namespace(k.namespace)
+	}
+	selector := labels.SelectorFromSet(labels.Set{federation.KubeLabelManagedBy: federation.ManagedByValue, federation.KubeLabelFederation: rd.r.fed}).String()
+	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		var l *unstructured.UnstructuredList
+		err := rd.call(ctx, cluster, func() error {
+			var err error
+			l, err = ri.List(ctx, opts)
+			return err
+		})
+		return l, err
+	})
+	out := map[string]*unstructured.Unstructured{}
+	err := p.EachListItem(ctx, metav1.ListOptions{LabelSelector: selector}, func(obj runtime.Object) error {
+		if u, ok := obj.(*unstructured.Unstructured); ok {
+			out[u.GetName()] = u
+		}
+		return nil
+	})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		what := cluster + "/" + k.kind
+		if k.namespace != "" {
+			what = cluster + "/" + k.namespace + "/" + k.kind
+		}
+		return nil, fmt.Errorf("list %s objects labelled %s: %w%s", what, selector, err, accessHint(err))
+	}
+	return out, nil
+}
+
+// get reads one object; nil when it does not exist.
+func (rd *liveReader) get(ctx context.Context, rf ref) (*unstructured.Unstructured, error) {
+	var u *unstructured.Unstructured
+	err := rd.call(ctx, rf.Cluster, func() error {
+		var err error
+		u, err = get(ctx, rd.r.clients, rf)
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, readError(rf, err)
+	}
+	return u, nil
+}
+
 func readError(rf ref, err error) error {
-	hint := ""
+	return fmt.Errorf("read %s: %w%s", rf.Address(), err, accessHint(err))
+}
+
+// accessHint says what to do about a request the API server refused.
+func accessHint(err error) string {
 	switch {
 	case apierrors.IsForbidden(err):
-		hint = " (hint: the credentials used for this cluster lack permission; the tool needs cluster-admin to manage namespaces, RBAC and secrets)"
+		return " (hint: the credentials used for this cluster lack permission; the tool needs cluster-admin to manage namespaces, RBAC and secrets)"
 	case apierrors.IsUnauthorized(err):
-		hint = " (hint: the credentials were rejected; refresh them or check the kubeconfig context)"
+		return " (hint: the credentials were rejected; refresh them or check the kubeconfig context)"
 	}
-	return fmt.Errorf("read %s: %w%s", rf.Address(), err, hint)
+	return ""
 }
 
 func parseInventory(u *unstructured.Unstructured) []plan.Address {
