@@ -31,6 +31,19 @@ const (
 // Desired.Unresolved. It returns an error only for input that validation should have rejected,
 // naming the field.
 func Compile(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
+	return compile(f, facts, true)
+}
+
+// CompileGoogleCloud is Compile without the clusters' Kubernetes objects (every
+// Desired.Clusters[i].Objects is empty): what the Google Cloud side reads depends on nothing
+// else, and those objects, a reader account and a remote secret for every ordered pair of
+// clusters, are most of the work of compiling a large federation (40,200 objects for 100
+// clusters).
+func CompileGoogleCloud(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
+	return compile(f, facts, false)
+}
+
+func compile(f *v1alpha1.Federation, facts Facts, objects bool) (*Desired, error) {
 	if f == nil {
 		return nil, fmt.Errorf("compile federation: nil federation")
 	}
@@ -77,8 +90,10 @@ func Compile(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
 	d.FleetMemberships = c.fleetMemberships()
 	d.CallerRoles = c.clusterAccess(d)
 	d.MeshFeature = c.meshFeature(d.FleetMemberships)
-	if err := c.clusterObjects(d); err != nil {
-		return nil, err
+	if objects {
+		if err := c.clusterObjects(d); err != nil {
+			return nil, err
+		}
 	}
 	if len(c.unresolved) > 0 {
 		d.Unresolved = slices.Sorted(maps.Keys(c.unresolved))

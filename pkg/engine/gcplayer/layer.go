@@ -151,9 +151,10 @@ func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, e
 	return r, nil
 }
 
-// readFor compiles the federation offline, which says what to read, and reads it.
+// readFor compiles the federation's Google Cloud side offline, which says what to read, and reads
+// it.
 func (e *Layer) readFor(ctx context.Context, f *v1alpha1.Federation) (*federation.Desired, *snapshot, error) {
-	offline, err := federation.Compile(f, federation.Facts{})
+	offline, err := federation.CompileGoogleCloud(f, federation.Facts{})
 	if err != nil {
 		return nil, nil, err
 	}
