@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -19,7 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -154,10 +155,9 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	if err := r.retainCRDsInUse(ctx, &warnings); err != nil {
 		return nil, err
 	}
-	// Live objects are reduced to the shape of the now complete desired objects.
-	for addr, l := range r.live {
-		r.live[addr] = r.liveObject(l.ref, l.u)
-	}
+	// Live objects are reduced to the shape of the now complete desired objects, once, a cluster
+	// at a time on each processor.
+	r.reduceLive()
 
 	var dres, lres []plan.Resource
 	for _, o := range r.desired {
@@ -194,6 +194,32 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	sort.Strings(p.Warnings)
 	r.Plan = p
 	return r, nil
+}
+
+// reduceLive turns every live object as read into the plan resource liveObject makes of it.
+func (r *ClusterPlan) reduceLive() {
+	byCluster := map[string][]*object{}
+	for _, l := range r.live {
+		byCluster[l.ref.Cluster] = append(byCluster[l.ref.Cluster], l)
+	}
+	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, objs := range byCluster {
+		g.Go(func() error {
+			reduced := make([]*object, len(objs))
+			for i, l := range objs {
+				reduced[i] = r.liveObject(l.ref, l.u)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, o := range reduced {
+				r.live[o.res.Address] = o
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // liveObject cannot fail
 }
 
 // readLive reads what the federation concerns in every cluster, the clusters in parallel: first
@@ -244,7 +270,7 @@ func (r *ClusterPlan) readLive(ctx context.Context, want map[string][]*object) e
 				if u.GetDeletionTimestamp() != nil {
 					continue // going away: nothing to delete, and apply recreates it once it is gone
 				}
-				o := r.liveObject(refs[a], u)
+				o := r.seenObject(refs[a], u)
 				r.live[o.res.Address] = o
 			}
 			return nil
@@ -343,7 +369,7 @@ func (rd *liveReader) list(ctx context.Context, cluster string, k listKey) (map[
 		ri = rd.r.clients.Dynamic(cluster).Resource(kd.gvr).Namespace(k.namespace)
 	}
 	selector := labels.SelectorFromSet(labels.Set{federation.KubeLabelManagedBy: federation.ManagedByValue, federation.KubeLabelFederation: rd.r.fed}).String()
-	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (kruntime.Object, error) {
 		var l *unstructured.UnstructuredList
 		err := rd.call(ctx, cluster, func() error {
 			var err error
@@ -353,7 +379,7 @@ func (rd *liveReader) list(ctx context.Context, cluster string, k listKey) (map[
 		return l, err
 	})
 	out := map[string]*unstructured.Unstructured{}
-	err := p.EachListItem(ctx, metav1.ListOptions{LabelSelector: selector}, func(obj runtime.Object) error {
+	err := p.EachListItem(ctx, metav1.ListOptions{LabelSelector: selector}, func(obj kruntime.Object) error {
 		if u, ok := obj.(*unstructured.Unstructured); ok {
 			out[u.GetName()] = u
 		}
@@ -428,9 +454,9 @@ func inventoryData(addrs []plan.Address) string {
 	return strings.Join(s, "\n")
 }
 
-// liveObject reduces a live object to a plan resource: the fields the desired object of the
-// same address manages, or its ownership labels and top-level fields when nothing wants it.
-func (r *ClusterPlan) liveObject(rf ref, u *unstructured.Unstructured) *object {
+// seenObject is a live object as read, with its address, role and ownership but no fields yet:
+// what the plan decides by before the desired objects are complete, when liveObject reduces it.
+func (r *ClusterPlan) seenObject(rf ref, u *unstructured.Unstructured) *object {
 	k := kinds[rf.Kind]
 	o := &object{ref: rf, u: u, res: plan.Resource{
 		Address:   rf.Address(),
@@ -446,18 +472,27 @@ func (r *ClusterPlan) liveObject(rf ref, u *unstructured.Unstructured) *object {
 	if rf.Kind == "Namespace" {
 		o.res.Protected = true
 	}
+	if d := r.desired[o.res.Address]; d != nil {
+		o.role = d.role
+		if d.shared {
+			// The managed control plane's own object: the tool sets its fields in it whoever
+			// created it, and leaves the rest alone.
+			o.res.Owned = true
+		}
+	}
+	return o
+}
+
+// liveObject reduces a live object to a plan resource: the fields the desired object of the
+// same address manages, or its ownership labels and top-level fields when nothing wants it.
+func (r *ClusterPlan) liveObject(rf ref, u *unstructured.Unstructured) *object {
+	o := r.seenObject(rf, u)
 	d := r.desired[o.res.Address]
 	if d == nil {
 		o.res.Fields = deletedFields(u)
 		return o
 	}
-	o.role = d.role
 	o.res.Fields = liveFields(u, d.res.Fields)
-	if d.shared {
-		// The managed control plane's own object: the tool sets its fields in it whoever
-		// created it, and leaves the rest alone.
-		o.res.Owned = true
-	}
 	switch d.role {
 	case federation.RoleMeshConfig:
 		want, _ := d.res.Fields[fieldMeshConfig].(map[string]any)
@@ -502,6 +537,8 @@ func (r *ClusterPlan) complete(warnings *[]string) error {
 		o.res.Fields[fieldTokenGeneration] = gen
 	}
 	warned := map[string]bool{}
+	var fill errgroup.Group
+	fill.SetLimit(runtime.GOMAXPROCS(0))
 	for _, o := range r.desired {
 		switch o.role {
 		case federation.RoleRemoteSecret:
@@ -514,29 +551,35 @@ func (r *ClusterPlan) complete(warnings *[]string) error {
 				warned[rs.Target] = true
 				*warnings = append(*warnings, fmt.Sprintf("remote secrets for %s point at %s, the address this tool reaches it at: set peerAPIServer (or the caller's PeerServers) to the address its peers' pods reach", rs.Target, server))
 			}
-			data := pendingData
-			if !r.pendingToken(o) {
-				token, ca := tokenOf(r.live[tokenAddr].u)
-				if len(ca) == 0 {
-					ca = caData(r.clients, rs.Target)
+			pending := r.pendingToken(o)
+			// Writing the kubeconfigs, one for every ordered pair of clusters, is most of a large
+			// plan's own work: it is shared among the processors.
+			fill.Go(func() error {
+				data := pendingData
+				if !pending {
+					token, ca := tokenOf(r.live[tokenAddr].u)
+					if len(ca) == 0 {
+						ca = caData(r.clients, rs.Target)
+					}
+					kc, err := remoteKubeconfig(rs.DataKey, server, ca, token)
+					if err != nil {
+						return err
+					}
+					data = base64.StdEncoding.EncodeToString(kc)
 				}
-				kc, err := remoteKubeconfig(rs.DataKey, server, ca, token)
-				if err != nil {
+				if err := unstructured.SetNestedField(o.u.Object, map[string]any{rs.DataKey: data}, "data"); err != nil {
 					return err
 				}
-				data = base64.StdEncoding.EncodeToString(kc)
-			}
-			if err := unstructured.SetNestedField(o.u.Object, map[string]any{rs.DataKey: data}, "data"); err != nil {
-				return err
-			}
-			o.res.Fields = objectFields(o.u)
-			o.res.Fields[fieldServer] = server
+				o.res.Fields = objectFields(o.u)
+				o.res.Fields[fieldServer] = server
+				return nil
+			})
 		case federation.RoleCACerts:
 			o.res.Fields[fieldRootFingerprint] = r.opts.CARoot.Fingerprint()
 			o.res.Fields[fieldIntermediate] = intermediateOK
 		}
 	}
-	return nil
+	return fill.Wait()
 }
 
 // departedPeers names the peers whose reader accounts the federation applied, still owns and no
