@@ -59,6 +59,7 @@ func BenchmarkPlan(b *testing.B) {
 			proxy.latency.Store(int64(50 * time.Millisecond))
 			calls := 0
 			heap := testutil.StartHeapPeak(time.Millisecond)
+			cpu := testutil.CPUTime()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				r, err := clusterlayer.Plan(ctx, configs, d, opts)
@@ -71,6 +72,7 @@ func BenchmarkPlan(b *testing.B) {
 				calls += total(r.Calls)
 			}
 			b.StopTimer()
+			b.ReportMetric(float64((testutil.CPUTime()-cpu).Milliseconds())/float64(b.N), "cpu-ms/plan")
 			b.ReportMetric(float64(heap.Stop())/1e6, "peak-heap-MB")
 			b.ReportMetric(float64(calls)/float64(b.N), "calls/plan")
 			b.ReportMetric(float64(objects), "objects")

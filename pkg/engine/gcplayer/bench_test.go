@@ -65,6 +65,7 @@ func BenchmarkPlan(b *testing.B) {
 			srv.SetLatency(&gcpfake.Latency{Call: map[string]time.Duration{"*": 50 * time.Millisecond}, Scale: 1})
 			srv.ResetCounters()
 			heap := testutil.StartHeapPeak(time.Millisecond)
+			cpu := testutil.CPUTime()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				r, err := e.Plan(ctx, f)
@@ -76,6 +77,7 @@ func BenchmarkPlan(b *testing.B) {
 				}
 			}
 			b.StopTimer()
+			b.ReportMetric(float64((testutil.CPUTime()-cpu).Milliseconds())/float64(b.N), "cpu-ms/plan")
 			b.ReportMetric(float64(heap.Stop())/1e6, "peak-heap-MB")
 			b.ReportMetric(float64(srv.TotalCalls())/float64(b.N), "calls/plan")
 		})
