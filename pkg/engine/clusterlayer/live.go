@@ -500,7 +500,13 @@ func (r *ClusterPlan) liveObject(rf ref, u *unstructured.Unstructured) *object {
 	case federation.RoleReaderToken:
 		o.res.Fields[fieldTokenGeneration] = generation(u.GetAnnotations())
 	case federation.RoleRemoteSecret:
-		o.res.Fields[fieldServer] = kubeconfigServer(u, d.remote.DataKey)
+		// The same kubeconfig names the same server: parsing it, a YAML document for every
+		// ordered pair of clusters, is left for the ones that differ.
+		if key := d.remote.DataKey; sameData(u, d.u, key) {
+			o.res.Fields[fieldServer] = d.res.Fields[fieldServer]
+		} else {
+			o.res.Fields[fieldServer] = kubeconfigServer(u, key)
+		}
 	case federation.RoleCACerts:
 		data := secretData(u)
 		if fp := rootFingerprintOf(data); fp != "" {
@@ -680,6 +686,13 @@ func remoteKubeconfig(name, server string, ca []byte, token string) ([]byte, err
 		return nil, fmt.Errorf("encode the kubeconfig of remote secret for %s: %w", name, err)
 	}
 	return out, nil
+}
+
+// sameData reports whether two Secrets hold the same encoded value under key.
+func sameData(a, b *unstructured.Unstructured, key string) bool {
+	va, okA, _ := unstructured.NestedString(a.Object, "data", key)
+	vb, okB, _ := unstructured.NestedString(b.Object, "data", key)
+	return okA && okB && va == vb
 }
 
 // kubeconfigServer reads the server of the kubeconfig under key of a remote secret.
