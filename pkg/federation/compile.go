@@ -53,6 +53,7 @@ func compile(f *v1alpha1.Federation, facts Facts, objects bool) (*Desired, error
 		fed:        f.Metadata.Name,
 		facts:      facts,
 		unresolved: map[string]bool{},
+		noObjects:  !objects,
 	}
 	if c.fed == "" {
 		return nil, fmt.Errorf("metadata.name: empty federation name (run validate first)")
@@ -90,10 +91,8 @@ func compile(f *v1alpha1.Federation, facts Facts, objects bool) (*Desired, error
 	d.FleetMemberships = c.fleetMemberships()
 	d.CallerRoles = c.clusterAccess(d)
 	d.MeshFeature = c.meshFeature(d.FleetMemberships)
-	if objects {
-		if err := c.clusterObjects(d); err != nil {
-			return nil, err
-		}
+	if err := c.clusterObjects(d); err != nil {
+		return nil, err
 	}
 	if len(c.unresolved) > 0 {
 		d.Unresolved = slices.Sorted(maps.Keys(c.unresolved))
@@ -140,6 +139,8 @@ type compiler struct {
 	facts      Facts
 	unresolved map[string]bool
 	warnings   []string
+	// noObjects leaves out the clusters' Kubernetes objects (CompileGoogleCloud).
+	noObjects bool
 
 	subnets  map[string]*v1alpha1.Subnet
 	clusters []*clusterInfo // sorted by name

@@ -166,6 +166,9 @@ func meta(name string, labels map[string]string) metav1.ObjectMeta {
 // control plane its mesh ConfigMap and gateways. An in-cluster control plane is attached later
 // (AttachControlPlane): it is rendered by Istio's library, which the compiler does not run.
 func (c *compiler) clusterObjects(d *Desired) error {
+	if c.noObjects {
+		return nil
+	}
 	podRanges := map[string]string{}
 	for _, cd := range d.Clusters {
 		podRanges[cd.Name] = cd.PodRange
