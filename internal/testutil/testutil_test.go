@@ -119,3 +119,22 @@ func TestGolden(t *testing.T) {
 		t.Errorf("different content: failed=%v msg=%q", r.failed, r.msg)
 	}
 }
+
+func TestHeapPeak(t *testing.T) {
+	const size = 64 << 20
+	h := StartHeapPeak(time.Millisecond)
+	held := make([]byte, size)
+	for i := range held {
+		held[i] = 1 // touched, so it is not optimised away
+	}
+	time.Sleep(20 * time.Millisecond)
+	runtime.KeepAlive(held)
+	if got := h.Stop(); got < size {
+		t.Errorf("peak with %d bytes held = %d, want at least that", size, got)
+	}
+	h = StartHeapPeak(time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
+	if got := h.Stop(); got >= size {
+		t.Errorf("peak with nothing held = %d, want well under %d", got, size)
+	}
+}

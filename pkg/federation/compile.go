@@ -31,6 +31,19 @@ const (
 // Desired.Unresolved. It returns an error only for input that validation should have rejected,
 // naming the field.
 func Compile(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
+	return compile(f, facts, true)
+}
+
+// CompileGoogleCloud is Compile without the clusters' Kubernetes objects (every
+// Desired.Clusters[i].Objects is empty): what the Google Cloud side reads depends on nothing
+// else, and those objects, a reader account and a remote secret for every ordered pair of
+// clusters, are most of the work of compiling a large federation (40,200 objects for 100
+// clusters).
+func CompileGoogleCloud(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
+	return compile(f, facts, false)
+}
+
+func compile(f *v1alpha1.Federation, facts Facts, objects bool) (*Desired, error) {
 	if f == nil {
 		return nil, fmt.Errorf("compile federation: nil federation")
 	}
@@ -40,6 +53,7 @@ func Compile(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
 		fed:        f.Metadata.Name,
 		facts:      facts,
 		unresolved: map[string]bool{},
+		noObjects:  !objects,
 	}
 	if c.fed == "" {
 		return nil, fmt.Errorf("metadata.name: empty federation name (run validate first)")
@@ -126,6 +140,8 @@ type compiler struct {
 	facts      Facts
 	unresolved map[string]bool
 	warnings   []string
+	// noObjects leaves out the clusters' Kubernetes objects (CompileGoogleCloud).
+	noObjects bool
 
 	subnets  map[string]*v1alpha1.Subnet
 	clusters []*clusterInfo // sorted by name

@@ -407,3 +407,45 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
+
+// TestCompileGoogleCloudIsCompileWithoutObjects holds the Google Cloud side's compile to the
+// whole one: the same model, less the clusters' Kubernetes objects.
+func TestCompileGoogleCloudIsCompileWithoutObjects(t *testing.T) {
+	tests := []struct {
+		name  string
+		f     *v1alpha1.Federation
+		facts federation.Facts
+	}{
+		{name: "generated, without numbers", f: fedtest.Generated("gen", 4, []string{"us-west2", "us-east1"}, []string{"service-a", "service-b"}).Build()},
+		{name: "generated, with numbers", f: fedtest.Generated("gen", 4, []string{"us-west2", "us-east1"}, []string{"service-a", "service-b"}).Build(),
+			facts: federation.Facts{ProjectNumbers: map[string]int64{fedtest.DefaultFleetProject: 11, "service-a": 12, "service-b": 13}}},
+		{name: "reference", f: fedtest.Reference().Build()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v1alpha1.SetDefaults(tc.f)
+			whole, err := federation.Compile(tc.f, tc.facts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cloud, err := federation.CompileGoogleCloud(tc.f, tc.facts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			objects := 0
+			for i := range whole.Clusters {
+				objects += len(whole.Clusters[i].Objects)
+				if n := len(cloud.Clusters[i].Objects); n != 0 {
+					t.Errorf("%s: %d Kubernetes objects, want none", cloud.Clusters[i].Name, n)
+				}
+				whole.Clusters[i].Objects = []federation.KubeObject{}
+			}
+			if objects == 0 {
+				t.Fatal("the whole compile has no Kubernetes objects: nothing was left out")
+			}
+			if diff := cmp.Diff(whole, cloud); diff != "" {
+				t.Errorf("CompileGoogleCloud differs from Compile beyond the objects (-whole +cloud):\n%s", diff)
+			}
+		})
+	}
+}

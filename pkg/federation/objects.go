@@ -2,10 +2,12 @@ package federation
 
 import (
 	"fmt"
+	goruntime "runtime"
 	"slices"
 	"sort"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -165,6 +167,9 @@ func meta(name string, labels map[string]string) metav1.ObjectMeta {
 // control plane its mesh ConfigMap and gateways. An in-cluster control plane is attached later
 // (AttachControlPlane): it is rendered by Istio's library, which the compiler does not run.
 func (c *compiler) clusterObjects(d *Desired) error {
+	if c.noObjects {
+		return nil
+	}
 	podRanges := map[string]string{}
 	for _, cd := range d.Clusters {
 		podRanges[cd.Name] = cd.PodRange
@@ -173,7 +178,10 @@ func (c *compiler) clusterObjects(d *Desired) error {
 	for _, rs := range d.RemoteSecrets {
 		targets[rs.Target] = true
 	}
-	for i := range d.Clusters {
+	// Each cluster's objects depend on nothing built for another, so the clusters are built on
+	// every processor at once: a remote secret and a reader account for every ordered pair of
+	// clusters are most of a large federation's compile.
+	build := func(i int) error {
 		cd := &d.Clusters[i]
 		b := &objectBuilder{fed: d.Federation, cluster: cd.Name}
 		istioNS := b.add("", &corev1.Namespace{ObjectMeta: meta(IstioNamespace, map[string]string{labelNetwork: cd.Network})}, RoleNamespace,
@@ -233,8 +241,14 @@ func (c *compiler) clusterObjects(d *Desired) error {
 		}
 		sort.Slice(b.objs, func(i, j int) bool { return b.objs[i].Address < b.objs[j].Address })
 		cd.Objects = b.objs
+		return nil
 	}
-	return nil
+	var g errgroup.Group
+	g.SetLimit(goruntime.GOMAXPROCS(0))
+	for i := range d.Clusters {
+		g.Go(func() error { return build(i) })
+	}
+	return g.Wait()
 }
 
 func (b *objectBuilder) appNamespace(ns v1alpha1.Namespace, revision string, egress v1alpha1.Egress, cd *ClusterDesired, podRanges map[string]string) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,6 +151,68 @@ func (fx *fixture) plan(ctx context.Context, d *federation.Desired, opts cluster
 	}
 	fx.record(text.String(), js.String())
 	return r
+}
+
+// requestLog records the requests clients made, per cluster.
+type requestLog struct {
+	mu   sync.Mutex
+	reqs map[string][]request
+}
+
+type request struct {
+	method, path, query string
+	// collection is a request for a kind's collection rather than for one named object.
+	collection bool
+}
+
+// wrap returns a copy of cfg whose requests are recorded under cluster.
+func (l *requestLog) wrap(cluster string, cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			l.mu.Lock()
+			if l.reqs == nil {
+				l.reqs = map[string][]request{}
+			}
+			l.reqs[cluster] = append(l.reqs[cluster], request{method: req.Method, path: req.URL.Path, query: req.URL.RawQuery, collection: isCollection(req.URL.Path)})
+			l.mu.Unlock()
+			return rt.RoundTrip(req)
+		})
+	})
+	return c
+}
+
+func (l *requestLog) of(cluster string) []request {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.reqs[cluster])
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// isCollection says whether an API path names a collection (/api/v1/secrets,
+// /apis/g/v/namespaces/ns/kinds) rather than one object (/api/v1/namespaces/ns,
+// /apis/g/v/namespaces/ns/kinds/name).
+func isCollection(path string) bool {
+	var rest string
+	if r, ok := strings.CutPrefix(path, "/api/v1/"); ok {
+		rest = r
+	} else if r, ok := strings.CutPrefix(path, "/apis/"); ok {
+		parts := strings.SplitN(r, "/", 3)
+		if len(parts) < 3 {
+			return false
+		}
+		rest = parts[2]
+	} else {
+		return false
+	}
+	segs := strings.Split(strings.Trim(rest, "/"), "/")
+	if segs[0] == "namespaces" && len(segs) >= 3 {
+		segs = segs[2:]
+	}
+	return len(segs) == 1
 }
 
 func total(m map[string]int) int {
@@ -302,6 +365,46 @@ func TestClusterSide(t *testing.T) {
 		t.Logf("first plan creates %d objects in %d clusters", r.Plan.Summary.Add, len(cs))
 		fx.apply(ctx, r, clusterlayer.ApplyOptions{})
 		requireNoChanges(t, fx.plan(ctx, d, clusterlayer.Options{}))
+	})
+
+	fx.run("a converged plan reads by list per kind and namespace", func(fx *fixture) {
+		t := fx.t
+		counted := &requestLog{}
+		configs := map[string]*rest.Config{}
+		for name, cfg := range fx.configs {
+			configs[name] = counted.wrap(name, cfg)
+		}
+		r, err := clusterlayer.Plan(ctx, configs, fx.model(d, install{}), clusterlayer.Options{CARoot: fx.root})
+		if err != nil {
+			t.Fatal(err)
+		}
+		requireNoChanges(t, r)
+		// What a per-object read costs: one call per object in the cluster, the inventory included.
+		objects, collections := map[string]int{}, map[string]map[string]bool{}
+		for _, c := range r.Plan.Changes {
+			p, err := plan.ParseAddress(c.Address)
+			if err != nil {
+				t.Fatal(err)
+			}
+			objects[p.Cluster]++
+			if collections[p.Cluster] == nil {
+				collections[p.Cluster] = map[string]bool{}
+			}
+			collections[p.Cluster][p.Kind+" in "+p.Namespace] = true
+		}
+		for _, name := range names {
+			reqs := counted.of(name)
+			for _, req := range reqs {
+				if !req.collection || req.method != "GET" || !strings.Contains(req.query, "labelSelector=") {
+					t.Errorf("%s: %s %s?%s is not a labelled list", name, req.method, req.path, req.query)
+				}
+			}
+			if len(reqs) != len(collections[name]) || r.Calls[name] != len(reqs) {
+				t.Errorf("%s: %d requests (%d counted by the plan) for %d objects, want one per kind and namespace, %d",
+					name, len(reqs), r.Calls[name], objects[name], len(collections[name]))
+			}
+			t.Logf("%s: %d lists for %d objects", name, len(reqs), objects[name])
+		}
 	})
 
 	fx.run("objects", func(fx *fixture) {

@@ -132,7 +132,7 @@ func TestCRDWithForeignObjectsIsKept(t *testing.T) {
 	}
 }
 
-func mustRoot(t *testing.T) *istio.Root {
+func mustRoot(t testing.TB) *istio.Root {
 	t.Helper()
 	root, err := istio.NewRoot(istio.RootOptions{})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,15 +15,18 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/tools/pager"
 
 	"github.com/asmfed/kubectl-asmfed/internal/pemcert"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
@@ -157,10 +161,9 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	if err := r.retainCRDsInUse(ctx, &warnings); err != nil {
 		return nil, err
 	}
-	// Live objects are reduced to the shape of the now complete desired objects.
-	for addr, l := range r.live {
-		r.live[addr] = r.liveObject(l.ref, l.u)
-	}
+	// Live objects are reduced to the shape of the now complete desired objects, once, a cluster
+	// at a time on each processor.
+	r.reduceLive()
 
 	var dres, lres []plan.Resource
 	for _, o := range r.desired {
@@ -206,95 +209,238 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	return r, nil
 }
 
-// readLive reads, per cluster and in parallel, the inventory and then every object that is
-// desired or listed in it.
-func (r *ClusterPlan) readLive(ctx context.Context, want map[string][]*object) error {
+// reduceLive turns every live object as read into the plan resource liveObject makes of it.
+func (r *ClusterPlan) reduceLive() {
+	byCluster := map[string][]*object{}
+	for _, l := range r.live {
+		byCluster[l.ref.Cluster] = append(byCluster[l.ref.Cluster], l)
+	}
 	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, objs := range byCluster {
+		g.Go(func() error {
+			reduced := make([]*object, len(objs))
+			for i, l := range objs {
+				reduced[i] = r.liveObject(l.ref, l.u)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, o := range reduced {
+				r.live[o.res.Address] = o
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // liveObject cannot fail
+}
+
+// readLive reads what the federation concerns in every cluster, the clusters in parallel: first
+// the objects the model wants, then those the cluster's inventory lists beyond them (see resolve).
+func (r *ClusterPlan) readLive(ctx context.Context, want map[string][]*object) error {
+	rd := &liveReader{r: r, sem: make(chan struct{}, r.opts.ReadParallelism)}
 	g, gctx := errgroup.WithContext(ctx)
-	sem := make(chan struct{}, r.opts.ReadParallelism)
-	get := func(rf ref) (*unstructured.Unstructured, error) {
-		sem <- struct{}{}
-		defer func() { <-sem }()
-		mu.Lock()
-		r.Calls[rf.Cluster]++
-		mu.Unlock()
-		u, err := get(gctx, r.clients, rf)
-		if apierrors.IsNotFound(err) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, readError(rf, err)
-		}
-		return u, nil
-	}
-	record := func(rf ref, u *unstructured.Unstructured) {
-		if u == nil {
-			return
-		}
-		if u.GetDeletionTimestamp() != nil {
-			return // going away: nothing to delete, and apply recreates it once it is gone
-		}
-		o := r.liveObject(rf, u)
-		mu.Lock()
-		r.live[o.res.Address] = o
-		mu.Unlock()
-	}
 	for cluster, objs := range want {
 		g.Go(func() error {
-			invRef := ref{Cluster: cluster, Namespace: federation.IstioNamespace, Kind: "ConfigMap", Name: inventoryName(r.fed)}
-			inv, err := get(invRef)
+			refs := map[plan.Address]ref{}
+			var invRef ref
+			for _, o := range objs {
+				refs[o.res.Address] = o.ref
+				if o.role == roleInventory {
+					invRef = o.ref
+				}
+			}
+			found, err := rd.resolve(gctx, cluster, refs, nil, true)
 			if err != nil {
 				return err
 			}
-			record(invRef, inv)
-			refs := map[plan.Address]ref{}
-			for _, o := range objs {
-				if o.role != roleInventory {
-					refs[o.res.Address] = o.ref
-				}
-			}
-			if inv != nil && owned(inv, r.fed) {
+			if inv := found[invRef.Address()]; inv != nil && owned(inv, r.fed) {
 				addrs := parseInventory(inv)
-				mu.Lock()
-				r.inventories[cluster] = addrs
-				mu.Unlock()
+				more := map[plan.Address]ref{}
 				for _, a := range addrs {
 					rf, err := parseAddress(a)
 					if err != nil || rf.Cluster != cluster {
 						continue // not an address this tool writes; never acted on
 					}
-					refs[a] = rf
+					if _, read := refs[a]; !read {
+						more[a] = rf
+					}
 				}
+				// Only what is still the federation's matters of an address the model no longer
+				// wants: it is deleted. Absent, or without the mark, it is left alone either way,
+				// so the labelled lists say all there is to know.
+				if found, err = rd.resolve(gctx, cluster, more, found, false); err != nil {
+					return err
+				}
+				maps.Copy(refs, more)
+				rd.mu.Lock()
+				r.inventories[cluster] = addrs
+				rd.mu.Unlock()
 			}
-			cg, cctx := errgroup.WithContext(gctx)
-			for _, rf := range refs {
-				cg.Go(func() error {
-					if cctx.Err() != nil {
-						return cctx.Err()
-					}
-					u, err := get(rf)
-					if err != nil {
-						return err
-					}
-					record(rf, u)
-					return nil
-				})
+			rd.mu.Lock()
+			defer rd.mu.Unlock()
+			for a, u := range found {
+				if u.GetDeletionTimestamp() != nil {
+					continue // going away: nothing to delete, and apply recreates it once it is gone
+				}
+				o := r.seenObject(refs[a], u)
+				r.live[o.res.Address] = o
 			}
-			return cg.Wait()
+			return nil
 		})
 	}
 	return g.Wait()
 }
 
+// liveReader reads objects of one plan, counting its calls and bounding how many run at once
+// across all clusters; each cluster's own client also keeps to its rate limit (kube.DefaultQPS).
+type liveReader struct {
+	r   *ClusterPlan
+	sem chan struct{}
+	mu  sync.Mutex
+}
+
+// listKey is a collection read in one call: a kind in a namespace, or a cluster-scoped kind.
+type listKey struct{ kind, namespace string }
+
+// resolve reads the objects refs name in one cluster and adds those that exist to found (a new
+// map when nil): one list per kind and namespace, selected by the federation's ownership labels,
+// then, with getMissing, a GET for each name its list did not return. The labels keep the lists
+// to the federation's own objects however much else the namespace holds (Helm's release Secrets,
+// other teams' CRDs), and the GETs still find what the model wants that exists without them: an
+// object someone else made, which the plan reports as a conflict. A GET is for an object the plan
+// creates or cannot touch: a converged federation costs one call per kind and namespace, however
+// many objects it holds.
+func (rd *liveReader) resolve(ctx context.Context, cluster string, refs map[plan.Address]ref, found map[plan.Address]*unstructured.Unstructured, getMissing bool) (map[plan.Address]*unstructured.Unstructured, error) {
+	if found == nil {
+		found = map[plan.Address]*unstructured.Unstructured{}
+	}
+	groups := map[listKey][]ref{}
+	for _, rf := range refs {
+		k := listKey{rf.Kind, rf.Namespace}
+		groups[k] = append(groups[k], rf)
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	for k, want := range groups {
+		g.Go(func() error {
+			listed, err := rd.list(gctx, cluster, k)
+			if err != nil {
+				return err
+			}
+			mg, mctx := errgroup.WithContext(gctx)
+			for _, rf := range want {
+				if u := listed[rf.Name]; u != nil {
+					mu.Lock()
+					found[rf.Address()] = u
+					mu.Unlock()
+					continue
+				}
+				if !getMissing {
+					continue
+				}
+				mg.Go(func() error {
+					u, err := rd.get(mctx, rf)
+					if err != nil || u == nil {
+						return err
+					}
+					mu.Lock()
+					found[rf.Address()] = u
+					mu.Unlock()
+					return nil
+				})
+			}
+			return mg.Wait()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return found, nil
+}
+
+// call runs one request of a cluster within the read bound, and counts it.
+func (rd *liveReader) call(ctx context.Context, cluster string, f func() error) error {
+	select {
+	case rd.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-rd.sem }()
+	rd.mu.Lock()
+	rd.r.Calls[cluster]++
+	rd.mu.Unlock()
+	return f()
+}
+
+// list reads a kind's objects in a namespace that carry the federation's ownership labels, by
+// name, page by page. A kind the cluster does not serve (Istio's before its CRDs) has none.
+func (rd *liveReader) list(ctx context.Context, cluster string, k listKey) (map[string]*unstructured.Unstructured, error) {
+	kd := kinds[k.kind]
+	var ri dynamic.ResourceInterface = rd.r.clients.Dynamic(cluster).Resource(kd.gvr)
+	if kd.namespaced {
+		ri = rd.r.clients.Dynamic(cluster).Resource(kd.gvr).Namespace(k.namespace)
+	}
+	selector := labels.SelectorFromSet(labels.Set{federation.KubeLabelManagedBy: federation.ManagedByValue, federation.KubeLabelFederation: rd.r.fed}).String()
+	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (kruntime.Object, error) {
+		var l *unstructured.UnstructuredList
+		err := rd.call(ctx, cluster, func() error {
+			var err error
+			l, err = ri.List(ctx, opts)
+			return err
+		})
+		return l, err
+	})
+	out := map[string]*unstructured.Unstructured{}
+	err := p.EachListItem(ctx, metav1.ListOptions{LabelSelector: selector}, func(obj kruntime.Object) error {
+		if u, ok := obj.(*unstructured.Unstructured); ok {
+			out[u.GetName()] = u
+		}
+		return nil
+	})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		what := cluster + "/" + k.kind
+		if k.namespace != "" {
+			what = cluster + "/" + k.namespace + "/" + k.kind
+		}
+		return nil, fmt.Errorf("list %s objects labelled %s: %w%s", what, selector, err, accessHint(err))
+	}
+	return out, nil
+}
+
+// get reads one object; nil when it does not exist.
+func (rd *liveReader) get(ctx context.Context, rf ref) (*unstructured.Unstructured, error) {
+	var u *unstructured.Unstructured
+	err := rd.call(ctx, rf.Cluster, func() error {
+		var err error
+		u, err = get(ctx, rd.r.clients, rf)
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, readError(rf, err)
+	}
+	return u, nil
+}
+
 func readError(rf ref, err error) error {
-	hint := ""
+	return fmt.Errorf("read %s: %w%s", rf.Address(), err, accessHint(err))
+}
+
+// accessHint says what to do about a request the API server refused.
+func accessHint(err error) string {
 	switch {
 	case apierrors.IsForbidden(err):
-		hint = " (hint: the credentials used for this cluster lack permission; the tool needs cluster-admin to manage namespaces, RBAC and secrets)"
+		return " (hint: the credentials used for this cluster lack permission; the tool needs cluster-admin to manage namespaces, RBAC and secrets)"
 	case apierrors.IsUnauthorized(err):
-		hint = " (hint: the credentials were rejected; refresh them or check the kubeconfig context)"
+		return " (hint: the credentials were rejected; refresh them or check the kubeconfig context)"
 	}
-	return fmt.Errorf("read %s: %w%s", rf.Address(), err, hint)
+	return ""
 }
 
 func parseInventory(u *unstructured.Unstructured) []plan.Address {
@@ -321,9 +467,9 @@ func inventoryData(addrs []plan.Address) string {
 	return strings.Join(s, "\n")
 }
 
-// liveObject reduces a live object to a plan resource: the fields the desired object of the
-// same address manages, or its ownership labels and top-level fields when nothing wants it.
-func (r *ClusterPlan) liveObject(rf ref, u *unstructured.Unstructured) *object {
+// seenObject is a live object as read, with its address, role and ownership but no fields yet:
+// what the plan decides by before the desired objects are complete, when liveObject reduces it.
+func (r *ClusterPlan) seenObject(rf ref, u *unstructured.Unstructured) *object {
 	k := kinds[rf.Kind]
 	o := &object{ref: rf, u: u, res: plan.Resource{
 		Address:   rf.Address(),
@@ -339,18 +485,27 @@ func (r *ClusterPlan) liveObject(rf ref, u *unstructured.Unstructured) *object {
 	if rf.Kind == "Namespace" {
 		o.res.Protected = true
 	}
+	if d := r.desired[o.res.Address]; d != nil {
+		o.role = d.role
+		if d.shared {
+			// The managed control plane's own object: the tool sets its fields in it whoever
+			// created it, and leaves the rest alone.
+			o.res.Owned = true
+		}
+	}
+	return o
+}
+
+// liveObject reduces a live object to a plan resource: the fields the desired object of the
+// same address manages, or its ownership labels and top-level fields when nothing wants it.
+func (r *ClusterPlan) liveObject(rf ref, u *unstructured.Unstructured) *object {
+	o := r.seenObject(rf, u)
 	d := r.desired[o.res.Address]
 	if d == nil {
 		o.res.Fields = deletedFields(u)
 		return o
 	}
-	o.role = d.role
 	o.res.Fields = liveFields(u, d.res.Fields)
-	if d.shared {
-		// The managed control plane's own object: the tool sets its fields in it whoever
-		// created it, and leaves the rest alone.
-		o.res.Owned = true
-	}
 	switch d.role {
 	case federation.RoleMeshConfig:
 		want, _ := d.res.Fields[fieldMeshConfig].(map[string]any)
@@ -358,7 +513,13 @@ func (r *ClusterPlan) liveObject(rf ref, u *unstructured.Unstructured) *object {
 	case federation.RoleReaderToken:
 		o.res.Fields[fieldTokenGeneration] = generation(u.GetAnnotations())
 	case federation.RoleRemoteSecret:
-		o.res.Fields[fieldServer] = kubeconfigServer(u, d.remote.DataKey)
+		// The same kubeconfig names the same server: parsing it, a YAML document for every
+		// ordered pair of clusters, is left for the ones that differ.
+		if key := d.remote.DataKey; sameData(u, d.u, key) {
+			o.res.Fields[fieldServer] = d.res.Fields[fieldServer]
+		} else {
+			o.res.Fields[fieldServer] = kubeconfigServer(u, key)
+		}
 	case federation.RoleCACerts:
 		data := secretData(u)
 		if fp := rootFingerprintOf(data); fp != "" {
@@ -395,6 +556,8 @@ func (r *ClusterPlan) complete(warnings *[]string) error {
 		o.res.Fields[fieldTokenGeneration] = gen
 	}
 	warned := map[string]bool{}
+	var fill errgroup.Group
+	fill.SetLimit(runtime.GOMAXPROCS(0))
 	for _, o := range r.desired {
 		switch o.role {
 		case federation.RoleRemoteSecret:
@@ -407,29 +570,35 @@ func (r *ClusterPlan) complete(warnings *[]string) error {
 				warned[rs.Target] = true
 				*warnings = append(*warnings, fmt.Sprintf("remote secrets for %s point at %s, the address this tool reaches it at: set peerAPIServer (or the caller's PeerServers) to the address its peers' pods reach", rs.Target, server))
 			}
-			data := pendingData
-			if !r.pendingToken(o) {
-				token, ca := tokenOf(r.live[tokenAddr].u)
-				if len(ca) == 0 {
-					ca = caData(r.clients, rs.Target)
+			pending := r.pendingToken(o)
+			// Writing the kubeconfigs, one for every ordered pair of clusters, is most of a large
+			// plan's own work: it is shared among the processors.
+			fill.Go(func() error {
+				data := pendingData
+				if !pending {
+					token, ca := tokenOf(r.live[tokenAddr].u)
+					if len(ca) == 0 {
+						ca = caData(r.clients, rs.Target)
+					}
+					kc, err := remoteKubeconfig(rs.DataKey, server, ca, token)
+					if err != nil {
+						return err
+					}
+					data = base64.StdEncoding.EncodeToString(kc)
 				}
-				kc, err := remoteKubeconfig(rs.DataKey, server, ca, token)
-				if err != nil {
+				if err := unstructured.SetNestedField(o.u.Object, map[string]any{rs.DataKey: data}, "data"); err != nil {
 					return err
 				}
-				data = base64.StdEncoding.EncodeToString(kc)
-			}
-			if err := unstructured.SetNestedField(o.u.Object, map[string]any{rs.DataKey: data}, "data"); err != nil {
-				return err
-			}
-			o.res.Fields = objectFields(o.u)
-			o.res.Fields[fieldServer] = server
+				o.res.Fields = objectFields(o.u)
+				o.res.Fields[fieldServer] = server
+				return nil
+			})
 		case federation.RoleCACerts:
 			o.res.Fields[fieldRootFingerprint] = r.opts.CARoot.Fingerprint()
 			o.res.Fields[fieldIntermediate] = intermediateOK
 		}
 	}
-	return nil
+	return fill.Wait()
 }
 
 // departedPeers names the peers whose reader accounts the federation applied, still owns and no
@@ -530,6 +699,13 @@ func remoteKubeconfig(name, server string, ca []byte, token string) ([]byte, err
 		return nil, fmt.Errorf("encode the kubeconfig of remote secret for %s: %w", name, err)
 	}
 	return out, nil
+}
+
+// sameData reports whether two Secrets hold the same encoded value under key.
+func sameData(a, b *unstructured.Unstructured, key string) bool {
+	va, okA, _ := unstructured.NestedString(a.Object, "data", key)
+	vb, okB, _ := unstructured.NestedString(b.Object, "data", key)
+	return okA && okB && va == vb
 }
 
 // kubeconfigServer reads the server of the kubeconfig under key of a remote secret.

@@ -170,9 +170,10 @@ func (e *Layer) PlanWith(ctx context.Context, f *v1alpha1.Federation, opts PlanO
 	return r, nil
 }
 
-// readFor compiles the federation offline, which says what to read, and reads it.
+// readFor compiles the federation's Google Cloud side offline, which says what to read, and reads
+// it.
 func (e *Layer) readFor(ctx context.Context, f *v1alpha1.Federation) (*federation.Desired, *snapshot, error) {
-	offline, err := federation.Compile(f, federation.Facts{})
+	offline, err := federation.CompileGoogleCloud(f, federation.Facts{})
 	if err != nil {
 		return nil, nil, err
 	}
