@@ -393,14 +393,20 @@ func (x *networks) Patch(ctx context.Context, req *computepb.PatchNetworkRequest
 	}
 	upd := proto.Clone(n).(*computepb.Network)
 	in := req.GetNetworkResource()
+	// networks.patch modifies the routing configuration and the MTU, nothing else: a network's
+	// description, like its mode, is set when it is created (the mode changes only through
+	// switchToCustomMode). A field sent with the value it already has is not a change.
+	if in.Description != nil && in.GetDescription() != n.GetDescription() {
+		return nil, notUpdatable("resource.description", in.GetDescription())
+	}
+	if in.AutoCreateSubnetworks != nil && in.GetAutoCreateSubnetworks() != n.GetAutoCreateSubnetworks() {
+		return nil, notUpdatable("resource.autoCreateSubnetworks", strconv.FormatBool(in.GetAutoCreateSubnetworks()))
+	}
 	if in.RoutingConfig != nil {
 		upd.RoutingConfig = in.RoutingConfig
 	}
 	if in.Mtu != nil {
 		upd.Mtu = in.Mtu
-	}
-	if in.Description != nil {
-		upd.Description = in.Description
 	}
 	return s.computeOp(ctx, req.Project, "global", "patch", fqn, n.GetId(), &pendingOp{Puts: map[string]proto.Message{"compute/" + fqn: upd}}), nil
 }

@@ -31,7 +31,7 @@ func (x *projects) SetCommonInstanceMetadata(ctx context.Context, req *computepb
 	cur := s.st.get(key).(*computepb.Project)
 	in := req.GetMetadataResource()
 	old := cur.GetCommonInstanceMetadata()
-	if in.GetFingerprint() != old.GetFingerprint() {
+	if !sameFingerprint(in.GetFingerprint(), old.GetFingerprint()) {
 		return nil, &Error{Code: codes.FailedPrecondition, HTTP: 412, Reason: "conditionNotMet",
 			Message: "Supplied fingerprint does not match current metadata fingerprint."}
 	}

@@ -220,13 +220,22 @@ func (x *subnetworks) Patch(ctx context.Context, req *computepb.PatchSubnetworkR
 		return nil, err
 	}
 	in := req.GetSubnetworkResource()
-	if in.GetFingerprint() != sn.GetFingerprint() {
+	if !sameFingerprint(in.GetFingerprint(), sn.GetFingerprint()) {
 		return nil, fingerprintMismatch(fqn)
 	}
-	upd := proto.Clone(sn).(*computepb.Subnetwork)
-	if in.Description != nil {
-		upd.Description = in.Description
+	// A subnetwork's description and network are set only when it is created: subnetworks.patch
+	// refuses a request that would change either, naming them.
+	var fixed []string
+	if in.Description != nil && in.GetDescription() != sn.GetDescription() {
+		fixed = append(fixed, "description")
 	}
+	if in.Network != nil && canon(in.GetNetwork()) != canon(sn.GetNetwork()) {
+		fixed = append(fixed, "network")
+	}
+	if len(fixed) > 0 {
+		return nil, notModifiable(in, fixed)
+	}
+	upd := proto.Clone(sn).(*computepb.Subnetwork)
 	if in.PrivateIpGoogleAccess != nil {
 		upd.PrivateIpGoogleAccess = in.PrivateIpGoogleAccess
 	}

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 // Error is an API error carrying both its REST form (HTTP code and the
@@ -239,6 +242,20 @@ func computeExists(fqn string) *Error {
 func computeInvalid(field, format string, a ...any) *Error {
 	msg := fmt.Sprintf(format, a...)
 	return &Error{Code: codes.InvalidArgument, HTTP: 400, Reason: "invalid", Message: msg, Fields: map[string]string{field: msg}}
+}
+
+// notUpdatable is networks.patch's refusal of a field it does not modify (terraform-provider-google
+// issue 847 quotes it for a description).
+func notUpdatable(field, value string) *Error {
+	return computeInvalid(field, "Invalid value for field '%s': '%s'. Updating this field is not supported.", field, value)
+}
+
+// notModifiable is subnetworks.patch's refusal of fields set only at creation: the request's
+// resource as JSON, then the fields (terraform-provider-google issue 6481 quotes it for purpose).
+func notModifiable(in proto.Message, fields []string) *Error {
+	body, _ := protojson.Marshal(in)
+	return computeInvalid("resource", "Invalid value for field 'resource': '%s'. The following field(s) specified in the request cannot be modified: [%s]",
+		body, strings.Join(fields, ", "))
 }
 
 func computeInUse(fqn, by string) *Error {

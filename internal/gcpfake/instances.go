@@ -585,7 +585,7 @@ func (x *instances) SetMetadata(ctx context.Context, req *computepb.SetMetadataI
 	defer x.s.lock(req.Project)()
 	return x.s.changeInstance(ctx, req.Project, req.Zone, req.Instance, "setMetadata", func(fqn string, in *computepb.Instance) error {
 		md := req.GetMetadataResource()
-		if md.GetFingerprint() != in.GetMetadata().GetFingerprint() {
+		if !sameFingerprint(md.GetFingerprint(), in.GetMetadata().GetFingerprint()) {
 			return fingerprintMismatch(fqn)
 		}
 		if err := checkMetadata(md); err != nil {
@@ -600,7 +600,7 @@ func (x *instances) SetTags(ctx context.Context, req *computepb.SetTagsInstanceR
 	defer x.s.lock(req.Project)()
 	return x.s.changeInstance(ctx, req.Project, req.Zone, req.Instance, "setTags", func(fqn string, in *computepb.Instance) error {
 		tags := req.GetTagsResource()
-		if tags.GetFingerprint() != in.GetTags().GetFingerprint() {
+		if !sameFingerprint(tags.GetFingerprint(), in.GetTags().GetFingerprint()) {
 			return fingerprintMismatch(fqn)
 		}
 		if err := checkTags(tags); err != nil {
@@ -617,7 +617,7 @@ func (x *instances) SetLabels(ctx context.Context, req *computepb.SetLabelsInsta
 	defer x.s.lock(req.Project)()
 	return x.s.changeInstance(ctx, req.Project, req.Zone, req.Instance, "setLabels", func(fqn string, in *computepb.Instance) error {
 		r := req.GetInstancesSetLabelsRequestResource()
-		if r.GetLabelFingerprint() != in.GetLabelFingerprint() {
+		if !sameFingerprint(r.GetLabelFingerprint(), in.GetLabelFingerprint()) {
 			return &Error{Code: codes.FailedPrecondition, HTTP: 412, Reason: "conditionNotMet",
 				Message: fmt.Sprintf("Labels fingerprint either invalid or resource labels have changed for '%s'.", fqn)}
 		}

@@ -1,6 +1,7 @@
 package gcpfake
 
 import (
+	"bytes"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/json"
@@ -142,6 +143,20 @@ func (s *store) opName() string {
 
 // fingerprint is an md5 of the deterministic encoding, like the real API's
 // opaque fingerprints: it changes exactly when the content changes.
+// sameFingerprint compares fingerprints as the bytes they encode: Compute Engine's fields are
+// bytes, which gcloud's client sends back in the URL-safe base64 alphabet whatever it read.
+func sameFingerprint(a, b string) bool {
+	decode := func(s string) []byte {
+		s = strings.NewReplacer("-", "+", "_", "/").Replace(s)
+		out, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return []byte(s)
+		}
+		return out
+	}
+	return bytes.Equal(decode(a), decode(b))
+}
+
 func fingerprint(m proto.Message) string {
 	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	sum := md5.Sum(b)

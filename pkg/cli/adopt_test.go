@@ -159,6 +159,34 @@ func TestAdoptReference(t *testing.T) {
 	if r.code != exitOK || !strings.Contains(r.stdout, "No changes.") {
 		t.Fatalf("plan after the adoption: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// The network and subnets, whose description Compute Engine fixes at creation, are in the
+	// adoption record of the project's metadata, as gcloud shows it; their descriptions are
+	// as the reference made them.
+	var info struct {
+		CommonInstanceMetadata struct{ Items []struct{ Key, Value string } }
+	}
+	if err := json.Unmarshal([]byte(gcloud("compute", "project-info", "describe", "--format=json")), &info); err != nil {
+		t.Fatal(err)
+	}
+	var record string
+	for _, it := range info.CommonInstanceMetadata.Items {
+		if it.Key == "asmfed-adopted-asm-sample" {
+			record = it.Value
+		}
+	}
+	for _, a := range []string{
+		"gcp:" + pr + "/global/networks/asm-vpc-3",
+		"gcp:" + pr + "/regions/us-west2/subnetworks/cluster3",
+		"gcp:" + pr + "/regions/us-west2/subnetworks/cluster4",
+		"gcp:" + pr + "/regions/us-west2/subnetworks/bastion-subnet",
+	} {
+		if !strings.Contains(record, `"`+a+`"`) {
+			t.Errorf("the adoption record does not list %s: %s", a, record)
+		}
+	}
+	if d := strings.TrimSpace(gcloud("compute", "networks", "describe", "asm-vpc-3", "--format=value(description)")); d != "" {
+		t.Errorf("the adopted network's description changed: %q", d)
+	}
 	r = runAgainst(t, sb, "verify", "-f", file)
 	if r.code != exitOK {
 		t.Fatalf("verify after the adoption: code %d\n%s%s", r.code, r.stdout, r.stderr)

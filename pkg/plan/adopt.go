@@ -37,8 +37,10 @@ func adoptChange(c Change, d, l Resource, fields []FieldChange, federation strin
 	return c, nil
 }
 
-// markFields are the fields that carry the ownership mark: a description or labels.
-var markFields = map[string]bool{"description": true, "labels": true}
+// markFields are the fields that carry the ownership mark: a description, labels, or the
+// "mark" of a kind whose mark is not one of its fields (where the mark is: a network's adoption
+// record).
+var markFields = map[string]bool{"description": true, "labels": true, "mark": true}
 
 func nonMarkFields(fields []FieldChange) []string {
 	var out []string

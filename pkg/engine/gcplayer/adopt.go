@@ -9,6 +9,7 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
@@ -20,19 +21,57 @@ type PlanOptions struct {
 	Adopt bool
 }
 
-// adopt carries out an Adopt change: the federation's mark is added the way the kind carries
-// it (a description, labels) and the other fields that differ change in place, with the calls
-// an update makes. A network, which the tool otherwise never updates, is patched.
-func (e *Layer) adopt(ctx context.Context, c plan.Change, d, l *object, progress gcp.Progress) error {
-	if d.res.Kind == plan.KindNetwork {
-		want := d.msg.(*computepb.Network)
-		patch := &computepb.Network{Name: want.Name, Description: want.Description}
-		if c.Changed("routingMode") {
-			patch.RoutingConfig = want.RoutingConfig
-		}
-		return e.gcp.PatchNetwork(ctx, d.project, patch, progress)
+// adopt carries out an Adopt change: the other fields that differ change in place, with the
+// calls an update makes, and the federation's mark is added the way the kind carries it: labels
+// or a description written by that update, or, for a network or subnetwork, whose description
+// Compute Engine sets only at creation, an entry of the adoption record.
+func (e *Layer) adopt(ctx context.Context, r *CloudPlan, c plan.Change, d, l *object, progress gcp.Progress) error {
+	if !markOnlyAtCreation[d.res.Kind] {
+		return e.update(ctx, c, d, l, progress)
 	}
-	return e.update(ctx, c, d, l, progress)
+	if len(nonMarkPaths(c)) > 0 {
+		if err := e.update(ctx, c, d, l, progress); err != nil {
+			return err
+		}
+	}
+	progress("recording the adoption in " + recordMark(r.fleetProject, r.federation))
+	return e.record(ctx, r, l)
+}
+
+// markInRecord sets, on each network and subnetwork the federation wants that exists without its
+// description's mark, where its mark goes: the adoption record. The plan then shows the record
+// as the mark an adoption adds, and one the record already lists as no change.
+func markInRecord(desired, live []*object, d *federation.Desired) {
+	liveBy := map[plan.Address]*object{}
+	for _, o := range live {
+		liveBy[o.res.Address] = o
+	}
+	for _, o := range desired {
+		if l := liveBy[o.res.Address]; markOnlyAtCreation[o.res.Kind] && l != nil && l.res.Fields["mark"] != markDescription {
+			o.res.Fields["mark"] = recordMark(d.FleetProject, d.Federation)
+		}
+	}
+}
+
+// staleNotes say which entries of the adoption record name nothing live, and that apply drops
+// them.
+func staleNotes(r *CloudPlan) []string {
+	var out []string
+	for _, en := range r.stale {
+		out = append(out, fmt.Sprintf("the adoption record (%s) lists %s (number %s), which no longer exists: apply drops it",
+			recordMark(r.fleetProject, r.federation), en.Address, en.ID))
+	}
+	return out
+}
+
+func nonMarkPaths(c plan.Change) []string {
+	var out []string
+	for _, f := range c.Fields {
+		if f.Path != "mark" {
+			out = append(out, f.Path)
+		}
+	}
+	return out
 }
 
 // sameFunctionRouters lets the federation use a router and NAT that already NAT its subnets,

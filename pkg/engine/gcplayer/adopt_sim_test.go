@@ -18,14 +18,14 @@ import (
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
-// On the simulator, through the official clients: a network and a cluster that lost the
-// federation's mark (as if made by Terraform) are conflicts without adopt; with it they are
-// adopted in place and apply converges; a cluster whose control-plane range differs from the file
-// stays a conflict that names the field, never a replacement.
+// On the simulator, through the official clients: a network made without the federation's mark
+// (as Terraform makes it) and a cluster that lost it are conflicts without adopt; with it they are
+// adopted in place (the network into the adoption record, its description being fixed at
+// creation) and apply converges; a cluster whose control-plane range differs from the file stays
+// a conflict that names the field, never a replacement.
 func TestAdoptOnTheSimulator(t *testing.T) {
 	srv := gcpfake.Start(t)
 	e := newEngine(t, srv)
-	converge(t, e, twoCluster)
 	ctx := context.Background()
 	const project, location = "asm-multicluster-demo", "us-west2"
 	netAddr := plan.NetworkAddress(project, "asm-vpc-3")
@@ -36,13 +36,28 @@ func TestAdoptOnTheSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nets.Close()
-	op, err := nets.Patch(ctx, &computepb.PatchNetworkRequest{Project: project, Network: "asm-vpc-3", NetworkResource: &computepb.Network{Description: proto.String("made by terraform")}})
+	op, err := nets.Insert(ctx, &computepb.InsertNetworkRequest{Project: project, NetworkResource: &computepb.Network{Name: proto.String("asm-vpc-3"),
+		AutoCreateSubnetworks: proto.Bool(false), Description: proto.String("made by terraform")}})
 	if err == nil {
 		err = op.Wait(ctx)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
+	f := load(t, twoCluster)
+	if r := mustPlan(t, e, f); len(r.Plan.Conflicts) != 1 || r.Plan.Conflicts[0].Address != netAddr {
+		t.Fatalf("a network made by hand, without adopt: conflicts %v", r.Plan.Conflicts)
+	}
+	r, err := e.PlanWith(ctx, f, gcplayer.PlanOptions{Adopt: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Plan.Adopted(); !slices.Equal(got, []plan.Address{netAddr}) {
+		t.Fatalf("with adopt: adopted %v\n%s", got, render(r.Plan))
+	}
+	mustApply(t, e, r, gcplayer.ApplyOptions{})
+	converge(t, e, twoCluster)
+
 	gke, err := container.NewClusterManagerRESTClient(ctx, srv.ClientOptions()...)
 	if err != nil {
 		t.Fatal(err)
@@ -63,14 +78,13 @@ func TestAdoptOnTheSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	f := load(t, twoCluster)
-	r := mustPlan(t, e, f)
+	r = mustPlan(t, e, f)
 	var conflicts []plan.Address
 	for _, c := range r.Plan.Conflicts {
 		conflicts = append(conflicts, c.Address)
 	}
-	if !slices.Contains(conflicts, netAddr) || !slices.Contains(conflicts, clAddr) {
-		t.Fatalf("without adopt: conflicts %v, want the network and cluster3", conflicts)
+	if !slices.Equal(conflicts, []plan.Address{clAddr}) {
+		t.Fatalf("without adopt: conflicts %v, want cluster3", conflicts)
 	}
 
 	moved := load(t, twoCluster)
@@ -87,7 +101,7 @@ func TestAdoptOnTheSimulator(t *testing.T) {
 		!strings.Contains(r.Plan.Conflicts[0].Reason, `controlPlaneRange ("192.168.2.0/28" here, "192.168.9.0/28" in the file) cannot change in place`) {
 		t.Fatalf("a control-plane range that differs: conflicts %+v", r.Plan.Conflicts)
 	}
-	if r.Plan.Summary.Replace != 0 || !slices.Contains(r.Plan.Adopted(), netAddr) {
+	if r.Plan.Summary.Replace != 0 || len(r.Plan.Adopted()) != 0 {
 		t.Errorf("with a conflict: %+v, adopted %v", r.Plan.Summary, r.Plan.Adopted())
 	}
 
@@ -95,8 +109,8 @@ func TestAdoptOnTheSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := r.Plan.Adopted(); len(r.Plan.Conflicts) != 0 || !slices.Equal(got, []plan.Address{netAddr, clAddr}) ||
-		r.Plan.Summary != (plan.Summary{Adopt: 2}) {
+	if got := r.Plan.Adopted(); len(r.Plan.Conflicts) != 0 || !slices.Equal(got, []plan.Address{clAddr}) ||
+		r.Plan.Summary != (plan.Summary{Adopt: 1}) {
 		t.Fatalf("with adopt: adopted %v, %+v, conflicts %v\n%s", got, r.Plan.Summary, r.Plan.Conflicts, render(r.Plan))
 	}
 	mustApply(t, e, r, gcplayer.ApplyOptions{})
@@ -107,7 +121,7 @@ func TestAdoptOnTheSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !federation.OwnsDescription(n.GetDescription(), f.Metadata.Name) {
+	if n.GetDescription() != "made by terraform" {
 		t.Errorf("the adopted network's description: %q", n.GetDescription())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -31,14 +32,20 @@ func (e *Layer) change(ctx context.Context, r *CloudPlan, c plan.Change, d, l *o
 	case plan.Update:
 		return e.update(ctx, c, d, l, progress)
 	case plan.Adopt:
-		return e.adopt(ctx, c, d, l, progress)
+		return e.adopt(ctx, r, c, d, l, progress)
 	case plan.Replace:
 		if err := e.delete(ctx, l, progress); err != nil {
 			return err
 		}
 		return e.createOrResume(ctx, r, d, progress)
 	case plan.Delete:
-		return e.delete(ctx, l, progress)
+		if err := e.delete(ctx, l, progress); err != nil {
+			return err
+		}
+		if l != nil && l.recorded {
+			// Adopted, then deleted like a created one: its entry goes with it.
+			return e.forget(ctx, r, []recordEntry{{Address: l.res.Address, ID: strconv.FormatUint(idOf(l), 10)}})
+		}
 	}
 	return nil
 }
@@ -211,10 +218,18 @@ func (e *Layer) update(ctx context.Context, c plan.Change, d, l *object, progres
 		}
 		patch := &computepb.Router{Name: want.Name, Description: want.Description, Nats: mergeNats(cur.GetNats(), want.GetNats())}
 		return e.gcp.PatchRouter(ctx, d.project, d.location, patch, progress)
+	case plan.KindNetwork:
+		// networks.patch modifies the routing configuration and nothing the tool manages besides.
+		if c.Changed("routingMode") {
+			want := d.msg.(*computepb.Network)
+			return e.gcp.PatchNetwork(ctx, d.project, &computepb.Network{Name: want.Name, RoutingConfig: want.RoutingConfig}, progress)
+		}
+		return nil
 	case plan.KindSubnetwork:
 		want, have := d.msg.(*computepb.Subnetwork), l.msg.(*computepb.Subnetwork)
-		if c.Changed("secondaryIpRanges") || c.Changed("description") {
-			patch := &computepb.Subnetwork{Name: want.Name, SecondaryIpRanges: want.SecondaryIpRanges, Description: want.Description, Fingerprint: have.Fingerprint}
+		// The description is set only at creation: the patch carries the secondary ranges alone.
+		if c.Changed("secondaryIpRanges") {
+			patch := &computepb.Subnetwork{Name: want.Name, SecondaryIpRanges: want.SecondaryIpRanges, Fingerprint: have.Fingerprint}
 			if err := e.gcp.PatchSubnetwork(ctx, d.project, d.location, patch, progress); err != nil {
 				return err
 			}

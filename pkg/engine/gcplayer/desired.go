@@ -36,8 +36,10 @@ func desiredState(d *federation.Desired) ([]*object, error) {
 	net := &computepb.Network{Name: proto.String(n.Name), AutoCreateSubnetworks: proto.Bool(false),
 		RoutingConfig: &computepb.NetworkRoutingConfig{RoutingMode: proto.String(n.RoutingMode)},
 		Description:   proto.String(n.Description)}
+	netFields := networkFields(net)
+	netFields["mark"] = markDescription
 	add(&object{res: plan.Resource{Address: n.Address, Kind: plan.KindNetwork, Group: group(n.Project), Protected: true,
-		Reason: n.Reason, Fields: networkFields(net), Immutable: []string{"autoCreateSubnetworks"}, DependsOn: []plan.Address{apiDep(n.Project, "compute.googleapis.com")}},
+		Reason: n.Reason, Fields: netFields, Immutable: []string{"autoCreateSubnetworks"}, DependsOn: []plan.Address{apiDep(n.Project, "compute.googleapis.com")}},
 		msg: net, project: n.Project})
 
 	for _, sub := range d.Subnets {
@@ -46,8 +48,10 @@ func desiredState(d *federation.Desired) ([]*object, error) {
 		for _, r := range sub.SecondaryRanges {
 			sn.SecondaryIpRanges = append(sn.SecondaryIpRanges, &computepb.SubnetworkSecondaryRange{RangeName: proto.String(r.Name), IpCidrRange: proto.String(r.CIDR)})
 		}
+		snFields := subnetworkFields(sn)
+		snFields["mark"] = markDescription
 		add(&object{res: plan.Resource{Address: sub.Address, Kind: plan.KindSubnetwork, Group: group(sub.Project),
-			Reason: sub.Reason, Fields: subnetworkFields(sn), Immutable: []string{"network", "ipCidrRange"}, DependsOn: []plan.Address{n.Address}},
+			Reason: sub.Reason, Fields: snFields, Immutable: []string{"network", "ipCidrRange"}, DependsOn: []plan.Address{n.Address}},
 			msg: sn, project: sub.Project, location: sub.Region})
 	}
 

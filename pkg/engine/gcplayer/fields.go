@@ -51,6 +51,9 @@ func sortedStrings(in []string) []any {
 	return out
 }
 
+// networkFields describe a network without its description, which Compute Engine lets no one
+// change after creation: whether the network is the federation's is the "mark" field, set by
+// the caller (markDescription, recordMark).
 func networkFields(n *computepb.Network) map[string]any {
 	mode := n.GetRoutingConfig().GetRoutingMode()
 	if mode == "" {
@@ -59,10 +62,11 @@ func networkFields(n *computepb.Network) map[string]any {
 	return map[string]any{
 		"autoCreateSubnetworks": n.GetAutoCreateSubnetworks(),
 		"routingMode":           mode,
-		"description":           n.GetDescription(),
 	}
 }
 
+// subnetworkFields describe a subnetwork without its description, set only at creation, like a
+// network's.
 func subnetworkFields(s *computepb.Subnetwork) map[string]any {
 	var ranges []any
 	sec := append([]*computepb.SubnetworkSecondaryRange(nil), s.GetSecondaryIpRanges()...)
@@ -78,7 +82,6 @@ func subnetworkFields(s *computepb.Subnetwork) map[string]any {
 		"ipCidrRange":           s.GetIpCidrRange(),
 		"secondaryIpRanges":     ranges,
 		"privateIpGoogleAccess": s.GetPrivateIpGoogleAccess(),
-		"description":           s.GetDescription(),
 	}
 }
 
@@ -254,4 +257,6 @@ type object struct {
 	msg any
 	// project, location and parent name the API scope of the object.
 	project, location, parent string
+	// recorded is set on a live network or subnetwork the adoption record makes the federation's.
+	recorded bool
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
 	hubv1 "google.golang.org/api/gkehub/v1"
@@ -26,6 +27,8 @@ type Options struct {
 type Layer struct {
 	gcp  *gcp.Clients
 	opts Options
+	// recordMu serialises this process's writes of adoption records (record.go).
+	recordMu sync.Mutex
 }
 
 // New returns a layer that talks to Google Cloud through clients.
@@ -60,6 +63,10 @@ type CloudPlan struct {
 	Pending []Pending
 	desired map[plan.Address]*object
 	live    map[plan.Address]*object
+	// fleetProject and federation say where the adoption record is; stale are its entries that
+	// name nothing live, which apply drops.
+	fleetProject, federation string
+	stale                    []recordEntry
 }
 
 // MeshState is the managed control plane's state on one cluster, as the fleet feature reports it.
@@ -128,8 +135,10 @@ func (e *Layer) PlanWith(ctx context.Context, f *v1alpha1.Federation, opts PlanO
 	}
 	routerNotes, routerWarnings := sameFunctionRouters(desired, snap)
 	live := liveState(derived, snap, desired)
+	markInRecord(desired, live, derived)
 	r := &CloudPlan{Derived: derived, Clusters: clusterAccess(derived, snap), Firewall: firewallRules(snap.firewalls, derived.Network.Name),
-		desired: map[plan.Address]*object{}, live: map[plan.Address]*object{}}
+		desired: map[plan.Address]*object{}, live: map[plan.Address]*object{},
+		fleetProject: derived.FleetProject, federation: derived.Federation, stale: staleEntries(snap.record, derived.Network.Project, live)}
 	var dres, lres []plan.Resource
 	for _, o := range desired {
 		r.desired[o.res.Address] = o
@@ -148,6 +157,7 @@ func (e *Layer) PlanWith(ctx context.Context, f *v1alpha1.Federation, opts PlanO
 	p.Warnings = append(p.Warnings, handMadeRules(desired, snap.firewalls, derived)...)
 	p.Warnings = append(p.Warnings, otherMemberships(desired, snap)...)
 	p.Notes = append(p.Notes, routerNotes...)
+	p.Notes = append(p.Notes, staleNotes(r)...)
 	unhealthyClusters(p, snap, f.Metadata.Name)
 	restartingUpdates(p)
 	pending := pendingWork(derived, snap, desired, live)
@@ -191,7 +201,8 @@ func (e *Layer) PlanDestroy(ctx context.Context, f *v1alpha1.Federation) (*Cloud
 		return nil, err
 	}
 	live := liveState(offline, snap, nil)
-	r := &CloudPlan{desired: map[plan.Address]*object{}, live: map[plan.Address]*object{}}
+	r := &CloudPlan{desired: map[plan.Address]*object{}, live: map[plan.Address]*object{},
+		fleetProject: offline.FleetProject, federation: offline.Federation, stale: staleEntries(snap.record, offline.Network.Project, live)}
 	var lres []plan.Resource
 	for _, o := range live {
 		r.live[o.res.Address] = o
@@ -201,6 +212,7 @@ func (e *Layer) PlanDestroy(ctx context.Context, f *v1alpha1.Federation) (*Cloud
 	if err != nil {
 		return nil, err
 	}
+	p.Notes = append(p.Notes, staleNotes(r)...)
 	r.Plan = p
 	return r, nil
 }
@@ -260,6 +272,9 @@ type ApplyOptions struct {
 // replace or delete protected resources unless allowed. Step failures are in the report.
 func (e *Layer) Apply(ctx context.Context, r *CloudPlan, opts ApplyOptions) (*plan.Report, error) {
 	if err := r.Plan.CheckApplicable(opts.AllowDestroy); err != nil {
+		return nil, err
+	}
+	if err := e.forget(ctx, r, r.stale); err != nil {
 		return nil, err
 	}
 	steps := plan.StepsFor(r.Plan, func(c plan.Change) func(context.Context, func(string)) error {

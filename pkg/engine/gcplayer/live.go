@@ -43,6 +43,8 @@ type snapshot struct {
 	policies map[string]map[string]map[string]bool
 	// cloudSQL is what the Cloud SQL add-on reads (cloudsql.go).
 	cloudSQL *cloudSQLSnapshot
+	// record is the federation's adoption record (record.go), nil when it has none.
+	record *adoptionRecord
 }
 
 // projectsOf lists every project a federation touches.
@@ -128,6 +130,7 @@ func (e *Layer) read(ctx context.Context, d *federation.Desired) (*snapshot, err
 		return err
 	})
 	g.Go(func() (err error) { s.memberships, err = e.gcp.Memberships(ctx, d.FleetProject); return err })
+	g.Go(func() (err error) { s.record, err = e.readRecord(ctx, d.FleetProject, d.Federation); return err })
 	if d.MeshFeature != nil {
 		g.Go(func() error {
 			feat, err := e.gcp.Feature(ctx, d.FleetProject, federation.MeshFeatureName)
@@ -275,15 +278,28 @@ func liveState(d *federation.Desired, s *snapshot, desired []*object) []*object 
 				Fields: map[string]any{"state": "ENABLED"}}, project: project, parent: svc}, false)
 		}
 	}
+	// A network or subnetwork is the federation's when its description carries the mark (it was
+	// created so) or the adoption record lists it, by address and number (it was adopted).
+	creationMark := func(o *object, description string) {
+		mark := ""
+		switch {
+		case hasMarker(description, fed):
+			mark = markDescription
+		case s.record.has(o.res.Address, idOf(o)):
+			mark, o.recorded = recordMark(d.FleetProject, fed), true
+		}
+		o.res.Fields["mark"] = mark
+		keep(o, mark != "")
+	}
 	for _, n := range s.networks {
-		keep(&object{res: plan.Resource{Address: plan.NetworkAddress(netProject, n.GetName()), Kind: plan.KindNetwork, Group: "project " + netProject,
-			Fields: networkFields(n)}, msg: n, project: netProject}, hasMarker(n.GetDescription(), fed))
+		creationMark(&object{res: plan.Resource{Address: plan.NetworkAddress(netProject, n.GetName()), Kind: plan.KindNetwork, Group: "project " + netProject,
+			Fields: networkFields(n)}, msg: n, project: netProject}, n.GetDescription())
 	}
 	for _, sn := range s.subnetworks {
 		region := lastSegment(sn.GetRegion())
-		keep(&object{res: plan.Resource{Address: plan.SubnetworkAddress(netProject, region, sn.GetName()), Kind: plan.KindSubnetwork, Group: "project " + netProject,
+		creationMark(&object{res: plan.Resource{Address: plan.SubnetworkAddress(netProject, region, sn.GetName()), Kind: plan.KindSubnetwork, Group: "project " + netProject,
 			Fields: subnetworkFields(sn), DependsOn: []plan.Address{networkOf(sn.GetNetwork())}}, msg: sn, project: netProject, location: region},
-			hasMarker(sn.GetDescription(), fed))
+			sn.GetDescription())
 	}
 	for _, fw := range s.firewalls {
 		keep(&object{res: plan.Resource{Address: plan.FirewallAddress(netProject, fw.GetName()), Kind: plan.KindFirewall,
