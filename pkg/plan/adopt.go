@@ -12,6 +12,10 @@ import (
 // does, adopting it would mean replacing it, which is never done to what the tool does not own:
 // it stays a conflict that names the fields.
 func adoptChange(c Change, d, l Resource, fields []FieldChange, federation string) (Change, *Conflict) {
+	if l.OwnedBy != "" && l.OwnedBy != federation {
+		return Change{}, &Conflict{Address: d.Address,
+			Reason: fmt.Sprintf("carries the ownership mark of federation %q and cannot be adopted: a federation never takes another's resources; destroy it from that federation's file, or remove it from this one", l.OwnedBy)}
+	}
 	var forcing []string
 	for _, f := range fields {
 		if f.ForcesReplacement {

@@ -64,6 +64,14 @@ func TestDiffAdopt(t *testing.T) {
 			wantSummary: Summary{Change: 1},
 		},
 		{
+			name:         "marked by another federation: a conflict naming it, never adopted",
+			adopt:        true,
+			desired:      []Resource{res(net, map[string]any{"routingMode": "REGIONAL", "description": mark})},
+			live:         []Resource{res(net, map[string]any{"routingMode": "REGIONAL", "description": "managed-by=asmfed federation=prod"}, func(r *Resource) { r.OwnedBy = "prod" })},
+			want:         map[Address]Action{},
+			wantConflict: `carries the ownership mark of federation "prod" and cannot be adopted`,
+		},
+		{
 			name:  "unmarked and not in the file: never adopted, never deleted",
 			adopt: true,
 			live:  []Resource{res(net, map[string]any{"routingMode": "REGIONAL", "description": ""})},

@@ -64,6 +64,9 @@ type Resource struct {
 	Fields map[string]any `json:"fields"`
 	// Owned is true when a live resource carries this federation's ownership mark.
 	Owned bool `json:"owned,omitempty"`
+	// OwnedBy names the other federation whose mark a live resource carries: it is never
+	// adopted, whatever --adopt says.
+	OwnedBy string `json:"ownedBy,omitempty"`
 	// Reason says why a desired resource exists.
 	Reason string `json:"reason,omitempty"`
 	// DependsOn are resources that must exist before this one (and be deleted after it).

@@ -147,4 +147,16 @@ func TestAdoptTakesOverFromPreviousManagers(t *testing.T) {
 		t.Errorf("the old revision's istiod: %v", err)
 	}
 	requireNoChanges(t, fx.plan(ctx, d, clusterlayer.Options{}))
+
+	// An object that carries another federation's labels is that federation's: --adopt never
+	// takes it.
+	other := []byte(`{"metadata":{"labels":{"` + federation.KubeLabelFederation + `":"prod"}}}`)
+	if _, err := c1.CoreV1().Secrets(federation.IstioNamespace).Patch(ctx, secretName, types.MergePatchType, other, metav1.PatchOptions{FieldManager: "asmfed-prod"}); err != nil {
+		t.Fatal(err)
+	}
+	r = fx.plan(ctx, d, clusterlayer.Options{Adopt: true})
+	if len(r.Plan.Conflicts) != 1 || r.Plan.Conflicts[0].Address != secretAddr ||
+		!strings.Contains(r.Plan.Conflicts[0].Reason, `carries the ownership mark of federation "prod" and cannot be adopted`) || len(changesOf(r.Plan, plan.Adopt)) != 0 {
+		t.Fatalf("another federation's remote secret with adopt: conflicts %+v, adopted %v", r.Plan.Conflicts, changesOf(r.Plan, plan.Adopt))
+	}
 }

@@ -266,6 +266,15 @@ func stringMap(m map[string]string) map[string]any {
 }
 
 // owned reports whether an object carries this federation's ownership labels.
+// ownedByOther names the other federation whose labels an object carries, or "".
+func ownedByOther(u *unstructured.Unstructured, fed string) string {
+	l := u.GetLabels()
+	if other := l[federation.KubeLabelFederation]; l[federation.KubeLabelManagedBy] == federation.ManagedByValue && other != fed {
+		return other
+	}
+	return ""
+}
+
 func owned(u *unstructured.Unstructured, fed string) bool {
 	l := u.GetLabels()
 	return l[federation.KubeLabelManagedBy] == federation.ManagedByValue && l[federation.KubeLabelFederation] == fed

@@ -476,6 +476,7 @@ func (r *ClusterPlan) seenObject(rf ref, u *unstructured.Unstructured) *object {
 		Kind:      rf.Kind,
 		Group:     "cluster " + rf.Cluster,
 		Owned:     owned(u, r.fed),
+		OwnedBy:   ownedByOther(u, r.fed),
 		Immutable: k.immutable,
 		Sensitive: sensitiveFields(k),
 	}}

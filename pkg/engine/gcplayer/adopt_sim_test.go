@@ -124,4 +124,26 @@ func TestAdoptOnTheSimulator(t *testing.T) {
 	if n.GetDescription() != "made by terraform" {
 		t.Errorf("the adopted network's description: %q", n.GetDescription())
 	}
+
+	// A cluster that carries another federation's mark is that federation's: --adopt never takes it.
+	cl, err = gke.GetCluster(ctx, &containerpb.GetClusterRequest{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels = map[string]string{}
+	for k, v := range cl.GetResourceLabels() {
+		labels[k] = v
+	}
+	labels[federation.LabelFederation] = "prod"
+	if _, err := gke.SetLabels(ctx, &containerpb.SetLabelsRequest{Name: name, ResourceLabels: labels, LabelFingerprint: cl.GetLabelFingerprint()}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = e.PlanWith(ctx, f, gcplayer.PlanOptions{Adopt: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Plan.Conflicts) != 1 || r.Plan.Conflicts[0].Address != clAddr ||
+		!strings.Contains(r.Plan.Conflicts[0].Reason, `carries the ownership mark of federation "prod" and cannot be adopted`) || len(r.Plan.Adopted()) != 0 {
+		t.Fatalf("another federation's cluster with adopt: conflicts %+v, adopted %v", r.Plan.Conflicts, r.Plan.Adopted())
+	}
 }

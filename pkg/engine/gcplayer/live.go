@@ -245,6 +245,27 @@ func unhealthyClusters(p *plan.Plan, s *snapshot, fed string) {
 	p.Recount()
 }
 
+// otherFederation names the other federation whose mark an API object carries, in its
+// description or its labels (resource labels of a cluster), or "".
+func otherFederation(msg any, fed string) string {
+	if d, ok := msg.(interface{ GetDescription() string }); ok {
+		if other, marked := federation.ParseDescriptionMarker(d.GetDescription()); marked && other != fed {
+			return other
+		}
+	}
+	var labels map[string]string
+	switch m := msg.(type) {
+	case interface{ GetResourceLabels() map[string]string }:
+		labels = m.GetResourceLabels()
+	case interface{ GetLabels() map[string]string }:
+		labels = m.GetLabels()
+	}
+	if other := labels[federation.LabelFederation]; labels[federation.LabelManagedBy] == federation.ManagedByValue && other != "" && other != fed {
+		return other
+	}
+	return ""
+}
+
 func ownedLabels(labels map[string]string, fed string) bool {
 	return labels[federation.LabelManagedBy] == federation.ManagedByValue && labels[federation.LabelFederation] == fed
 }
@@ -261,6 +282,7 @@ func liveState(d *federation.Desired, s *snapshot, desired []*object) []*object 
 	var out []*object
 	keep := func(o *object, owned bool) {
 		o.res.Owned = owned
+		o.res.OwnedBy = otherFederation(o.msg, fed)
 		o.res.Protected = o.res.Kind == plan.KindCluster || o.res.Kind == plan.KindNetwork || o.res.Kind == plan.KindNodePool
 		if _, wanted := want[o.res.Address]; wanted || owned {
 			if d, ok := want[o.res.Address]; ok {
