@@ -112,7 +112,7 @@ func (a *applier) recordInventories(ctx context.Context) error {
 		}
 		inv := a.r.desired[plan.ObjectAddress(cluster, federation.IstioNamespace, "ConfigMap", inventoryName(a.r.fed))]
 		u := inv.u.DeepCopy()
-		addrs := append(append([]plan.Address{}, a.r.inventories[cluster]...), a.inventoryAddresses(cluster)...)
+		addrs := append(append([]plan.Address{}, a.r.inventories[cluster]...), a.r.inventoryAddresses(cluster)...)
 		if err := unstructured.SetNestedField(u.Object, map[string]any{InventoryKey: inventoryData(addrs)}, "data"); err != nil {
 			return err
 		}
@@ -121,20 +121,6 @@ func (a *applier) recordInventories(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// inventoryAddresses are the desired addresses of a cluster other than the inventory itself and
-// the shared objects, which are a managed control plane's and never pruned.
-func (a *applier) inventoryAddresses(cluster string) []plan.Address {
-	var out []plan.Address
-	for _, addr := range a.r.desiredByCluster[cluster] {
-		if o := a.r.desired[addr]; o.role != roleInventory && !o.shared {
-			out = append(out, addr)
-		}
-	}
-	// A previous revision still in use stays listed, so the apply after its last user moves
-	// removes it.
-	return append(out, a.r.retained[cluster]...)
 }
 
 func (a *applier) change(ctx context.Context, c plan.Change, progress func(string)) error {
@@ -219,7 +205,7 @@ func (a *applier) write(ctx context.Context, c plan.Change, progress func(string
 			return err
 		}
 	case roleInventory:
-		if err := unstructured.SetNestedField(u.Object, map[string]any{InventoryKey: inventoryData(a.inventoryAddresses(o.ref.Cluster))}, "data"); err != nil {
+		if err := unstructured.SetNestedField(u.Object, map[string]any{InventoryKey: inventoryData(a.r.inventoryAddresses(o.ref.Cluster))}, "data"); err != nil {
 			return err
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -24,8 +25,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
@@ -269,6 +273,67 @@ func (fx *fixture) cluster(name string) *testenv.Cluster {
 	}
 	fx.t.Fatalf("no cluster %s", name)
 	return nil
+}
+
+// requireInventory checks that the inventory of a cluster lists exactly what p leaves there (every
+// address of the cluster but the deleted ones and the inventory's own), and that each listed
+// object exists and carries the federation's ownership labels.
+func (fx *fixture) requireInventory(ctx context.Context, cluster string, p *plan.Plan) {
+	t := fx.t
+	t.Helper()
+	invName := clusterlayer.InventoryPrefix + fedName
+	var want []string
+	for _, c := range p.Changes {
+		if strings.HasPrefix(string(c.Address), "k8s:"+cluster+"/") && c.Action != plan.Delete && c.Address != plan.ObjectAddress(cluster, federation.IstioNamespace, "ConfigMap", invName) {
+			want = append(want, string(c.Address))
+		}
+	}
+	slices.Sort(want)
+	inv, err := fx.client(cluster).CoreV1().ConfigMaps(federation.IstioNamespace).Get(ctx, invName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(inv.Data[clusterlayer.InventoryKey], "\n")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s: inventory (-what the federation has there +listed):\n%s", cluster, diff)
+	}
+	c := fx.cluster(cluster)
+	groups, err := restmapper.GetAPIGroupResources(c.Client().Discovery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper := restmapper.NewDiscoveryRESTMapper(groups)
+	dyn := dynamic.NewForConfigOrDie(c.RESTConfig())
+	for _, a := range got {
+		rf, err := plan.ParseAddress(plan.Address(a))
+		if err != nil {
+			t.Errorf("%s: inventory lists %q: %v", cluster, a, err)
+			continue
+		}
+		m, err := mapper.RESTMapping(schema.GroupKind{Group: kindGroups[rf.Kind], Kind: rf.Kind})
+		if err != nil {
+			t.Errorf("%s: inventory lists %s: %v", cluster, a, err)
+			continue
+		}
+		u, err := dyn.Resource(m.Resource).Namespace(rf.Namespace).Get(ctx, rf.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("%s: inventory lists %s: %v", cluster, a, err)
+			continue
+		}
+		if l := u.GetLabels(); l[federation.KubeLabelManagedBy] != federation.ManagedByValue || l[federation.KubeLabelFederation] != fedName {
+			t.Errorf("%s: inventory lists %s, which does not carry the federation's labels: %v", cluster, a, l)
+		}
+	}
+}
+
+// kindGroups are the API groups of the kinds the inventory of TestClusterSide lists outside the
+// core group.
+var kindGroups = map[string]string{
+	"NetworkPolicy":      "networking.k8s.io",
+	"ClusterRole":        "rbac.authorization.k8s.io",
+	"ClusterRoleBinding": "rbac.authorization.k8s.io",
+	"Role":               "rbac.authorization.k8s.io",
+	"RoleBinding":        "rbac.authorization.k8s.io",
 }
 
 func requireNoChanges(t *testing.T, r *clusterlayer.ClusterPlan) {
@@ -740,6 +805,11 @@ func TestClusterSide(t *testing.T) {
 		}
 		if _, err := fx.client("c3").CoreV1().Secrets("istio-system").Get(ctx, "istio-remote-secret-c1", metav1.GetOptions{}); err != nil {
 			t.Errorf("c3, outside the federation now, was touched: %v", err)
+		}
+		// The inventory's final write drops what was deleted and what lost its labels: it lists
+		// exactly the objects that exist and the federation owns.
+		for _, name := range []string{"c1", "c2"} {
+			fx.requireInventory(ctx, name, r.Plan)
 		}
 		requireNoChanges(t, fx.plan(ctx, d2, clusterlayer.Options{}))
 	})

@@ -196,6 +196,7 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 			warnings = append(warnings, fmt.Sprintf("%s will be deleted with everything in it (apply needs AllowDestroy)", c.Address))
 		}
 	}
+	r.updateStaleInventories(p)
 	p.Warnings = append(p.Warnings, warnings...)
 	sort.Strings(p.Warnings)
 	if opts.Adopt {
@@ -207,6 +208,56 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	}
 	r.Plan = p
 	return r, nil
+}
+
+// updateStaleInventories turns an inventory that would be left as it is into an update when its
+// live list names addresses the final list drops: objects this plan deletes, and objects gone or
+// no longer wanted since. The plan compares an inventory by its labels only, so without this a
+// plan whose changes to a cluster are deletions would never run the inventory's step, and the
+// list would keep the deleted objects, left there by the union apply records first.
+func (r *ClusterPlan) updateStaleInventories(p *plan.Plan) {
+	changed := false
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		o := r.desired[c.Address]
+		if o == nil || o.role != roleInventory || c.Action != plan.NoOp {
+			continue
+		}
+		final := map[plan.Address]bool{}
+		for _, a := range r.inventoryAddresses(o.ref.Cluster) {
+			final[a] = true
+		}
+		var dropped []string
+		for _, a := range r.inventories[o.ref.Cluster] {
+			if !final[a] {
+				dropped = append(dropped, string(a))
+			}
+		}
+		if len(dropped) == 0 {
+			continue
+		}
+		slices.Sort(dropped)
+		c.Action = plan.Update
+		c.ActionReason = "drops what the federation no longer has here: " + strings.Join(slices.Compact(dropped), ", ")
+		changed = true
+	}
+	if changed {
+		p.Recount()
+	}
+}
+
+// inventoryAddresses are the addresses a cluster's inventory lists once an apply is done: the
+// desired ones other than the inventory itself and the shared objects, which are a managed
+// control plane's and never pruned, and those of a previous revision or a CRD kept in use.
+func (r *ClusterPlan) inventoryAddresses(cluster string) []plan.Address {
+	var out []plan.Address
+	for _, addr := range r.desiredByCluster[cluster] {
+		if o := r.desired[addr]; o.role != roleInventory && !o.shared {
+			out = append(out, addr)
+		}
+	}
+	// What is retained stays listed, so the apply after its last user is gone removes it.
+	return append(out, r.retained[cluster]...)
 }
 
 // reduceLive turns every live object as read into the plan resource liveObject makes of it.
