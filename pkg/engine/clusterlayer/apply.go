@@ -406,17 +406,9 @@ func (a *applier) waitWorkload(ctx context.Context, o *object, progress func(str
 		if available > 0 {
 			return true, "", nil
 		}
-		selector, _, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
-		list, err := a.r.clients.Dynamic(rf.Cluster).Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace(rf.Namespace).
-			List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(selector).String()})
+		pods, err := a.podsOf(ctx, rf, u)
 		if err != nil {
 			return false, "", err
-		}
-		pods := make([]corev1.Pod, len(list.Items))
-		for i := range list.Items {
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(list.Items[i].Object, &pods[i]); err != nil {
-				return false, "", err
-			}
 		}
 		reason := podsReason(pods)
 		if len(pods) == 0 {
@@ -429,6 +421,23 @@ func (a *applier) waitWorkload(ctx context.Context, o *object, progress func(str
 		}
 		return false, reason, nil
 	})
+}
+
+// podsOf lists the pods a workload's selector (spec.selector.matchLabels) picks in its namespace.
+func (a *applier) podsOf(ctx context.Context, rf ref, u *unstructured.Unstructured) ([]corev1.Pod, error) {
+	selector, _, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
+	list, err := a.r.clients.Dynamic(rf.Cluster).Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace(rf.Namespace).
+		List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(selector).String()})
+	if err != nil {
+		return nil, err
+	}
+	pods := make([]corev1.Pod, len(list.Items))
+	for i := range list.Items {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(list.Items[i].Object, &pods[i]); err != nil {
+			return nil, err
+		}
+	}
+	return pods, nil
 }
 
 // deploymentConditions reports a Deployment's failing conditions: ReplicaFailure, or Progressing

@@ -7,11 +7,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // DaemonSetReady reports whether a DaemonSet's controller has seen its latest spec and every
@@ -44,17 +40,9 @@ func (a *applier) waitDaemonSet(ctx context.Context, o *object, progress func(st
 		if done {
 			return true, "", nil
 		}
-		selector, _, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
-		list, err := a.r.clients.Dynamic(rf.Cluster).Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace(rf.Namespace).
-			List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(selector).String()})
+		pods, err := a.podsOf(ctx, rf, u)
 		if err != nil {
 			return false, "", err
-		}
-		pods := make([]corev1.Pod, len(list.Items))
-		for i := range list.Items {
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(list.Items[i].Object, &pods[i]); err != nil {
-				return false, "", err
-			}
 		}
 		desired, _, _ := unstructured.NestedInt64(u.Object, "status", "desiredNumberScheduled")
 		if r := daemonPodsReason(pods, desired); r != "" {
