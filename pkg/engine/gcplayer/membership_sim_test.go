@@ -94,3 +94,38 @@ func TestRegisteredMembershipIsTaken(t *testing.T) {
 		t.Errorf("a global membership for cluster3 was registered too")
 	}
 }
+
+// A plan made before the cluster was registered elsewhere wants a global membership; GKE Hub
+// refuses it, and apply says which membership has the cluster and that a new plan takes it.
+func TestRegisteredMeanwhile(t *testing.T) {
+	srv := gcpfake.Start(t)
+	e := newEngine(t, srv)
+	converge(t, e, twoCluster)
+	h := byHand(t, srv)
+	ctx := context.Background()
+	f := load(t, twoCluster)
+
+	h.unregister("cluster3")
+	r := mustPlan(t, e, f)
+	if r.Plan.Summary.Add != 1 {
+		t.Fatalf("want the global membership created:\n%s", render(r.Plan))
+	}
+	op, err := h.hub.CreateMembership(ctx, &gkehubpb.CreateMembershipRequest{Parent: "projects/" + demoProject + "/locations/" + demoRegion, MembershipId: "cluster3",
+		Resource: &gkehubpb.Membership{Type: &gkehubpb.Membership_Endpoint{Endpoint: &gkehubpb.MembershipEndpoint{Type: &gkehubpb.MembershipEndpoint_GkeCluster{
+			GkeCluster: &gkehubpb.GkeCluster{ResourceLink: "//container.googleapis.com/" + clusterPath("cluster3")}}}}}})
+	h.check(err)
+	_, err = op.Wait(ctx)
+	h.check(err)
+	rep, err := e.Apply(ctx, r, gcplayer.ApplyOptions{})
+	if err == nil {
+		err = rep.Err()
+	}
+	if err == nil || !strings.Contains(err.Error(), "cluster cluster3 is registered already, as membership projects/"+demoProject+"/locations/"+demoRegion+"/memberships/cluster3, and GKE Hub allows one membership per cluster") ||
+		!strings.Contains(err.Error(), "hint: run plan again") {
+		t.Fatalf("apply: %v", err)
+	}
+	r = mustPlan(t, e, f)
+	if r.Plan.Summary != (plan.Summary{Change: 1}) {
+		t.Errorf("the next plan takes the regional membership:\n%s", render(r.Plan))
+	}
+}
