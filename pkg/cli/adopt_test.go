@@ -194,8 +194,17 @@ func TestAdoptReference(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("verify after the adoption: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if ms := strings.TrimSpace(gcloud("container", "fleet", "memberships", "list", "--format=value(name)")); ms != pr+"/locations/us-west2/memberships/cluster3\n"+pr+"/locations/us-west2/memberships/cluster4" {
-		t.Errorf("memberships after the adoption: %q, want the two regional ones", ms)
+	var members []struct{ Name string }
+	if err := json.Unmarshal([]byte(gcloud("container", "fleet", "memberships", "list", "--format=json")), &members); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range members {
+		names = append(names, m.Name)
+	}
+	slices.Sort(names)
+	if want := []string{pr + "/locations/us-west2/memberships/cluster3", pr + "/locations/us-west2/memberships/cluster4"}; !slices.Equal(names, want) {
+		t.Errorf("memberships after the adoption: %q, want only the two regional ones", names)
 	}
 	// Reported, never deleted: every hand-made rule is still there.
 	for _, name := range handMade {
