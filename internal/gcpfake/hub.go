@@ -53,15 +53,24 @@ func (x *hubMemberships) CreateMembership(ctx context.Context, req *gkehubpb.Cre
 	if m == nil {
 		m = &gkehubpb.Membership{}
 	}
+	var registered string
 	if link := m.GetEndpoint().GetGkeCluster().GetResourceLink(); link != "" {
 		c := canon(link)
 		parts := strings.Split(c, "/")
 		if len(parts) != 6 || s.st.get(clusterKey(parts[1], parts[3], parts[5])) == nil {
 			return nil, gkeField("resource.endpoint.gkeCluster.resourceLink", "GKE cluster %q does not exist.", link)
 		}
+		registered = s.membershipOf(c)
 	}
 	if err := checkIssuer(m, m.GetAuthority().GetIssuer()); err != nil {
 		return nil, err
+	}
+	if registered != "" {
+		// GKE Hub accepts the request and fails the operation: a GKE cluster belongs to one
+		// membership, whatever its name, location or fleet project.
+		fail := gkeErr(codes.AlreadyExists, "intend to register the cluster with resource: //gkehub.googleapis.com/%s, but the cluster is already registered with resource: //gkehub.googleapis.com/%s", name, registered)
+		return s.lroOp(ctx, s.hubOpName(project, loc), &gkehubpb.OperationMetadata{Target: name, Verb: "create", ApiVersion: "v1beta1", CreateTime: timestamppb.New(s.st.now())},
+			&pendingOp{Fail: fail}), nil
 	}
 	m.Name = name
 	m.UniqueId = fmt.Sprintf("%016x", s.st.nextID(key))
@@ -246,4 +255,22 @@ func gkeIssuer(link string) string {
 		scheme = "http"
 	}
 	return fmt.Sprintf("%s://%s/v1/projects/%s/locations/%s/clusters/%s", scheme, u.Host, parts[1], parts[3], parts[5])
+}
+
+// membershipOf returns the name of the membership, in any fleet project and location, whose
+// GKE cluster is cluster (projects/P/locations/L/clusters/C), or "".
+func (s *Server) membershipOf(cluster string) string {
+	for _, k := range s.st.match("hub/projects/*/locations/*/memberships/*") {
+		m, _ := s.st.get(k).(*gkehubpb.Membership)
+		if link := m.GetEndpoint().GetGkeCluster().GetResourceLink(); link != "" && sameCluster(canon(link), cluster) {
+			return strings.TrimPrefix(k, "hub/")
+		}
+	}
+	return ""
+}
+
+// sameCluster compares two cluster names, projects/P/locations/L/clusters/C, where either may say
+// zones for locations.
+func sameCluster(a, b string) bool {
+	return strings.Replace(a, "/zones/", "/locations/", 1) == strings.Replace(b, "/zones/", "/locations/", 1)
 }

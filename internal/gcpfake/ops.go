@@ -104,7 +104,11 @@ func (s *Server) lroOp(ctx context.Context, name string, metadata proto.Message,
 		op.Metadata, _ = anypb.New(metadata)
 	}
 	s.st.put("lro/"+name, op)
-	p.OpKey, p.RunAt, p.DoneAt, p.Fail = "lro/"+name, runAt, doneAt, fail
+	p.OpKey, p.RunAt, p.DoneAt = "lro/"+name, runAt, doneAt
+	if p.Fail == nil {
+		// A failure the method decided (an operation that always fails) stands over an injected one.
+		p.Fail = fail
+	}
 	s.st.addPending(p)
 	return proto.Clone(s.st.get("lro/" + name)).(*longrunningpb.Operation)
 }

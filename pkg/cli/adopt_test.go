@@ -47,7 +47,9 @@ func runReference(t *testing.T, sb *sandboxEnv, script string, args ...string) {
 // pools, istio-system, the control plane applied under istioctl's field manager, cacerts, the
 // remote secrets), creates only what the federation names its own way, and neither replaces nor
 // deletes; apply converges, the next plan is empty, verify passes, and the hand-made firewall
-// rules and the regional memberships gcloud registered are reported, and still exist.
+// rules are reported, and still exist. The regional memberships gcloud registered are adopted
+// (GKE Hub refuses a second membership for a cluster) and the Connect Gateway reaches the
+// clusters through them; none is registered in global.
 func TestAdoptReference(t *testing.T) {
 	sb := startSandbox(t)
 	file := fedtest.WithRoot(t, twoCluster)
@@ -90,30 +92,31 @@ func TestAdoptReference(t *testing.T) {
 		"gcp:" + pr + "/regions/us-west2/routers/asm-router3",
 		"gke:" + pr + "/locations/us-west2/clusters/cluster3",
 		"gke:" + pr + "/locations/us-west2/clusters/cluster4/nodePools/cluster4-node-pool",
+		"gcp:" + pr + "/locations/us-west2/memberships/cluster3",
+		"gcp:" + pr + "/locations/us-west2/memberships/cluster4",
 	} {
 		if !slices.Contains(got[plan.Adopt], a) {
 			t.Errorf("plan --adopt does not adopt %s", a)
 		}
 	}
-	// Created: only what the federation names its own way, and the memberships it registers
-	// globally (gcloud registered the clusters in their region, which the plan reports).
+	// Created: only what the federation names its own way. The memberships gcloud registered in
+	// the clusters' region are adopted, not registered again in global (GKE Hub allows one
+	// membership per cluster), and the clusters are reached through them.
 	wantCreate := []string{
 		"gcp:" + pr + "/global/firewalls/asmfed-asm-sample--admin",
 		"gcp:" + pr + "/global/firewalls/asmfed-asm-sample--mesh-from-cluster3",
 		"gcp:" + pr + "/global/firewalls/asmfed-asm-sample--mesh-from-cluster4",
 		"gcp:" + pr + "/global/firewalls/asmfed-asm-sample--webhooks",
-		"gcp:" + pr + "/locations/global/memberships/cluster3",
-		"gcp:" + pr + "/locations/global/memberships/cluster4",
 		"gcp:" + pr + "/services/connectgateway.googleapis.com",
 	}
 	if diff := cmp.Diff(wantCreate, got[plan.Create]); diff != "" {
 		t.Errorf("plan --adopt creates (-want +got):\n%s", diff)
 	}
 	for _, c := range []string{"cluster3", "cluster4"} {
-		if !slices.ContainsFunc(p.Warnings, func(w string) bool {
-			return strings.HasPrefix(w, "membership projects/") && strings.Contains(w, "/memberships/"+c+" already registers projects/"+referenceProject+"/locations/us-west2/clusters/"+c)
+		if !slices.ContainsFunc(p.Notes, func(n string) bool {
+			return strings.HasPrefix(n, "membership gcp:"+pr+"/locations/us-west2/memberships/"+c+" already registers projects/"+referenceProject+"/locations/us-west2/clusters/"+c+": the federation uses it")
 		}) {
-			t.Errorf("the plan does not report the membership gcloud registered for %s: %v", c, p.Warnings)
+			t.Errorf("the plan does not say it uses the membership gcloud registered for %s: %v", c, p.Notes)
 		}
 	}
 
@@ -135,7 +138,7 @@ func TestAdoptReference(t *testing.T) {
 		}
 	}
 
-	// The clusters are reached through their fleet memberships, which the plan creates: the
+	// The clusters are reached through their fleet memberships, which the plan adopts: the
 	// cluster side is planned during the apply, with --adopt as the saved plan says, and shown.
 	r = runAgainst(t, sb, "apply", filepath.Join(filepath.Dir(file), "plan.json"), "--auto-approve", "--wait=false")
 	if r.code != exitOK {
@@ -190,6 +193,18 @@ func TestAdoptReference(t *testing.T) {
 	r = runAgainst(t, sb, "verify", "-f", file)
 	if r.code != exitOK {
 		t.Fatalf("verify after the adoption: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var members []struct{ Name string }
+	if err := json.Unmarshal([]byte(gcloud("container", "fleet", "memberships", "list", "--format=json")), &members); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range members {
+		names = append(names, m.Name)
+	}
+	slices.Sort(names)
+	if want := []string{pr + "/locations/us-west2/memberships/cluster3", pr + "/locations/us-west2/memberships/cluster4"}; !slices.Equal(names, want) {
+		t.Errorf("memberships after the adoption: %q, want only the two regional ones", names)
 	}
 	// Reported, never deleted: every hand-made rule is still there.
 	for _, name := range handMade {

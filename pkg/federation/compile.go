@@ -982,11 +982,17 @@ func (c *compiler) fleetMemberships() []FleetMembership {
 		if c.spec.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
 			reason += "; the fleet's servicemesh feature runs its managed control plane through the membership"
 		}
+		loc, name := "global", cl.Name
+		if m, ok := c.facts.Memberships[fmt.Sprintf("projects/%s/locations/%s/clusters/%s", cl.Project, cl.Location, cl.Name)]; ok && m.Location != "" && m.Name != "" {
+			loc, name = m.Location, m.Name
+			reason += fmt.Sprintf("; %s is registered already as membership %s in %s, which the federation takes instead of registering its own (a GKE cluster belongs to one membership)",
+				cl.Name, name, loc)
+		}
 		out = append(out, FleetMembership{
-			Address:              plan.MembershipAddress(fleet, "global", cl.Name),
+			Address:              plan.MembershipAddress(fleet, loc, name),
 			Project:              fleet,
-			Location:             "global",
-			Name:                 cl.Name,
+			Location:             loc,
+			Name:                 name,
 			Cluster:              fmt.Sprintf("//container.googleapis.com/projects/%s/locations/%s/clusters/%s", cl.Project, cl.Location, cl.Name),
 			ClusterAddress:       plan.ClusterAddress(cl.Project, cl.Location, cl.Name),
 			Issuer:               fmt.Sprintf("https://container.googleapis.com/v1/projects/%s/locations/%s/clusters/%s", cl.Project, cl.Location, cl.Name),

@@ -13,6 +13,19 @@ type Facts struct {
 	// CloudSQL are the instances of spec.addons.cloudSQL as the Cloud SQL Admin API reports them,
 	// by connection name. Missing, the clusters' policies leave the instance's address out.
 	CloudSQL map[string]CloudSQLFacts `json:"cloudSQL,omitempty"`
+	// Memberships are the fleet memberships that already register the federation's clusters, by
+	// the cluster's resource name (projects/P/locations/L/clusters/N). A GKE cluster belongs to one
+	// membership, so a cluster registered already (gcloud registers it in its region) keeps that
+	// membership: the model's membership takes its location and name, and the Connect Gateway
+	// address, the mesh feature's keys and everything else that names the membership follow.
+	// Missing, the membership is the federation's own, global/<cluster>.
+	Memberships map[string]MembershipFacts `json:"memberships,omitempty"`
+}
+
+// MembershipFacts name a fleet membership of the fleet project.
+type MembershipFacts struct {
+	Location string `json:"location"`
+	Name     string `json:"name"`
 }
 
 // Ownership marks on Google Cloud resources. Resources with labels carry LabelManagedBy and
@@ -458,7 +471,8 @@ type IAMBinding struct {
 
 // FleetMembership registers a cluster in the fleet project.
 type FleetMembership struct {
-	// Address is gcp:projects/FLEET/locations/global/memberships/NAME.
+	// Address is gcp:projects/FLEET/locations/L/memberships/NAME: global and the cluster's name,
+	// or the location and name of the membership that registers the cluster already (Facts).
 	Address  plan.Address `json:"address"`
 	Project  string       `json:"project"`
 	Location string       `json:"location"`

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/gkehub/apiv1beta1/gkehubpb"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
@@ -174,10 +175,80 @@ func lastSegments(links []string) []string {
 	return out
 }
 
-// otherMemberships warns of fleet memberships that already register a cluster of the federation
-// under another name or location (gcloud container fleet memberships register puts a GKE cluster
-// in its region; the federation's are global): the federation registers the cluster under its own
-// membership, which a cluster registered twice may refuse, and the old one should go.
+// registeredMemberships finds, for each cluster of the federation, the membership of the fleet
+// project that registers it already, wherever it is and whatever its name (gcloud container fleet
+// memberships register puts a GKE cluster in its region; the federation's own are global). GKE
+// Hub refuses a second membership for a cluster, so the model takes that one (Facts.Memberships).
+// Of several, the federation's own name in global wins, then one that carries the federation's
+// mark, then the first by name.
+func registeredMemberships(offline *federation.Desired, s *snapshot) map[string]federation.MembershipFacts {
+	out := map[string]federation.MembershipFacts{}
+	defaults := map[string]string{} // the federation's own membership names → the cluster
+	for _, fm := range offline.FleetMemberships {
+		defaults["projects/"+fm.Project+"/locations/"+fm.Location+"/memberships/"+fm.Name] = clusterName(fm.Cluster)
+	}
+	for _, fm := range offline.FleetMemberships {
+		cluster := clusterName(fm.Cluster)
+		var found []*gkehubpb.Membership
+		for _, m := range s.memberships {
+			if c, ok := defaults[m.GetName()]; ok && c != cluster {
+				// Another cluster's own membership: taking it would give two clusters one
+				// address; it stays the conflict it is.
+				continue
+			}
+			if link := m.GetEndpoint().GetGkeCluster().GetResourceLink(); link != "" && clusterName(link) == cluster {
+				found = append(found, m)
+			}
+		}
+		if len(found) == 0 {
+			continue
+		}
+		rank := func(m *gkehubpb.Membership) int {
+			switch {
+			case segmentAfter(m.GetName(), "locations") == fm.Location && lastSegment(m.GetName()) == fm.Name:
+				return 0
+			case ownedLabels(m.GetLabels(), offline.Federation):
+				return 1
+			}
+			return 2
+		}
+		slices.SortFunc(found, func(a, b *gkehubpb.Membership) int {
+			if ra, rb := rank(a), rank(b); ra != rb {
+				return ra - rb
+			}
+			return strings.Compare(a.GetName(), b.GetName())
+		})
+		out[cluster] = federation.MembershipFacts{Location: segmentAfter(found[0].GetName(), "locations"), Name: lastSegment(found[0].GetName())}
+	}
+	return out
+}
+
+// clusterName is a GKE cluster's resource name, projects/P/locations/L/clusters/N, from a link
+// to it in any form (//container.googleapis.com/..., a URL, zones for locations).
+func clusterName(link string) string {
+	return strings.Replace(shortLink(link), "/zones/", "/locations/", 1)
+}
+
+// takenMemberships says which memberships registered before the federation it takes in place of
+// its own.
+func takenMemberships(offline, derived *federation.Desired) []string {
+	own := map[plan.Address]plan.Address{}
+	for _, m := range offline.FleetMemberships {
+		own[m.ClusterAddress] = m.Address
+	}
+	var notes []string
+	for _, m := range derived.FleetMemberships {
+		if o, ok := own[m.ClusterAddress]; ok && o != m.Address {
+			notes = append(notes, fmt.Sprintf("membership %s already registers %s: the federation uses it instead of registering %s (a GKE cluster belongs to one membership); the Connect Gateway reaches the cluster through it",
+				m.Address, clusterName(m.Cluster), o))
+		}
+	}
+	return notes
+}
+
+// otherMemberships warns of fleet memberships that register a cluster of the federation besides
+// the one the model takes (registeredMemberships): GKE Hub allows one per cluster, so such a state
+// was not made on Google Cloud as it is now, and the others should go.
 func otherMemberships(desired []*object, s *snapshot) []string {
 	var out []string
 	for _, o := range desired {
@@ -188,7 +259,7 @@ func otherMemberships(desired []*object, s *snapshot) []string {
 		for _, m := range s.memberships {
 			live := m.GetEndpoint().GetGkeCluster().GetResourceLink()
 			name := m.GetName()
-			if live == "" || shortLink(live) != shortLink(link) {
+			if live == "" || clusterName(live) != clusterName(link) {
 				continue
 			}
 			if o.location == segmentAfter(name, "locations") && o.parent == lastSegment(name) {

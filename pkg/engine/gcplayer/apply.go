@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -111,8 +112,29 @@ func (e *Layer) createOrResume(ctx context.Context, r *CloudPlan, d *object, pro
 	case plan.KindAPI, plan.KindXpnHost, plan.KindXpnService, plan.KindIAMBinding, plan.KindFeature:
 		// No mark to check: these are the project's, and enabling them twice is harmless.
 		return nil
+	case plan.KindMembership:
+		if other := registeredAs(err); other != "" {
+			return fmt.Errorf("%s: cluster %s is registered already, as membership %s, and GKE Hub allows one membership per cluster (%w); hint: run plan again: the federation takes that membership instead of registering its own",
+				d.res.Address, lastSegment(d.res.Fields["resourceLink"].(string)), other, err)
+		}
 	}
 	return e.resumeCreate(ctx, r, d, err, progress)
+}
+
+// registeredAs is the membership GKE Hub names when it refuses to register a cluster that a
+// membership registers already, or "".
+func registeredAs(err error) string {
+	const marker = "already registered with resource: //gkehub.googleapis.com/"
+	msg := err.Error()
+	i := strings.Index(msg, marker)
+	if i < 0 {
+		return ""
+	}
+	name := msg[i+len(marker):]
+	if j := strings.IndexAny(name, " ,;)"); j >= 0 {
+		name = name[:j]
+	}
+	return name
 }
 
 // resumeCreate reads again a resource whose create answered ALREADY_EXISTS: still being created

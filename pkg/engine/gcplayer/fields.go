@@ -234,9 +234,19 @@ func membershipFields(m *gkehubpb.Membership) map[string]any {
 	for k, v := range m.GetLabels() {
 		labels[k] = v
 	}
+	link, issuer := m.GetEndpoint().GetGkeCluster().GetResourceLink(), m.GetAuthority().GetIssuer()
+	if link != "" {
+		// The cluster a membership registers, and its own issuer, are compared by the cluster's
+		// name: gcloud writes the container endpoint it is given into both (the sandbox's).
+		cluster := clusterName(link)
+		if issuer != "" && strings.HasSuffix(issuer, "/v1/"+cluster) {
+			issuer = "https://container.googleapis.com/v1/" + cluster
+		}
+		link = "//container.googleapis.com/" + cluster
+	}
 	return map[string]any{
-		"resourceLink":     m.GetEndpoint().GetGkeCluster().GetResourceLink(),
-		"authority.issuer": m.GetAuthority().GetIssuer(),
+		"resourceLink":     link,
+		"authority.issuer": issuer,
 		"labels":           labels,
 	}
 }

@@ -122,7 +122,8 @@ func (e *Layer) PlanWith(ctx context.Context, f *v1alpha1.Federation, opts PlanO
 	if err != nil {
 		return nil, err
 	}
-	derived, err := federation.Compile(f, federation.Facts{ProjectNumbers: snap.numbers, CloudSQL: snap.cloudSQL.facts(offline)})
+	derived, err := federation.Compile(f, federation.Facts{ProjectNumbers: snap.numbers, CloudSQL: snap.cloudSQL.facts(offline),
+		Memberships: registeredMemberships(offline, snap)})
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +158,7 @@ func (e *Layer) PlanWith(ctx context.Context, f *v1alpha1.Federation, opts PlanO
 	p.Warnings = append(p.Warnings, handMadeRules(desired, snap.firewalls, derived)...)
 	p.Warnings = append(p.Warnings, otherMemberships(desired, snap)...)
 	p.Notes = append(p.Notes, routerNotes...)
+	p.Notes = append(p.Notes, takenMemberships(offline, derived)...)
 	p.Notes = append(p.Notes, staleNotes(r)...)
 	unhealthyClusters(p, snap, f.Metadata.Name)
 	restartingUpdates(p)
@@ -226,6 +228,7 @@ func meshStates(d *federation.Desired, s *snapshot) (map[string]MeshState, []str
 	states := map[string]MeshState{}
 	var notes []string
 	for _, m := range d.FleetMemberships {
+		cluster := lastSegment(string(m.ClusterAddress))
 		key := fmt.Sprintf("projects/%d/locations/%s/memberships/%s", s.numbers[m.Project], m.Location, m.Name)
 		var st *hubv1.ServiceMeshMembershipState
 		if s.meshFeature != nil {
@@ -234,7 +237,7 @@ func meshStates(d *federation.Desired, s *snapshot) (map[string]MeshState, []str
 			}
 		}
 		if st == nil {
-			notes = append(notes, fmt.Sprintf("managed control plane of %s: not provisioned yet", m.Name))
+			notes = append(notes, fmt.Sprintf("managed control plane of %s: not provisioned yet", cluster))
 			continue
 		}
 		ms := MeshState{ControlPlane: "UNKNOWN", DataPlane: "UNKNOWN"}
@@ -244,7 +247,7 @@ func meshStates(d *federation.Desired, s *snapshot) (map[string]MeshState, []str
 		if st.DataPlaneManagement != nil {
 			ms.DataPlane = st.DataPlaneManagement.State
 		}
-		line := fmt.Sprintf("managed control plane of %s: control plane %s, data plane %s", m.Name, ms.ControlPlane, ms.DataPlane)
+		line := fmt.Sprintf("managed control plane of %s: control plane %s, data plane %s", cluster, ms.ControlPlane, ms.DataPlane)
 		for _, c := range st.Conditions {
 			if c.Severity == "ERROR" || c.Severity == "WARNING" {
 				cond := fmt.Sprintf("%s %s: %s", c.Severity, c.Code, c.Details)
@@ -252,7 +255,7 @@ func meshStates(d *federation.Desired, s *snapshot) (map[string]MeshState, []str
 				line += "; " + cond
 			}
 		}
-		states[m.Name] = ms
+		states[cluster] = ms
 		notes = append(notes, line)
 	}
 	return states, notes
