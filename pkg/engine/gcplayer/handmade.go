@@ -2,43 +2,15 @@ package gcplayer
 
 import (
 	"fmt"
-	"net/netip"
-	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+	"github.com/asmfed/kubectl-asmfed/pkg/vpcfw"
 )
-
-// flow is one thing an ingress allow rule opens: connections from a source range to the
-// instances of a target tag ("" for every instance of the network) on a protocol's ports (none:
-// every port of it).
-type flow struct {
-	source, tag, protocol string
-	ports                 []string
-}
-
-func (f flow) String() string {
-	to := "every instance"
-	if f.tag != "" {
-		to = "tag " + f.tag
-	}
-	return fmt.Sprintf("%s from %s to %s", protoPorts(f.protocol, f.ports), f.source, to)
-}
-
-func protoPorts(protocol string, ports []string) string {
-	if len(ports) == 0 {
-		if protocol == "all" {
-			return "every protocol"
-		}
-		return protocol + " (every port)"
-	}
-	return protocol + ":" + strings.Join(ports, ",")
-}
 
 // handMadeRules reports the firewall rules of the federation's network that carry no
 // federation's mark and open flows to the federation's nodes: a rule whose every flow one of the
@@ -48,15 +20,16 @@ func protoPorts(protocol string, ports []string) string {
 // it cannot compare (deny rules, disabled ones, egress, source tags or service accounts) are left
 // out.
 func handMadeRules(desired []*object, fws []*computepb.Firewall, d *federation.Desired) []string {
-	var derived []*computepb.Firewall
+	var derivedFws []*computepb.Firewall
 	want := map[string]bool{}
 	for _, o := range desired {
 		if o.res.Kind == plan.KindFirewall {
 			fw := o.msg.(*computepb.Firewall)
-			derived = append(derived, fw)
+			derivedFws = append(derivedFws, fw)
 			want[fw.GetName()] = true
 		}
 	}
+	derived := firewallRules(derivedFws, d.Network.Name)
 	nodeTags := map[string]bool{}
 	for _, c := range d.Clusters {
 		for _, t := range c.NodeTags {
@@ -81,11 +54,11 @@ func handMadeRules(desired []*object, fws []*computepb.Firewall, d *federation.D
 		}
 		covering := map[string]bool{}
 		var beyond []string
-		for _, f := range flowsOf(fw) {
-			if f.tag != "" && !nodeTags[f.tag] {
+		for _, f := range vpcfw.Flows(firewallRules([]*computepb.Firewall{fw}, d.Network.Name)[0]) {
+			if f.Tag != "" && !nodeTags[f.Tag] {
 				continue // not the federation's nodes: none of its business
 			}
-			by := coveredBy(f, derived)
+			by := vpcfw.CoveredBy(f, derived)
 			if by == "" {
 				beyond = append(beyond, f.String())
 				continue
@@ -110,78 +83,4 @@ func handMadeRules(desired []*object, fws []*computepb.Firewall, d *federation.D
 		}
 	}
 	return out
-}
-
-// flowsOf lists what an ingress allow rule opens, one flow per source range, target tag and
-// protocol.
-func flowsOf(fw *computepb.Firewall) []flow {
-	tags := fw.GetTargetTags()
-	if len(tags) == 0 {
-		tags = []string{""}
-	}
-	var out []flow
-	for _, src := range fw.GetSourceRanges() {
-		for _, tag := range tags {
-			for _, a := range fw.GetAllowed() {
-				out = append(out, flow{source: src, tag: tag, protocol: strings.ToLower(a.GetIPProtocol()), ports: a.GetPorts()})
-			}
-		}
-	}
-	return out
-}
-
-// coveredBy names a derived rule that allows every connection of f, or returns "".
-func coveredBy(f flow, derived []*computepb.Firewall) string {
-	src, err := netip.ParsePrefix(f.source)
-	if err != nil {
-		return ""
-	}
-	for _, d := range derived {
-		if len(d.GetTargetTags()) > 0 && (f.tag == "" || !slices.Contains(d.GetTargetTags(), f.tag)) {
-			continue
-		}
-		if !slices.ContainsFunc(d.GetSourceRanges(), func(r string) bool {
-			p, err := netip.ParsePrefix(r)
-			return err == nil && p.Bits() <= src.Bits() && p.Contains(src.Addr())
-		}) {
-			continue
-		}
-		for _, a := range d.GetAllowed() {
-			proto := strings.ToLower(a.GetIPProtocol())
-			if proto != "all" && (proto != f.protocol || f.protocol == "all") {
-				continue
-			}
-			if len(a.GetPorts()) == 0 || (len(f.ports) > 0 && portsWithin(f.ports, a.GetPorts())) {
-				return d.GetName()
-			}
-		}
-	}
-	return ""
-}
-
-// portsWithin reports whether every port or range of inner lies in one of outer.
-func portsWithin(inner, outer []string) bool {
-	for _, p := range inner {
-		lo, hi, ok := portSpan(p)
-		if !ok || !slices.ContainsFunc(outer, func(q string) bool {
-			qlo, qhi, ok := portSpan(q)
-			return ok && qlo <= lo && hi <= qhi
-		}) {
-			return false
-		}
-	}
-	return true
-}
-
-func portSpan(p string) (int, int, bool) {
-	a, b, isRange := strings.Cut(p, "-")
-	lo, err := strconv.Atoi(a)
-	if err != nil {
-		return 0, 0, false
-	}
-	if !isRange {
-		return lo, lo, true
-	}
-	hi, err := strconv.Atoi(b)
-	return lo, hi, err == nil && lo <= hi
 }
