@@ -450,13 +450,20 @@ func (e *Layer) updateCluster(ctx context.Context, c plan.Change, d, l *object, 
 // a concurrent change makes the write fail, and the binding is retried on the fresh policy.
 func (e *Layer) addBinding(ctx context.Context, d *object) error {
 	role, member := d.res.Fields["role"].(string), d.res.Fields["member"].(string)
+	return e.retryPolicy(func() error {
+		if d.parent != "" {
+			return e.addSubnetBinding(ctx, d.project, d.location, d.parent, role, member)
+		}
+		return e.addProjectBinding(ctx, d.project, role, member)
+	})
+}
+
+// retryPolicy runs a read-modify-write of an IAM policy again when a concurrent change made its
+// etag stale.
+func (e *Layer) retryPolicy(rmw func() error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		if d.parent != "" {
-			err = e.addSubnetBinding(ctx, d.project, d.location, d.parent, role, member)
-		} else {
-			err = e.addProjectBinding(ctx, d.project, role, member)
-		}
+		err = rmw()
 		if err == nil || !(gcp.IsKind(err, gcp.KindPrecondition) || gcp.IsKind(err, gcp.KindAborted) || isConflict(err)) {
 			return err
 		}
@@ -482,6 +489,26 @@ func withMember[B any](bindings []B, role, member string, roleOf func(B) string,
 		return bindings, true
 	}
 	return append(bindings, newBinding()), true
+}
+
+// withoutMember takes member out of every binding of role, and says whether one had it.
+func withoutMember[B any](bindings []B, role, member string, roleOf func(B) string, members func(B) *[]string) bool {
+	var changed bool
+	for _, b := range bindings {
+		if roleOf(b) != role {
+			continue
+		}
+		ms := members(b)
+		kept := (*ms)[:0:0]
+		for _, m := range *ms {
+			if m != member {
+				kept = append(kept, m)
+			}
+		}
+		changed = changed || len(kept) != len(*ms)
+		*ms = kept
+	}
+	return changed
 }
 
 func (e *Layer) addSubnetBinding(ctx context.Context, project, region, subnet, role, member string) error {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"cloud.google.com/go/iam/apiv1/iampb"
 	"golang.org/x/sync/errgroup"
 	iam "google.golang.org/api/iam/v1"
 	sqladmin "google.golang.org/api/sqladmin/v1"
@@ -304,13 +305,7 @@ func (e *Layer) removeBinding(ctx context.Context, l *object) error {
 			if err != nil {
 				return err
 			}
-			var changed bool
-			for _, b := range p.Bindings {
-				if b.Role == role {
-					b.Members, changed = without(b.Members, member)
-				}
-			}
-			if !changed {
+			if !withoutMember(p.Bindings, role, member, func(b *iam.Binding) string { return b.Role }, func(b *iam.Binding) *[]string { return &b.Members }) {
 				return nil
 			}
 			return e.gcp.SetServiceAccountIAMPolicy(ctx, ref.project, ref.email, p)
@@ -324,39 +319,11 @@ func (e *Layer) removeBinding(ctx context.Context, l *object) error {
 		if err != nil {
 			return err
 		}
-		var changed bool
-		for _, b := range p.Bindings {
-			if b.Role == role {
-				b.Members, changed = without(b.Members, member)
-			}
-		}
-		if !changed {
+		if !withoutMember(p.Bindings, role, member, (*iampb.Binding).GetRole, func(b *iampb.Binding) *[]string { return &b.Members }) {
 			return nil
 		}
 		return e.gcp.SetProjectIAMPolicy(ctx, l.project, p)
 	})
-}
-
-func without(members []string, member string) ([]string, bool) {
-	out := members[:0:0]
-	for _, m := range members {
-		if m != member {
-			out = append(out, m)
-		}
-	}
-	return out, len(out) != len(members)
-}
-
-// retryPolicy runs a read-modify-write again when a concurrent change made its etag stale.
-func (e *Layer) retryPolicy(rmw func() error) error {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = rmw()
-		if err == nil || !(gcp.IsKind(err, gcp.KindPrecondition) || gcp.IsKind(err, gcp.KindAborted) || isConflict(err)) {
-			return err
-		}
-	}
-	return err
 }
 
 // CloudSQLState is the Cloud SQL add-on's part of the live state, as verify checks it: what was
