@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	sqladmin "google.golang.org/api/sqladmin/v1"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -142,12 +140,7 @@ func gkeClusters(t *testing.T, sb *sandboxEnv) []string {
 func TestAddonsSample(t *testing.T) {
 	sb := startWorkloadSandbox(t)
 	ctx := context.Background()
-	// The sample's Cloud SQL instance, which the tool reads and never creates.
-	if err := sb.srv.SeedSQLInstance(&sqladmin.DatabaseInstance{Name: "orders-db", Project: "asm-multicluster-demo", Region: "us-west2",
-		IpAddresses: []*sqladmin.IpMapping{{Type: "PRIVATE", IpAddress: "10.20.0.3"}},
-		Settings:    &sqladmin.Settings{IpConfiguration: &sqladmin.IpConfiguration{PrivateNetwork: "projects/asm-multicluster-demo/global/networks/asm-vpc"}}}); err != nil {
-		t.Fatal(err)
-	}
+	seedOrdersDB(t, sb)
 	file := fedtest.WithRoot(t, "../../samples/addons/federation.yaml")
 	dir := filepath.Dir(file)
 	cn := &canaries{t: t, values: map[string]string{}}

@@ -20,6 +20,17 @@ import (
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 )
 
+// seedOrdersDB puts samples/addons' Cloud SQL instance in the sandbox, with a private IP on the
+// sample's VPC: the tool reads instances and never creates them.
+func seedOrdersDB(t *testing.T, sb *sandboxEnv) {
+	t.Helper()
+	if err := sb.srv.SeedSQLInstance(&sqladmin.DatabaseInstance{Name: "orders-db", Project: "asm-multicluster-demo", Region: "us-west2",
+		IpAddresses: []*sqladmin.IpMapping{{Type: "PRIVATE", IpAddress: "10.20.0.3"}},
+		Settings:    &sqladmin.Settings{IpConfiguration: &sqladmin.IpConfiguration{PrivateNetwork: "projects/asm-multicluster-demo/global/networks/asm-vpc"}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The Cloud SQL add-on end to end in the sandbox: samples/addons applies, gcloud shows the
 // service account and both bindings, a second plan has no changes, and destroy removes the
 // Google Cloud side again.
@@ -32,11 +43,7 @@ func TestCloudSQLAddonSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sb.srv.SeedSQLInstance(&sqladmin.DatabaseInstance{Name: "orders-db", Project: "asm-multicluster-demo", Region: "us-west2",
-		IpAddresses: []*sqladmin.IpMapping{{Type: "PRIVATE", IpAddress: "10.20.0.3"}},
-		Settings:    &sqladmin.Settings{IpConfiguration: &sqladmin.IpConfiguration{PrivateNetwork: "projects/asm-multicluster-demo/global/networks/asm-vpc"}}}); err != nil {
-		t.Fatal(err)
-	}
+	seedOrdersDB(t, sb)
 	const email = "sql-client@asm-multicluster-demo.iam.gserviceaccount.com"
 	const wi = "serviceAccount:asm-multicluster-demo.svc.id.goog[sample/ksa-sqlproxy]"
 

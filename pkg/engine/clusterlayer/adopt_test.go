@@ -2,8 +2,6 @@ package clusterlayer_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,12 +10,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
 
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine/clusterlayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
-	"github.com/asmfed/kubectl-asmfed/pkg/istio"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 )
 
@@ -31,24 +27,7 @@ import (
 func TestAdoptTakesOverFromPreviousManagers(t *testing.T) {
 	cs := testenv.Clusters(t, 2)
 	ctx := context.Background()
-	root, err := istio.NewRoot(istio.RootOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if _, _, err := root.WriteFiles(dir, false); err != nil {
-		t.Fatal(err)
-	}
-	rootKey, err := os.ReadFile(filepath.Join(dir, istio.RootKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fx := &fixture{log: &outputLog{}, t: t, clusters: cs, configs: map[string]*rest.Config{}, root: root, rootKey: rootKey}
-	var names []string
-	for _, c := range cs {
-		fx.configs[c.Name] = c.RESTConfig()
-		names = append(names, c.Name)
-	}
+	fx, names := rootedFixture(t, cs)
 	d := fx.federation(names, nil)
 	holder, target := cs[0].Name, cs[1].Name
 	c1 := fx.client(holder)

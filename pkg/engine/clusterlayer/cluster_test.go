@@ -355,11 +355,10 @@ func changesOf(p *plan.Plan, action plan.Action) []string {
 	return out
 }
 
-// TestClusterSide drives the engine through the life of a federation of three real local
-// clusters. The subtests build on each other, in order.
-func TestClusterSide(t *testing.T) {
-	cs := clusters.Get(t, 3)
-	ctx := context.Background()
+// rootedFixture is a fixture over clusters with a plug-in root of its own, its key read as the
+// file holds it, and the clusters' names.
+func rootedFixture(t *testing.T, cs []*testenv.Cluster) (*fixture, []string) {
+	t.Helper()
 	root, err := istio.NewRoot(istio.RootOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -378,6 +377,16 @@ func TestClusterSide(t *testing.T) {
 		fx.configs[c.Name] = c.RESTConfig()
 		names = append(names, c.Name)
 	}
+	return fx, names
+}
+
+// TestClusterSide drives the engine through the life of a federation of three real local
+// clusters. The subtests build on each other, in order.
+func TestClusterSide(t *testing.T) {
+	cs := clusters.Get(t, 3)
+	ctx := context.Background()
+	fx, names := rootedFixture(t, cs)
+	root := fx.root
 	d := fx.federation(names, nil)
 
 	fx.run("unowned object is reported, not overwritten", func(fx *fixture) {

@@ -114,11 +114,9 @@ func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, e
 // PlanWith is Plan with options: with Adopt, what the file wants and exists without the mark is
 // adopted when it can be (see PlanOptions).
 func (e *Layer) PlanWith(ctx context.Context, f *v1alpha1.Federation, opts PlanOptions) (*CloudPlan, error) {
-	_, snap, err := e.readFor(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	offline, err := federation.Compile(f, federation.Facts{})
+	// offline is the model without the clusters' objects: enough to know what to read, and the
+	// Cloud SQL instances and memberships the facts are read for.
+	offline, snap, err := e.readFor(ctx, f)
 	if err != nil {
 		return nil, err
 	}
