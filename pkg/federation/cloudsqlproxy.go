@@ -13,8 +13,11 @@ import (
 // The Cloud SQL Auth Proxy a team adds to its own Deployment. The tool does not own the
 // Deployment: `render --addon cloudsql` prints the patch, or the patched manifest.
 const (
-	// CloudSQLProxyImage is the Cloud SQL Auth Proxy v2 release the patch pins.
-	CloudSQLProxyImage = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1"
+	// CloudSQLProxyImage is the Cloud SQL Auth Proxy v2 release the patch pins: v2.28.0
+	// (2026-11-11), whose image tag is its version without the "v", and whose command accepts
+	// every flag the patch passes and serves /startup and /liveness (docs/addons.md says how to
+	// move the pin).
+	CloudSQLProxyImage = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.28.0"
 	// CloudSQLProxyContainer names the proxy's container.
 	CloudSQLProxyContainer = "cloud-sql-proxy"
 	// cloudSQLProxyHealthPort serves the proxy's /startup, /liveness and /readiness.
