@@ -46,6 +46,24 @@ func TestBastionSample(t *testing.T) {
 		t.Errorf("apply with nothing to do: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
+	// verify proves the path to the clusters through the bastion; an operator who stops the VM or
+	// deletes the IAP rule with gcloud breaks it, and verify says which.
+	r = runAgainst(t, sb, "verify", "-f", multiProject, "--only", "ASMFED-NET-007")
+	if r.code != exitOK || !strings.Contains(r.stdout, "√ mesh-bastion: Identity-Aware Proxy (35.235.240.0/20) → bastion mesh-bastion (10.10.0.3) on tcp:22: allowed by asmfed-retail-mesh--iap-ssh") ||
+		!strings.Contains(r.stdout, "√ mesh-bastion → storefront-east: storefront-east (us-east4) has global access on") {
+		t.Fatalf("verify the bastion after apply: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	gcloud := gcloudAgainst(t, sb)
+	gcloud("compute", "instances", "stop", "mesh-bastion", "--zone=us-central1-a", "--project=retail-net-host")
+	gcloud("compute", "firewall-rules", "delete", "asmfed-retail-mesh--iap-ssh", "--project=retail-net-host", "--quiet")
+	r = runAgainst(t, sb, "verify", "-f", multiProject, "--only", "ASMFED-NET-007")
+	for _, want := range []string{"× mesh-bastion: the bastion mesh-bastion is TERMINATED: administrators cannot reach the clusters through it",
+		"× mesh-bastion: Identity-Aware Proxy (35.235.240.0/20) → bastion mesh-bastion (10.10.0.3) on tcp:22: blocked"} {
+		if r.code != exitChecksFailed || !strings.Contains(r.stdout, want) {
+			t.Errorf("verify the broken bastion: code %d, want %d and %q\n%s%s", r.code, exitChecksFailed, want, r.stdout, r.stderr)
+		}
+	}
+
 	r = runAgainst(t, sb, "destroy", "-f", multiProject, "--auto-approve")
 	if r.code != exitOK {
 		t.Fatalf("destroy: code %d\n%s", r.code, r.stderr)

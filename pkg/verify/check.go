@@ -62,6 +62,9 @@ var (
 	needGKE = Requirement{Name: "the clusters as GKE reports them", Unmet: func(env *Env) string {
 		return unless(env.GKE != nil, "the clusters were not read from GKE")
 	}}
+	needBastion = Requirement{Name: "the bastion VM as Compute Engine reports it", Unmet: func(env *Env) string {
+		return unless(env.Bastion != nil, "the project's VMs were not read")
+	}}
 	needServices = Requirement{Name: "the projects' enabled APIs", Unmet: func(env *Env) string {
 		return unless(env.EnabledServices != nil, "the projects' enabled APIs were not read")
 	}}

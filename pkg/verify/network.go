@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -517,4 +518,79 @@ func readPolicies(ctx context.Context, cfg *rest.Config) (*netpol.Cluster, error
 		c.Namespaces[ns.Name] = ns.Labels
 	}
 	return c, nil
+}
+
+// BastionVM is the bastion's VM as Compute Engine reports it.
+type BastionVM struct {
+	// Instance is nil when the VM does not exist.
+	Instance *computepb.Instance
+}
+
+// bastionReach checks the path administrators take to the private clusters: Identity-Aware
+// Proxy's TCP forwarding to the bastion's SSH port through the live firewall, and from the
+// bastion's live address to every cluster's private endpoint (master authorized networks, and
+// global access for a cluster in another region).
+func bastionReach(_ context.Context, env *Env) []Finding {
+	b := env.Derived.Bastion
+	if b == nil {
+		return []Finding{{Status: Skipped, Message: "the file has no bastion (spec.admin.bastion)"}}
+	}
+	in := env.Bastion.Instance
+	if in == nil {
+		return []Finding{{Subject: b.Name, Status: Fail, Message: fmt.Sprintf("the bastion %s does not exist in %s (project %s)", b.Name, b.Zone, b.Project),
+			Hint: "kubectl asmfed apply creates it"}}
+	}
+	var out []Finding
+	if st := in.GetStatus(); st != "RUNNING" {
+		out = append(out, Finding{Subject: b.Name, Status: Fail, Message: fmt.Sprintf("the bastion %s is %s: administrators cannot reach the clusters through it", b.Name, st),
+			Hint: fmt.Sprintf("gcloud compute instances start %s --zone %s --project %s", b.Name, b.Zone, b.Project)})
+	}
+	ip := netip.Addr{}
+	if nics := in.GetNetworkInterfaces(); len(nics) > 0 {
+		ip, _ = netip.ParseAddr(nics[0].GetNetworkIP())
+	}
+	if !ip.IsValid() {
+		return append(out, Finding{Subject: b.Name, Status: Fail, Message: fmt.Sprintf("the bastion %s has no internal address", b.Name),
+			Hint: "kubectl asmfed plan shows what differs from the file"})
+	}
+	if env.Firewall != nil {
+		vm := vpcfw.Instance{IP: ip, Tags: in.GetTags().GetItems()}
+		if sas := in.GetServiceAccounts(); len(sas) > 0 {
+			vm.ServiceAccount = sas[0].GetEmail()
+		}
+		v := vpcfw.Check(env.Firewall, vpcfw.Connection{From: vpcfw.Instance{IP: nthAddr(federation.IAPRange, 1)}, To: vm, Protocol: "tcp", Port: 22})
+		what := fmt.Sprintf("Identity-Aware Proxy (%s) → bastion %s (%s) on tcp:22", federation.IAPRange, b.Name, ip)
+		if v.Allowed {
+			out = append(out, Finding{Subject: b.Name, Status: OK, Message: what + ": " + v.Reason})
+		} else {
+			out = append(out, Finding{Subject: b.Name, Status: Fail, Message: what + ": blocked, " + v.Reason + fmt.Sprintf("; `%s` cannot connect", b.SSHCommand),
+				Hint: fmt.Sprintf("allow tcp:22 from %s to the VMs tagged %s (kubectl asmfed apply recreates the federation's iap-ssh rule); a deny rule of higher priority must be changed by its owner", federation.IAPRange, b.Tag)})
+		}
+	}
+	if env.GKE == nil {
+		return out
+	}
+	vmRange := netip.PrefixFrom(ip, 32).String()
+	for _, c := range env.Derived.Clusters {
+		subject := fmt.Sprintf("%s → %s", b.Name, c.Name)
+		cl, live := env.GKE[c.Name]
+		if !live {
+			out = append(out, Finding{Subject: subject, Status: Skipped, Message: c.Name + " does not exist in GKE"})
+			continue
+		}
+		out = append(out, authorizedFinding(c, cl, subject, vmRange, fmt.Sprintf("the bastion %s (%s)", b.Name, ip),
+			fmt.Sprintf("kubectl on the bastion %s cannot reach %s", b.Name, c.Name)))
+		if c.Region == b.Region {
+			continue
+		}
+		if cl.GetPrivateClusterConfig().GetMasterGlobalAccessConfig().GetEnabled() || cl.GetControlPlaneEndpointsConfig().GetIpEndpointsConfig().GetGlobalAccess() {
+			out = append(out, Finding{Subject: subject, Status: OK,
+				Message: fmt.Sprintf("%s (%s) has global access on: the bastion in %s reaches its private endpoint", c.Name, c.Region, b.Region)})
+			continue
+		}
+		out = append(out, Finding{Subject: subject, Status: Fail,
+			Message: fmt.Sprintf("%s (%s) has global access off: the bastion in %s cannot reach its private endpoint", c.Name, c.Region, b.Region),
+			Hint:    fmt.Sprintf("kubectl asmfed apply turns it on; by hand: gcloud container clusters update %s --project %s --location %s --enable-master-global-access", c.Name, c.Project, c.Location)})
+	}
+	return out
 }

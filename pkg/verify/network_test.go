@@ -2,10 +2,13 @@ package verify
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
@@ -179,4 +182,102 @@ func TestAuthorizedNetworksHint(t *testing.T) {
 		}
 	}
 	t.Errorf("no failure hints %q: %+v", want, r.Results)
+}
+
+// The bastion's path: IAP through the live firewall to its SSH port, and from its live address to
+// every cluster's private endpoint; each way of breaking it fails naming what broke.
+func TestBastionReach(t *testing.T) {
+	const vm = "mesh-bastion"
+	healthy := func(t *testing.T) (*Env, *federation.Desired) {
+		f, d := sample(t, "multi-project-shared-vpc")
+		in := &computepb.Instance{Name: proto.String(vm), Zone: proto.String("https://www.googleapis.com/compute/v1/projects/retail-net-host/zones/us-central1-a"),
+			Status: proto.String("RUNNING"), NetworkInterfaces: []*computepb.NetworkInterface{{NetworkIP: proto.String("10.10.0.3")}},
+			Tags: &computepb.Tags{Items: []string{d.Bastion.Tag}}}
+		return &Env{Federation: f, Derived: d, Firewall: rulesOf(d), GKE: gkeOf(d), Bastion: &BastionVM{Instance: in}}, d
+	}
+	tests := []struct {
+		name    string
+		breakIt func(env *Env, d *federation.Desired)
+		fails   []string
+		skipped string
+	}{
+		{name: "healthy"},
+		{name: "the IAP rule deleted", breakIt: func(env *Env, d *federation.Desired) {
+			env.Firewall = slices.DeleteFunc(env.Firewall, func(r vpcfw.Rule) bool { return strings.HasSuffix(r.Name, "-iap-ssh") })
+		}, fails: []string{"mesh-bastion: Identity-Aware Proxy (35.235.240.0/20) → bastion mesh-bastion (10.10.0.3) on tcp:22: blocked"}},
+		{name: "a deny rule of higher priority", breakIt: func(env *Env, _ *federation.Desired) {
+			env.Firewall = append(env.Firewall, vpcfw.Rule{Name: "corp-deny-ssh", Direction: vpcfw.Ingress, Priority: 100,
+				Denied: []vpcfw.ProtocolPorts{{Protocol: "tcp", Ports: []string{"22"}}}, SourceRanges: []string{"0.0.0.0/0"}})
+		}, fails: []string{"mesh-bastion: Identity-Aware Proxy (35.235.240.0/20) → bastion mesh-bastion (10.10.0.3) on tcp:22: blocked, denied by corp-deny-ssh"}},
+		{name: "the VM lost its tag", breakIt: func(env *Env, _ *federation.Desired) {
+			env.Bastion.Instance.Tags = nil
+		}, fails: []string{"on tcp:22: blocked"}},
+		{name: "stopped", breakIt: func(env *Env, _ *federation.Desired) {
+			env.Bastion.Instance.Status = proto.String("TERMINATED")
+		}, fails: []string{"mesh-bastion: the bastion mesh-bastion is TERMINATED: administrators cannot reach the clusters through it"}},
+		{name: "absent", breakIt: func(env *Env, _ *federation.Desired) {
+			env.Bastion.Instance = nil
+		}, fails: []string{"mesh-bastion: the bastion mesh-bastion does not exist in us-central1-a (project retail-net-host)"}},
+		{name: "its address out of a cluster's authorized networks", breakIt: func(env *Env, _ *federation.Desired) {
+			removeAuthorized(env.GKE["payments-central"], "10.10.0.0/24")
+		}, fails: []string{"mesh-bastion → payments-central: payments-central's master authorized networks do not contain the bastion mesh-bastion (10.10.0.3)"}},
+		{name: "another address than the file's", breakIt: func(env *Env, _ *federation.Desired) {
+			env.Bastion.Instance.NetworkInterfaces[0].NetworkIP = proto.String("10.20.0.3")
+		}, fails: []string{"mesh-bastion → storefront-central: storefront-central's master authorized networks do not contain the bastion mesh-bastion (10.20.0.3)"}},
+		{name: "global access off in another region", breakIt: func(env *Env, _ *federation.Desired) {
+			env.GKE["storefront-east"].PrivateClusterConfig.MasterGlobalAccessConfig.Enabled = false
+		}, fails: []string{"mesh-bastion → storefront-east: storefront-east (us-east4) has global access off: the bastion in us-central1 cannot reach its private endpoint"}},
+		{name: "VMs not read", breakIt: func(env *Env, _ *federation.Desired) { env.Bastion = nil }, skipped: "the project's VMs were not read"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, d := healthy(t)
+			if tt.breakIt != nil {
+				tt.breakIt(env, d)
+			}
+			r := Run(context.Background(), env, []Check{byID(t, "ASMFED-NET-007")})
+			if tt.skipped != "" {
+				if r.Checks[0].Status != Skipped || !strings.Contains(r.Results[0].Message, tt.skipped) {
+					t.Fatalf("want skipped (%s), got %+v", tt.skipped, r.Results)
+				}
+				return
+			}
+			var fails []string
+			oks := 0
+			for _, res := range r.Results {
+				switch res.Status {
+				case Fail:
+					fails = append(fails, res.Subject+": "+res.Message)
+					if res.Hint == "" {
+						t.Errorf("failure without a hint: %s", res.Message)
+					}
+				case OK:
+					oks++
+				}
+			}
+			if len(tt.fails) == 0 {
+				if len(fails) > 0 {
+					t.Fatalf("healthy bastion fails: %v", fails)
+				}
+				// IAP, three clusters' authorized networks, and global access of the one in us-east4.
+				if oks != 5 {
+					t.Fatalf("healthy: %d findings ok, want 5: %+v", oks, r.Results)
+				}
+				return
+			}
+			for _, want := range tt.fails {
+				if !slices.ContainsFunc(fails, func(s string) bool { return strings.Contains(s, want) }) {
+					t.Errorf("no failure %q in %v", want, fails)
+				}
+			}
+		})
+	}
+}
+
+func TestBastionReachWithoutBastion(t *testing.T) {
+	f, d := sample(t, "two-cluster-private")
+	r := Run(context.Background(), &Env{Federation: f, Derived: d, Bastion: &BastionVM{}}, []Check{byID(t, "ASMFED-NET-007")})
+	if r.Checks[0].Status != Skipped || !strings.Contains(r.Results[0].Message, "the file has no bastion") {
+		t.Fatalf("a file without a bastion: %+v", r.Results)
+	}
 }

@@ -73,6 +73,8 @@ type Env struct {
 	// EnabledServices are the APIs enabled in each project the federation touches; nil when not
 	// read.
 	EnabledServices map[string][]string
+	// Bastion is the file's bastion VM as Compute Engine reports it; nil when not read.
+	Bastion *BastionVM
 	// CloudSQL is the Cloud SQL add-on's live state; nil when not read (or the file has no
 	// add-on).
 	CloudSQL *CloudSQLLive
@@ -108,6 +110,7 @@ func Checks() []Check {
 		{ID: "ASMFED-NET-004", Name: "global access where regions differ", Requires: []Requirement{needModel, needGKE}, Run: globalAccess},
 		{ID: "ASMFED-NET-005", Name: "admin networks reach the API servers", Requires: []Requirement{needModel, needGKE}, Run: adminAuthorized},
 		{ID: "ASMFED-NET-006", Name: "NetworkPolicies let the mesh's pods through", Requires: []Requirement{needModel}, Run: policyFlows},
+		{ID: "ASMFED-NET-007", Name: "the bastion reaches the clusters", Requires: []Requirement{needModel, needBastion}, Run: bastionReach},
 		{ID: "ASMFED-GKE-001", Name: "private nodes", Requires: []Requirement{needModel, needGKE}, Run: privateNodes},
 		{ID: "ASMFED-GKE-002", Name: "Workload Identity", Requires: []Requirement{needModel, needGKE}, Run: workloadIdentity},
 		{ID: "ASMFED-GKE-003", Name: "the mesh_id label", Requires: []Requirement{needModel, needGKE}, Run: meshIDLabel},

@@ -258,3 +258,17 @@ func stopFieldsChanged(c plan.Change) []string {
 	}
 	return out
 }
+
+// liveBastion is the file's bastion VM as Compute Engine reports it; nil when the file has none
+// or it does not exist.
+func liveBastion(d *federation.Desired, s *snapshot) *computepb.Instance {
+	if d.Bastion == nil {
+		return nil
+	}
+	for _, in := range s.instances {
+		if in.GetName() == d.Bastion.Name && lastSegment(in.GetZone()) == d.Bastion.Zone {
+			return in
+		}
+	}
+	return nil
+}

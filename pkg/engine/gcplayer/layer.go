@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	hubv1 "google.golang.org/api/gkehub/v1"
 
@@ -58,6 +59,9 @@ type CloudPlan struct {
 	// CloudSQL is what the Cloud SQL add-on's resources are as Google Cloud reports them, for
 	// verify; nil without the add-on.
 	CloudSQL *CloudSQLState
+	// Bastion is the file's bastion VM as Compute Engine reports it, for verify; nil when the
+	// file has none or it does not exist.
+	Bastion *computepb.Instance
 	// Pending is what an earlier, interrupted apply left running on the federation's
 	// resources; apply waits for it (Resume) before anything else.
 	Pending []Pending
@@ -177,6 +181,7 @@ func (e *Layer) PlanWith(ctx context.Context, f *v1alpha1.Federation, opts PlanO
 	r.MeshStates = states
 	r.GKE, r.EnabledServices = liveClusters(derived, snap), snap.services
 	r.CloudSQL = cloudSQLState(derived, snap)
+	r.Bastion = liveBastion(derived, snap)
 	return r, nil
 }
 
