@@ -131,18 +131,25 @@ func (c *compiler) inClusterIstiod() bool {
 // off: no control plane in a peer reaches its private endpoint.
 const managedNoGlobalAccess = "the managed control plane reads every cluster from Google's side, not from a peer's pods, so the private endpoint needs no access from other regions"
 
-// webhookPorts are the node ports the control planes must reach for admission webhooks, with the
-// reason. A managed control plane's injection webhook is served by Google, not by a pod on the
-// nodes: 15017 is left out, and the ports the file adds for other webhooks stay.
-func (c *compiler) webhookPorts() ([]string, string) {
-	ports := c.spec.Mesh.WebhookPorts
-	note := " (istiod's sidecar injection and validation on 15017)"
-	if !c.inClusterIstiod() {
-		ports = slices.DeleteFunc(slices.Clone(ports), func(p int32) bool { return p == v1alpha1.DefaultWebhookPort })
-		note = fmt.Sprintf(" (not %d: the managed control plane's injection webhook is served by Google, not from the nodes)", v1alpha1.DefaultWebhookPort)
+// WebhookPorts are the node ports the private control planes must reach for admission webhooks.
+// A managed control plane's injection webhook is served by Google, not by a pod on the nodes:
+// 15017 is left out, and the ports the file adds for other webhooks stay.
+func WebhookPorts(m v1alpha1.Mesh) []int32 {
+	if m.ControlPlane != v1alpha1.ControlPlaneManaged {
+		return m.WebhookPorts
 	}
+	return slices.DeleteFunc(slices.Clone(m.WebhookPorts), func(p int32) bool { return p == v1alpha1.DefaultWebhookPort })
+}
+
+// webhookPorts are WebhookPorts as the firewall rule writes them, with the reason.
+func (c *compiler) webhookPorts() ([]string, string) {
+	ports := WebhookPorts(c.spec.Mesh)
 	if len(ports) == 0 {
 		return nil, ""
+	}
+	note := " (istiod's sidecar injection and validation on 15017)"
+	if !c.inClusterIstiod() {
+		note = fmt.Sprintf(" (not %d: the managed control plane's injection webhook is served by Google, not from the nodes)", v1alpha1.DefaultWebhookPort)
 	}
 	sorted := sortedPorts(ports)
 	return sorted, fmt.Sprintf("the private control planes call admission webhooks on the nodes on tcp %s%s; GKE only opens 443 and 10250 from the control plane",
