@@ -140,3 +140,34 @@ func TestManagedMultiCluster(t *testing.T) {
 		})
 	}
 }
+
+// TestManagedGlobalAccess: clusters in two regions need master global access only for a peer's
+// istiod reading the private endpoint from another region; a managed control plane reads the
+// clusters from Google's side, so it stays off and the reason says why.
+func TestManagedGlobalAccess(t *testing.T) {
+	for _, tt := range []struct {
+		controlPlane string
+		want         bool
+		reason       string
+	}{
+		{controlPlane: v1alpha1.ControlPlaneInCluster, want: true, reason: "istiod of peers in other regions"},
+		{controlPlane: v1alpha1.ControlPlaneManaged, want: false, reason: "the managed control plane reads every cluster from Google's side"},
+	} {
+		t.Run(tt.controlPlane, func(t *testing.T) {
+			f := fedtest.New("asm").FleetProject(fedtest.ReferenceProject, 0).Network(fedtest.ReferenceProject, "vpc").
+				Mesh(func(m *v1alpha1.Mesh) { m.ControlPlane = tt.controlPlane }).
+				Cluster(fedtest.Cluster("west").Ranges("10.0.1.0/24", "10.1.0.0/16", "172.16.1.0/24", "192.168.1.0/28")).
+				Cluster(fedtest.Cluster("east").Location("us-east1").Ranges("10.0.2.0/24", "10.2.0.0/16", "172.16.2.0/24", "192.168.2.0/28")).
+				Build()
+			d, err := federation.Compile(f, federation.Facts{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, cd := range d.Clusters {
+				if cd.MasterGlobalAccess != tt.want || !strings.Contains(cd.MasterGlobalAccessReason, tt.reason) {
+					t.Errorf("%s: global access %v (%s), want %v (%s)", cd.Name, cd.MasterGlobalAccess, cd.MasterGlobalAccessReason, tt.want, tt.reason)
+				}
+			}
+		})
+	}
+}
