@@ -48,12 +48,13 @@ Checks (their IDs are stable; --only and --skip take IDs or globs such as 'ASMFE
   ASMFED-PRE-002     apply has nothing left to do
   ASMFED-ACCESS-001  every remote secret is labelled, keyed by its peer's name, carries a token (not an
                      exec credential) and, used as istiod uses it, lists the peer's services, endpoint
-                     slices and mesh ConfigMaps
+                     slices and mesh ConfigMaps (in-cluster control plane)
+  ASMFED-ACCESS-002  managed control plane: every cluster's asm-options sets multicluster_mode: connected
   ASMFED-NET-001     every flow the mesh needs (control plane → nodes on the webhook ports, pods → peer
                      pods, admin networks → nodes) is allowed by the network's live firewall rules
-  ASMFED-NET-002     every peer's pod range is in each cluster's master authorized networks
+  ASMFED-NET-002     every peer's pod range is in each cluster's master authorized networks (in-cluster)
   ASMFED-NET-003     every remote secret points at its peer's private endpoint (or peerAPIServer)
-  ASMFED-NET-004     clusters with peers in other regions have master global access on
+  ASMFED-NET-004     clusters with peers in other regions have master global access on (in-cluster)
   ASMFED-NET-005     the admin networks are in every cluster's master authorized networks
   ASMFED-NET-006     the live NetworkPolicies of every application namespace let its pods reach istiod,
                      DNS, the peers' pods, the metadata server and the allow-listed ports

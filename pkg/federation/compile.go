@@ -435,13 +435,16 @@ func (c *compiler) globalAccess(ci *clusterInfo, bastionRegion string) (bool, st
 		}
 	}
 	var why []string
-	if len(far) > 0 {
+	if len(far) > 0 && c.inClusterIstiod() {
 		why = append(why, fmt.Sprintf("istiod of peers in other regions, %s, reaches this private endpoint from %s", strings.Join(far, ", "), ci.region))
 	}
 	if bastionRegion != "" && bastionRegion != ci.region {
 		why = append(why, fmt.Sprintf("the bastion %s in %s runs kubectl against it", c.spec.Admin.Bastion.Name, bastionRegion))
 	}
 	if len(why) == 0 {
+		if len(far) > 0 {
+			return false, managedNoGlobalAccess
+		}
 		return false, fmt.Sprintf("every peer is in %s, so the private endpoint needs no access from other regions", ci.region)
 	}
 	return true, "the private endpoint only accepts clients of its own region unless global access is on: " + strings.Join(why, "; ")
@@ -478,7 +481,7 @@ func (c *compiler) authorizedNetworks(ci *clusterInfo) ([]AuthorizedNetwork, err
 		byCIDR[b.CIDR] = b
 	}
 	for _, p := range c.clusters {
-		if p == ci {
+		if p == ci || !c.inClusterIstiod() {
 			continue
 		}
 		if err := add(fmt.Sprintf("spec.network.subnets[%s].podRange.cidr", p.subnet.Name), p.spec.Name+"-pods", p.subnet.PodRange.CIDR,
@@ -510,10 +513,9 @@ func (c *compiler) firewallRules() ([]FirewallRule, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports := sortedPorts(c.spec.Mesh.WebhookPorts)
-	out = append(out, c.rules("webhooks", cp, tags, []Allowed{{IPProtocol: "tcp", Ports: ports}},
-		fmt.Sprintf("the private control planes call admission webhooks on the nodes on tcp %s (istiod's sidecar injection and validation on 15017); GKE only opens 443 and 10250 from the control plane",
-			strings.Join(ports, ",")))...)
+	if ports, reason := c.webhookPorts(); len(ports) > 0 {
+		out = append(out, c.rules("webhooks", cp, tags, []Allowed{{IPProtocol: "tcp", Ports: ports}}, reason)...)
+	}
 
 	crossAllowed, err := allowedFrom(c.spec.Mesh.CrossClusterPorts)
 	if err != nil {
@@ -743,6 +745,9 @@ func regionOf(s *v1alpha1.Subnet) []string {
 }
 
 func (c *compiler) remoteSecrets() []RemoteSecret {
+	if !c.inClusterIstiod() {
+		return nil
+	}
 	var out []RemoteSecret
 	for _, holder := range c.clusters {
 		for _, target := range c.clusters {

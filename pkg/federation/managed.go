@@ -2,6 +2,7 @@ package federation
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -23,6 +24,14 @@ const (
 	MeshConfigKey = "mesh"
 	// PolicyManagedControlPlane replaces PolicyIstiod with a managed control plane.
 	PolicyManagedControlPlane = "asmfed-allow-managed-control-plane"
+	// ASMOptionsName is the ConfigMap of istio-system through which Cloud Service Mesh's
+	// declarative API configures a cluster; MultiClusterModeKey set to MultiClusterConnected
+	// there opts the cluster into the managed control plane's multi-cluster endpoint discovery,
+	// in place of the remote secrets an in-cluster istiod reads, which the TRAFFIC_DIRECTOR
+	// implementation does not support.
+	ASMOptionsName        = "asm-options"
+	MultiClusterModeKey   = "multicluster_mode"
+	MultiClusterConnected = "connected"
 )
 
 // IngressGatewayPorts are the ingress gateway's ports, in-cluster and managed: the status port,
@@ -85,6 +94,7 @@ func (b *objectBuilder) managedControlPlane(m v1alpha1.Mesh, revision string) {
 			o.Pending = "data.mesh: these keys merged into the mesh config the managed control plane keeps there"
 		}
 	}
+	b.multiClusterMode()
 	if in := m.Ingress; v1alpha1.Bool(in.Enabled) {
 		annotations := map[string]any{}
 		if v1alpha1.Bool(in.InternalLoadBalancer) {
@@ -105,6 +115,57 @@ func (b *objectBuilder) managedControlPlane(m v1alpha1.Mesh, revision string) {
 		}
 		b.gateway(gateway{name: EgressGatewayName, selector: EgressGatewaySelector, revision: revision, ports: ports,
 			serviceType: "ClusterIP", reason: "the egress gateway (spec.mesh.egress.gateway), injected by the managed control plane: the allow-list leaves the cluster through it"})
+	}
+}
+
+// inClusterIstiod reports whether istiod runs in the clusters. Only then does each cluster's
+// control plane read its peers' API servers, through remote secrets, from its pods' addresses
+// (the peers' pod ranges in the authorized networks, global access across regions), and serve
+// sidecar injection and validation from the nodes on 15017. A managed control plane is told by
+// asm-options to discover the peers' endpoints itself, and Google serves its webhooks.
+func (c *compiler) inClusterIstiod() bool {
+	return c.spec.Mesh.ControlPlane != v1alpha1.ControlPlaneManaged
+}
+
+// managedNoGlobalAccess is why a managed cluster with peers in other regions keeps global access
+// off: no control plane in a peer reaches its private endpoint.
+const managedNoGlobalAccess = "the managed control plane reads every cluster from Google's side, not from a peer's pods, so the private endpoint needs no access from other regions"
+
+// WebhookPorts are the node ports the private control planes must reach for admission webhooks.
+// A managed control plane's injection webhook is served by Google, not by a pod on the nodes:
+// 15017 is left out, and the ports the file adds for other webhooks stay.
+func WebhookPorts(m v1alpha1.Mesh) []int32 {
+	if m.ControlPlane != v1alpha1.ControlPlaneManaged {
+		return m.WebhookPorts
+	}
+	return slices.DeleteFunc(slices.Clone(m.WebhookPorts), func(p int32) bool { return p == v1alpha1.DefaultWebhookPort })
+}
+
+// webhookPorts are WebhookPorts as the firewall rule writes them, with the reason.
+func (c *compiler) webhookPorts() ([]string, string) {
+	ports := WebhookPorts(c.spec.Mesh)
+	if len(ports) == 0 {
+		return nil, ""
+	}
+	note := " (istiod's sidecar injection and validation on 15017)"
+	if !c.inClusterIstiod() {
+		note = fmt.Sprintf(" (not %d: the managed control plane's injection webhook is served by Google, not from the nodes)", v1alpha1.DefaultWebhookPort)
+	}
+	sorted := sortedPorts(ports)
+	return sorted, fmt.Sprintf("the private control planes call admission webhooks on the nodes on tcp %s%s; GKE only opens 443 and 10250 from the control plane",
+		strings.Join(sorted, ","), note)
+}
+
+// multiClusterMode opts the cluster into the managed control plane's multi-cluster endpoint
+// discovery through Cloud Service Mesh's declarative API, in place of remote secrets.
+func (b *objectBuilder) multiClusterMode() {
+	o := b.add(IstioNamespace, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": ASMOptionsName}, "data": map[string]any{MultiClusterModeKey: MultiClusterConnected}}}, "",
+		fmt.Sprintf("%s: %s opts %s into the managed control plane's multi-cluster endpoint discovery (Cloud Service Mesh's declarative API): its endpoints reach the sidecars of every other connected cluster of the fleet, and theirs reach it; "+
+			"the TRAFFIC_DIRECTOR implementation does not support the remote secrets an in-cluster istiod reads, so none are made; the tool writes only this key and keeps the rest",
+			MultiClusterModeKey, MultiClusterConnected, b.cluster))
+	if o != nil {
+		o.Shared = true
 	}
 }
 

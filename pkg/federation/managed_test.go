@@ -95,7 +95,7 @@ func TestManagedControlPlaneObjects(t *testing.T) {
 					if !o.Shared {
 						t.Error("istio-system is not shared with the managed control plane")
 					}
-				case o.Kind == "ConfigMap":
+				case o.Kind == "ConfigMap" && o.Name != federation.ASMOptionsName:
 					configs = append(configs, o.Name)
 					if !o.Shared || o.Role != federation.RoleMeshConfig {
 						t.Errorf("%s: shared %v, role %q", o.Address, o.Shared, o.Role)

@@ -35,7 +35,12 @@ func TestCompileSamples(t *testing.T) {
 				t.Fatalf("Compile: %v", err)
 			}
 			checkReasons(t, d)
-			if want := len(f.Spec.Clusters) * (len(f.Spec.Clusters) - 1); len(d.RemoteSecrets) != want {
+			want := len(f.Spec.Clusters) * (len(f.Spec.Clusters) - 1)
+			if f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
+				// The managed control plane discovers the peers through asm-options.
+				want = 0
+			}
+			if len(d.RemoteSecrets) != want {
 				t.Errorf("%d remote secrets, want %d", len(d.RemoteSecrets), want)
 			}
 			for _, w := range d.Warnings {

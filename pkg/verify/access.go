@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 )
 
@@ -70,4 +72,41 @@ func readRemoteSecret(ctx context.Context, env *Env, rs federation.RemoteSecret)
 		return nil, "", &Finding{Status: Fail, Message: fmt.Sprintf("secret %s/%s: %v", rs.Namespace, rs.Name, err), Hint: "kubectl asmfed apply creates it"}
 	}
 	return sec, "", nil
+}
+
+// multiClusterConnected reads asm-options in every cluster: a managed control plane sends a
+// cluster's endpoints to the other clusters, and theirs to it, only where multicluster_mode is
+// connected. Clusters are read in parallel.
+func multiClusterConnected(ctx context.Context, env *Env) []Finding {
+	key, connected := federation.MultiClusterModeKey, federation.MultiClusterConnected
+	patch := fmt.Sprintf(`kubectl patch configmap/%s -n %s --type merge -p '{"data":{"%s":"%s"}}'`, federation.ASMOptionsName, federation.IstioNamespace, key, connected)
+	return forEach(ctx, env, env.Federation.Spec.Clusters, func(ctx context.Context, c v1alpha1.Cluster) []Finding {
+		cfg, ok := env.Clusters[c.Name]
+		if !ok {
+			return []Finding{{Subject: c.Name, Status: Skipped, Message: c.Name + " cannot be reached"}}
+		}
+		dyn, err := dynamic.NewForConfig(cfg)
+		if err != nil {
+			return []Finding{{Subject: c.Name, Status: Fail, Message: err.Error()}}
+		}
+		cut := fmt.Sprintf("the managed control plane sends none of %s's endpoints to the other clusters, and none of theirs to it", c.Name)
+		cm, err := dyn.Resource(configMapsGVR).Namespace(federation.IstioNamespace).Get(ctx, federation.ASMOptionsName, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			return []Finding{{Subject: c.Name, Status: Fail, Message: fmt.Sprintf("%s/%s does not exist: %s", federation.IstioNamespace, federation.ASMOptionsName, cut),
+				Hint: fmt.Sprintf("kubectl asmfed apply creates it; by hand: kubectl create configmap %s -n %s --from-literal=%s=%s", federation.ASMOptionsName, federation.IstioNamespace, key, connected)}}
+		case err != nil:
+			return []Finding{{Subject: c.Name, Status: Fail, Message: fmt.Sprintf("configmap %s/%s: %v", federation.IstioNamespace, federation.ASMOptionsName, err)}}
+		}
+		mode, found, _ := unstructured.NestedString(cm.Object, "data", key)
+		switch {
+		case !found:
+			return []Finding{{Subject: c.Name, Status: Fail, Message: fmt.Sprintf("%s has no %s: %s", federation.ASMOptionsName, key, cut),
+				Hint: "kubectl asmfed apply sets it; by hand: " + patch}}
+		case mode != connected:
+			return []Finding{{Subject: c.Name, Status: Fail, Message: fmt.Sprintf("%s sets %s to %q, not %q: %s", federation.ASMOptionsName, key, mode, connected, cut),
+				Hint: "kubectl asmfed apply sets it back; find out who changed it; by hand: " + patch}}
+		}
+		return []Finding{{Subject: c.Name, Status: OK, Message: fmt.Sprintf("%s sets %s: %s: the managed control plane discovers %s's endpoints and sends it the other clusters'", federation.ASMOptionsName, key, connected, c.Name)}}
+	})
 }

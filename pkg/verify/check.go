@@ -74,6 +74,12 @@ var (
 	needManaged = Requirement{Name: "a managed control plane", Unmet: func(env *Env) string {
 		return unless(env.Federation.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged, "in-cluster control plane")
 	}}
+	// needInCluster is met when istiod runs in the clusters and reads its peers' API servers
+	// through remote secrets; a managed control plane discovers them itself (ASMFED-ACCESS-002).
+	needInCluster = Requirement{Name: "an in-cluster control plane", Unmet: func(env *Env) string {
+		return unless(env.Federation.Spec.Mesh.ControlPlane != v1alpha1.ControlPlaneManaged,
+			"managed control plane: no istiod reads the peers' API servers, asm-options connects the clusters (ASMFED-ACCESS-002)")
+	}}
 )
 
 func unless(ok bool, reason string) string {

@@ -68,7 +68,7 @@ func meshFlows(env *Env) []flow {
 	var out []flow
 	host := nthAddr
 	for _, c := range d.Clusters {
-		for _, port := range f.Spec.Mesh.WebhookPorts {
+		for _, port := range federation.WebhookPorts(f.Spec.Mesh) {
 			out = append(out, flow{
 				what:     fmt.Sprintf("control plane %s → nodes of %s on tcp:%d", c.ControlPlaneRange, c.Name, port),
 				fromKind: "cp", fromName: c.Name, toKind: "nodes", toName: c.Name,

@@ -105,6 +105,38 @@ func TestFirewallFlows(t *testing.T) {
 			}
 		})
 	}
+	// A managed control plane's model opens 8443 and 9443 and not 15017, whose webhook Google
+	// serves: the rules it derives carry every flow it checks, and the 15017 flows are not among
+	// them; without the rule, only the two remaining ports fail.
+	t.Run("managed control plane", func(t *testing.T) {
+		f := *c.Federation
+		f.Spec.Mesh.ControlPlane = v1alpha1.ControlPlaneManaged
+		md, err := federation.Compile(&f, federation.Facts{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			name   string
+			rules  []vpcfw.Rule
+			failed int
+		}{
+			{name: "its own rules", rules: rulesOf(md)},
+			{name: "its webhooks rule deleted", rules: slices.DeleteFunc(rulesOf(md), func(r vpcfw.Rule) bool { return r.Name == webhooks }), failed: 4},
+		} {
+			var failed []string
+			for _, fd := range firewallFlows(context.Background(), &Env{Federation: &f, Derived: md, Firewall: tt.rules}) {
+				if strings.Contains(fd.Message, "tcp:15017") {
+					t.Errorf("%s: a managed control plane's flows include 15017: %s", tt.name, fd.Message)
+				}
+				if fd.Status == Fail {
+					failed = append(failed, fd.Message)
+				}
+			}
+			if len(failed) != tt.failed {
+				t.Errorf("%s: %d failures, want %d: %v", tt.name, len(failed), tt.failed, failed)
+			}
+		}
+	})
 	t.Run("rules not read", func(t *testing.T) {
 		got := Run(context.Background(), &Env{Federation: c.Federation, Derived: d}, []Check{byID(t, "ASMFED-NET-001")}).Results
 		if len(got) != 1 || got[0].Status != Skipped || got[0].Message != "the network's firewall rules were not read" {

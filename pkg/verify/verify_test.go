@@ -91,7 +91,12 @@ func TestChecksFindProblems(t *testing.T) {
 		}}
 	r := verify.Run(ctx, env, verify.Checks())
 
-	access := byCheck(r, "ASMFED-ACCESS-001")
+	// Remote secrets are read only where istiod runs in the clusters.
+	inCluster := *f
+	inCluster.Spec.Mesh.ControlPlane = v1alpha1.ControlPlaneInCluster
+	inClusterEnv := *env
+	inClusterEnv.Federation = &inCluster
+	access := byCheck(verify.Run(ctx, &inClusterEnv, verify.Checks()), "ASMFED-ACCESS-001")
 	want := []string{"exec, which istiod refuses", "lacks the label istio/multiCluster=true", "istio-remote-secret-c4: secrets \"istio-remote-secret-c4\" not found"}
 	if len(access) != 3 {
 		t.Fatalf("access results: %+v", access)
@@ -115,7 +120,11 @@ func TestChecksFindProblems(t *testing.T) {
 	if pre := byCheck(r, "ASMFED-PRE-001"); len(pre) != 3 || pre[2].Status != verify.Fail {
 		t.Errorf("prerequisites: %+v", pre)
 	}
-	if !r.Failed() || r.Counts.Fail < 5 {
+	// The root, the failed control plane, the missing cluster, and c1 without asm-options.
+	if connected := byCheck(r, "ASMFED-ACCESS-002"); len(connected) != 3 || connected[0].Status != verify.Fail {
+		t.Errorf("asm-options: %+v", connected)
+	}
+	if !r.Failed() || r.Counts.Fail < 4 {
 		t.Errorf("counts: %+v", r.Counts)
 	}
 

@@ -308,6 +308,7 @@ type Mesh struct {
 	AccessLogging *bool `json:"accessLogging,omitempty"`
 	// WebhookPorts are the node ports the private control plane must reach for admission webhooks:
 	// 15017 for istiod, 9443 and 8443 for other webhooks (e.g. Policy Controller). Default: [15017].
+	// With a managed control plane 15017 is not opened: Google serves its injection webhook.
 	WebhookPorts []int32 `json:"webhookPorts,omitempty"`
 	// CrossClusterPorts are the ports pods of one cluster may use towards the nodes and pods of
 	// another. Default: all TCP, UDP and ICMP traffic.
