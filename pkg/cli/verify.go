@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,6 +29,8 @@ type verifyOptions struct {
 	skipTraffic bool
 	probeImage  string
 	keep        bool
+	// maxTokenAge warns of reader tokens issued longer ago (ASMFED-ACCESS-001).
+	maxTokenAge time.Duration
 
 	source *fileSource
 	fed    *v1alpha1.Federation
@@ -48,7 +51,8 @@ Checks (their IDs are stable; --only and --skip take IDs or globs such as 'ASMFE
   ASMFED-PRE-002     apply has nothing left to do
   ASMFED-ACCESS-001  every remote secret is labelled, keyed by its peer's name, carries a token (not an
                      exec credential) and, used as istiod uses it, lists the peer's services, endpoint
-                     slices and mesh ConfigMaps (in-cluster control plane)
+                     slices and mesh ConfigMaps (in-cluster control plane); says when its token was
+                     issued, a warning past --max-token-age
   ASMFED-ACCESS-002  managed control plane: every cluster's asm-options sets multicluster_mode: connected
   ASMFED-NET-001     every flow the mesh needs (control plane → nodes on the webhook ports, pods → peer
                      pods, admin networks → nodes) is allowed by the network's live firewall rules
@@ -58,6 +62,9 @@ Checks (their IDs are stable; --only and --skip take IDs or globs such as 'ASMFE
   ASMFED-NET-005     the admin networks are in every cluster's master authorized networks
   ASMFED-NET-006     the live NetworkPolicies of every application namespace let its pods reach istiod,
                      DNS, the peers' pods, the metadata server and the allow-listed ports
+  ASMFED-NET-007     the bastion runs, Identity-Aware Proxy reaches its SSH port through the live firewall,
+                     and its address is in every cluster's master authorized networks (global access
+                     across regions)
   ASMFED-GKE-001     private nodes
   ASMFED-GKE-002     Workload Identity: the workload pool, and the GKE metadata server on every node pool
   ASMFED-GKE-003     the mesh_id label
@@ -113,6 +120,9 @@ It exits 0 when nothing failed, 3 when a check failed, 1 when verify itself coul
   # Cross-cluster traffic and the ingress certificate only, with an image mirrored where the nodes pull from, left in place afterwards
   kubectl asmfed verify -f samples/two-cluster-private/federation.yaml --only ASMFED-TRAFFIC-001,ASMFED-TRAFFIC-004 --probe-image europe-docker.pkg.dev/my-project/mirror/app:1.31.0 --keep
 
+  # Remote secrets only, warning of reader tokens issued more than 90 days ago
+  kubectl asmfed verify -f samples/two-cluster-private/federation.yaml --only ASMFED-ACCESS-001 --max-token-age 2160h
+
   # The authorized-network checks only, with a JUnit XML report for the CI server
   kubectl asmfed verify -f samples/two-cluster-private/federation.yaml --only ASMFED-NET-002,ASMFED-NET-005 --junit verify.xml`,
 		Args: cobra.NoArgs,
@@ -129,6 +139,7 @@ It exits 0 when nothing failed, 3 when a check failed, 1 when verify itself coul
 	cmd.Flags().BoolVar(&o.skipTraffic, "skip-traffic", false, "Do not deploy the traffic probes: ASMFED-TRAFFIC-* are skipped")
 	cmd.Flags().StringVar(&o.probeImage, "probe-image", "", "Image of the traffic probes' echo server and client (default: Istio's app image from the mesh's hub and tag, <hub>/app:<tag>)")
 	cmd.Flags().BoolVar(&o.keep, "keep", false, "Leave the traffic probes in the clusters when verify ends, for inspection")
+	cmd.Flags().DurationVar(&o.maxTokenAge, "max-token-age", 365*24*time.Hour, "Warn of a remote secret whose reader token, which never expires, was issued longer ago; 0 turns the warning off")
 	_ = cmd.MarkFlagFilename("junit", "xml")
 	ids := func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		var out []string
@@ -168,6 +179,9 @@ func (o *verifyOptions) Validate() error {
 		return errors.New("--only and --skip leave no check to run")
 	}
 	o.checks = checks
+	if o.maxTokenAge < 0 {
+		return fmt.Errorf("--max-token-age %s: a token's age is not negative (0 turns the warning off)", o.maxTokenAge)
+	}
 	if o.skipTraffic && o.probeImage != "" {
 		return errors.New("--probe-image is for the traffic probes: drop --skip-traffic")
 	}
@@ -206,7 +220,7 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 	}
 	env := &verify.Env{Federation: f, Derived: fp.Model, BaseDir: o.source.baseDir(), Clusters: reach.Configs,
 		NotReady: notReady, NotReachable: notReachable, Pending: fp.Plan, MeshStates: map[string]verify.MeshState{}, Firewall: fp.Cloud.Firewall,
-		GKE: fp.Cloud.GKE, EnabledServices: fp.Cloud.EnabledServices, Bastion: &verify.BastionVM{Instance: fp.Cloud.Bastion}}
+		GKE: fp.Cloud.GKE, EnabledServices: fp.Cloud.EnabledServices, Bastion: &verify.BastionVM{Instance: fp.Cloud.Bastion}, MaxTokenAge: o.maxTokenAge}
 	if sql := fp.Cloud.CloudSQL; sql != nil {
 		env.CloudSQL = &verify.CloudSQLLive{Accounts: sql.Accounts, ClientMembers: sql.ClientMembers, WorkloadIdentityUsers: sql.WorkloadIdentityUsers,
 			Instances: sql.Instances, SQLAPIOff: sql.SQLAPIOff, NATs: sql.NATs}

@@ -76,6 +76,23 @@ func TestVerifyLiveNetwork(t *testing.T) {
 			t.Errorf("the live NetworkPolicies were not evaluated for the peer: %s", res.Message)
 		}
 	}
+	issued := "its token was issued "
+	for _, res := range rep.Results {
+		if res.Check == "ASMFED-ACCESS-001" && (res.Status != "ok" || !strings.Contains(res.Message, issued)) {
+			t.Errorf("ASMFED-ACCESS-001 %s does not say when the token was issued: %s %s", res.Subject, res.Status, res.Message)
+		}
+	}
+	// Tokens older than --max-token-age are a warning that says how to rotate them; verify
+	// still passes.
+	r = runAgainst(t, sb, "verify", "-f", file, "--only", "ASMFED-ACCESS-001", "--max-token-age", "1ns")
+	if r.code != exitOK || strings.Count(r.stdout, "‼ ") != 2 || !strings.Contains(r.stdout, "more than --max-token-age 1ns") ||
+		!strings.Contains(r.stdout, "kubectl asmfed apply --rotate-remote-secrets issues new tokens") {
+		t.Errorf("verify --max-token-age 1ns: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runAgainst(t, sb, "verify", "-f", file, "--max-token-age", "-1h"); r.code != exitFailure || !strings.Contains(r.stderr, "--max-token-age -1h0m0s") {
+		t.Errorf("a negative --max-token-age: code %d\n%s", r.code, r.stderr)
+	}
+
 	xmlData, err := os.ReadFile(junit)
 	if err != nil {
 		t.Fatal(err)

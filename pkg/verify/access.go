@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
@@ -53,7 +55,38 @@ func remoteSecretWorks(ctx context.Context, env *Env, rs federation.RemoteSecret
 		return Finding{Subject: subject, Status: Fail, Message: fmt.Sprintf("reading %s at %s: %v", rs.Target, peer.Host, err),
 			Hint: "check that the server is reachable from the holder's pods (master authorized networks, global access) and that the token is valid (apply --rotate-remote-secrets issues new ones)"}
 	}
-	return Finding{Subject: subject, Status: OK, Message: fmt.Sprintf("%s lists services, endpoint slices and the mesh ConfigMaps of %s at %s", rs.Holder, rs.Target, peer.Host)}
+	f := Finding{Subject: subject, Status: OK, Message: fmt.Sprintf("%s lists services, endpoint slices and the mesh ConfigMaps of %s at %s", rs.Holder, rs.Target, peer.Host)}
+	issued, ok := tokenIssued(ctx, env, rs)
+	if !ok {
+		return f
+	}
+	age := time.Since(issued)
+	f.Message += fmt.Sprintf("; its token was issued %s ago (%s)", duration.HumanDuration(age), issued.UTC().Format(time.DateOnly))
+	if env.MaxTokenAge > 0 && age > env.MaxTokenAge {
+		f.Status = Warn
+		f.Message += fmt.Sprintf(", more than --max-token-age %s", env.MaxTokenAge)
+		f.Hint = "the token never expires: kubectl asmfed apply --rotate-remote-secrets issues new tokens to every reader and rewrites the remote secrets, and the old tokens stop working"
+	}
+	return f
+}
+
+// tokenIssued is when the reader token of a remote secret was issued: the creation of its token
+// Secret in the target, read with the target's own credentials; false when it cannot be read (the
+// target cannot be reached, or the remote secret carries a token the tool did not issue).
+func tokenIssued(ctx context.Context, env *Env, rs federation.RemoteSecret) (time.Time, bool) {
+	cfg, ok := env.Clusters[rs.Target]
+	if !ok {
+		return time.Time{}, false
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return time.Time{}, false
+	}
+	sec, err := dyn.Resource(secretsGVR).Namespace(federation.IstioNamespace).Get(ctx, federation.ReaderTokenSecret(rs.Holder), metav1.GetOptions{})
+	if err != nil || sec.GetCreationTimestamp().Time.IsZero() {
+		return time.Time{}, false
+	}
+	return sec.GetCreationTimestamp().Time, true
 }
 
 // readRemoteSecret reads a remote secret from its holder. It returns why the check is skipped

@@ -85,6 +85,9 @@ type Env struct {
 	// Traffic deploys the traffic probes the ASMFED-TRAFFIC checks send requests with; nil
 	// turns them off (--skip-traffic).
 	Traffic *TrafficProbe
+	// MaxTokenAge turns a remote secret whose reader token was issued longer ago into a warning
+	// (ASMFED-ACCESS-001): the tokens never expire. Zero: no limit.
+	MaxTokenAge time.Duration
 	// ProbeTimeout bounds how long ASMFED-MESH-003 waits for an istiod to send the probe's
 	// endpoints in every cluster. Default 30 s.
 	ProbeTimeout time.Duration
