@@ -60,8 +60,8 @@ Checks (their IDs are stable; --only and --skip take IDs or globs such as 'ASMFE
   ASMFED-NET-003     every remote secret points at its peer's private endpoint (or peerAPIServer)
   ASMFED-NET-004     clusters with peers in other regions have master global access on (in-cluster)
   ASMFED-NET-005     the admin networks are in every cluster's master authorized networks
-  ASMFED-NET-006     the live NetworkPolicies of every application namespace let its pods reach istiod,
-                     DNS, the peers' pods, the metadata server and the allow-listed ports
+  ASMFED-NET-006     the live NetworkPolicies of every application namespace let its pods reach istiod
+                     (or the managed control plane), DNS, the peers' pods, the metadata server and the allow-listed ports
   ASMFED-NET-007     the bastion runs, Identity-Aware Proxy reaches its SSH port through the live firewall,
                      and its address is in every cluster's master authorized networks (global access
                      across regions)

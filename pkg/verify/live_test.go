@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/asmfed/kubectl-asmfed/internal/testenv"
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 )
 
@@ -192,5 +193,48 @@ current-context: c2
 	put("https://192.168.3.2:443")
 	if r := run(); r[0].Status != OK {
 		t.Errorf("https's default port: %+v", r[0])
+	}
+}
+
+// With a managed control plane, sidecars reach it at Google's APIs on 443, not an istiod on
+// 15012: the federation's policies pass, and without its managed-control-plane policy the flow is
+// blocked, naming it.
+func TestPolicyFlowsManagedOnALiveCluster(t *testing.T) {
+	cs := testenv.Clusters(t, 1)
+	client := cs[0].Client()
+	ctx := context.Background()
+	f, _ := sample(t, "two-cluster-private")
+	f.Spec.Mesh.ControlPlane = v1alpha1.ControlPlaneManaged
+	// Without an allow-list, whose policy would open 443 to Google's APIs as well.
+	f.Spec.Mesh.Egress.Allow = nil
+	d, err := federation.Compile(f, federation.Facts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyPolicies(t, client, d.Clusters[0])
+	env := &Env{Federation: f, Derived: d, Clusters: map[string]*rest.Config{"cluster3": cs[0].RESTConfig()}}
+	check := []Check{byID(t, "ASMFED-NET-006")}
+	r := Run(ctx, env, check)
+	if r.Results[0].Subject != "cluster3/sample" || r.Results[0].Status != OK {
+		t.Fatalf("healthy managed: %+v", r.Results)
+	}
+	if msg := r.Results[0].Message; !strings.Contains(msg, "the managed control plane (Google APIs) on tcp:443") || strings.Contains(msg, "istiod") {
+		t.Errorf("the managed flows: %s", msg)
+	}
+	if err := client.NetworkingV1().NetworkPolicies("sample").Delete(ctx, federation.PolicyManagedControlPlane, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r = Run(ctx, env, check)
+	var blocked []string
+	for _, res := range r.Results {
+		if res.Status == Fail {
+			blocked = append(blocked, res.Message)
+			if !strings.Contains(res.Hint, "sample/"+federation.PolicyManagedControlPlane) {
+				t.Errorf("the hint does not name the missing policy: %s", res.Hint)
+			}
+		}
+	}
+	if len(blocked) == 0 || !strings.Contains(blocked[0], "the managed control plane (Google APIs) on tcp:443: blocked") {
+		t.Errorf("without the managed-control-plane policy: %v", blocked)
 	}
 }

@@ -380,8 +380,14 @@ func podFlows(f *v1alpha1.Federation, d *federation.Desired, cd federation.Clust
 	istiod := &netpol.Pod{Namespace: federation.IstioNamespace, IP: nthAddr(cd.PodRange, 20),
 		Labels: map[string]string{"app": "istiod", "istio": "pilot", "istio.io/rev": d.Mesh.Revision}}
 	kubeDNS := &netpol.Pod{Namespace: "kube-system", IP: nthAddr(cd.PodRange, 30), Labels: map[string]string{"k8s-app": "kube-dns"}}
+	controlPlane := podFlow{what: "istiod", to: netpol.Endpoint{Pod: istiod}, port: 15012, proto: corev1.ProtocolTCP}
+	if f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
+		// Sidecars fetch configuration and certificates from Google's APIs: an address of
+		// private.googleapis.com stands for them.
+		controlPlane = podFlow{what: "the managed control plane (Google APIs)", to: netpol.Endpoint{IP: netip.MustParseAddr("199.36.153.8")}, port: 443, proto: corev1.ProtocolTCP}
+	}
 	out := []podFlow{
-		{what: "istiod", to: netpol.Endpoint{Pod: istiod}, port: 15012, proto: corev1.ProtocolTCP},
+		controlPlane,
 		{what: "kube-dns", to: netpol.Endpoint{Pod: kubeDNS}, port: 53, proto: corev1.ProtocolUDP},
 		{what: "kube-dns", to: netpol.Endpoint{Pod: kubeDNS}, port: 53, proto: corev1.ProtocolTCP},
 		{what: "NodeLocal DNSCache 169.254.20.10", to: netpol.Endpoint{IP: netip.MustParseAddr("169.254.20.10")}, port: 53, proto: corev1.ProtocolUDP},
