@@ -178,6 +178,13 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	}
 	for i := range p.Changes {
 		c := &p.Changes[i]
+		if c.Protected && c.Action == plan.Delete {
+			w, err := r.protectedDeleteWarning(ctx, c.Address)
+			if err != nil {
+				return nil, err
+			}
+			warnings = append(warnings, w)
+		}
 		o := r.desired[c.Address]
 		if o == nil {
 			continue
@@ -191,9 +198,6 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 			c.ActionReason = fmt.Sprintf("carries the new token of %s's reader account for %s, issued during apply", o.remote.Target, o.remote.Holder)
 		case o.role == federation.RoleCACerts && c.Action == plan.Update && c.Changed(fieldIntermediate):
 			c.ActionReason = "a new intermediate is issued: " + fmt.Sprint(c.Before[fieldIntermediate])
-		}
-		if c.Protected && c.Action == plan.Delete {
-			warnings = append(warnings, fmt.Sprintf("%s will be deleted with everything in it (apply needs AllowDestroy)", c.Address))
 		}
 	}
 	r.updateStaleInventories(p)
