@@ -65,6 +65,10 @@ func compile(f *v1alpha1.Federation, facts Facts, objects bool) (*Desired, error
 	if err := c.index(); err != nil {
 		return nil, err
 	}
+	// The remote-secret pairs, n(n-1) of them and half the work of a large federation's Google
+	// Cloud side, depend on the clusters alone: they are made on another processor meanwhile.
+	secrets := make(chan []RemoteSecret, 1)
+	go func() { secrets <- c.remoteSecrets() }()
 	d := &Desired{Federation: c.fed, FleetProject: c.spec.FleetProject}
 	var err error
 	if d.Mesh, err = c.mesh(); err != nil {
@@ -84,7 +88,7 @@ func compile(f *v1alpha1.Federation, facts Facts, objects bool) (*Desired, error
 	if d.NATs, err = c.nats(); err != nil {
 		return nil, err
 	}
-	d.RemoteSecrets = c.remoteSecrets()
+	d.RemoteSecrets = <-secrets
 	d.APIs = c.apis()
 	d.SharedVPC = c.sharedVPC()
 	d.IAMBindings = c.iamBindings()
