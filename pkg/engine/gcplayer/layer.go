@@ -184,14 +184,18 @@ func (e *Layer) PlanWith(ctx context.Context, f *v1alpha1.Federation, opts PlanO
 }
 
 // readFor compiles the federation's Google Cloud side offline, which says what to read, and reads
-// it.
+// it. The lists the file names directly (its projects, network and fleet) are read while the model
+// compiles, so the compile of a large federation does not delay the round of reads.
 func (e *Layer) readFor(ctx context.Context, f *v1alpha1.Federation) (*federation.Desired, *snapshot, error) {
-	offline, err := federation.CompileGoogleCloud(f, federation.Facts{})
+	var offline *federation.Desired
+	snap, err := e.readWith(ctx, scopeOfFile(f), func() (d *federation.Desired, err error) {
+		offline, err = federation.CompileGoogleCloud(f, federation.Facts{})
+		return offline, err
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	snap, err := e.read(ctx, offline)
-	return offline, snap, err
+	return offline, snap, nil
 }
 
 // PlanDestroy plans the deletion of everything the federation owns, in reverse dependency order:
