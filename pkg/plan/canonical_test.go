@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -75,5 +76,27 @@ func TestDiffNormalisesOnce(t *testing.T) {
 	}
 	if diff := cmp.Diff(fingerprintOf(live), p.Live); diff != "" {
 		t.Errorf("fingerprint (-fingerprintOf +Diff):\n%s", diff)
+	}
+}
+
+// TestEqualCanonical holds equalCanonical to reflect.DeepEqual on the values canonical makes.
+func TestEqualCanonical(t *testing.T) {
+	values := []any{
+		nil, "a", "b", "", true, false, float64(1), float64(2), float64(0),
+		[]any{}, []any(nil), []any{"a"}, []any{"a", "b"}, []any{"b", "a"}, []any{float64(1)}, []any{nil},
+		map[string]any{}, map[string]any(nil), map[string]any{"k": "v"}, map[string]any{"k": "w"}, map[string]any{"j": "v"},
+		map[string]any{"k": nil}, map[string]any{"k": []any{map[string]any{"cidr": "10.0.0.0/8"}}},
+		map[string]any{"k": []any{map[string]any{"cidr": "10.0.0.0/9"}}}, map[string]any{"k": "v", "l": true},
+		int32(1), []string{"a"},
+	}
+	for _, a := range values {
+		for _, b := range values {
+			if want, got := reflect.DeepEqual(a, b), equalCanonical(a, b); got != want {
+				t.Errorf("equalCanonical(%#v, %#v) = %v, reflect.DeepEqual says %v", a, b, got, want)
+			}
+			if got := equalCanonical(canonical(a), canonical(b)); got != reflect.DeepEqual(canonical(a), canonical(b)) {
+				t.Errorf("equalCanonical of canonical %#v and %#v = %v", a, b, got)
+			}
+		}
 	}
 }

@@ -306,7 +306,7 @@ func diffCanonical(live, desired map[string]any, immutable, sensitive []string) 
 	var out []FieldChange
 	for _, k := range keys {
 		before, after := live[k], desired[k]
-		if reflect.DeepEqual(before, after) {
+		if equalCanonical(before, after) {
 			continue
 		}
 		fc := FieldChange{Path: k, Before: before, After: after, ForcesReplacement: contains(immutable, k)}
@@ -393,6 +393,48 @@ func redactValue(v any) any {
 
 func redact(fields map[string]any, sensitive []string) map[string]any {
 	return redactCanonical(canonicalFields(fields), sensitive)
+}
+
+// equalCanonical is reflect.DeepEqual of canonical values, which hold only the types
+// encoding/json decodes to, compared without reflection.
+func equalCanonical(a, b any) bool {
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case float64:
+		y, ok := b.(float64)
+		return ok && x == y
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) || (x == nil) != (y == nil) {
+			return false
+		}
+		for i := range x {
+			if !equalCanonical(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) || (x == nil) != (y == nil) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !equalCanonical(v, w) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a, b)
 }
 
 // canonicalFields is canonical of every field; nil stays nil.
