@@ -188,7 +188,8 @@ func (e *Layer) PlanWith(ctx context.Context, f *v1alpha1.Federation, opts PlanO
 // compiles, so the compile of a large federation does not delay the round of reads.
 func (e *Layer) readFor(ctx context.Context, f *v1alpha1.Federation) (*federation.Desired, *snapshot, error) {
 	var offline *federation.Desired
-	snap, err := e.readWith(ctx, scopeOfFile(f), func() (d *federation.Desired, err error) {
+	snap, err := e.readWith(ctx, scopeOfFile(f), func() (*federation.Desired, error) {
+		var err error
 		offline, err = federation.CompileGoogleCloud(f, federation.Facts{})
 		return offline, err
 	})
