@@ -113,7 +113,12 @@ func (e *Engine) PlanAll(ctx context.Context, f *v1alpha1.Federation, opts Clust
 	if err != nil {
 		return nil, err
 	}
+	// The Google Cloud layer's model leaves out the clusters' objects; the cluster side, the
+	// render and verify need them.
 	model := cloud.Derived
+	if err := federation.AddObjects(f, model); err != nil {
+		return nil, err
+	}
 	if f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneInCluster {
 		rendered, err := (&render.Renderer{}).Render(render.Input{Federation: f, Desired: model, BaseDir: opts.BaseDir})
 		if err != nil {

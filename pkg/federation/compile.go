@@ -35,10 +35,10 @@ func Compile(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
 }
 
 // CompileGoogleCloud is Compile without the clusters' Kubernetes objects (every
-// Desired.Clusters[i].Objects is empty): what the Google Cloud side reads depends on nothing
-// else, and those objects, a reader account and a remote secret for every ordered pair of
+// Desired.Clusters[i].Objects is empty): what the Google Cloud side reads and plans depends on
+// nothing else, and those objects, a reader account and a remote secret for every ordered pair of
 // clusters, are most of the work of compiling a large federation (40,200 objects for 100
-// clusters).
+// clusters). AddObjects adds them to its result.
 func CompileGoogleCloud(f *v1alpha1.Federation, facts Facts) (*Desired, error) {
 	return compile(f, facts, false)
 }
@@ -65,6 +65,10 @@ func compile(f *v1alpha1.Federation, facts Facts, objects bool) (*Desired, error
 	if err := c.index(); err != nil {
 		return nil, err
 	}
+	// The remote-secret pairs, n(n-1) of them and half the work of a large federation's Google
+	// Cloud side, depend on the clusters alone: they are made on another processor meanwhile.
+	secrets := make(chan []RemoteSecret, 1)
+	go func() { secrets <- c.remoteSecrets() }()
 	d := &Desired{Federation: c.fed, FleetProject: c.spec.FleetProject}
 	var err error
 	if d.Mesh, err = c.mesh(); err != nil {
@@ -84,7 +88,7 @@ func compile(f *v1alpha1.Federation, facts Facts, objects bool) (*Desired, error
 	if d.NATs, err = c.nats(); err != nil {
 		return nil, err
 	}
-	d.RemoteSecrets = c.remoteSecrets()
+	d.RemoteSecrets = <-secrets
 	d.APIs = c.apis()
 	d.SharedVPC = c.sharedVPC()
 	d.IAMBindings = c.iamBindings()
@@ -149,6 +153,10 @@ type compiler struct {
 	// bastionVM is the compiled bastion, nil without one: the clusters' authorized networks and
 	// the firewall rules follow from it.
 	bastionVM *Bastion
+	// far and peerNets are what every cluster of a region, and every peer of a cluster, share:
+	// made once (farPeers, peerNetworkOf).
+	far      map[string]string
+	peerNets map[*clusterInfo]peerNetwork
 }
 
 type clusterInfo struct {
@@ -428,26 +436,66 @@ func (c *compiler) clusterDesired(mesh MeshIdentity) ([]ClusterDesired, error) {
 }
 
 func (c *compiler) globalAccess(ci *clusterInfo, bastionRegion string) (bool, string) {
-	var far []string
-	for _, p := range c.clusters {
-		if p.region != ci.region {
-			far = append(far, fmt.Sprintf("%s (%s)", p.spec.Name, p.region))
-		}
-	}
 	var why []string
-	if len(far) > 0 && c.inClusterIstiod() {
-		why = append(why, fmt.Sprintf("istiod of peers in other regions, %s, reaches this private endpoint from %s", strings.Join(far, ", "), ci.region))
+	far := c.farPeers(ci.region)
+	if far != "" && c.inClusterIstiod() {
+		why = append(why, "istiod of peers in other regions, "+far+", reaches this private endpoint from "+ci.region)
 	}
 	if bastionRegion != "" && bastionRegion != ci.region {
 		why = append(why, fmt.Sprintf("the bastion %s in %s runs kubectl against it", c.spec.Admin.Bastion.Name, bastionRegion))
 	}
 	if len(why) == 0 {
-		if len(far) > 0 {
+		if far != "" {
 			return false, managedNoGlobalAccess
 		}
 		return false, fmt.Sprintf("every peer is in %s, so the private endpoint needs no access from other regions", ci.region)
 	}
 	return true, "the private endpoint only accepts clients of its own region unless global access is on: " + strings.Join(why, "; ")
+}
+
+// farPeers lists the clusters outside region, as "name (region)" in name order: the same list
+// for every cluster of a region, so it is made once per region.
+func (c *compiler) farPeers(region string) string {
+	if far, ok := c.far[region]; ok {
+		return far
+	}
+	var far []string
+	for _, p := range c.clusters {
+		if p.region != region {
+			far = append(far, p.spec.Name+" ("+p.region+")")
+		}
+	}
+	if c.far == nil {
+		c.far = map[string]string{}
+	}
+	c.far[region] = strings.Join(far, ", ")
+	return c.far[region]
+}
+
+// peerNetwork is a cluster's pod range as its peers authorise it, made once per cluster rather
+// than once per pair.
+type peerNetwork struct {
+	name, cidr, reason string
+	err                error
+}
+
+// peerNetworkOf is the authorized network a cluster's pod range adds to each of its peers.
+func (c *compiler) peerNetworkOf(p *clusterInfo) peerNetwork {
+	if n, ok := c.peerNets[p]; ok {
+		return n
+	}
+	n := peerNetwork{name: p.spec.Name + "-pods",
+		reason: "pod range of peer " + p.spec.Name + ": its istiod reads this API server through the remote secret, from pod IPs"}
+	if pr, err := netip.ParsePrefix(p.subnet.PodRange.CIDR); err != nil {
+		n.err = fmt.Errorf("spec.network.subnets[%s].podRange.cidr: %q is not a CIDR: %w", p.subnet.Name, p.subnet.PodRange.CIDR, err)
+	} else {
+		n.cidr = pr.Masked().String()
+	}
+	if c.peerNets == nil {
+		c.peerNets = map[*clusterInfo]peerNetwork{}
+	}
+	c.peerNets[p] = n
+	return n
 }
 
 func (c *compiler) authorizedNetworks(ci *clusterInfo) ([]AuthorizedNetwork, error) {
@@ -484,16 +532,35 @@ func (c *compiler) authorizedNetworks(ci *clusterInfo) ([]AuthorizedNetwork, err
 		if p == ci || !c.inClusterIstiod() {
 			continue
 		}
-		if err := add(fmt.Sprintf("spec.network.subnets[%s].podRange.cidr", p.subnet.Name), p.spec.Name+"-pods", p.subnet.PodRange.CIDR,
-			fmt.Sprintf("pod range of peer %s: its istiod reads this API server through the remote secret, from pod IPs", p.spec.Name)); err != nil {
-			return nil, err
+		n := c.peerNetworkOf(p)
+		if n.err != nil {
+			return nil, n.err
 		}
+		if e := byCIDR[n.cidr]; e != nil {
+			e.Reason += "; " + n.reason
+			continue
+		}
+		byCIDR[n.cidr] = &AuthorizedNetwork{DisplayName: n.name, CIDR: n.cidr, Reason: n.reason}
 	}
-	out := make([]AuthorizedNetwork, 0, len(byCIDR))
-	for _, e := range byCIDR {
-		out = append(out, *e)
+	// Sorted as prefixLess orders them, each CIDR parsed once rather than at every comparison.
+	type entry struct {
+		prefix  netip.Prefix
+		network *AuthorizedNetwork
 	}
-	sort.Slice(out, func(i, j int) bool { return prefixLess(out[i].CIDR, out[j].CIDR) })
+	entries := make([]entry, 0, len(byCIDR))
+	for key, e := range byCIDR {
+		entries = append(entries, entry{netip.MustParsePrefix(key), e})
+	}
+	slices.SortFunc(entries, func(a, b entry) int {
+		if c := a.prefix.Addr().Compare(b.prefix.Addr()); c != 0 {
+			return c
+		}
+		return a.prefix.Bits() - b.prefix.Bits()
+	})
+	out := make([]AuthorizedNetwork, len(entries))
+	for i, e := range entries {
+		out[i] = *e.network
+	}
 	return out, nil
 }
 
@@ -521,28 +588,33 @@ func (c *compiler) firewallRules() ([]FirewallRule, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, ci := range c.clusters {
-		peerTags := map[string]bool{}
-		var peers []string
-		for _, p := range c.clusters {
-			if p == ci {
-				continue
-			}
-			peers = append(peers, p.spec.Name)
-			for _, t := range p.tags {
-				peerTags[t] = true
+	// A cluster's peers carry every tag but those on its nodes alone: counting the clusters of
+	// each tag once spares a pass over every pair.
+	tagClusters := map[string]int{}
+	names := make([]string, len(c.clusters))
+	for i, ci := range c.clusters {
+		names[i] = ci.spec.Name
+		for _, t := range ci.tags {
+			tagClusters[t]++
+		}
+	}
+	for i, ci := range c.clusters {
+		if len(c.clusters) == 1 {
+			break
+		}
+		peerTags := make([]string, 0, len(tags))
+		for _, t := range tags {
+			if _, own := slices.BinarySearch(ci.tags, t); !own || tagClusters[t] > 1 {
+				peerTags = append(peerTags, t)
 			}
 		}
-		if len(peers) == 0 {
-			continue
-		}
+		peers := slices.Concat(names[:i], names[i+1:])
 		src, err := normalizeCIDRs(fmt.Sprintf("spec.network.subnets[%s].podRange.cidr", ci.subnet.Name), []string{ci.subnet.PodRange.CIDR})
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, c.rules("mesh-from-"+ci.spec.Name, src, slices.Sorted(maps.Keys(peerTags)), crossAllowed,
-			fmt.Sprintf("pods of %s (%s) reach workloads of %s directly: one VPC, one Istio network, and pod IPs are alias IPs of the peers' nodes",
-				ci.spec.Name, src[0], strings.Join(peers, ", ")))...)
+		out = append(out, c.rules("mesh-from-"+ci.spec.Name, src, peerTags, crossAllowed,
+			"pods of "+ci.spec.Name+" ("+src[0]+") reach workloads of "+strings.Join(peers, ", ")+" directly: one VPC, one Istio network, and pod IPs are alias IPs of the peers' nodes")...)
 	}
 
 	if admin := c.spec.Admin.AuthorizedNetworks; len(admin) > 0 {
@@ -744,44 +816,60 @@ func regionOf(s *v1alpha1.Subnet) []string {
 	return []string{s.Region}
 }
 
+// remoteSecrets are the secrets of every ordered pair of clusters: a federation of n clusters has
+// n(n-1), so what depends on one side of a pair alone is made once per cluster.
 func (c *compiler) remoteSecrets() []RemoteSecret {
-	if !c.inClusterIstiod() {
+	if !c.inClusterIstiod() || len(c.clusters) < 2 {
 		return nil
 	}
-	var out []RemoteSecret
-	for _, holder := range c.clusters {
-		for _, target := range c.clusters {
-			if holder == target {
+	type side struct {
+		// as a holder
+		reader, account, token, podRange string
+		// as a target
+		secret, server, how string
+		fromEndpoint        bool
+	}
+	sides := make([]side, len(c.clusters))
+	for i, ci := range c.clusters {
+		n := ci.spec.Name
+		s := side{reader: ReaderAccount(n), account: IstioNamespace + "/" + ReaderAccount(n), token: ReaderTokenSecret(n), podRange: ci.subnet.PodRange.CIDR,
+			secret: remoteSecretName(n), server: ci.spec.PeerAPIServer, how: "the address set in peerAPIServer"}
+		if s.server == "" {
+			s.server, s.fromEndpoint, s.how = EndpointMarker(n), true, "its private endpoint"
+		}
+		sides[i] = s
+	}
+	out := make([]RemoteSecret, 0, len(c.clusters)*(len(c.clusters)-1))
+	for i, holder := range c.clusters {
+		hs := sides[i]
+		for j, target := range c.clusters {
+			if i == j {
 				continue
 			}
+			ts := sides[j]
 			h, t := holder.spec.Name, target.spec.Name
 			s := RemoteSecret{
-				Holder:         h,
-				Target:         t,
-				Namespace:      IstioNamespace,
-				Name:           remoteSecretName(t),
-				DataKey:        t,
-				Server:         target.spec.PeerAPIServer,
-				ServiceAccount: IstioNamespace + "/" + ReaderAccount(h),
-				TokenSecret:    ReaderTokenSecret(h),
+				Address:            plan.ObjectAddress(h, IstioNamespace, "Secret", ts.secret),
+				Holder:             h,
+				Target:             t,
+				Namespace:          IstioNamespace,
+				Name:               ts.secret,
+				DataKey:            t,
+				Server:             ts.server,
+				ServerFromEndpoint: ts.fromEndpoint,
+				ServiceAccount:     hs.account,
+				TokenSecret:        hs.token,
 				Labels: map[string]string{
 					LabelMultiCluster:   "true",
 					KubeLabelManagedBy:  ManagedByValue,
 					KubeLabelFederation: c.fed,
 				},
 				Annotations: map[string]string{annotationCluster: t},
+				Reason: "istiod in " + h + " discovers the services and endpoints of " + t + " by watching its API server at " + ts.how + " with the token of " + hs.reader +
+					"; " + h + "'s pod range " + hs.podRange + " is in " + t + "'s master authorized networks",
 			}
-			how := "the address set in peerAPIServer"
-			if s.Server == "" {
-				s.Server = EndpointMarker(t)
-				s.ServerFromEndpoint = true
-				how = "its private endpoint"
-			}
-			s.Address = plan.ObjectAddress(h, s.Namespace, "Secret", s.Name)
-			s.Reason = fmt.Sprintf("istiod in %s discovers the services and endpoints of %s by watching its API server at %s with the token of %s; %s's pod range %s is in %s's master authorized networks",
-				h, t, how, ReaderAccount(h), h, holder.subnet.PodRange.CIDR, t)
 			if holder.region != target.region {
-				s.Reason += fmt.Sprintf(" and %s has master global access (%s → %s)", t, holder.region, target.region)
+				s.Reason += " and " + t + " has master global access (" + holder.region + " → " + target.region + ")"
 			}
 			out = append(out, s)
 		}

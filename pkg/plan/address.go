@@ -176,11 +176,11 @@ func (r Ref) Address() Address {
 	case KindFeature:
 		s = fmt.Sprintf("projects/%s/locations/global/features/%s", r.Project, r.Name)
 	default:
+		// Concatenated in one allocation: a large federation has tens of thousands of objects.
 		if r.Namespace == "" {
-			s = fmt.Sprintf("%s/%s/%s", r.Cluster, r.Kind, r.Name)
-		} else {
-			s = fmt.Sprintf("%s/%s/%s/%s", r.Cluster, r.Namespace, r.Kind, r.Name)
+			return Address(r.Layer + ":" + r.Cluster + "/" + r.Kind + "/" + r.Name)
 		}
+		return Address(r.Layer + ":" + r.Cluster + "/" + r.Namespace + "/" + r.Kind + "/" + r.Name)
 	}
 	return Address(r.Layer + ":" + s)
 }

@@ -29,6 +29,27 @@ func fingerprintOf(live []Resource) Fingerprint {
 	return f
 }
 
+// fingerprintCanonical is fingerprintOf live with each resource's fields made canonical already
+// (canonicalFields), by address: the same hashes without normalising the fields again.
+func fingerprintCanonical(live []Resource, fields map[Address]map[string]any) Fingerprint {
+	f := Fingerprint{Resources: make(map[Address]string, len(live))}
+	for _, r := range live {
+		rf := fields[r.Address]
+		if rf == nil {
+			rf = map[string]any{} // as canonical makes a nil map
+		}
+		data, err := json.Marshal(map[string]any{"fields": rf, "owned": r.Owned})
+		if err != nil {
+			f.Resources[r.Address] = hashOf(map[string]any{"fields": r.Fields, "owned": r.Owned})
+			continue
+		}
+		sum := sha256.Sum256(data)
+		f.Resources[r.Address] = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	f.Digest = digestOf(f.Resources)
+	return f
+}
+
 // digestOf hashes per-resource hashes in address order.
 func digestOf(resources map[Address]string) string {
 	addrs := make([]string, 0, len(resources))

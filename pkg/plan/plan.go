@@ -187,11 +187,15 @@ type DiffOptions struct {
 // exist unowned become conflicts, never changes.
 func Diff(desired, live []Resource, opts DiffOptions) (*Plan, error) {
 	liveBy := map[Address]Resource{}
+	// Each resource's fields are made canonical once, for the comparison, the plan's before and
+	// after, and the fingerprint: a cluster's fields hold lists of hundreds of entries.
+	liveFields := make(map[Address]map[string]any, len(live))
 	for _, r := range live {
 		if _, dup := liveBy[r.Address]; dup {
 			return nil, fmt.Errorf("live state lists %s twice", r.Address)
 		}
 		liveBy[r.Address] = r
+		liveFields[r.Address] = canonicalFields(r.Fields)
 	}
 	p := &Plan{FormatVersion: FormatVersion, Federation: opts.Federation, Adopt: opts.Adopt, Changes: []Change{}, Conflicts: []Conflict{}, Warnings: []string{}}
 	seen := map[Address]bool{}
@@ -202,15 +206,16 @@ func Diff(desired, live []Resource, opts DiffOptions) (*Plan, error) {
 		seen[d.Address] = true
 		l, exists := liveBy[d.Address]
 		c := Change{Address: d.Address, Kind: d.Kind, Group: d.Group, Reason: d.Reason, DependsOn: d.DependsOn, Protected: d.Protected}
+		desiredFields := canonicalFields(d.Fields)
 		switch {
 		case !exists:
 			c.Action = Create
-			c.After = redact(d.Fields, d.Sensitive)
+			c.After = redactCanonical(desiredFields, d.Sensitive)
 		default:
-			fields := diffFields(l.Fields, d.Fields, d.Immutable, d.Sensitive)
+			fields := diffCanonical(liveFields[d.Address], desiredFields, d.Immutable, d.Sensitive)
 			if len(fields) == 0 {
 				c.Action = NoOp
-				c.Before, c.After = redact(l.Fields, d.Sensitive), redact(d.Fields, d.Sensitive)
+				c.Before, c.After = redactCanonical(liveFields[d.Address], d.Sensitive), redactCanonical(desiredFields, d.Sensitive)
 				break
 			}
 			if !l.Owned && opts.Adopt {
@@ -229,7 +234,7 @@ func Diff(desired, live []Resource, opts DiffOptions) (*Plan, error) {
 			}
 			c.Action = Update
 			c.Fields = fields
-			c.Before, c.After = redact(l.Fields, d.Sensitive), redact(d.Fields, d.Sensitive)
+			c.Before, c.After = redactCanonical(liveFields[d.Address], d.Sensitive), redactCanonical(desiredFields, d.Sensitive)
 			var forcing []string
 			for _, f := range fields {
 				if f.ForcesReplacement {
@@ -248,12 +253,12 @@ func Diff(desired, live []Resource, opts DiffOptions) (*Plan, error) {
 			continue
 		}
 		p.Changes = append(p.Changes, Change{Address: l.Address, Kind: l.Kind, Group: l.Group, Action: Delete,
-			Before: redact(l.Fields, l.Sensitive), ActionReason: "owned by the federation and no longer in it",
+			Before: redactCanonical(liveFields[l.Address], l.Sensitive), ActionReason: "owned by the federation and no longer in it",
 			DependsOn: l.DependsOn, Protected: l.Protected})
 	}
 	p.Changes = order(p.Changes)
 	p.Recount()
-	p.Live = fingerprintOf(live)
+	p.Live = fingerprintCanonical(live, liveFields)
 	return p, nil
 }
 
@@ -288,6 +293,11 @@ func fieldNames(fields []FieldChange) string {
 // diffFields compares the fields desired manages. A field desired leaves out is not managed and
 // never differs; a field live lacks is compared against nil.
 func diffFields(live, desired map[string]any, immutable, sensitive []string) []FieldChange {
+	return diffCanonical(canonicalFields(live), canonicalFields(desired), immutable, sensitive)
+}
+
+// diffCanonical is diffFields of fields made canonical already (canonicalFields).
+func diffCanonical(live, desired map[string]any, immutable, sensitive []string) []FieldChange {
 	keys := make([]string, 0, len(desired))
 	for k := range desired {
 		keys = append(keys, k)
@@ -295,8 +305,8 @@ func diffFields(live, desired map[string]any, immutable, sensitive []string) []F
 	sort.Strings(keys)
 	var out []FieldChange
 	for _, k := range keys {
-		before, after := canonical(live[k]), canonical(desired[k])
-		if reflect.DeepEqual(before, after) {
+		before, after := live[k], desired[k]
+		if equalCanonical(before, after) {
 			continue
 		}
 		fc := FieldChange{Path: k, Before: before, After: after, ForcesReplacement: contains(immutable, k)}
@@ -382,15 +392,75 @@ func redactValue(v any) any {
 }
 
 func redact(fields map[string]any, sensitive []string) map[string]any {
+	return redactCanonical(canonicalFields(fields), sensitive)
+}
+
+// equalCanonical is reflect.DeepEqual of canonical values, which hold only the types
+// encoding/json decodes to, compared without reflection.
+func equalCanonical(a, b any) bool {
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case float64:
+		y, ok := b.(float64)
+		return ok && x == y
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) || (x == nil) != (y == nil) {
+			return false
+		}
+		for i := range x {
+			if !equalCanonical(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) || (x == nil) != (y == nil) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !equalCanonical(v, w) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// canonicalFields is canonical of every field; nil stays nil.
+func canonicalFields(fields map[string]any) map[string]any {
+	if fields == nil {
+		return nil
+	}
+	out := make(map[string]any, len(fields))
+	for k, v := range fields {
+		out[k] = canonical(v)
+	}
+	return out
+}
+
+// redactCanonical is redact of fields made canonical already: a new map whose sensitive fields
+// are redacted, sharing the other values with fields.
+func redactCanonical(fields map[string]any, sensitive []string) map[string]any {
 	if fields == nil {
 		return nil
 	}
 	out := make(map[string]any, len(fields))
 	for k, v := range fields {
 		if contains(sensitive, k) {
-			out[k] = redactValue(canonical(v))
+			out[k] = redactValue(v)
 		} else {
-			out[k] = canonical(v)
+			out[k] = v
 		}
 	}
 	return out

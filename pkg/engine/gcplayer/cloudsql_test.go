@@ -14,6 +14,7 @@ import (
 
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine/gcplayer"
+	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
 	"github.com/google/go-cmp/cmp"
@@ -293,6 +294,10 @@ func TestCloudSQLPlanWarnings(t *testing.T) {
 			}
 			if got := r.Derived.CloudSQL[0].Address; got != tt.address {
 				t.Errorf("the instance's address in the model is %q, want %q", got, tt.address)
+			}
+			// The clusters' objects follow from the model the plan compiled with the instance read.
+			if err := federation.AddObjects(f, r.Derived); err != nil {
+				t.Fatal(err)
 			}
 			var egress []string
 			for _, o := range r.Derived.Clusters[0].Objects {

@@ -44,7 +44,9 @@ func New(clients *gcp.Clients, opts Options) *Layer {
 // needs to carry it out.
 type CloudPlan struct {
 	Plan *plan.Plan
-	// Derived is the federation's model, compiled with the project numbers read live.
+	// Derived is the federation's Google Cloud model, compiled with the facts read live (project
+	// numbers, Cloud SQL instances, memberships), without the clusters' Kubernetes objects:
+	// federation.AddObjects adds them where the cluster side is planned.
 	Derived *federation.Desired
 	// Clusters are the federation's clusters that exist, by name, with how to reach their API.
 	Clusters map[string]ClusterAccess
@@ -109,8 +111,9 @@ func clusterAccess(d *federation.Desired, s *snapshot) map[string]ClusterAccess 
 }
 
 // Plan reads the live state a federation concerns and diffs it against what the federation wants.
-// The model is compiled twice: offline, to know what to read (which does not depend on project
-// numbers), then with the numbers read, which resolves its placeholders.
+// The Google Cloud side of the model is compiled twice: offline, to know what to read (which does
+// not depend on project numbers), then with the facts read, which resolves its placeholders. The
+// clusters' Kubernetes objects are not compiled: the Google Cloud layer has no use for them.
 func (e *Layer) Plan(ctx context.Context, f *v1alpha1.Federation) (*CloudPlan, error) {
 	return e.PlanWith(ctx, f, PlanOptions{})
 }
@@ -124,7 +127,7 @@ func (e *Layer) PlanWith(ctx context.Context, f *v1alpha1.Federation, opts PlanO
 	if err != nil {
 		return nil, err
 	}
-	derived, err := federation.Compile(f, federation.Facts{ProjectNumbers: snap.numbers, CloudSQL: snap.cloudSQL.facts(offline),
+	derived, err := federation.CompileGoogleCloud(f, federation.Facts{ProjectNumbers: snap.numbers, CloudSQL: snap.cloudSQL.facts(offline),
 		Memberships: registeredMemberships(offline, snap)})
 	if err != nil {
 		return nil, err
@@ -186,14 +189,19 @@ func (e *Layer) PlanWith(ctx context.Context, f *v1alpha1.Federation, opts PlanO
 }
 
 // readFor compiles the federation's Google Cloud side offline, which says what to read, and reads
-// it.
+// it. The lists the file names directly (its projects, network and fleet) are read while the model
+// compiles, so the compile of a large federation does not delay the round of reads.
 func (e *Layer) readFor(ctx context.Context, f *v1alpha1.Federation) (*federation.Desired, *snapshot, error) {
-	offline, err := federation.CompileGoogleCloud(f, federation.Facts{})
+	var offline *federation.Desired
+	snap, err := e.readWith(ctx, scopeOfFile(f), func() (*federation.Desired, error) {
+		var err error
+		offline, err = federation.CompileGoogleCloud(f, federation.Facts{})
+		return offline, err
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	snap, err := e.read(ctx, offline)
-	return offline, snap, err
+	return offline, snap, nil
 }
 
 // PlanDestroy plans the deletion of everything the federation owns, in reverse dependency order:

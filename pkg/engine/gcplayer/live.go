@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	hubv1 "google.golang.org/api/gkehub/v1"
 
+	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/gcp"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
@@ -64,16 +65,58 @@ func clusterProjects(d *federation.Desired) []string {
 	return slices.Sorted(maps.Keys(seen))
 }
 
+// scope is what a federation's file names directly and the reads of most lists need: the
+// projects, the network's project, the fleet project. It is the same taken from the file or from
+// the model compiled from it (TestScopeOfFileIsScopeOfModel).
+type scope struct {
+	federation, fleet, network string
+	// projects are every project the federation touches, clusterProjects those of its clusters.
+	projects, clusterProjects []string
+}
+
+func scopeOf(d *federation.Desired) scope {
+	return scope{federation: d.Federation, fleet: d.FleetProject, network: d.Network.Project, projects: projectsOf(d), clusterProjects: clusterProjects(d)}
+}
+
+// scopeOfFile is scopeOf the model of a defaulted federation, taken from the file.
+func scopeOfFile(f *v1alpha1.Federation) scope {
+	all := map[string]bool{f.Spec.FleetProject: true, f.Spec.Network.Project: true}
+	clusters := map[string]bool{}
+	for _, c := range f.Spec.Clusters {
+		all[c.Project], clusters[c.Project] = true, true
+	}
+	return scope{federation: f.Metadata.Name, fleet: f.Spec.FleetProject, network: f.Spec.Network.Project,
+		projects: slices.Sorted(maps.Keys(all)), clusterProjects: slices.Sorted(maps.Keys(clusters))}
+}
+
 // read takes the snapshot: every list runs in parallel. d may still hold placeholders for
 // project numbers (which the snapshot reads): what is read does not depend on them.
 func (e *Layer) read(ctx context.Context, d *federation.Desired) (*snapshot, error) {
+	return e.readWith(ctx, scopeOf(d), func() (*federation.Desired, error) { return d, nil })
+}
+
+// readWith reads, in one round, the lists sc names and, as soon as model returns, what the
+// model says beside them (Shared VPC, the mesh feature, Cloud SQL, the IAM policies bound): a
+// model still compiling delays only those. An error of model is returned as it is.
+func (e *Layer) readWith(ctx context.Context, sc scope, model func() (*federation.Desired, error)) (*snapshot, error) {
 	s := &snapshot{numbers: map[string]int64{}, services: map[string][]string{}, clusters: map[string][]*containerpb.Cluster{},
 		policies: map[string]map[string]map[string]bool{}}
 	var mu sync.Mutex
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(e.opts.ReadParallelism)
-	netProject := d.Network.Project
-	for _, p := range projectsOf(d) {
+	var modelErr error
+	g.Go(func() error {
+		d, err := model()
+		if err != nil {
+			modelErr = err
+			return err
+		}
+		// Called from within the group, Go waits for a free slot like the reads above.
+		e.readModel(ctx, g, d, s, &mu)
+		return nil
+	})
+	netProject := sc.network
+	for _, p := range sc.projects {
 		g.Go(func() error {
 			n, err := e.gcp.ProjectNumber(ctx, p)
 			mu.Lock()
@@ -94,11 +137,7 @@ func (e *Layer) read(ctx context.Context, d *federation.Desired) (*snapshot, err
 	g.Go(func() (err error) { s.firewalls, err = e.gcp.Firewalls(ctx, netProject); return err })
 	g.Go(func() (err error) { s.routers, err = e.gcp.Routers(ctx, netProject); return err })
 	g.Go(func() (err error) { s.instances, err = e.gcp.Instances(ctx, netProject); return err })
-	if d.SharedVPC != nil {
-		g.Go(func() (err error) { s.xpnHost, err = e.gcp.XpnHost(ctx, netProject); return err })
-		g.Go(func() (err error) { s.xpnServices, err = e.gcp.XpnServiceProjects(ctx, netProject); return err })
-	}
-	for _, p := range clusterProjects(d) {
+	for _, p := range sc.clusterProjects {
 		g.Go(func() error {
 			cls, err := e.gcp.Clusters(ctx, p)
 			mu.Lock()
@@ -129,8 +168,24 @@ func (e *Layer) read(ctx context.Context, d *federation.Desired) (*snapshot, err
 		mu.Unlock()
 		return err
 	})
-	g.Go(func() (err error) { s.memberships, err = e.gcp.Memberships(ctx, d.FleetProject); return err })
-	g.Go(func() (err error) { s.record, err = e.readRecord(ctx, d.FleetProject, d.Federation); return err })
+	g.Go(func() (err error) { s.memberships, err = e.gcp.Memberships(ctx, sc.fleet); return err })
+	g.Go(func() (err error) { s.record, err = e.readRecord(ctx, sc.fleet, sc.federation); return err })
+	if err := g.Wait(); err != nil {
+		if modelErr != nil {
+			return nil, modelErr
+		}
+		return nil, fmt.Errorf("read live state: %w", err)
+	}
+	return s, nil
+}
+
+// readModel adds to g the reads that follow from the model rather than the file.
+func (e *Layer) readModel(ctx context.Context, g *errgroup.Group, d *federation.Desired, s *snapshot, mu *sync.Mutex) {
+	netProject := d.Network.Project
+	if d.SharedVPC != nil {
+		g.Go(func() (err error) { s.xpnHost, err = e.gcp.XpnHost(ctx, netProject); return err })
+		g.Go(func() (err error) { s.xpnServices, err = e.gcp.XpnServiceProjects(ctx, netProject); return err })
+	}
 	if d.MeshFeature != nil {
 		g.Go(func() error {
 			feat, err := e.gcp.Feature(ctx, d.FleetProject, federation.MeshFeatureName)
@@ -153,10 +208,6 @@ func (e *Layer) read(ctx context.Context, d *federation.Desired) (*snapshot, err
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, fmt.Errorf("read live state: %w", err)
-	}
-	return s, nil
 }
 
 // hasMarker reports whether a description carries fed's mark exactly: federation prod does not
