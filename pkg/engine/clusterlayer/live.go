@@ -22,7 +22,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -428,16 +427,13 @@ func (rd *liveReader) call(ctx context.Context, cluster string, f func() error) 
 // name, page by page. A kind the cluster does not serve (Istio's before its CRDs) has none.
 func (rd *liveReader) list(ctx context.Context, cluster string, k listKey) (map[string]*unstructured.Unstructured, error) {
 	kd := kinds[k.kind]
-	var ri dynamic.ResourceInterface = rd.r.clients.Dynamic(cluster).Resource(kd.gvr)
-	if kd.namespaced {
-		ri = rd.r.clients.Dynamic(cluster).Resource(kd.gvr).Namespace(k.namespace)
-	}
+	gvk := schema.FromAPIVersionAndKind(kd.apiVersion, k.kind)
 	selector := labels.SelectorFromSet(labels.Set{federation.KubeLabelManagedBy: federation.ManagedByValue, federation.KubeLabelFederation: rd.r.fed}).String()
 	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (kruntime.Object, error) {
 		var l *unstructured.UnstructuredList
 		err := rd.call(ctx, cluster, func() error {
 			var err error
-			l, err = ri.List(ctx, opts)
+			l, err = rd.r.clients.List(ctx, cluster, gvk, kd.gvr, k.namespace, opts)
 			return err
 		})
 		return l, err
