@@ -24,7 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/tools/pager"
 
 	"github.com/asmfed/kubectl-asmfed/internal/pemcert"
@@ -604,6 +603,7 @@ func (r *ClusterPlan) complete(warnings *[]string) error {
 		o.res.Fields[fieldTokenGeneration] = gen
 	}
 	warned := map[string]bool{}
+	kcs := &kubeconfigs{}
 	var fill errgroup.Group
 	fill.SetLimit(runtime.GOMAXPROCS(0))
 	for _, o := range r.desired {
@@ -619,8 +619,8 @@ func (r *ClusterPlan) complete(warnings *[]string) error {
 				*warnings = append(*warnings, fmt.Sprintf("remote secrets for %s point at %s, the address this tool reaches it at: set peerAPIServer (or the caller's PeerServers) to the address its peers' pods reach", rs.Target, server))
 			}
 			pending := r.pendingToken(o)
-			// Writing the kubeconfigs, one for every ordered pair of clusters, is most of a large
-			// plan's own work: it is shared among the processors.
+			// A kubeconfig for every ordered pair of clusters, each written from its target's one
+			// document (kubeconfigs) and encoded, shared among the processors.
 			fill.Go(func() error {
 				data := pendingData
 				if !pending {
@@ -628,7 +628,7 @@ func (r *ClusterPlan) complete(warnings *[]string) error {
 					if len(ca) == 0 {
 						ca = caData(r.clients, rs.Target)
 					}
-					kc, err := remoteKubeconfig(rs.DataKey, server, ca, token)
+					kc, err := kcs.write(rs.DataKey, server, ca, token)
 					if err != nil {
 						return err
 					}
@@ -731,22 +731,6 @@ func rootFingerprintOf(data map[string][]byte) string {
 		return ""
 	}
 	return istio.Fingerprint(c)
-}
-
-// remoteKubeconfig is the kubeconfig istiod reads from a remote secret: one cluster named after
-// the peer, its server and CA, and the reader account's bearer token (never an exec plugin:
-// istiod could not run it).
-func remoteKubeconfig(name, server string, ca []byte, token string) ([]byte, error) {
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: ca}
-	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
-	cfg.CurrentContext = name
-	out, err := clientcmd.Write(*cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encode the kubeconfig of remote secret for %s: %w", name, err)
-	}
-	return out, nil
 }
 
 // sameData reports whether two Secrets hold the same encoded value under key.
