@@ -174,6 +174,10 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	if err != nil {
 		return nil, err
 	}
+	// The plan holds what it shows of the live fields, and its fingerprint what it needs of them.
+	for _, l := range r.live {
+		l.res.Fields = nil
+	}
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		o := r.desired[c.Address]
@@ -258,7 +262,8 @@ func (r *ClusterPlan) inventoryAddresses(cluster string) []plan.Address {
 	return append(out, r.retained[cluster]...)
 }
 
-// reduceLive turns every live object as read into the plan resource liveObject makes of it.
+// reduceLive turns every live object as read into the plan resource liveObject makes of it, and
+// keeps of the object as read only what apply and the rest of the plan read (slim).
 func (r *ClusterPlan) reduceLive() {
 	byCluster := map[string][]*object{}
 	for _, l := range r.live {
@@ -272,6 +277,7 @@ func (r *ClusterPlan) reduceLive() {
 			reduced := make([]*object, len(objs))
 			for i, l := range objs {
 				reduced[i] = r.liveObject(l.ref, l.u)
+				reduced[i].u = slim(l.u, reduced[i].role)
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -282,6 +288,30 @@ func (r *ClusterPlan) reduceLive() {
 		})
 	}
 	_ = g.Wait() // liveObject cannot fail
+}
+
+// slim is what a plan keeps of a live object once it is reduced: its identity, for apply's
+// deletions (the UID precondition); a reader token's token, which says whether the remote
+// secrets carrying it are known before apply; and a cacerts Secret whole, whose intermediate
+// apply keeps when it is still good. The rest (a remote secret's kubeconfig, a policy's spec) is
+// in the plan resource already, and holding it twice is most of a large plan's memory.
+func slim(u *unstructured.Unstructured, role federation.ObjectRole) *unstructured.Unstructured {
+	if role == federation.RoleCACerts {
+		return u
+	}
+	out := &unstructured.Unstructured{Object: map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind()}}
+	out.SetName(u.GetName())
+	out.SetNamespace(u.GetNamespace())
+	out.SetUID(u.GetUID())
+	out.SetResourceVersion(u.GetResourceVersion())
+	out.SetLabels(u.GetLabels())
+	out.SetAnnotations(u.GetAnnotations())
+	if role == federation.RoleReaderToken {
+		if token, ok, _ := unstructured.NestedString(u.Object, "data", "token"); ok {
+			out.Object["data"] = map[string]any{"token": token}
+		}
+	}
+	return out
 }
 
 // readLive reads what the federation concerns in every cluster, the clusters in parallel: first
