@@ -505,12 +505,6 @@ func (e *Environment) startCluster(ctx context.Context, spec ClusterSpec) (*Clus
 		"--root-ca-file="+pf("ca.crt"),
 		"--cluster-name="+name,
 		"--profiling=false",
-		// The default client rate (20 requests a second, burst 30) has the token controller
-		// take minutes to fill in the thousands of token Secrets of a large federation; a
-		// local API server answers far faster.
-		"--kube-api-qps=500",
-		"--kube-api-burst=1000",
-		"--concurrent-serviceaccount-token-syncs=10",
 	)
 	if err != nil {
 		return nil, err
