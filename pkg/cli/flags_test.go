@@ -235,7 +235,7 @@ var honouredFlags = map[string][]string{
 		"lock-timeout", "no-color", "operation-timeout", "parallelism", "resume-timeout", "rotate-remote-secrets", "skip-preflight", "timeout", "wait"},
 	"kubectl asmfed destroy": {"auto-approve", "filename", "force-unlock", "help", "impersonate-service-account", "kubeconfig", "lock-timeout",
 		"no-color", "operation-timeout", "parallelism"},
-	"kubectl asmfed verify": {"filename", "format", "graph", "help", "impersonate-service-account", "junit", "keep", "kubeconfig", "no-color", "only",
+	"kubectl asmfed verify": {"filename", "format", "graph", "help", "impersonate-service-account", "junit", "keep", "kubeconfig", "max-token-age", "no-color", "only",
 		"output", "probe-image", "skip", "skip-traffic"},
 	"kubectl asmfed version": {"help", "output"},
 	"kubectl asmfed ca":      {"help"},

@@ -80,14 +80,17 @@ type objectBuilder struct {
 	err     error
 }
 
-// add converts a typed object, or takes an unstructured one, sets the ownership labels and
-// records it with its reason. The namespace of a namespaced object is a dependency.
+// add converts a typed object, or takes an unstructured one (a copy of it) or an object map (as it
+// is: the builder made it), sets the ownership labels and records it with its reason. The
+// namespace of a namespaced object is a dependency.
 func (b *objectBuilder) add(namespace string, obj any, role ObjectRole, reason string, deps ...plan.Address) *KubeObject {
 	if b.err != nil {
 		return nil
 	}
 	var m map[string]any
 	switch o := obj.(type) {
+	case objectMap:
+		m = o
 	case *unstructured.Unstructured:
 		m = o.DeepCopy().Object
 	case runtime.Object:
@@ -139,6 +142,56 @@ func (b *objectBuilder) add(namespace string, obj any, role ObjectRole, reason s
 	return &b.objs[len(b.objs)-1]
 }
 
+// objectMap is an object built as the map the unstructured converter would make of its typed
+// form, without the converter's reflection: the objects of every ordered pair of clusters (reader
+// accounts, their bindings and tokens, remote secrets) are most of a large federation's compile.
+// TestObjectMapsAsConverted holds each builder to the converter's output.
+type objectMap = map[string]any
+
+// metaMap is the metadata of an object named name, as the converter writes an ObjectMeta with
+// those fields set.
+func metaMap(name string, labels, annotations map[string]string) map[string]any {
+	m := map[string]any{"name": name}
+	if len(labels) > 0 {
+		m["labels"] = stringMapAny(labels)
+	}
+	if len(annotations) > 0 {
+		m["annotations"] = stringMapAny(annotations)
+	}
+	return m
+}
+
+func stringMapAny(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// namespaceMap is a Namespace with labels.
+func namespaceMap(name string, labels map[string]string) objectMap {
+	return objectMap{"apiVersion": "v1", "kind": "Namespace", "metadata": metaMap(name, labels, nil)}
+}
+
+// secretMap is a Secret of a type, without data.
+func secretMap(name string, labels, annotations map[string]string, typ corev1.SecretType) objectMap {
+	return objectMap{"apiVersion": "v1", "kind": "Secret", "metadata": metaMap(name, labels, annotations), "type": string(typ)}
+}
+
+// serviceAccountMap is a ServiceAccount.
+func serviceAccountMap(name string) objectMap {
+	return objectMap{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metaMap(name, nil, nil)}
+}
+
+// readerBindingMap binds the service account sa in namespace to the reader ClusterRole.
+func readerBindingMap(sa, namespace string) objectMap {
+	return objectMap{"apiVersion": apiVersions["ClusterRoleBinding"], "kind": "ClusterRoleBinding", "metadata": metaMap(sa, nil, nil),
+		"roleRef":  map[string]any{"apiGroup": rbacv1.GroupName, "kind": "ClusterRole", "name": ReaderClusterRole},
+		"subjects": []any{map[string]any{"kind": rbacv1.ServiceAccountKind, "name": sa, "namespace": namespace}},
+	}
+}
+
 func kindOf(obj any) string {
 	switch obj.(type) {
 	case *corev1.Namespace:
@@ -184,7 +237,7 @@ func (c *compiler) clusterObjects(d *Desired) error {
 	build := func(i int) error {
 		cd := &d.Clusters[i]
 		b := &objectBuilder{fed: d.Federation, cluster: cd.Name}
-		istioNS := b.add("", &corev1.Namespace{ObjectMeta: meta(IstioNamespace, map[string]string{labelNetwork: cd.Network})}, RoleNamespace,
+		istioNS := b.add("", namespaceMap(IstioNamespace, map[string]string{labelNetwork: cd.Network}), RoleNamespace,
 			fmt.Sprintf("the Istio control plane's namespace; %s=%s puts %s on the mesh's one network, so its pods talk to every peer's pods directly", labelNetwork, cd.Network, cd.Name))
 		if istioNS != nil && d.Mesh.ControlPlane == v1alpha1.ControlPlaneManaged {
 			// The managed control plane creates it too, and keeps its own objects there.
@@ -210,10 +263,7 @@ func (c *compiler) clusterObjects(d *Desired) error {
 			if rs.Holder != cd.Name {
 				continue
 			}
-			o := b.add(rs.Namespace, &corev1.Secret{
-				ObjectMeta: metav1.ObjectMeta{Name: rs.Name, Labels: rs.Labels, Annotations: rs.Annotations},
-				Type:       corev1.SecretTypeOpaque,
-			}, RoleRemoteSecret, rs.Reason,
+			o := b.add(rs.Namespace, secretMap(rs.Name, rs.Labels, rs.Annotations, corev1.SecretTypeOpaque), RoleRemoteSecret, rs.Reason,
 				rs.TokenAddress(),
 				plan.ObjectAddress(rs.Target, "", "ClusterRoleBinding", ReaderAccount(rs.Holder)))
 			if o != nil {
@@ -221,7 +271,7 @@ func (c *compiler) clusterObjects(d *Desired) error {
 			}
 		}
 		if d.Mesh.CA == v1alpha1.CAPlugin {
-			o := b.add(IstioNamespace, &corev1.Secret{ObjectMeta: meta(cacertsSecret, nil), Type: corev1.SecretTypeOpaque}, RoleCACerts,
+			o := b.add(IstioNamespace, secretMap(cacertsSecret, nil, nil, corev1.SecretTypeOpaque), RoleCACerts,
 				fmt.Sprintf("istiod in %s signs workload certificates with an intermediate of the shared root %s (spec.mesh.ca.rootCertFile), so workloads of every cluster trust each other; without it istiod signs with a root of its own", cd.Name, c.spec.Mesh.CA.RootCertFile))
 			if o != nil {
 				ca := c.spec.Mesh.CA
@@ -268,7 +318,7 @@ func (b *objectBuilder) appNamespace(ns v1alpha1.Namespace, revision string, egr
 		labels[labelInjection] = "disabled"
 		why = append(why, "no sidecar injection")
 	}
-	b.add("", &corev1.Namespace{ObjectMeta: meta(ns.Name, labels)}, RoleNamespace,
+	b.add("", namespaceMap(ns.Name, labels), RoleNamespace,
 		fmt.Sprintf("application namespace %s of the federation: %s", ns.Name, strings.Join(why, ", ")))
 	if ns.DefaultNetworkPolicy != nil && !*ns.DefaultNetworkPolicy {
 		return
@@ -446,18 +496,11 @@ func ReaderTokenSecret(holder string) string { return ReaderAccount(holder) + "-
 // binding to the read-only ClusterRole and its long-lived token Secret.
 func (b *objectBuilder) reader(holder string) {
 	ns, sa := IstioNamespace, ReaderAccount(holder)
-	b.add(ns, &corev1.ServiceAccount{ObjectMeta: meta(sa, nil)}, "",
+	b.add(ns, serviceAccountMap(sa), "",
 		fmt.Sprintf("the identity istiod in %s, and only it, uses to watch %s's services and endpoints; deleted when %s leaves", holder, b.cluster, holder))
 	saAddr := plan.ObjectAddress(b.cluster, ns, "ServiceAccount", sa)
-	b.add("", &rbacv1.ClusterRoleBinding{
-		ObjectMeta: meta(sa, nil),
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ReaderClusterRole},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: ns}},
-	}, "", "grants "+sa+" the read-only role "+ReaderClusterRole+" and nothing else", plan.ObjectAddress(b.cluster, "", "ClusterRole", ReaderClusterRole), saAddr)
-	b.add(ns, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: ReaderTokenSecret(holder), Annotations: map[string]string{corev1.ServiceAccountNameKey: sa}},
-		Type:       corev1.SecretTypeServiceAccountToken,
-	}, RoleReaderToken, fmt.Sprintf("the long-lived token of %s that the remote secret in %s carries; deleting it invalidates the token", sa, holder), saAddr)
+	b.add("", readerBindingMap(sa, ns), "", "grants "+sa+" the read-only role "+ReaderClusterRole+" and nothing else", plan.ObjectAddress(b.cluster, "", "ClusterRole", ReaderClusterRole), saAddr)
+	b.add(ns, secretMap(ReaderTokenSecret(holder), nil, map[string]string{corev1.ServiceAccountNameKey: sa}, corev1.SecretTypeServiceAccountToken), RoleReaderToken, fmt.Sprintf("the long-lived token of %s that the remote secret in %s carries; deleting it invalidates the token", sa, holder), saAddr)
 }
 
 // meshPolicy adds mesh-wide mTLS, the egress allow-list with its routing through the egress

@@ -131,6 +131,10 @@ func RedactRegistryTokens(s string) string {
 // and the tokens found, sorted and without duplicates. v is not modified; it is returned as it
 // is when it holds no token.
 func RedactRegistryTokensIn(v any) (any, []string) {
+	if !holdsRegistryToken(v) {
+		// Most objects hold none: they are neither copied nor matched string by string.
+		return v, nil
+	}
 	var tokens []string
 	var walk func(v any) any
 	walk = func(v any) any {
@@ -161,6 +165,30 @@ func RedactRegistryTokensIn(v any) (any, []string) {
 	}
 	sort.Strings(tokens)
 	return out, slices.Compact(tokens)
+}
+
+// registryTokenHost is the literal every registryToken match contains.
+const registryTokenHost = "registry-auth.twistlock.com/tw_"
+
+// holdsRegistryToken reports whether a string of v may hold a registry token.
+func holdsRegistryToken(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.Contains(x, registryTokenHost)
+	case map[string]any:
+		for _, e := range x {
+			if holdsRegistryToken(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if holdsRegistryToken(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // RedactRegistryTokensOf redacts the Prisma Cloud registry tokens of every cluster's objects in

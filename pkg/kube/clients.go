@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/flowcontrol"
 
 	"github.com/asmfed/kubectl-asmfed/pkg/retry"
 )
@@ -200,16 +202,24 @@ func ConfigsFromKubeconfig(loader clientcmd.ClientConfigLoader, contexts map[str
 type ClientSet struct {
 	configs map[string]*rest.Config
 	dynamic map[string]dynamic.Interface
+
+	mu sync.Mutex
+	// protobuf are the clients List reads built-in kinds with, by cluster and group version.
+	protobuf map[string]*rest.RESTClient
 }
 
 // NewClientSet builds clients for every cluster (name → configuration).
 func NewClientSet(configs map[string]*rest.Config) (*ClientSet, error) {
-	cs := &ClientSet{configs: map[string]*rest.Config{}, dynamic: map[string]dynamic.Interface{}}
+	cs := &ClientSet{configs: map[string]*rest.Config{}, dynamic: map[string]dynamic.Interface{}, protobuf: map[string]*rest.RESTClient{}}
 	for name, cfg := range configs {
 		if cfg == nil {
 			return nil, fmt.Errorf("cluster %s: no client configuration", name)
 		}
 		c := withRateLimits(cfg)
+		if c.RateLimiter == nil {
+			// One limit for all of a cluster's clients (dynamic, and List's protobuf ones).
+			c.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(c.QPS, c.Burst)
+		}
 		d, err := dynamic.NewForConfig(c)
 		if err != nil {
 			return nil, fmt.Errorf("client for cluster %s: %w", name, err)

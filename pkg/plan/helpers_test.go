@@ -30,6 +30,10 @@ func TestCanonical(t *testing.T) {
 			want: map[string]any{"ports": []any{float64(80), []any{"x"}}}},
 		{name: "struct through JSON", in: port{Name: "http", Port: 80}, want: map[string]any{"name": "http", "port": float64(80)}},
 		{name: "struct slice through JSON", in: []port{{Name: "a", Port: 1}}, want: []any{map[string]any{"name": "a", "port": float64(1)}}},
+		{name: "nil slice, written []", in: []any(nil), want: []any{}},
+		{name: "nil map, written {}", in: map[string]any(nil), want: map[string]any{}},
+		{name: "nil slice inside a canonical map", in: map[string]any{"a": []any(nil)}, want: map[string]any{"a": []any{}}},
+		{name: "canonical already", in: map[string]any{"a": []any{"x", 1.0, true, nil}}, want: map[string]any{"a": []any{"x", 1.0, true, nil}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,6 +42,20 @@ func TestCanonical(t *testing.T) {
 				t.Errorf("canonical(%#v) (-want +got):\n%s", tt.in, diff)
 			}
 		})
+	}
+}
+
+// TestCanonicalKeepsACanonicalValue holds canonical to returning a value of JSON's own types as
+// it is: a large plan's changes share their fields rather than copy them.
+func TestCanonicalKeepsACanonicalValue(t *testing.T) {
+	in := map[string]any{"spec": map[string]any{"ports": []any{80.0}}}
+	out, ok := canonical(in).(map[string]any)
+	if !ok {
+		t.Fatalf("canonical = %T, want a map", canonical(in))
+	}
+	out["probe"] = true
+	if _, same := in["probe"]; !same {
+		t.Error("canonical copied a value that was canonical already")
 	}
 }
 

@@ -215,7 +215,11 @@ func Diff(desired, live []Resource, opts DiffOptions) (*Plan, error) {
 			fields := diffCanonical(liveFields[d.Address], desiredFields, d.Immutable, d.Sensitive)
 			if len(fields) == 0 {
 				c.Action = NoOp
-				c.Before, c.After = redactCanonical(liveFields[d.Address], d.Sensitive), redactCanonical(desiredFields, d.Sensitive)
+				c.After = redactCanonical(desiredFields, d.Sensitive)
+				c.Before = c.After
+				if !sameKeys(liveFields[d.Address], desiredFields) {
+					c.Before = redactCanonical(liveFields[d.Address], d.Sensitive)
+				}
 				break
 			}
 			if !l.Owned && opts.Adopt {
@@ -282,6 +286,21 @@ func (p *Plan) Recount() {
 	}
 }
 
+// sameKeys reports whether live and desired fields have the same names. A change found no
+// difference in has equal values under them, so its before is its after: one map stands for
+// both, which halves what a plan of a large converged federation holds.
+func sameKeys(live, desired map[string]any) bool {
+	if len(live) != len(desired) {
+		return false
+	}
+	for k := range desired {
+		if _, ok := live[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 func fieldNames(fields []FieldChange) string {
 	names := make([]string, len(fields))
 	for i, f := range fields {
@@ -320,8 +339,13 @@ func diffCanonical(live, desired map[string]any, immutable, sensitive []string) 
 }
 
 // canonical turns any JSON-compatible value into the types encoding/json produces, so that an
-// int32 from a proto and a float64 from a saved plan compare equal.
+// int32 from a proto and a float64 from a saved plan compare equal. A value that holds only those
+// types already is returned as it is, not copied: a plan's changes share it with the resources
+// they were made from, which nothing changes after Diff.
 func canonical(v any) any {
+	if isCanonical(v) {
+		return v
+	}
 	switch x := v.(type) {
 	case nil:
 		return nil
@@ -367,6 +391,36 @@ func canonical(v any) any {
 		return string(data)
 	}
 	return out
+}
+
+// isCanonical reports whether v holds only the types encoding/json decodes into. A nil slice or
+// map is not: canonical makes it empty, which JSON writes as [] or {} rather than null.
+func isCanonical(v any) bool {
+	switch x := v.(type) {
+	case nil, string, bool, float64:
+		return true
+	case []any:
+		if x == nil {
+			return false
+		}
+		for _, e := range x {
+			if !isCanonical(e) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		if x == nil {
+			return false
+		}
+		for _, e := range x {
+			if !isCanonical(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func contains(list []string, s string) bool {

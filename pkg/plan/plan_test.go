@@ -371,3 +371,68 @@ func TestRenderUnreachable(t *testing.T) {
 		t.Errorf("JSON round trip: %v %+v", err, back.Unreachable)
 	}
 }
+
+// TestNoOpBeforeAndAfter holds a no-op's before and after to the live and desired fields as the
+// saved plan's JSON shows them, whether one map stands for both (the same fields) or not (live
+// fields desired leaves out, which never differ).
+func TestNoOpBeforeAndAfter(t *testing.T) {
+	const a = "gcp:projects/p/global/things/x"
+	tests := []struct {
+		name                string
+		live, desired       Resource
+		wantBefore, wantAft string
+		shared              bool
+	}{
+		{name: "same fields",
+			live:       res(a, map[string]any{"n": int64(3), "tags": []string{"a"}}, owned),
+			desired:    res(a, map[string]any{"n": 3, "tags": []any{"a"}}),
+			wantBefore: `{"n":3,"tags":["a"]}`, wantAft: `{"n":3,"tags":["a"]}`, shared: true},
+		{name: "a live field desired leaves out",
+			live:       res(a, map[string]any{"n": 3, "other": "x"}, owned),
+			desired:    res(a, map[string]any{"n": 3}),
+			wantBefore: `{"n":3,"other":"x"}`, wantAft: `{"n":3}`},
+		{name: "a desired field live lacks, compared as null",
+			live:       res(a, map[string]any{"n": 3}, owned),
+			desired:    res(a, map[string]any{"n": 3, "unset": nil}),
+			wantBefore: `{"n":3}`, wantAft: `{"n":3,"unset":null}`},
+		{name: "sensitive fields redacted in both",
+			live:       res(a, map[string]any{"key": "secret"}, owned, sensitive("key")),
+			desired:    res(a, map[string]any{"key": "secret"}, sensitive("key")),
+			wantBefore: `{"key":"(sensitive sha256:c1980264fc22)"}`, wantAft: `{"key":"(sensitive sha256:c1980264fc22)"}`, shared: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Diff([]Resource{tt.desired}, []Resource{tt.live}, DiffOptions{Federation: "f"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := p.Changes[0]
+			if c.Action != NoOp {
+				t.Fatalf("action = %s, want no-op", c.Action)
+			}
+			before, _ := json.Marshal(c.Before)
+			after, _ := json.Marshal(c.After)
+			if diff := cmp.Diff(tt.wantBefore, string(before)); diff != "" {
+				t.Errorf("before (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantAft, string(after)); diff != "" {
+				t.Errorf("after (-want +got):\n%s", diff)
+			}
+			if shared := sameMap(c.Before, c.After); shared != tt.shared {
+				t.Errorf("before and after one map = %v, want %v", shared, tt.shared)
+			}
+		})
+	}
+}
+
+// sameMap reports whether a and b are one map: a key set in one shows in the other.
+func sameMap(a, b map[string]any) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	const probe = "\x00probe"
+	a[probe] = true
+	_, same := b[probe]
+	delete(a, probe)
+	return same
+}

@@ -22,10 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/tools/pager"
 
 	"github.com/asmfed/kubectl-asmfed/internal/pemcert"
@@ -176,6 +174,10 @@ func Plan(ctx context.Context, clusters map[string]*rest.Config, d *federation.D
 	if err != nil {
 		return nil, err
 	}
+	// The plan holds what it shows of the live fields, and its fingerprint what it needs of them.
+	for _, l := range r.live {
+		l.res.Fields = nil
+	}
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		if c.Protected && c.Action == plan.Delete {
@@ -264,7 +266,8 @@ func (r *ClusterPlan) inventoryAddresses(cluster string) []plan.Address {
 	return append(out, r.retained[cluster]...)
 }
 
-// reduceLive turns every live object as read into the plan resource liveObject makes of it.
+// reduceLive turns every live object as read into the plan resource liveObject makes of it, and
+// keeps of the object as read only what apply and the rest of the plan read (slim).
 func (r *ClusterPlan) reduceLive() {
 	byCluster := map[string][]*object{}
 	for _, l := range r.live {
@@ -278,6 +281,7 @@ func (r *ClusterPlan) reduceLive() {
 			reduced := make([]*object, len(objs))
 			for i, l := range objs {
 				reduced[i] = r.liveObject(l.ref, l.u)
+				reduced[i].u = slim(l.u, reduced[i].role)
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -288,6 +292,30 @@ func (r *ClusterPlan) reduceLive() {
 		})
 	}
 	_ = g.Wait() // liveObject cannot fail
+}
+
+// slim is what a plan keeps of a live object once it is reduced: its identity, for apply's
+// deletions (the UID precondition); a reader token's token, which says whether the remote
+// secrets carrying it are known before apply; and a cacerts Secret whole, whose intermediate
+// apply keeps when it is still good. The rest (a remote secret's kubeconfig, a policy's spec) is
+// in the plan resource already, and holding it twice is most of a large plan's memory.
+func slim(u *unstructured.Unstructured, role federation.ObjectRole) *unstructured.Unstructured {
+	if role == federation.RoleCACerts {
+		return u
+	}
+	out := &unstructured.Unstructured{Object: map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind()}}
+	out.SetName(u.GetName())
+	out.SetNamespace(u.GetNamespace())
+	out.SetUID(u.GetUID())
+	out.SetResourceVersion(u.GetResourceVersion())
+	out.SetLabels(u.GetLabels())
+	out.SetAnnotations(u.GetAnnotations())
+	if role == federation.RoleReaderToken {
+		if token, ok, _ := unstructured.NestedString(u.Object, "data", "token"); ok {
+			out.Object["data"] = map[string]any{"token": token}
+		}
+	}
+	return out
 }
 
 // readLive reads what the federation concerns in every cluster, the clusters in parallel: first
@@ -432,16 +460,13 @@ func (rd *liveReader) call(ctx context.Context, cluster string, f func() error) 
 // name, page by page. A kind the cluster does not serve (Istio's before its CRDs) has none.
 func (rd *liveReader) list(ctx context.Context, cluster string, k listKey) (map[string]*unstructured.Unstructured, error) {
 	kd := kinds[k.kind]
-	var ri dynamic.ResourceInterface = rd.r.clients.Dynamic(cluster).Resource(kd.gvr)
-	if kd.namespaced {
-		ri = rd.r.clients.Dynamic(cluster).Resource(kd.gvr).Namespace(k.namespace)
-	}
+	gvk := schema.FromAPIVersionAndKind(kd.apiVersion, k.kind)
 	selector := labels.SelectorFromSet(labels.Set{federation.KubeLabelManagedBy: federation.ManagedByValue, federation.KubeLabelFederation: rd.r.fed}).String()
 	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (kruntime.Object, error) {
 		var l *unstructured.UnstructuredList
 		err := rd.call(ctx, cluster, func() error {
 			var err error
-			l, err = ri.List(ctx, opts)
+			l, err = rd.r.clients.List(ctx, cluster, gvk, kd.gvr, k.namespace, opts)
 			return err
 		})
 		return l, err
@@ -612,6 +637,7 @@ func (r *ClusterPlan) complete(warnings *[]string) error {
 		o.res.Fields[fieldTokenGeneration] = gen
 	}
 	warned := map[string]bool{}
+	kcs := &kubeconfigs{}
 	var fill errgroup.Group
 	fill.SetLimit(runtime.GOMAXPROCS(0))
 	for _, o := range r.desired {
@@ -627,8 +653,8 @@ func (r *ClusterPlan) complete(warnings *[]string) error {
 				*warnings = append(*warnings, fmt.Sprintf("remote secrets for %s point at %s, the address this tool reaches it at: set peerAPIServer (or the caller's PeerServers) to the address its peers' pods reach", rs.Target, server))
 			}
 			pending := r.pendingToken(o)
-			// Writing the kubeconfigs, one for every ordered pair of clusters, is most of a large
-			// plan's own work: it is shared among the processors.
+			// A kubeconfig for every ordered pair of clusters, each written from its target's one
+			// document (kubeconfigs) and encoded, shared among the processors.
 			fill.Go(func() error {
 				data := pendingData
 				if !pending {
@@ -636,7 +662,7 @@ func (r *ClusterPlan) complete(warnings *[]string) error {
 					if len(ca) == 0 {
 						ca = caData(r.clients, rs.Target)
 					}
-					kc, err := remoteKubeconfig(rs.DataKey, server, ca, token)
+					kc, err := kcs.write(rs.DataKey, server, ca, token)
 					if err != nil {
 						return err
 					}
@@ -739,22 +765,6 @@ func rootFingerprintOf(data map[string][]byte) string {
 		return ""
 	}
 	return istio.Fingerprint(c)
-}
-
-// remoteKubeconfig is the kubeconfig istiod reads from a remote secret: one cluster named after
-// the peer, its server and CA, and the reader account's bearer token (never an exec plugin:
-// istiod could not run it).
-func remoteKubeconfig(name, server string, ca []byte, token string) ([]byte, error) {
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: ca}
-	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
-	cfg.CurrentContext = name
-	out, err := clientcmd.Write(*cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encode the kubeconfig of remote secret for %s: %w", name, err)
-	}
-	return out, nil
 }
 
 // sameData reports whether two Secrets hold the same encoded value under key.
