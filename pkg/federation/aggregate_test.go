@@ -180,6 +180,15 @@ func TestAuthorizedNetworksPeerEntries(t *testing.T) {
 				{DisplayName: "admin", CIDR: "10.66.0.0/16", Reason: "admin network: administrators and automation run kubectl from it; pod range of peer c: its " + reads}},
 		},
 	}, {
+		name: "a peer equal to a cluster's own entry is named there, not in a wider admin network",
+		f: fedtest.New("f").Network(fedtest.DefaultFleetProject, fedtest.DefaultNetwork).Admin("admin", "10.64.0.0/15").
+			Cluster(fedtest.Cluster("a").Ranges("10.10.0.0/24", "10.64.0.0/16", "172.16.0.0/24", "192.168.0.0/28").AuthorizedNetwork("lab", "10.65.0.0/16")).
+			Cluster(fedtest.Cluster("b").Ranges("10.10.1.0/24", "10.65.0.0/16", "172.16.1.0/24", "192.168.1.0/28")).Build(),
+		want: map[string][]federation.AuthorizedNetwork{
+			"a": {{DisplayName: "admin", CIDR: "10.64.0.0/15", Reason: "admin network: administrators and automation run kubectl from it"},
+				{DisplayName: "lab", CIDR: "10.65.0.0/16", Reason: "listed in the cluster's authorizedNetworks; pod range of peer b: its " + reads}},
+		},
+	}, {
 		name: "a long name says how many more peers",
 		f: fedtest.New("f").Network(fedtest.DefaultFleetProject, fedtest.DefaultNetwork).Admin("admin", "10.0.0.0/24").
 			Cluster(fedtest.Cluster(long+"-a").Ranges("10.10.0.0/24", "10.64.0.0/16", "172.16.0.0/24", "192.168.0.0/28")).

@@ -623,14 +623,19 @@ type authorizedEntry struct {
 	network *AuthorizedNetwork
 }
 
-// coveringEntry is the first of entries that holds every address of p, or nil.
+// coveringEntry is the entry of p itself, or else the first of entries that holds every address
+// of p, or nil.
 func coveringEntry(entries []authorizedEntry, p netip.Prefix) *authorizedEntry {
+	var covering *authorizedEntry
 	for i, e := range entries {
-		if e.prefix.Bits() <= p.Bits() && e.prefix.Contains(p.Addr()) {
+		if e.prefix == p {
 			return &entries[i]
 		}
+		if covering == nil && e.prefix.Bits() <= p.Bits() && e.prefix.Contains(p.Addr()) {
+			covering = &entries[i]
+		}
 	}
-	return nil
+	return covering
 }
 
 func (c *compiler) firewallRules() ([]FirewallRule, error) {
