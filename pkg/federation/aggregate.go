@@ -2,6 +2,7 @@ package federation
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -67,4 +68,15 @@ func peerEntry(merged netip.Prefix, peers []peerNetwork) *AuthorizedNetwork {
 	}
 	return &AuthorizedNetwork{DisplayName: name, CIDR: merged.String(),
 		Reason: "pod ranges of peers " + strings.Join(names, ", ") + ", merged as together they are exactly this range: their istiod reads this API server through the remote secret, from pod IPs"}
+}
+
+// MergePrefixes is the fewest prefixes that hold exactly the addresses of prefixes, in address
+// order: what a cluster's master authorized networks make of its peers' pod ranges.
+func MergePrefixes(prefixes []netip.Prefix) []netip.Prefix {
+	in := make([]netip.Prefix, len(prefixes))
+	for i, p := range prefixes {
+		in[i] = p.Masked()
+	}
+	slices.SortFunc(in, comparePrefixes)
+	return mergePrefixes(in)
 }
