@@ -407,18 +407,17 @@ func (c *compiler) clusterDesired(mesh MeshIdentity) ([]ClusterDesired, error) {
 			}
 			d.Revision = rev
 		}
-		man, err := c.authorizedNetworks(ci)
+		man, fromPeers, err := c.authorizedNetworks(ci)
 		if err != nil {
 			return nil, err
 		}
 		d.MasterAuthorizedNetworks = man
-		limit := maxAuthorizedNetworks
-		if d.PrivateEndpoint {
-			limit = maxAuthorizedNetworksPrivate
+		peers := 0
+		if c.inClusterIstiod() {
+			peers = len(c.clusters) - 1
 		}
-		if len(man) > limit {
-			c.warnings = append(c.warnings, fmt.Sprintf("cluster %s: %d master authorized networks, more than the %d GKE accepts; use fewer, wider admin ranges or pod ranges that aggregate",
-				cl.Name, len(man), limit))
+		if w := authorizedNetworksWarning(cl.Name, d.PrivateEndpoint, len(man), fromPeers, peers); w != "" {
+			c.warnings = append(c.warnings, w)
 		}
 		d.MasterGlobalAccess, d.MasterGlobalAccessReason = c.globalAccess(ci, bastionRegion)
 
@@ -475,8 +474,9 @@ func (c *compiler) farPeers(region string) string {
 // peerNetwork is a cluster's pod range as its peers authorise it, made once per cluster rather
 // than once per pair.
 type peerNetwork struct {
-	name, cidr, reason string
-	err                error
+	peer, name, cidr, reason string
+	prefix                   netip.Prefix
+	err                      error
 }
 
 // peerNetworkOf is the authorized network a cluster's pod range adds to each of its peers.
@@ -484,12 +484,13 @@ func (c *compiler) peerNetworkOf(p *clusterInfo) peerNetwork {
 	if n, ok := c.peerNets[p]; ok {
 		return n
 	}
-	n := peerNetwork{name: p.spec.Name + "-pods",
+	n := peerNetwork{peer: p.spec.Name, name: p.spec.Name + "-pods",
 		reason: "pod range of peer " + p.spec.Name + ": its istiod reads this API server through the remote secret, from pod IPs"}
 	if pr, err := netip.ParsePrefix(p.subnet.PodRange.CIDR); err != nil {
 		n.err = fmt.Errorf("spec.network.subnets[%s].podRange.cidr: %q is not a CIDR: %w", p.subnet.Name, p.subnet.PodRange.CIDR, err)
 	} else {
-		n.cidr = pr.Masked().String()
+		n.prefix = pr.Masked()
+		n.cidr = n.prefix.String()
 	}
 	if c.peerNets == nil {
 		c.peerNets = map[*clusterInfo]peerNetwork{}
@@ -498,7 +499,12 @@ func (c *compiler) peerNetworkOf(p *clusterInfo) peerNetwork {
 	return n
 }
 
-func (c *compiler) authorizedNetworks(ci *clusterInfo) ([]AuthorizedNetwork, error) {
+// authorizedNetworks lists the networks a cluster's API server admits: the admin networks, the
+// cluster's own, the bastion's and its peers' pod ranges. The peers' ranges are merged without
+// loss (mergePrefixes): the entries admit exactly the addresses of their union, as GKE accepts at
+// most 50 or 100 entries and a peer per entry would put N-1 on every cluster of N. A peer's range
+// inside an admin, own or bastion entry is not listed again; that entry's reason names the peer.
+func (c *compiler) authorizedNetworks(ci *clusterInfo) (_ []AuthorizedNetwork, fromPeers int, _ error) {
 	byCIDR := map[string]*AuthorizedNetwork{}
 	add := func(field, name, cidr, reason string) error {
 		p, err := netip.ParsePrefix(cidr)
@@ -516,17 +522,29 @@ func (c *compiler) authorizedNetworks(ci *clusterInfo) ([]AuthorizedNetwork, err
 	for i, n := range c.spec.Admin.AuthorizedNetworks {
 		if err := add(fmt.Sprintf("spec.admin.authorizedNetworks[%d].cidr", i), n.Name, n.CIDR,
 			"admin network: administrators and automation run kubectl from it"); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	for i, n := range ci.spec.AuthorizedNetworks {
 		if err := add(fmt.Sprintf("%s.authorizedNetworks[%d].cidr", ci.field, i), n.Name, n.CIDR,
 			"listed in the cluster's authorizedNetworks"); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	if b := bastionNetwork(c.bastionVM, byCIDR); b != nil {
 		byCIDR[b.CIDR] = b
+	}
+	// Each CIDR parsed once rather than at every comparison.
+	entries := make([]authorizedEntry, 0, len(byCIDR)+8)
+	for key, e := range byCIDR {
+		entries = append(entries, authorizedEntry{netip.MustParsePrefix(key), e})
+	}
+	fixed := len(entries)
+	slices.SortFunc(entries, func(a, b authorizedEntry) int { return comparePrefixes(a.prefix, b.prefix) })
+
+	var peers []peerNetwork
+	if c.inClusterIstiod() {
+		peers = make([]peerNetwork, 0, len(c.clusters))
 	}
 	for _, p := range c.clusters {
 		if p == ci || !c.inClusterIstiod() {
@@ -534,34 +552,90 @@ func (c *compiler) authorizedNetworks(ci *clusterInfo) ([]AuthorizedNetwork, err
 		}
 		n := c.peerNetworkOf(p)
 		if n.err != nil {
-			return nil, n.err
+			return nil, 0, n.err
 		}
-		if e := byCIDR[n.cidr]; e != nil {
-			e.Reason += "; " + n.reason
+		if e := coveringEntry(entries[:fixed], n.prefix); e != nil {
+			if e.prefix == n.prefix {
+				e.network.Reason += "; " + n.reason
+			} else {
+				e.network.Reason += fmt.Sprintf("; it holds %s, the pod range of peer %s, whose istiod reads this API server through the remote secret, from pod IPs", n.cidr, p.spec.Name)
+			}
 			continue
 		}
-		byCIDR[n.cidr] = &AuthorizedNetwork{DisplayName: n.name, CIDR: n.cidr, Reason: n.reason}
+		peers = append(peers, n)
 	}
-	// Sorted as prefixLess orders them, each CIDR parsed once rather than at every comparison.
-	type entry struct {
-		prefix  netip.Prefix
-		network *AuthorizedNetwork
-	}
-	entries := make([]entry, 0, len(byCIDR))
-	for key, e := range byCIDR {
-		entries = append(entries, entry{netip.MustParsePrefix(key), e})
-	}
-	slices.SortFunc(entries, func(a, b entry) int {
-		if c := a.prefix.Addr().Compare(b.prefix.Addr()); c != 0 {
+	slices.SortFunc(peers, func(a, b peerNetwork) int {
+		if c := comparePrefixes(a.prefix, b.prefix); c != 0 {
 			return c
 		}
-		return a.prefix.Bits() - b.prefix.Bits()
+		return strings.Compare(a.name, b.name)
 	})
+	prefixes := make([]netip.Prefix, len(peers))
+	for i, n := range peers {
+		prefixes[i] = n.prefix
+	}
+	// Both lists are in address order, so each merged prefix's peers follow one another.
+	rest := peers
+	for _, m := range mergePrefixes(prefixes) {
+		k := 0
+		for k < len(rest) && m.Contains(rest[k].prefix.Addr()) {
+			k++
+		}
+		entries = append(entries, authorizedEntry{m, peerEntry(m, rest[:k])})
+		rest = rest[k:]
+	}
+	slices.SortFunc(entries, func(a, b authorizedEntry) int { return comparePrefixes(a.prefix, b.prefix) })
 	out := make([]AuthorizedNetwork, len(entries))
 	for i, e := range entries {
 		out[i] = *e.network
 	}
-	return out, nil
+	return out, len(entries) - fixed, nil
+}
+
+// authorizedNetworksWarning says, when a cluster has more master authorized networks than GKE
+// accepts, where they come from and how many must go. The peers' pod ranges are already merged as
+// far as they can be without admitting any other address.
+func authorizedNetworksWarning(cluster string, privateEndpoint bool, total, fromPeers, peers int) string {
+	limit, endpoint := maxAuthorizedNetworks, "with a public endpoint"
+	if privateEndpoint {
+		limit, endpoint = maxAuthorizedNetworksPrivate, "with only a private endpoint"
+	}
+	if total <= limit {
+		return ""
+	}
+	return fmt.Sprintf("cluster %s: %d master authorized networks, %d more than the %d GKE accepts on a cluster %s: "+
+		"%d from the admin networks, the cluster's own authorizedNetworks and the bastion, and %d for the pod ranges of its %d peers, merged wherever two are halves of one range; "+
+		"remove %d: list fewer, wider admin or cluster networks, or give the peers pod ranges that are the aligned halves of wider ranges (consecutive /16s from 10.64.0.0/16, say), which merge into fewer entries",
+		cluster, total, total-limit, limit, endpoint, total-fromPeers, fromPeers, peers, total-limit)
+}
+
+// comparePrefixes orders prefixes by address, then the wider first.
+func comparePrefixes(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
+}
+
+// authorizedEntry is an authorized network with its CIDR parsed.
+type authorizedEntry struct {
+	prefix  netip.Prefix
+	network *AuthorizedNetwork
+}
+
+// coveringEntry is the entry of p itself, or else the first of entries that holds every address
+// of p, or nil.
+func coveringEntry(entries []authorizedEntry, p netip.Prefix) *authorizedEntry {
+	var covering *authorizedEntry
+	for i, e := range entries {
+		if e.prefix == p {
+			return &entries[i]
+		}
+		if covering == nil && e.prefix.Bits() <= p.Bits() && e.prefix.Contains(p.Addr()) {
+			covering = &entries[i]
+		}
+	}
+	return covering
 }
 
 func (c *compiler) firewallRules() ([]FirewallRule, error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
+	"net/netip"
 	"sort"
 	"strings"
 	"testing"
@@ -163,11 +164,12 @@ func TestCompile(t *testing.T) {
 					"asmfed-five--webhooks":      "192.168.0.0/28,192.168.1.0/28,192.168.2.0/28,192.168.3.0/28,192.168.4.0/28 → c01,c02,c03,c04,c05",
 				},
 				MAN: map[string][]string{
-					"c01": {"10.0.0.0/24", "10.101.0.0/16", "10.102.0.0/16", "10.103.0.0/16", "10.104.0.0/16"},
-					"c02": {"10.0.0.0/24", "10.100.0.0/16", "10.102.0.0/16", "10.103.0.0/16", "10.104.0.0/16"},
-					"c03": {"10.0.0.0/24", "10.100.0.0/16", "10.101.0.0/16", "10.103.0.0/16", "10.104.0.0/16"},
-					"c04": {"10.0.0.0/24", "10.100.0.0/16", "10.101.0.0/16", "10.102.0.0/16", "10.104.0.0/16"},
-					"c05": {"10.0.0.0/24", "10.100.0.0/16", "10.101.0.0/16", "10.102.0.0/16", "10.103.0.0/16"},
+					// The peers' pod ranges merged where two are halves of one range.
+					"c01": {"10.0.0.0/24", "10.101.0.0/16", "10.102.0.0/15", "10.104.0.0/16"},
+					"c02": {"10.0.0.0/24", "10.100.0.0/16", "10.102.0.0/15", "10.104.0.0/16"},
+					"c03": {"10.0.0.0/24", "10.100.0.0/15", "10.103.0.0/16", "10.104.0.0/16"},
+					"c04": {"10.0.0.0/24", "10.100.0.0/15", "10.102.0.0/16", "10.104.0.0/16"},
+					"c05": {"10.0.0.0/24", "10.100.0.0/14"},
 				},
 				GlobalAccess: map[string]bool{"c01": true, "c02": true, "c03": true, "c04": true, "c05": true},
 				NATs: map[string][]string{
@@ -239,18 +241,39 @@ func twentyClusters() summary {
 	s.Firewalls["asmfed-twenty--webhooks"] = strings.Join(cps, ",") + " → " + strings.Join(all, ",")
 	for i, name := range all {
 		var peers []string
-		man := []string{"10.0.0.0/24"}
 		for j, peer := range all {
 			if j != i {
 				peers = append(peers, peer)
-				man = append(man, fmt.Sprintf("10.%d.0.0/16", 100+j))
 			}
 		}
 		s.Firewalls["asmfed-twenty--mesh-from-"+name] = fmt.Sprintf("10.%d.0.0/16 → %s", 100+i, strings.Join(peers, ","))
-		s.MAN[name] = man
 		s.GlobalAccess[name] = true
 		router := "asmfed-twenty--router-" + regions[i%len(regions)]
 		s.NATs[router] = append(s.NATs[router], name)
+	}
+	// The 19 peers' pod ranges, 10.100.0.0/16 to 10.119.0.0/16 less the cluster's own, merged where
+	// two are halves of one range.
+	s.MAN = map[string][]string{
+		"c01": {"10.0.0.0/24", "10.101.0.0/16", "10.102.0.0/15", "10.104.0.0/13", "10.112.0.0/13"},
+		"c02": {"10.0.0.0/24", "10.100.0.0/16", "10.102.0.0/15", "10.104.0.0/13", "10.112.0.0/13"},
+		"c03": {"10.0.0.0/24", "10.100.0.0/15", "10.103.0.0/16", "10.104.0.0/13", "10.112.0.0/13"},
+		"c04": {"10.0.0.0/24", "10.100.0.0/15", "10.102.0.0/16", "10.104.0.0/13", "10.112.0.0/13"},
+		"c05": {"10.0.0.0/24", "10.100.0.0/14", "10.105.0.0/16", "10.106.0.0/15", "10.108.0.0/14", "10.112.0.0/13"},
+		"c06": {"10.0.0.0/24", "10.100.0.0/14", "10.104.0.0/16", "10.106.0.0/15", "10.108.0.0/14", "10.112.0.0/13"},
+		"c07": {"10.0.0.0/24", "10.100.0.0/14", "10.104.0.0/15", "10.107.0.0/16", "10.108.0.0/14", "10.112.0.0/13"},
+		"c08": {"10.0.0.0/24", "10.100.0.0/14", "10.104.0.0/15", "10.106.0.0/16", "10.108.0.0/14", "10.112.0.0/13"},
+		"c09": {"10.0.0.0/24", "10.100.0.0/14", "10.104.0.0/14", "10.109.0.0/16", "10.110.0.0/15", "10.112.0.0/13"},
+		"c10": {"10.0.0.0/24", "10.100.0.0/14", "10.104.0.0/14", "10.108.0.0/16", "10.110.0.0/15", "10.112.0.0/13"},
+		"c11": {"10.0.0.0/24", "10.100.0.0/14", "10.104.0.0/14", "10.108.0.0/15", "10.111.0.0/16", "10.112.0.0/13"},
+		"c12": {"10.0.0.0/24", "10.100.0.0/14", "10.104.0.0/14", "10.108.0.0/15", "10.110.0.0/16", "10.112.0.0/13"},
+		"c13": {"10.0.0.0/24", "10.100.0.0/14", "10.104.0.0/13", "10.113.0.0/16", "10.114.0.0/15", "10.116.0.0/14"},
+		"c14": {"10.0.0.0/24", "10.100.0.0/14", "10.104.0.0/13", "10.112.0.0/16", "10.114.0.0/15", "10.116.0.0/14"},
+		"c15": {"10.0.0.0/24", "10.100.0.0/14", "10.104.0.0/13", "10.112.0.0/15", "10.115.0.0/16", "10.116.0.0/14"},
+		"c16": {"10.0.0.0/24", "10.100.0.0/14", "10.104.0.0/13", "10.112.0.0/15", "10.114.0.0/16", "10.116.0.0/14"},
+		"c17": {"10.0.0.0/24", "10.100.0.0/14", "10.104.0.0/13", "10.112.0.0/14", "10.117.0.0/16", "10.118.0.0/15"},
+		"c18": {"10.0.0.0/24", "10.100.0.0/14", "10.104.0.0/13", "10.112.0.0/14", "10.116.0.0/16", "10.118.0.0/15"},
+		"c19": {"10.0.0.0/24", "10.100.0.0/14", "10.104.0.0/13", "10.112.0.0/14", "10.116.0.0/15", "10.119.0.0/16"},
+		"c20": {"10.0.0.0/24", "10.100.0.0/14", "10.104.0.0/13", "10.112.0.0/14", "10.116.0.0/15", "10.118.0.0/16"},
 	}
 	return s
 }
@@ -285,7 +308,7 @@ func TestCompileTwentyClustersProperties(t *testing.T) {
 		}
 	})
 
-	t.Run("master authorized networks hold every peer's pod range and never their own", func(t *testing.T) {
+	t.Run("master authorized networks hold every peer's pod range and none of their own", func(t *testing.T) {
 		for _, c := range d.Clusters {
 			have := map[string]bool{}
 			for _, n := range c.MasterAuthorizedNetworks {
@@ -297,8 +320,20 @@ func TestCompileTwentyClustersProperties(t *testing.T) {
 			if have[c.PodRange] {
 				t.Errorf("cluster %s: own pod range %s in its master authorized networks", c.Name, c.PodRange)
 			}
+			holds := func(cidr string) (inside, overlaps bool) {
+				want := netip.MustParsePrefix(cidr)
+				for _, n := range c.MasterAuthorizedNetworks {
+					p := netip.MustParsePrefix(n.CIDR)
+					inside = inside || p.Bits() <= want.Bits() && p.Contains(want.Addr())
+					overlaps = overlaps || p.Overlaps(want)
+				}
+				return inside, overlaps
+			}
+			if _, overlaps := holds(c.PodRange); overlaps {
+				t.Errorf("cluster %s: an entry of its master authorized networks overlaps its own pod range %s", c.Name, c.PodRange)
+			}
 			for _, p := range d.Clusters {
-				if p.Name != c.Name && !have[p.PodRange] {
+				if inside, _ := holds(p.PodRange); p.Name != c.Name && !inside {
 					t.Errorf("cluster %s: peer %s's pod range %s missing", c.Name, p.Name, p.PodRange)
 				}
 			}

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"sort"
 	"strings"
@@ -123,10 +124,36 @@ func Of(d *federation.Desired) *Graph {
 		podOwner[c.PodRange] = c.Name
 		cpOwner[c.ControlPlaneRange] = c.Name
 	}
+	// An authorized network admits the peers whose pod ranges it holds (one peer's, several merged,
+	// or an admin network's that holds some); one that holds more than their pod ranges is an admin
+	// network too.
+	type admits struct {
+		peers []string
+		admin bool
+	}
+	admitted := func(c federation.ClusterDesired, an federation.AuthorizedNetwork) admits {
+		e, err := netip.ParsePrefix(an.CIDR)
+		if err != nil {
+			return admits{admin: true}
+		}
+		var out admits
+		var held []netip.Prefix
+		for _, p := range d.Clusters {
+			pr, err := netip.ParsePrefix(p.PodRange)
+			if err != nil || p.Name == c.Name || pr.Bits() < e.Bits() || !e.Contains(pr.Addr()) {
+				continue
+			}
+			out.peers = append(out.peers, p.Name)
+			held = append(held, pr)
+		}
+		merged := federation.MergePrefixes(held)
+		out.admin = len(merged) != 1 || merged[0] != e.Masked()
+		return out
+	}
 	admin := map[string]bool{}
 	for _, c := range d.Clusters {
 		for _, an := range c.MasterAuthorizedNetworks {
-			if _, peer := podOwner[an.CIDR]; !peer {
+			if admitted(c, an).admin {
 				admin[an.CIDR] = true
 			}
 		}
@@ -159,9 +186,11 @@ func Of(d *federation.Desired) *Graph {
 	// admin networks reach each control plane.
 	for _, c := range d.Clusters {
 		for _, an := range c.MasterAuthorizedNetworks {
-			if peer, ok := podOwner[an.CIDR]; ok {
+			a := admitted(c, an)
+			for _, peer := range a.peers {
 				g.Edges = append(g.Edges, Edge{From: id("nodes", peer), To: id("cp", c.Name), Label: "tcp:443 (authorized network " + an.DisplayName + ")"})
-			} else {
+			}
+			if a.admin {
 				g.Edges = append(g.Edges, Edge{From: id("admin", an.CIDR), To: id("cp", c.Name), Label: "tcp:443 (authorized network " + an.DisplayName + ")"})
 			}
 		}

@@ -3,16 +3,19 @@ package graph_test
 import (
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/graph/formats/dot"
 	"gonum.org/v1/gonum/graph/formats/dot/ast"
 
+	"github.com/asmfed/kubectl-asmfed/internal/fedtest"
 	"github.com/asmfed/kubectl-asmfed/internal/testutil"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/federation"
 	"github.com/asmfed/kubectl-asmfed/pkg/graph"
+	"github.com/google/go-cmp/cmp"
 )
 
 func compileSample(t *testing.T, path string) *federation.Desired {
@@ -129,5 +132,39 @@ func TestStable(t *testing.T) {
 	a, b := graph.Of(d), graph.Of(d)
 	if a.Mermaid() != b.Mermaid() || a.DOT() != b.DOT() {
 		t.Fatal("two drawings of one model differ")
+	}
+}
+
+// TestAuthorizedNetworkEdges: a merged entry carries an edge from each peer it admits, and an
+// admin network that holds a peer's pod range carries that peer's edge beside the admin network's.
+func TestAuthorizedNetworkEdges(t *testing.T) {
+	f := fedtest.New("f").Network(fedtest.DefaultFleetProject, fedtest.DefaultNetwork).Admin("wide", "10.66.0.0/15").
+		Cluster(fedtest.Cluster("a").Ranges("10.10.0.0/24", "10.64.0.0/16", "172.16.0.0/24", "192.168.0.0/28")).
+		Cluster(fedtest.Cluster("b").Ranges("10.10.1.0/24", "10.65.0.0/16", "172.16.1.0/24", "192.168.1.0/28")).
+		Cluster(fedtest.Cluster("c").Ranges("10.10.2.0/24", "10.66.0.0/16", "172.16.2.0/24", "192.168.2.0/28")).Build()
+	d, err := federation.Compile(f, federation.Facts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range graph.Of(d).Edges {
+		if strings.HasPrefix(e.Label, "tcp:443 (authorized network") {
+			got = append(got, e.From+" -> "+e.To+" "+e.Label)
+		}
+	}
+	slices.Sort(got)
+	want := []string{
+		"admin_10_66_0_0_15 -> cp_a tcp:443 (authorized network wide)",
+		"admin_10_66_0_0_15 -> cp_b tcp:443 (authorized network wide)",
+		"admin_10_66_0_0_15 -> cp_c tcp:443 (authorized network wide)",
+		"nodes_a -> cp_b tcp:443 (authorized network a-pods)",
+		"nodes_a -> cp_c tcp:443 (authorized network a-to-b-pods)",
+		"nodes_b -> cp_a tcp:443 (authorized network b-pods)",
+		"nodes_b -> cp_c tcp:443 (authorized network a-to-b-pods)",
+		"nodes_c -> cp_a tcp:443 (authorized network wide)",
+		"nodes_c -> cp_b tcp:443 (authorized network wide)",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("edges through master authorized networks (-want +got):\n%s", diff)
 	}
 }

@@ -191,7 +191,15 @@ func TestAuthorizedNetworks(t *testing.T) {
 
 		{name: "one region", check: "ASMFED-NET-004", skipped: "every cluster is in one region"},
 	})
+	// storefront-east's peers storefront-central and payments-central have pod ranges 10.64.0.0/16 and
+	// 10.65.0.0/16, which its master authorized networks merge into one entry, 10.64.0.0/15.
 	runLive(t, "multi-project-shared-vpc", []liveCase{
+		{name: "healthy with the peers' ranges merged", check: "ASMFED-NET-002"},
+		{name: "the merged entry removed", check: "ASMFED-NET-002", breakIt: func(_ *federation.Desired, gke map[string]*containerpb.Cluster, _ map[string][]string) {
+			removeAuthorized(gke["storefront-east"], "10.64.0.0/15")
+		}, fails: []string{
+			"payments-central → storefront-east: storefront-east's master authorized networks do not contain the pods of payments-central (10.65.0.0/16)",
+			"storefront-central → storefront-east: storefront-east's master authorized networks do not contain the pods of storefront-central (10.64.0.0/16)"}},
 		{name: "healthy across regions", check: "ASMFED-NET-004"},
 		{name: "global access off", check: "ASMFED-NET-004", breakIt: func(_ *federation.Desired, gke map[string]*containerpb.Cluster, _ map[string][]string) {
 			gke["storefront-east"].PrivateClusterConfig.MasterGlobalAccessConfig.Enabled = false

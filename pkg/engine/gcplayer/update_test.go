@@ -2,12 +2,15 @@ package gcplayer_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
+	"cloud.google.com/go/container/apiv1/containerpb"
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine/gcplayer"
 	"github.com/asmfed/kubectl-asmfed/pkg/plan"
+	"github.com/google/go-cmp/cmp"
 )
 
 // What GKE and Compute Engine can change in place is updated in place: authorized networks,
@@ -111,5 +114,86 @@ func TestDestroy(t *testing.T) {
 	}
 	if again.Plan.HasChanges() {
 		t.Errorf("a second destroy still has work:\n%s", render(again.Plan))
+	}
+}
+
+// A cluster applied with one authorized network per peer, as before the peers' pod ranges were
+// merged, is brought to the merged entry by an in-place update of its authorized networks, and
+// the next plan is empty: storefront-east's peers, 10.64.0.0/16 and 10.65.0.0/16, become
+// 10.64.0.0/15.
+func TestMergedAuthorizedNetworksUpdateInPlace(t *testing.T) {
+	const sample = "../../../samples/multi-project-shared-vpc/federation.yaml"
+	const east = "projects/retail-storefront/locations/us-east4/clusters/storefront-east"
+	srv := gcpfake.Start(t)
+	e := newEngine(t, srv)
+	converge(t, e, sample)
+	h := byHand(t, srv)
+
+	cidrs := func() []string {
+		t.Helper()
+		cl, err := h.gke.GetCluster(h.ctx, &containerpb.GetClusterRequest{Name: east})
+		h.check(err)
+		var out []string
+		for _, b := range cl.GetMasterAuthorizedNetworksConfig().GetCidrBlocks() {
+			out = append(out, b.GetCidrBlock())
+		}
+		return out
+	}
+	merged := cidrs()
+	if !slices.Contains(merged, "10.64.0.0/15") || slices.Contains(merged, "10.64.0.0/16") || slices.Contains(merged, "10.65.0.0/16") {
+		t.Fatalf("applied entries %v, want 10.64.0.0/15 in place of its peers' two ranges", merged)
+	}
+
+	// The entries before the merge: each peer's own, the rest as they are.
+	cl, err := h.gke.GetCluster(h.ctx, &containerpb.GetClusterRequest{Name: east})
+	h.check(err)
+	var blocks []*containerpb.MasterAuthorizedNetworksConfig_CidrBlock
+	for _, b := range cl.GetMasterAuthorizedNetworksConfig().GetCidrBlocks() {
+		if b.GetCidrBlock() != "10.64.0.0/15" {
+			blocks = append(blocks, b)
+		}
+	}
+	blocks = append(blocks,
+		&containerpb.MasterAuthorizedNetworksConfig_CidrBlock{DisplayName: "storefront-central-pods", CidrBlock: "10.64.0.0/16"},
+		&containerpb.MasterAuthorizedNetworksConfig_CidrBlock{DisplayName: "payments-central-pods", CidrBlock: "10.65.0.0/16"})
+	_, err = h.gke.UpdateCluster(h.ctx, &containerpb.UpdateClusterRequest{Name: east, Update: &containerpb.ClusterUpdate{
+		DesiredMasterAuthorizedNetworksConfig: &containerpb.MasterAuthorizedNetworksConfig{Enabled: true, CidrBlocks: blocks}}})
+	h.check(err)
+	if before := cidrs(); !slices.Contains(before, "10.64.0.0/16") || slices.Contains(before, "10.64.0.0/15") {
+		t.Fatalf("entries set by hand %v, want one per peer", before)
+	}
+
+	ctx := context.Background()
+	f := load(t, sample)
+	r, err := e.Plan(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"gke:" + east: {"update", "masterAuthorizedNetworks"}}
+	if diff := cmp.Diff(want, changedFields(r.Plan)); diff != "" {
+		t.Fatalf("plan (-want +got):\n%s\n%s", diff, render(r.Plan))
+	}
+	srv.ResetCounters()
+	rep, err := e.Apply(ctx, r, gcplayer.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"ClusterManager/CreateCluster", "ClusterManager/DeleteCluster"} {
+		if n := srv.Calls(m); n != 0 {
+			t.Errorf("%s called %d times for an update of authorized networks", m, n)
+		}
+	}
+	if after := cidrs(); !slices.Equal(after, merged) {
+		t.Errorf("entries after apply %v, want %v", after, merged)
+	}
+	again, err := e.Plan(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Plan.HasChanges() {
+		t.Fatalf("not converged:\n%s", render(again.Plan))
 	}
 }
