@@ -3,6 +3,7 @@ package gcpfake_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -347,5 +348,55 @@ func TestAdminEndpointAndPersistence(t *testing.T) {
 	defer nets2.Close()
 	if _, err := nets2.Get(ctx, &computepb.GetNetworkRequest{Project: "demo", Network: "persisted"}); err != nil {
 		t.Errorf("after restart: %v", err)
+	}
+}
+
+// GKE accepts 50 master authorized networks on a cluster with a public endpoint and 100 with only
+// a private one: a create past the limit is refused, and so is an update that makes the endpoint
+// public while the cluster holds more than 50.
+func TestAuthorizedNetworksLimit(t *testing.T) {
+	srv := gcpfake.Start(t)
+	ctx := context.Background()
+	cm, err := container.NewClusterManagerRESTClient(ctx, srv.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cm.Close()
+	networks := func(n int) *containerpb.MasterAuthorizedNetworksConfig {
+		m := &containerpb.MasterAuthorizedNetworksConfig{Enabled: true}
+		for i := range n {
+			m.CidrBlocks = append(m.CidrBlocks, &containerpb.MasterAuthorizedNetworksConfig_CidrBlock{CidrBlock: fmt.Sprintf("10.%d.0.0/16", i)})
+		}
+		return m
+	}
+	create := func(name string, private bool, n int, cp string) error {
+		op, err := cm.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: "projects/demo/locations/us-central1", Cluster: &containerpb.Cluster{
+			Name:                           name,
+			PrivateClusterConfig:           &containerpb.PrivateClusterConfig{EnablePrivateNodes: true, EnablePrivateEndpoint: private, MasterIpv4CidrBlock: cp},
+			MasterAuthorizedNetworksConfig: networks(n),
+		}})
+		if err != nil {
+			return err
+		}
+		for op.Status != containerpb.Operation_DONE {
+			if op, err = cm.GetOperation(ctx, &containerpb.GetOperationRequest{Name: "projects/demo/locations/us-central1/operations/" + op.Name}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := create("public-51", false, 51, "172.16.0.0/28"); httpCode(err) != 400 || !strings.Contains(err.Error(), "Too many authorized networks: 51 (at most 50") {
+		t.Errorf("a public endpoint with 51 authorized networks: %v", err)
+	}
+	if err := create("public-50", false, 50, "172.16.0.16/28"); err != nil {
+		t.Errorf("a public endpoint with 50 authorized networks: %v", err)
+	}
+	if err := create("private-100", true, 100, "172.16.0.32/28"); err != nil {
+		t.Fatalf("a private endpoint with 100 authorized networks: %v", err)
+	}
+	_, err = cm.UpdateCluster(ctx, &containerpb.UpdateClusterRequest{Name: "projects/demo/locations/us-central1/clusters/private-100",
+		Update: &containerpb.ClusterUpdate{DesiredEnablePrivateEndpoint: proto.Bool(false)}})
+	if httpCode(err) != 400 || !strings.Contains(err.Error(), "Too many authorized networks: 100 (at most 50") {
+		t.Errorf("making the endpoint public with 100 authorized networks: %v", err)
 	}
 }

@@ -190,6 +190,26 @@ func checkAuthorizedNetworks(field string, m *containerpb.MasterAuthorizedNetwor
 	return nil
 }
 
+// authorizedLimit is how many master authorized networks GKE accepts on a cluster: 100 when its
+// API server has only a private endpoint, 50 with a public one.
+func authorizedLimit(cl *containerpb.Cluster) int {
+	if cl.GetPrivateClusterConfig().GetEnablePrivateEndpoint() {
+		return 100
+	}
+	if ip := cl.GetControlPlaneEndpointsConfig().GetIpEndpointsConfig(); ip != nil && ip.EnablePublicEndpoint != nil && !ip.GetEnablePublicEndpoint() {
+		return 100
+	}
+	return 50
+}
+
+// checkAuthorizedLimit refuses more authorized networks than the cluster's endpoints allow.
+func checkAuthorizedLimit(field string, cl *containerpb.Cluster) error {
+	if n, limit := len(cl.GetMasterAuthorizedNetworksConfig().GetCidrBlocks()), authorizedLimit(cl); n > limit {
+		return gkeField(field, "Too many authorized networks: %d (at most %d; 50 with a public endpoint, 100 with only a private one).", n, limit)
+	}
+	return nil
+}
+
 // normalizeEndpoints keeps the legacy privateClusterConfig and the newer
 // controlPlaneEndpointsConfig in agreement, whichever the client used.
 func (s *Server) normalizeEndpoints(c *containerpb.Cluster, subnet *computepb.Subnetwork) error {
@@ -388,6 +408,9 @@ func (x *clusterManager) CreateCluster(ctx context.Context, req *containerpb.Cre
 		return nil, gkeField("cluster.workloadIdentityConfig.workloadPool", "Workload Identity pool %q is invalid: it must be %q.", wp, project+".svc.id.goog")
 	}
 	if err := checkAuthorizedNetworks("cluster.masterAuthorizedNetworksConfig", c.MasterAuthorizedNetworksConfig); err != nil {
+		return nil, err
+	}
+	if err := checkAuthorizedLimit("cluster.masterAuthorizedNetworksConfig", c); err != nil {
 		return nil, err
 	}
 	ipp := c.IpAllocationPolicy
@@ -725,8 +748,22 @@ func (x *clusterManager) UpdateCluster(ctx context.Context, req *containerpb.Upd
 		if a := u.DesiredAddonsConfig; a != nil {
 			mergeAddons(cl, a)
 		}
-		return nil
+		syncEndpoints(cl)
+		return checkAuthorizedLimit("update", cl)
 	})
+}
+
+// syncEndpoints carries the legacy privateClusterConfig, which every update above changes, into
+// the newer controlPlaneEndpointsConfig, so that both say the same after any update.
+func syncEndpoints(cl *containerpb.Cluster) {
+	ip := cl.GetControlPlaneEndpointsConfig().GetIpEndpointsConfig()
+	if ip == nil || cl.PrivateClusterConfig == nil {
+		return
+	}
+	ip.EnablePublicEndpoint = proto.Bool(!cl.PrivateClusterConfig.GetEnablePrivateEndpoint())
+	if g := cl.PrivateClusterConfig.GetMasterGlobalAccessConfig(); g != nil {
+		ip.GlobalAccess = proto.Bool(g.GetEnabled())
+	}
 }
 
 func findPool(cl *containerpb.Cluster, name string) *containerpb.NodePool {

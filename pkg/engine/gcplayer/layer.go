@@ -175,6 +175,7 @@ func (e *Layer) PlanWith(ctx context.Context, f *v1alpha1.Federation, opts PlanO
 	states, notes := meshStates(derived, snap)
 	p.Notes = append(p.Notes, notes...)
 	p.Notes = append(p.Notes, foreignPools(derived, snap, live)...)
+	p.Notes = append(p.Notes, fleetNeighbours(derived, snap)...)
 	for _, c := range p.Changes {
 		if c.Protected && (c.Action == plan.Replace || c.Action == plan.Delete) {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s will be %sd: everything running on it goes with it (apply needs --allow-destroy)", c.Address, c.Action))

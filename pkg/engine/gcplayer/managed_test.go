@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"cloud.google.com/go/container/apiv1/containerpb"
 	"github.com/asmfed/kubectl-asmfed/internal/gcpfake"
 	"github.com/asmfed/kubectl-asmfed/pkg/api/v1alpha1"
 	"github.com/asmfed/kubectl-asmfed/pkg/engine/gcplayer"
@@ -59,6 +60,33 @@ func TestManagedControlPlane(t *testing.T) {
 	}
 	if !strings.Contains(render(again.Plan), "note: managed control plane of cluster3") {
 		t.Error("the text plan does not show the notes")
+	}
+	if strings.Contains(notes, "outside the federation") {
+		t.Errorf("a fleet of the federation's clusters alone is noted as shared:\n%s", notes)
+	}
+
+	// Another team registers its cluster in the same fleet: connected clusters exchange endpoints
+	// fleet-wide, so the plan names it.
+	h := byHand(t, srv)
+	op, err := h.gke.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: "projects/" + demoProject + "/locations/" + demoRegion, Cluster: &containerpb.Cluster{
+		Name: "payments", Network: "asm-vpc-3", Subnetwork: "bastion-subnet",
+		PrivateClusterConfig: &containerpb.PrivateClusterConfig{EnablePrivateNodes: true, MasterIpv4CidrBlock: "192.168.9.0/28"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for op.Status != containerpb.Operation_DONE {
+		if op, err = h.gke.GetOperation(ctx, &containerpb.GetOperationRequest{Name: "projects/" + demoProject + "/locations/" + demoRegion + "/operations/" + op.Name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.register("payments", "payments")
+	shared, err := e.Plan(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "the fleet of project asm-multicluster-demo also has memberships outside the federation: payments (projects/asm-multicluster-demo/locations/us-west2/clusters/payments); with a managed control plane, multicluster_mode: connected exchanges endpoints"
+	if !strings.Contains(strings.Join(shared.Plan.Notes, "\n"), want) || shared.Plan.HasChanges() {
+		t.Errorf("a foreign membership in the fleet: changes %v, notes:\n%s", shared.Plan.HasChanges(), strings.Join(shared.Plan.Notes, "\n"))
 	}
 }
 
