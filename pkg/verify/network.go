@@ -263,6 +263,12 @@ func adminAuthorized(_ context.Context, env *Env) []Finding {
 	return out
 }
 
+// globalAccessOn says whether a cluster's private endpoint takes clients of every region, from
+// the field GKE fills in either API generation.
+func globalAccessOn(cl *containerpb.Cluster) bool {
+	return cl.GetPrivateClusterConfig().GetMasterGlobalAccessConfig().GetEnabled() || cl.GetControlPlaneEndpointsConfig().GetIpEndpointsConfig().GetGlobalAccess()
+}
+
 // privateEndpoint is the address GKE gives a cluster's API server inside the VPC, or "".
 func privateEndpoint(cl *containerpb.Cluster) string {
 	if pe := cl.GetPrivateClusterConfig().GetPrivateEndpoint(); pe != "" {
@@ -347,7 +353,7 @@ func globalAccess(_ context.Context, env *Env) []Finding {
 			switch {
 			case !live:
 				out = append(out, Finding{Subject: subject, Status: Skipped, Message: c.Name + " does not exist in GKE"})
-			case cl.GetPrivateClusterConfig().GetMasterGlobalAccessConfig().GetEnabled() || cl.GetControlPlaneEndpointsConfig().GetIpEndpointsConfig().GetGlobalAccess():
+			case globalAccessOn(cl):
 				out = append(out, Finding{Subject: subject, Status: OK,
 					Message: fmt.Sprintf("%s (%s) has global access on: istiod of %s in %s reaches its private endpoint", c.Name, c.Region, p.Name, p.Region)})
 			default:
@@ -589,7 +595,7 @@ func bastionReach(_ context.Context, env *Env) []Finding {
 		if c.Region == b.Region {
 			continue
 		}
-		if cl.GetPrivateClusterConfig().GetMasterGlobalAccessConfig().GetEnabled() || cl.GetControlPlaneEndpointsConfig().GetIpEndpointsConfig().GetGlobalAccess() {
+		if globalAccessOn(cl) {
 			out = append(out, Finding{Subject: subject, Status: OK,
 				Message: fmt.Sprintf("%s (%s) has global access on: the bastion in %s reaches its private endpoint", c.Name, c.Region, b.Region)})
 			continue
