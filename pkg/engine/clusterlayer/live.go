@@ -84,6 +84,9 @@ type ClusterPlan struct {
 	inventories map[string][]plan.Address
 	// desiredByCluster lists the desired addresses of each cluster.
 	desiredByCluster map[string][]plan.Address
+	// kinds are, per cluster, the kinds a namespace can hold, discovered when the plan deletes
+	// a namespace there (namespaces.go).
+	kinds map[string][]namespacedKind
 }
 
 // ErrNoClusters is returned when the federation has clusters no client configuration was given for.

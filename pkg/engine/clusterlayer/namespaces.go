@@ -36,31 +36,9 @@ var derivedKinds = map[string]bool{"Event": true, "Endpoints": true}
 // object owns (a Deployment's ReplicaSets and pods), are left out: their owner is listed or goes
 // with them. unread are the kinds that could not be listed.
 func (r *ClusterPlan) namespaceContents(ctx context.Context, cluster, namespace string) (foreign []string, unread []string, err error) {
-	dc, err := discovery.NewDiscoveryClientForConfig(r.clients.Config(cluster))
+	kinds, err := r.namespacedKinds(cluster)
 	if err != nil {
 		return nil, nil, err
-	}
-	r.Calls[cluster]++
-	lists, err := discovery.ServerPreferredNamespacedResources(dc)
-	if err != nil && len(lists) == 0 {
-		return nil, nil, fmt.Errorf("cluster %s: discover the kinds a namespace holds: %w", cluster, err)
-	}
-	type kind struct {
-		gvr  schema.GroupVersionResource
-		name string
-	}
-	var kinds []kind
-	for _, l := range lists {
-		gv, err := schema.ParseGroupVersion(l.GroupVersion)
-		if err != nil {
-			continue
-		}
-		for _, res := range l.APIResources {
-			if strings.Contains(res.Name, "/") || !slices.Contains(res.Verbs, "list") || derivedKinds[res.Kind] {
-				continue
-			}
-			kinds = append(kinds, kind{gv.WithResource(res.Name), res.Kind})
-		}
 	}
 	var mu sync.Mutex
 	g, ctx := errgroup.WithContext(ctx)
@@ -89,6 +67,47 @@ func (r *ClusterPlan) namespaceContents(ctx context.Context, cluster, namespace 
 	slices.Sort(foreign)
 	slices.Sort(unread)
 	return foreign, unread, nil
+}
+
+// namespacedKind is a kind objects of a namespace can be listed by.
+type namespacedKind struct {
+	gvr  schema.GroupVersionResource
+	name string
+}
+
+// namespacedKinds are the kinds a namespace of the cluster can hold, from discovery, once per
+// cluster and plan however many namespaces it deletes.
+func (r *ClusterPlan) namespacedKinds(cluster string) ([]namespacedKind, error) {
+	if kinds, ok := r.kinds[cluster]; ok {
+		return kinds, nil
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(r.clients.Config(cluster))
+	if err != nil {
+		return nil, err
+	}
+	r.Calls[cluster]++
+	lists, err := discovery.ServerPreferredNamespacedResources(dc)
+	if err != nil && len(lists) == 0 {
+		return nil, fmt.Errorf("cluster %s: discover the kinds a namespace holds: %w", cluster, err)
+	}
+	kinds := []namespacedKind{}
+	for _, l := range lists {
+		gv, err := schema.ParseGroupVersion(l.GroupVersion)
+		if err != nil {
+			continue
+		}
+		for _, res := range l.APIResources {
+			if strings.Contains(res.Name, "/") || !slices.Contains(res.Verbs, "list") || derivedKinds[res.Kind] {
+				continue
+			}
+			kinds = append(kinds, namespacedKind{gv.WithResource(res.Name), res.Kind})
+		}
+	}
+	if r.kinds == nil {
+		r.kinds = map[string][]namespacedKind{}
+	}
+	r.kinds[cluster] = kinds
+	return kinds, nil
 }
 
 // derived says whether another object owns u, and deleting its owner deletes it.
