@@ -115,9 +115,9 @@ func (e *Layer) editRecord(ctx context.Context, project, fed string, edit func(*
 		if md, err = e.gcp.ProjectMetadata(ctx, project); err != nil {
 			return fmt.Errorf("read the adoption record %s of project %s: %w", key, project, err)
 		}
-		rec, err := recordIn(md, key)
-		if err != nil {
-			return err
+		rec, rerr := recordIn(md, key)
+		if rerr != nil {
+			return rerr
 		}
 		if rec == nil {
 			rec = &adoptionRecord{}

@@ -3,6 +3,7 @@ package gcplayer_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -220,4 +221,30 @@ func hasNote(p *plan.Plan, parts ...string) bool {
 		}
 		return true
 	})
+}
+
+// A write of the adoption record that Compute Engine refuses fails the adoption's step: the
+// network it marks is not the federation's until the record says so.
+func TestAdoptionRecordWriteRefused(t *testing.T) {
+	srv := gcpfake.Start(t)
+	e := newEngine(t, srv)
+	ctx := context.Background()
+	gcloud := gcloudOn(t, srv, "asm-multicluster-demo")
+	gcloud("compute", "networks", "create", "asm-vpc-3", "--subnet-mode=custom", "--description=made by terraform")
+	r, err := e.PlanWith(ctx, load(t, twoCluster), gcplayer.PlanOptions{Adopt: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const set = "Projects/SetCommonInstanceMetadata"
+	srv.InjectFault(gcpfake.Fault{Method: set, HTTP: http.StatusForbidden, Message: "injected refusal", Times: 100})
+	rep, err := e.Apply(ctx, r, gcplayer.ApplyOptions{})
+	if err == nil {
+		err = rep.Err()
+	}
+	if err == nil || !strings.Contains(err.Error(), "write the adoption record") || !strings.Contains(err.Error(), "injected refusal") {
+		t.Fatalf("apply with the record's write refused: %v", err)
+	}
+	if n := srv.Calls(set); n == 0 {
+		t.Errorf("%s was never called", set)
+	}
 }
