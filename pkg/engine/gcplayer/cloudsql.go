@@ -102,11 +102,14 @@ func (e *Layer) readCloudSQL(ctx context.Context, d *federation.Desired) (*cloud
 		return nil, err
 	}
 	g, gctx = errgroup.WithContext(ctx)
+	read := map[string]bool{}
 	for _, a := range d.CloudSQL {
 		sa := a.ServiceAccount
-		if s.accounts[sa.Email] == nil {
+		// Instances may share an account: its policy is read once.
+		if s.accounts[sa.Email] == nil || read[sa.Email] {
 			continue
 		}
+		read[sa.Email] = true
 		g.Go(func() error {
 			p, err := e.gcp.ServiceAccountIAMPolicy(gctx, sa.Project, sa.Email)
 			if isNotFound(err) {
