@@ -2,6 +2,7 @@ package federation
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -104,6 +105,7 @@ func (c *compiler) cloudSQL(clusters []ClusterDesired) []CloudSQLAccess {
 		}
 	}
 	var out []CloudSQLAccess
+	sortedPools := slices.Sorted(maps.Keys(pools))
 	for _, in := range sql.Instances {
 		project := v1alpha1.CloudSQLProject(in.ConnectionName)
 		email := in.GoogleServiceAccount
@@ -121,7 +123,7 @@ func (c *compiler) cloudSQL(clusters []ClusterDesired) []CloudSQLAccess {
 		saResource := "projects/" + saProject + "/serviceAccounts/" + email
 		for _, cl := range in.Clients {
 			a.Clients = append(a.Clients, cl.Namespace+"/"+cl.KubernetesServiceAccount)
-			for _, pool := range slices.Sorted(mapKeys(pools)) {
+			for _, pool := range sortedPools {
 				m := fmt.Sprintf("serviceAccount:%s[%s/%s]", pool, cl.Namespace, cl.KubernetesServiceAccount)
 				a.Bindings = append(a.Bindings, IAMBinding{Address: plan.IAMBindingAddress(saResource, RoleWorkloadIdentityUser, m),
 					Resource: saResource, Role: RoleWorkloadIdentityUser, Member: m,
@@ -150,16 +152,6 @@ func (c *compiler) cloudSQL(clusters []ClusterDesired) []CloudSQLAccess {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ConnectionName < out[j].ConnectionName })
 	return out
-}
-
-func mapKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // cloudSQLObjects adds, in one cluster, what the clients of each instance need: their Kubernetes
@@ -196,7 +188,7 @@ func (b *objectBuilder) cloudSQLObjects(sql []CloudSQLAccess, namespaces []v1alp
 					fmt.Sprintf("pods running as %s act as %s through Workload Identity: the Cloud SQL Auth Proxy beside them connects to %s with its credentials", cl, a.ServiceAccount.Email, a.ConnectionName))
 			}
 		}
-		for _, ns := range slices.Sorted(mapKeys(namespaces)) {
+		for _, ns := range slices.Sorted(maps.Keys(namespaces)) {
 			name := cloudSQLPrefix + a.Instance
 			if defaultPolicies[ns] {
 				rules := []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{outside()}, Ports: []networkingv1.NetworkPolicyPort{port(443)}}}

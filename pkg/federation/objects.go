@@ -153,20 +153,12 @@ type objectMap = map[string]any
 func metaMap(name string, labels, annotations map[string]string) map[string]any {
 	m := map[string]any{"name": name}
 	if len(labels) > 0 {
-		m["labels"] = stringMapAny(labels)
+		m["labels"] = toAnyMap(labels)
 	}
 	if len(annotations) > 0 {
-		m["annotations"] = stringMapAny(annotations)
+		m["annotations"] = toAnyMap(annotations)
 	}
 	return m
-}
-
-func stringMapAny(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // namespaceMap is a Namespace with labels.
@@ -227,9 +219,13 @@ func (c *compiler) clusterObjects(d *Desired) error {
 	for _, cd := range d.Clusters {
 		podRanges[cd.Name] = cd.PodRange
 	}
-	targets := map[string]bool{}
-	for _, rs := range d.RemoteSecrets {
-		targets[rs.Target] = true
+	// The remote secrets each cluster holds, and those whose reader it serves, in the model's
+	// order: grouped once rather than scanned for every cluster.
+	held, served := map[string][]*RemoteSecret{}, map[string][]*RemoteSecret{}
+	for i := range d.RemoteSecrets {
+		rs := &d.RemoteSecrets[i]
+		held[rs.Holder] = append(held[rs.Holder], rs)
+		served[rs.Target] = append(served[rs.Target], rs)
 	}
 	// Each cluster's objects depend on nothing built for another, so the clusters are built on
 	// every processor at once: a remote secret and a reader account for every ordered pair of
@@ -250,19 +246,14 @@ func (c *compiler) clusterObjects(d *Desired) error {
 		for _, ns := range c.spec.Namespaces {
 			b.appNamespace(ns, revision, c.spec.Mesh.Egress, cd, podRanges)
 		}
-		if targets[cd.Name] {
+		if len(served[cd.Name]) > 0 {
 			b.add("", &rbacv1.ClusterRole{ObjectMeta: meta(ReaderClusterRole, nil), Rules: ReaderRules()}, "",
 				"the least-privilege read-only access istiod needs to a peer: what it watches, and no writes")
 		}
-		for _, rs := range d.RemoteSecrets {
-			if rs.Target == cd.Name {
-				b.reader(rs.Holder)
-			}
+		for _, rs := range served[cd.Name] {
+			b.reader(rs.Holder)
 		}
-		for _, rs := range d.RemoteSecrets {
-			if rs.Holder != cd.Name {
-				continue
-			}
+		for _, rs := range held[cd.Name] {
 			o := b.add(rs.Namespace, secretMap(rs.Name, rs.Labels, rs.Annotations, corev1.SecretTypeOpaque), RoleRemoteSecret, rs.Reason,
 				rs.TokenAddress(),
 				plan.ObjectAddress(rs.Target, "", "ClusterRoleBinding", ReaderAccount(rs.Holder)))
