@@ -10,8 +10,9 @@ import (
 // is a field: a description, labels). When no field that differs forces replacement, it is an
 // Adopt change: the mark is added and the other fields change in place, in one step. When one
 // does, adopting it would mean replacing it, which is never done to what the tool does not own:
-// it stays a conflict that names the fields.
-func adoptChange(c Change, d, l Resource, fields []FieldChange, federation string) (Change, *Conflict) {
+// it stays a conflict that names the fields. liveFields and desiredFields are l's and d's fields
+// as Diff made them canonical.
+func adoptChange(c Change, d, l Resource, liveFields, desiredFields map[string]any, fields []FieldChange, federation string) (Change, *Conflict) {
 	if l.OwnedBy != "" && l.OwnedBy != federation {
 		return Change{}, &Conflict{Address: d.Address,
 			Reason: fmt.Sprintf("carries the ownership mark of federation %q and cannot be adopted: a federation never takes another's resources; destroy it from that federation's file, or remove it from this one", l.OwnedBy)}
@@ -29,7 +30,7 @@ func adoptChange(c Change, d, l Resource, fields []FieldChange, federation strin
 	}
 	c.Action = Adopt
 	c.Fields = fields
-	c.Before, c.After = redact(l.Fields, d.Sensitive), redact(d.Fields, d.Sensitive)
+	c.Before, c.After = redactCanonical(liveFields, d.Sensitive), redactCanonical(desiredFields, d.Sensitive)
 	c.ActionReason = fmt.Sprintf("exists without the mark of federation %q; adopted: the mark is added", federation)
 	if other := nonMarkFields(fields); len(other) > 0 {
 		verb := " change in place"

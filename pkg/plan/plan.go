@@ -223,7 +223,7 @@ func Diff(desired, live []Resource, opts DiffOptions) (*Plan, error) {
 				break
 			}
 			if !l.Owned && opts.Adopt {
-				change, conflict := adoptChange(c, d, l, fields, opts.Federation)
+				change, conflict := adoptChange(c, d, l, liveFields[d.Address], desiredFields, fields, opts.Federation)
 				if conflict != nil {
 					p.Conflicts = append(p.Conflicts, *conflict)
 					continue
