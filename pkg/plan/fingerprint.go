@@ -38,13 +38,8 @@ func fingerprintCanonical(live []Resource, fields map[Address]map[string]any) Fi
 		if rf == nil {
 			rf = map[string]any{} // as canonical makes a nil map
 		}
-		data, err := json.Marshal(map[string]any{"fields": rf, "owned": r.Owned})
-		if err != nil {
-			f.Resources[r.Address] = hashOf(map[string]any{"fields": r.Fields, "owned": r.Owned})
-			continue
-		}
-		sum := sha256.Sum256(data)
-		f.Resources[r.Address] = "sha256:" + hex.EncodeToString(sum[:])
+		// Canonical already, so hashOf marshals it as it is.
+		f.Resources[r.Address] = hashOf(map[string]any{"fields": rf, "owned": r.Owned})
 	}
 	f.Digest = digestOf(f.Resources)
 	return f
