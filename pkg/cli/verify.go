@@ -221,10 +221,8 @@ func (o *verifyOptions) Run(ctx context.Context) error {
 	env := &verify.Env{Federation: f, Derived: fp.Model, BaseDir: o.source.baseDir(), Clusters: reach.Configs,
 		NotReady: notReady, NotReachable: notReachable, Pending: fp.Plan, MeshStates: map[string]verify.MeshState{}, Firewall: fp.Cloud.Firewall,
 		GKE: fp.Cloud.GKE, EnabledServices: fp.Cloud.EnabledServices, Bastion: &verify.BastionVM{Instance: fp.Cloud.Bastion}, MaxTokenAge: o.maxTokenAge}
-	if sql := fp.Cloud.CloudSQL; sql != nil {
-		env.CloudSQL = &verify.CloudSQLLive{Accounts: sql.Accounts, ClientMembers: sql.ClientMembers, WorkloadIdentityUsers: sql.WorkloadIdentityUsers,
-			Instances: sql.Instances, SQLAPIOff: sql.SQLAPIOff, NATs: sql.NATs}
-	}
+	// The same fields, so the compiler holds the two types to each other; nil stays nil.
+	env.CloudSQL = (*verify.CloudSQLLive)(fp.Cloud.CloudSQL)
 	if f.Spec.Mesh.ControlPlane == v1alpha1.ControlPlaneInCluster {
 		istiods := verify.NewPortForwardedIstiods(reach.Configs, fp.Model.Mesh.Revision)
 		defer istiods.Close()

@@ -16,7 +16,8 @@ import (
 )
 
 // CloudSQLLive is the Cloud SQL add-on's live state as Google Cloud reports it: the reads of the
-// plan, not made again.
+// plan, not made again. Its fields are gcplayer.CloudSQLState's, which the CLI converts into
+// it (verify does not import the engine).
 type CloudSQLLive struct {
 	// Accounts are the service accounts of the projects the add-on's accounts are in, by email.
 	Accounts map[string]*iam.ServiceAccount
