@@ -151,9 +151,13 @@ func Of(d *federation.Desired) *Graph {
 		return out
 	}
 	admin := map[string]bool{}
-	for _, c := range d.Clusters {
+	// What each cluster's entries admit, worked out once for the nodes and the edges below.
+	entries := make([][]admits, len(d.Clusters))
+	for i, c := range d.Clusters {
 		for _, an := range c.MasterAuthorizedNetworks {
-			if admitted(c, an).admin {
+			a := admitted(c, an)
+			entries[i] = append(entries[i], a)
+			if a.admin {
 				admin[an.CIDR] = true
 			}
 		}
@@ -184,9 +188,9 @@ func Of(d *federation.Desired) *Graph {
 	}
 	// Master authorized networks: the peers' pods (istiod through the remote secret) and the
 	// admin networks reach each control plane.
-	for _, c := range d.Clusters {
-		for _, an := range c.MasterAuthorizedNetworks {
-			a := admitted(c, an)
+	for i, c := range d.Clusters {
+		for j, an := range c.MasterAuthorizedNetworks {
+			a := entries[i][j]
 			for _, peer := range a.peers {
 				g.Edges = append(g.Edges, Edge{From: id("nodes", peer), To: id("cp", c.Name), Label: "tcp:443 (authorized network " + an.DisplayName + ")"})
 			}
