@@ -160,7 +160,7 @@ func natCovers(n *computepb.RouterNat, subnets []string) bool {
 // projectOfLink is the project of a resource from its self link, else from another link of it.
 func projectOfLink(links ...string) string {
 	for _, l := range links {
-		if p := segmentAfter(shortLink(l), "projects"); p != "" {
+		if p := projectOf(l); p != "" {
 			return p
 		}
 	}

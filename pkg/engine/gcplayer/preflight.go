@@ -228,12 +228,12 @@ func preflightNeeds(r *CloudPlan) *needs {
 			if creates {
 				np, _ := o.msg.(*containerpb.NodePool)
 				nodes := float64(max(1, np.GetAutoscaling().GetMinNodeCount(), np.GetInitialNodeCount())) * float64(zonesOf(o.location))
-				consume(o.project, regionOfLocation(o.location), "CPUS", nodes*machineCPUs(np.GetConfig().GetMachineType()))
+				consume(o.project, regionOf(o.location), "CPUS", nodes*machineCPUs(np.GetConfig().GetMachineType()))
 			}
 		case plan.KindInstance:
 			in, _ := o.msg.(*computepb.Instance)
 			if creates {
-				consume(o.project, regionOfLocation(o.location), "CPUS", machineCPUs(in.GetMachineType()))
+				consume(o.project, regionOf(o.location), "CPUS", machineCPUs(in.GetMachineType()))
 				cc := check(o.project, "constraints/compute.requireOsLogin")
 				cc.uses = append(cc.uses, use{address: c.Address, value: osLoginOf(in)})
 			}
@@ -442,7 +442,7 @@ func exactMatch(policyValue, value string) bool {
 // in:REGION-locations or in:MULTIREGION-locations (in:us-locations covers us-west2).
 func locationMatch(policyValue, location string) bool {
 	v := strings.TrimPrefix(policyValue, "is:")
-	region := regionOfLocation(location)
+	region := regionOf(location)
 	if v == location || v == region {
 		return true
 	}
@@ -457,12 +457,12 @@ func locationMatch(policyValue, location string) bool {
 // constraints/compute.restrictSharedVpcSubnetworks: the subnetwork itself, or under:projects/P.
 func subnetMatch(policyValue, subnet string) bool {
 	v := strings.TrimPrefix(policyValue, "is:")
-	subnet = subnet[max(0, strings.Index(subnet, "projects/")):]
+	subnet = shortLink(subnet)
 	if u, ok := strings.CutPrefix(v, "under:"); ok {
 		// A folder or the organisation holds every subnetwork this check can see.
 		return !strings.HasPrefix(u, "projects/") || strings.HasPrefix(subnet, u+"/")
 	}
-	return v[max(0, strings.Index(v, "projects/")):] == subnet
+	return shortLink(v) == subnet
 }
 
 // machineCPUs is how many vCPUs a machine type has: the last number of a predefined type
@@ -490,31 +490,14 @@ func machineCPUs(machineType string) float64 {
 // zonesOf is how many zones a node pool's nodes are spread over: the three of a region, or one
 // zone.
 func zonesOf(location string) int {
-	if strings.Count(location, "-") == 2 {
+	if regionOf(location) != location {
 		return 1
 	}
 	return 3
 }
 
-func regionOfLocation(location string) string {
-	if strings.Count(location, "-") == 2 {
-		return location[:strings.LastIndex(location, "-")]
-	}
-	return location
-}
-
 // projectOf is the project of a resource name or link (…projects/P/…).
-func projectOf(ref string) string {
-	i := strings.Index(ref, "projects/")
-	if i < 0 {
-		return ""
-	}
-	rest := ref[i+len("projects/"):]
-	if j := strings.Index(rest, "/"); j >= 0 {
-		return rest[:j]
-	}
-	return rest
-}
+func projectOf(ref string) string { return segmentAfter(shortLink(ref), "projects") }
 
 func osLoginOf(in *computepb.Instance) string {
 	for _, it := range in.GetMetadata().GetItems() {
