@@ -3,10 +3,8 @@ package gcp
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	hubv1 "google.golang.org/api/gkehub/v1"
-	"google.golang.org/api/option"
 )
 
 // The fleet Features API has no generated gRPC/REST client in cloud.google.com/go; the official
@@ -14,13 +12,9 @@ import (
 
 func (c *Clients) hub(ctx context.Context) (*hubv1.Service, error) {
 	c.hubOnce.Do(func() {
-		opts := append([]option.ClientOption(nil), c.opts...)
-		if c.cfg.Endpoint != "" {
-			// One endpoint serves every API; Hub's paths are kept apart from GKE's, which are the
-			// same, by a prefix.
-			opts = append(opts, option.WithEndpoint(strings.TrimSuffix(c.cfg.Endpoint, "/")+"/gkehub/"))
-		}
-		c.hubSvc, c.hubErr = hubv1.NewService(ctx, opts...)
+		// One endpoint serves every API; Hub's paths are kept apart from GKE's, which are the
+		// same, by a prefix.
+		c.hubSvc, c.hubErr = hubv1.NewService(ctx, c.discoveryOpts("gkehub/")...)
 	})
 	return c.hubSvc, c.hubErr
 }

@@ -23,21 +23,23 @@ type discovery struct {
 	sqlErr  error
 }
 
-func (c *Clients) discoveryOpts() []option.ClientOption {
+// discoveryOpts are the options of a client of Google's discovery-based (REST) libraries: the
+// shared ones, and with an endpoint set, that endpoint with the API's path prefix.
+func (c *Clients) discoveryOpts(prefix string) []option.ClientOption {
 	opts := append([]option.ClientOption(nil), c.opts...)
 	if c.cfg.Endpoint != "" {
-		opts = append(opts, option.WithEndpoint(strings.TrimSuffix(c.cfg.Endpoint, "/")+"/"))
+		opts = append(opts, option.WithEndpoint(strings.TrimSuffix(c.cfg.Endpoint, "/")+"/"+prefix))
 	}
 	return opts
 }
 
 func (c *Clients) iam(ctx context.Context) (*iam.Service, error) {
-	c.disc.iamOnce.Do(func() { c.disc.iamSvc, c.disc.iamErr = iam.NewService(ctx, c.discoveryOpts()...) })
+	c.disc.iamOnce.Do(func() { c.disc.iamSvc, c.disc.iamErr = iam.NewService(ctx, c.discoveryOpts("")...) })
 	return c.disc.iamSvc, c.disc.iamErr
 }
 
 func (c *Clients) sqladmin(ctx context.Context) (*sqladmin.Service, error) {
-	c.disc.sqlOnce.Do(func() { c.disc.sqlSvc, c.disc.sqlErr = sqladmin.NewService(ctx, c.discoveryOpts()...) })
+	c.disc.sqlOnce.Do(func() { c.disc.sqlSvc, c.disc.sqlErr = sqladmin.NewService(ctx, c.discoveryOpts("")...) })
 	return c.disc.sqlSvc, c.disc.sqlErr
 }
 

@@ -7,7 +7,6 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/iam/apiv1/iampb"
-	"google.golang.org/api/option"
 	orgpolicy "google.golang.org/api/orgpolicy/v2"
 )
 
@@ -91,12 +90,6 @@ func (c *Clients) EffectivePolicy(ctx context.Context, project, constraint strin
 // The Organization Policy API's official Go client is the discovery-based one, like the fleet
 // Features API's.
 func (c *Clients) orgPolicy(ctx context.Context) (*orgpolicy.Service, error) {
-	c.orgOnce.Do(func() {
-		opts := append([]option.ClientOption(nil), c.opts...)
-		if c.cfg.Endpoint != "" {
-			opts = append(opts, option.WithEndpoint(strings.TrimSuffix(c.cfg.Endpoint, "/")+"/orgpolicy/"))
-		}
-		c.orgSvc, c.orgErr = orgpolicy.NewService(ctx, opts...)
-	})
+	c.orgOnce.Do(func() { c.orgSvc, c.orgErr = orgpolicy.NewService(ctx, c.discoveryOpts("orgpolicy/")...) })
 	return c.orgSvc, c.orgErr
 }
