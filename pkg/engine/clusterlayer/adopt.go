@@ -8,8 +8,10 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -156,27 +158,40 @@ func stringDataAsData(raw []byte) ([]byte, error) {
 // with this apply, which is the canary upgrade, and how to remove the old one once nothing uses
 // it.
 func (r *ClusterPlan) foreignRevisions(ctx context.Context, revisions map[string]string) ([]string, error) {
-	var notes []string
-	for _, cluster := range slices.Sorted(maps.Keys(revisions)) {
-		r.Calls[cluster]++
-		list, err := r.clients.Dynamic(cluster).Resource(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}).
-			Namespace(federation.IstioNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod"})
-		if err != nil {
-			return nil, fmt.Errorf("cluster %s: list the control planes in %s: %w", cluster, federation.IstioNamespace, err)
-		}
-		seen := map[string]bool{}
-		for _, d := range list.Items {
-			rev := d.GetLabels()[federation.LabelRevision]
-			if rev == "" {
-				rev = "default"
+	clusters := slices.Sorted(maps.Keys(revisions))
+	// Every cluster is listed at once; the notes keep the clusters' order.
+	byCluster := make([][]string, len(clusters))
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opts.ReadParallelism)
+	for i, cluster := range clusters {
+		g.Go(func() error {
+			list, err := r.clients.Dynamic(cluster).Resource(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}).
+				Namespace(federation.IstioNamespace).List(gctx, metav1.ListOptions{LabelSelector: "app=istiod"})
+			mu.Lock()
+			r.Calls[cluster]++
+			mu.Unlock()
+			if err != nil {
+				return fmt.Errorf("cluster %s: list the control planes in %s: %w", cluster, federation.IstioNamespace, err)
 			}
-			if rev == revisions[cluster] || owned(&d, r.fed) || seen[rev] {
-				continue
+			seen := map[string]bool{}
+			for _, d := range list.Items {
+				rev := d.GetLabels()[federation.LabelRevision]
+				if rev == "" {
+					rev = "default"
+				}
+				if rev == revisions[cluster] || owned(&d, r.fed) || seen[rev] {
+					continue
+				}
+				seen[rev] = true
+				byCluster[i] = append(byCluster[i], fmt.Sprintf("cluster %s runs Istio revision %s (Deployment %s/%s), installed without the tool: it is not adopted and not deleted; the namespaces the file lists move to revision %s with this apply (a canary upgrade), the others stay on %s; remove it once nothing uses it (istioctl uninstall --revision %s)",
+					cluster, rev, federation.IstioNamespace, d.GetName(), revisions[cluster], rev, rev))
 			}
-			seen[rev] = true
-			notes = append(notes, fmt.Sprintf("cluster %s runs Istio revision %s (Deployment %s/%s), installed without the tool: it is not adopted and not deleted; the namespaces the file lists move to revision %s with this apply (a canary upgrade), the others stay on %s; remove it once nothing uses it (istioctl uninstall --revision %s)",
-				cluster, rev, federation.IstioNamespace, d.GetName(), revisions[cluster], rev, rev))
-		}
+			return nil
+		})
 	}
-	return notes, nil
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return slices.Concat(byCluster...), nil
 }
